@@ -1,0 +1,180 @@
+//! The document model: the web of named fragments and file roots that a book defines.
+
+use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::markdown::{Block, BlockKind, Chapter};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Where one part of a fragment (one code block) lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRef {
+    pub chapter: usize,
+    pub block: usize,
+}
+
+/// A named fragment: its parts in book order (the first defines, the rest continue).
+#[derive(Debug, Clone)]
+pub struct Fragment {
+    pub name: String,
+    pub parts: Vec<BlockRef>,
+}
+
+/// A file root: a block tangled to `path` (relative to the project root).
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub path: PathBuf,
+    pub mode: u32,
+    pub block: BlockRef,
+}
+
+/// A reference `<<name>>` found in a block body (byte offsets into the body line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference<'a> {
+    pub name: &'a str,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The whole web: chapters in book order, fragments by name, roots in book order.
+#[derive(Debug, Clone)]
+pub struct Web {
+    pub chapters: Vec<Chapter>,
+    pub fragments: Vec<Fragment>,
+    pub by_name: HashMap<String, usize>,
+    pub roots: Vec<Root>,
+}
+
+/// The default mode of generated files: read-only, as in the original document.
+pub const DEFAULT_MODE: u32 = 0o444;
+
+/// Finds the first `<<name>>` reference in `line` at or after byte `from`.
+pub fn find_reference(line: &str, from: usize) -> Option<Reference<'_>> {
+    let mut at = from;
+    while let Some(open) = line[at..].find("<<") {
+        let start = at + open;
+        let inner = start + 2;
+        let close = line[inner..].find(">>")? + inner;
+        let name = &line[inner..close];
+        if !name.is_empty() && !name.starts_with(['<', ' ']) && !name.ends_with(' ') && !name.contains("<<") {
+            return Some(Reference { name, start, end: close + 2 });
+        }
+        at = start + 1;
+    }
+    None
+}
+
+impl Web {
+    /// Builds the web from chapters in book order. Errors: a name defined twice without the
+    /// append marker, a continuation of an undefined name, two roots writing one file.
+    pub fn new(chapters: Vec<Chapter>) -> Result<Web, Diagnostics> {
+        let mut errors = Vec::new();
+        let mut fragments: Vec<Fragment> = Vec::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut roots: Vec<Root> = Vec::new();
+        for (c, chapter) in chapters.iter().enumerate() {
+            for (b, block) in chapter.blocks.iter().enumerate() {
+                let at = BlockRef { chapter: c, block: b };
+                match &block.kind {
+                    BlockKind::Illustration => {}
+                    BlockKind::Fragment { name, append } => match (by_name.get(name), append) {
+                        (None, false) => {
+                            by_name.insert(name.clone(), fragments.len());
+                            fragments.push(Fragment { name: name.clone(), parts: vec![at] });
+                        }
+                        (Some(&f), true) => fragments[f].parts.push(at),
+                        (Some(&f), false) => {
+                            let first = &fragments[f].parts[0];
+                            errors.push(
+                                Diagnostic::error(
+                                    block.pos.clone(),
+                                    format!("fragment «{name}» is already defined; write `name+=` to continue it"),
+                                )
+                                .with_note(chapters[first.chapter].blocks[first.block].pos.clone(), "first defined here"),
+                            );
+                        }
+                        (None, true) => errors.push(Diagnostic::error(
+                            block.pos.clone(),
+                            format!("`name+=` continues fragment «{name}», which is not defined before this point (book order); define it with `name=` first"),
+                        )),
+                    },
+                    BlockKind::Root { path, mode } => {
+                        if let Some(other) = roots.iter().find(|r| same_path(&r.path, path)) {
+                            let first = &chapters[other.block.chapter].blocks[other.block.block];
+                            errors.push(
+                                Diagnostic::error(block.pos.clone(), format!("a second root writes `{}`", path.display()))
+                                    .with_note(first.pos.clone(), "the first root writing it is here"),
+                            );
+                        } else {
+                            roots.push(Root { path: path.clone(), mode: mode.unwrap_or(DEFAULT_MODE), block: at });
+                        }
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(Web { chapters, fragments, by_name, roots })
+        } else {
+            Err(Diagnostics(errors))
+        }
+    }
+
+    pub fn block(&self, at: BlockRef) -> &Block {
+        &self.chapters[at.chapter].blocks[at.block]
+    }
+
+    /// The position of body line `i` of a block, at its first column.
+    pub fn line_pos(&self, at: BlockRef, i: usize) -> Pos {
+        let b = self.block(at);
+        Pos::new(&self.chapters[at.chapter].path, b.body_line + i, b.indent + 1)
+    }
+
+    /// Warnings for fragments that no root reaches.
+    pub fn unused_fragments(&self) -> Vec<Diagnostic> {
+        let mut used = vec![false; self.fragments.len()];
+        let mut stack: Vec<BlockRef> = self.roots.iter().map(|r| r.block).collect();
+        while let Some(at) = stack.pop() {
+            for line in &self.block(at).lines {
+                let mut from = 0;
+                while let Some(r) = find_reference(line, from) {
+                    from = r.end;
+                    if let Some(&f) = self.by_name.get(r.name) {
+                        if !used[f] {
+                            used[f] = true;
+                            stack.extend(&self.fragments[f].parts);
+                        }
+                    }
+                }
+            }
+        }
+        self.fragments
+            .iter()
+            .zip(used)
+            .filter(|(_, used)| !used)
+            .map(|(f, _)| {
+                let b = self.block(f.parts[0]);
+                Diagnostic::warning(b.pos.clone(), format!("fragment «{}» is defined but never used", f.name))
+            })
+            .collect()
+    }
+}
+
+/// Paths compare equal when their normal components are equal (`./a` is `a`).
+fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a.components().eq(b.components())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_anywhere_on_a_line() {
+        let r = find_reference("let x = <<the value>>;", 0).unwrap();
+        assert_eq!((r.name, r.start, r.end), ("the value", 8, 21));
+        assert!(find_reference("a << b >> c", 0).is_none());
+        assert!(find_reference("x <<<a>>", 0).is_some_and(|r| r.name == "a"));
+        let r = find_reference("<<a>> <<b>>", 1).unwrap();
+        assert_eq!(r.name, "b");
+        assert!(find_reference("1 << 2", 0).is_none());
+    }
+}
