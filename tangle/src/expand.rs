@@ -99,7 +99,7 @@ pub fn expand_root(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
         let shift = ex.cur_chars as i32 - block.indent as i32;
         let fragment = top.fragment;
         let origin = ex.origin(at, i, shift, fragment);
-        ex.cur_segments.push((ex.cur_chars as u32 + 1, origin.clone()));
+        ex.push_segment(origin.clone());
         ex.cur_origin = Some(origin);
         if let Some((child, resume)) = ex.scan(&stack, at, i, 0)? {
             stack.last_mut().expect("scanning frame").rest = Some(resume);
@@ -201,7 +201,7 @@ impl Expander<'_> {
             let fragment = stack.last().and_then(|f| f.fragment);
             let shift = self.cur_chars as i32 - (block.indent + text[..offset].chars().count()) as i32;
             let origin = self.origin(at, i, shift, fragment);
-            self.cur_segments.push((self.cur_chars as u32 + 1, origin));
+            self.push_segment(origin);
         }
         let Some(r) = find_reference(text, offset) else {
             self.push(&text[offset..]);
@@ -242,6 +242,16 @@ impl Expander<'_> {
             rest: None,
         };
         Ok(Some((child, resume)))
+    }
+
+    /// Starts a new piece of the current line at the current column; a piece that this one
+    /// starts at the same column is empty and is dropped.
+    fn push_segment(&mut self, origin: Origin) {
+        let col = self.cur_chars as u32 + 1;
+        while self.cur_segments.last().is_some_and(|(c, _)| *c == col) {
+            self.cur_segments.pop();
+        }
+        self.cur_segments.push((col, origin));
     }
 
     fn push(&mut self, text: &str) {

@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use tangle::book::{Book, DEFAULT_LABELS};
 use tangle::diag::{Diagnostic, Diagnostics};
 use tangle::output::Output;
-use tangle::tangle::{tangle_chapters, Tangled};
+use tangle::tangle::Tangled;
 use tangle::write::{self, Target};
 use tangle::{source, Pos};
+
 
 /// Tangle literate documents (Markdown books and org files) into source files.
 ///
@@ -92,23 +93,8 @@ fn tangle_book() -> Result<(PathBuf, Tangled)> {
     Ok((root, tangled))
 }
 
-/// Tangles Markdown chapters given relative to `root`.
 fn tangle_in(root: &Path, chapters: &[PathBuf], labels: &str) -> Result<Tangled, Diagnostics> {
-    let mut texts = Vec::with_capacity(chapters.len());
-    let mut errors = Vec::new();
-    for rel in chapters {
-        match source::read(&root.join(rel)) {
-            Ok(text) => texts.push((rel.clone(), text)),
-            Err(mut d) => {
-                d.pos.path = rel.clone();
-                errors.push(d);
-            }
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Diagnostics(errors));
-    }
-    tangle_chapters(&texts, labels)
+    tangle::tangle::tangle_files(root, chapters, labels)
 }
 
 fn print_warnings(warnings: &[Diagnostic], show: bool) {

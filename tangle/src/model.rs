@@ -160,7 +160,10 @@ impl Web {
 
 /// Paths compare equal when their normal components are equal (`./a` is `a`).
 fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
-    a.components().eq(b.components())
+    fn normal(p: &std::path::Path) -> impl Iterator<Item = std::path::Component<'_>> {
+        p.components().filter(|c| *c != std::path::Component::CurDir)
+    }
+    normal(a).eq(normal(b))
 }
 
 #[cfg(test)]

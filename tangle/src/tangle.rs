@@ -49,6 +49,32 @@ pub fn tangle_chapters(chapters: &[(PathBuf, String)], labels: &str) -> Result<T
     Ok(Tangled { outputs, warnings: web.unused_fragments() })
 }
 
+/// Reads chapters given relative to `root` and tangles them. Messages name the chapters
+/// relative to `root`.
+pub fn tangle_files(root: &Path, chapters: &[PathBuf], labels: &str) -> Result<Tangled, Diagnostics> {
+    let mut texts = Vec::with_capacity(chapters.len());
+    let mut errors = Vec::new();
+    for rel in chapters {
+        match crate::source::read(&root.join(rel)) {
+            Ok(text) => texts.push((rel.clone(), text)),
+            Err(mut d) => {
+                d.pos.path = rel.clone();
+                errors.push(d);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    tangle_chapters(&texts, labels)
+}
+
+/// Tangles the book whose `book.toml` is in `root`, in `SUMMARY.md` order.
+pub fn tangle_book(root: &Path) -> Result<Tangled, Diagnostics> {
+    let book = crate::book::Book::load(root)?;
+    tangle_files(root, &book.chapters, &book.labels)
+}
+
 /// A target must stay inside the project: relative, without `..`.
 pub fn check_target(path: &Path) -> Result<(), &'static str> {
     for c in path.components() {
