@@ -7,13 +7,30 @@ use tangle::write::{check_all, Target};
 #[test]
 fn committed_sources_equal_what_the_chapters_tangle_to() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let tangled = tangle::tangle::tangle_book(root).unwrap_or_else(|e| panic!("the book does not tangle:\n{e}"));
+    let tangled = tangle::tangle::tangle_book(root)
+        .unwrap_or_else(|e| panic!("the book does not tangle:\n{e}"));
     assert!(
-        tangled.outputs.iter().any(|o| o.path == Path::new("src/main.rs"))
-            && tangled.outputs.iter().any(|o| o.path == Path::new("src/libmessage.rs")),
+        tangled
+            .outputs
+            .iter()
+            .any(|o| o.path == Path::new("src/main.rs"))
+            && tangled
+                .outputs
+                .iter()
+                .any(|o| o.path == Path::new("src/libmessage.rs")),
         "the book must tangle src/main.rs and src/libmessage.rs"
     );
-    let diffs = check_all(Target { base: root, confine: true, manifest: true }, &tangled.outputs);
+    let diffs = check_all(
+        Target {
+            base: root,
+            confine: true,
+            manifest: true,
+        },
+        &tangled.outputs,
+    );
     let text: String = diffs.iter().map(|d| d.diff.as_str()).collect();
-    assert!(diffs.is_empty(), "tangled sources differ from the chapters (run `cargo make tangle`):\n{text}");
+    assert!(
+        diffs.is_empty(),
+        "tangled sources differ from the chapters (run `cargo make tangle`):\n{text}"
+    );
 }

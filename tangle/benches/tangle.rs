@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 const TANGLE: &str = env!("CARGO_BIN_EXE_tangle");
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Median wall time of `runs` runs of `f` (after one warm-up run).
@@ -29,8 +32,14 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn tempdir(name: &str) -> PathBuf {
@@ -75,9 +84,13 @@ fn generate_corpus(dir: &Path, fragments: usize, lines: usize) -> usize {
         }
         md.push_str("}\n```\n\n");
         for f in (c..fragments).step_by(chapters) {
-            md.push_str(&format!("Prose about fragment {f}.\n\n```rust name=\"fragment number {f}\"\n"));
+            md.push_str(&format!(
+                "Prose about fragment {f}.\n\n```rust name=\"fragment number {f}\"\n"
+            ));
             for l in 0..per {
-                md.push_str(&format!("let value_{f}_{l} = compute({l}, \"text\"); // (ref:r{f}x{l})\n"));
+                md.push_str(&format!(
+                    "let value_{f}_{l} = compute({l}, \"text\"); // (ref:r{f}x{l})\n"
+                ));
                 total += 1;
             }
             md.push_str("```\n\n");
@@ -90,9 +103,17 @@ fn generate_corpus(dir: &Path, fragments: usize, lines: usize) -> usize {
 
 fn org_seed() -> Option<PathBuf> {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/org_corpus");
-    let mut files: Vec<PathBuf> = fs::read_dir(corpus).ok()?.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "org")).collect();
+    let mut files: Vec<PathBuf> = fs::read_dir(corpus)
+        .ok()?
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "org"))
+        .collect();
     files.sort();
-    files.iter().find(|p| p.to_string_lossy().contains("seed")).or(files.first()).cloned()
+    files
+        .iter()
+        .find(|p| p.to_string_lossy().contains("seed"))
+        .or(files.first())
+        .cloned()
 }
 
 const EMACS_INIT: &str = "(progn (require 'org) (require 'ob-tangle) (org-babel-do-load-languages 'org-babel-load-languages '((python . t) (shell . t) (C . t) (emacs-lisp . t))) (setq org-confirm-babel-evaluate nil))";
@@ -111,11 +132,21 @@ fn main() {
     let dir = tempdir("book");
     copy_book(&dir);
     let t = median(21, || run(Command::new(TANGLE).arg("-q").current_dir(&dir)));
-    rows.push(Row { what: "the book: `tangle` (process)".into(), time: t, target: "< 10 ms".into(), met: t < Duration::from_millis(10) });
+    rows.push(Row {
+        what: "the book: `tangle` (process)".into(),
+        time: t,
+        target: "< 10 ms".into(),
+        met: t < Duration::from_millis(10),
+    });
     let t = median(21, || {
         tangle::tangle::tangle_book(&dir).unwrap();
     });
-    rows.push(Row { what: "the book: tangle_book (in process)".into(), time: t, target: "< 10 ms".into(), met: t < Duration::from_millis(10) });
+    rows.push(Row {
+        what: "the book: tangle_book (in process)".into(),
+        time: t,
+        target: "< 10 ms".into(),
+        met: t < Duration::from_millis(10),
+    });
 
     // 2. A generated corpus of 100,000 lines in 1,000 fragments, written from scratch each run.
     let dir = tempdir("corpus");
@@ -125,7 +156,12 @@ fn main() {
         let _ = fs::remove_file(dir.join(".tangled"));
         run(Command::new(TANGLE).arg("-q").current_dir(&dir));
     });
-    rows.push(Row { what: format!("corpus: {lines} lines, 1,000 fragments (process)"), time: t, target: "< 200 ms".into(), met: t < Duration::from_millis(200) });
+    rows.push(Row {
+        what: format!("corpus: {lines} lines, 1,000 fragments (process)"),
+        time: t,
+        target: "< 200 ms".into(),
+        met: t < Duration::from_millis(200),
+    });
 
     // 3. The same org file through Emacs and through `tangle`, whole process against whole process.
     match (org_seed(), which("emacs")) {
@@ -135,12 +171,33 @@ fn main() {
             fs::copy(&org, &file).unwrap();
             let name = file.file_name().unwrap().to_string_lossy().to_string();
             let emacs = median(5, || {
-                run(Command::new("emacs").args(["--batch", "-Q", "--eval", EMACS_INIT, "--eval", &format!("(org-babel-tangle-file \"{name}\")")]).current_dir(&dir));
+                run(Command::new("emacs")
+                    .args([
+                        "--batch",
+                        "-Q",
+                        "--eval",
+                        EMACS_INIT,
+                        "--eval",
+                        &format!("(org-babel-tangle-file \"{name}\")"),
+                    ])
+                    .current_dir(&dir));
             });
-            let ours = median(21, || run(Command::new(TANGLE).args(["-q", &name]).current_dir(&dir)));
+            let ours = median(21, || {
+                run(Command::new(TANGLE).args(["-q", &name]).current_dir(&dir))
+            });
             let ratio = emacs.as_secs_f64() / ours.as_secs_f64();
-            rows.push(Row { what: format!("org: emacs org-babel-tangle-file {name}"), time: emacs, target: "reference".into(), met: true });
-            rows.push(Row { what: format!("org: tangle {name} ({ratio:.0}x faster)"), time: ours, target: ">= 100x faster".into(), met: ratio >= 100.0 });
+            rows.push(Row {
+                what: format!("org: emacs org-babel-tangle-file {name}"),
+                time: emacs,
+                target: "reference".into(),
+                met: true,
+            });
+            rows.push(Row {
+                what: format!("org: tangle {name} ({ratio:.0}x faster)"),
+                time: ours,
+                target: ">= 100x faster".into(),
+                met: ratio >= 100.0,
+            });
         }
         _ => println!("note: org comparison not run (needs emacs and tests/org_corpus)"),
     }
@@ -150,21 +207,53 @@ fn main() {
         let dir = tempdir("mdbook");
         copy_book(&dir);
         let plain = median(5, || {
-            run(Command::new("mdbook").args(["build", "-d", "out"]).env("MDBOOK_PREPROCESSOR__TANGLE", "").current_dir(&dir));
+            run(Command::new("mdbook")
+                .args(["build", "-d", "out"])
+                .env("MDBOOK_PREPROCESSOR__TANGLE", "")
+                .current_dir(&dir));
         });
         let toml = fs::read_to_string(dir.join("book.toml")).unwrap();
-        let wired = toml.replace("[preprocessor.tangle]", &format!("[preprocessor.tangle]\ncommand = \"{TANGLE} mdbook\""));
+        let wired = toml.replace(
+            "[preprocessor.tangle]",
+            &format!("[preprocessor.tangle]\ncommand = \"{TANGLE} mdbook\""),
+        );
         let wired: String = remove_other_commands(&wired);
         fs::write(dir.join("book.toml"), wired).unwrap();
-        let with = median(5, || run(Command::new("mdbook").args(["build", "-d", "out"]).current_dir(&dir)));
+        let with = median(5, || {
+            run(Command::new("mdbook")
+                .args(["build", "-d", "out"])
+                .current_dir(&dir))
+        });
         let added = with.saturating_sub(plain);
-        rows.push(Row { what: "mdbook build without the preprocessor".into(), time: plain, target: "reference".into(), met: true });
-        rows.push(Row { what: format!("mdbook build with it (+{:.1} ms)", added.as_secs_f64() * 1e3), time: with, target: "+ <= 100 ms".into(), met: added <= Duration::from_millis(100) });
+        rows.push(Row {
+            what: "mdbook build without the preprocessor".into(),
+            time: plain,
+            target: "reference".into(),
+            met: true,
+        });
+        rows.push(Row {
+            what: format!(
+                "mdbook build with it (+{:.1} ms)",
+                added.as_secs_f64() * 1e3
+            ),
+            time: with,
+            target: "+ <= 100 ms".into(),
+            met: added <= Duration::from_millis(100),
+        });
     }
 
-    println!("\n{:<58} {:>12} {:>16} {:>5}", "measurement", "median", "target", "met");
+    println!(
+        "\n{:<58} {:>12} {:>16} {:>5}",
+        "measurement", "median", "target", "met"
+    );
     for r in &rows {
-        println!("{:<58} {:>9.2} ms {:>16} {:>5}", r.what, r.time.as_secs_f64() * 1e3, r.target, if r.met { "yes" } else { "NO" });
+        println!(
+            "{:<58} {:>9.2} ms {:>16} {:>5}",
+            r.what,
+            r.time.as_secs_f64() * 1e3,
+            r.target,
+            if r.met { "yes" } else { "NO" }
+        );
     }
 }
 
@@ -189,5 +278,8 @@ fn remove_other_commands(toml: &str) -> String {
 }
 
 fn which(program: &str) -> bool {
-    Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }

@@ -23,7 +23,10 @@ pub struct Book {
 impl Book {
     /// Finds `book.toml` in `start` or a parent folder.
     pub fn find_root(start: &Path) -> Option<PathBuf> {
-        start.ancestors().find(|d| d.join("book.toml").is_file()).map(Path::to_path_buf)
+        start
+            .ancestors()
+            .find(|d| d.join("book.toml").is_file())
+            .map(Path::to_path_buf)
     }
 
     /// Loads the book rooted at `root`.
@@ -31,9 +34,14 @@ impl Book {
         let toml_path = root.join("book.toml");
         let text = source::read(&toml_path)?;
         let src = toml_string(&text, "book", "src").unwrap_or_else(|| "src".into());
-        let labels = toml_string(&text, "preprocessor.tangle", "labels").unwrap_or_else(|| DEFAULT_LABELS.into());
+        let labels = toml_string(&text, "preprocessor.tangle", "labels")
+            .unwrap_or_else(|| DEFAULT_LABELS.into());
         if !labels.contains("%s") {
-            return Err(Diagnostic::error(Pos::new(&toml_path, 1, 1), format!("labels format `{labels}` must contain %s")).into());
+            return Err(Diagnostic::error(
+                Pos::new(&toml_path, 1, 1),
+                format!("labels format `{labels}` must contain %s"),
+            )
+            .into());
         }
         let src = PathBuf::from(src);
         let summary = src.join("SUMMARY.md");
@@ -41,8 +49,16 @@ impl Book {
             d.pos.path = summary.clone();
             d
         })?;
-        let chapters = summary_links(&text).into_iter().map(|p| src.join(p)).collect();
-        Ok(Book { root: root.to_path_buf(), src, chapters, labels })
+        let chapters = summary_links(&text)
+            .into_iter()
+            .map(|p| src.join(p))
+            .collect();
+        Ok(Book {
+            root: root.to_path_buf(),
+            src,
+            chapters,
+            labels,
+        })
     }
 }
 
@@ -81,7 +97,9 @@ fn toml_string(text: &str, table: &str, key: &str) -> Option<String> {
         if !in_table {
             continue;
         }
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         if k.trim() != key {
             continue;
         }
@@ -100,14 +118,25 @@ mod tests {
     #[test]
     fn summary_order() {
         let s = "# Summary\n\n[Intro](intro.md)\n\n- [Main](main.md)\n  - [Sub](./main/sub.md#x)\n- [Draft]()\n- [Web](https://x.org/a.md)\n";
-        assert_eq!(summary_links(s), vec![PathBuf::from("intro.md"), "main.md".into(), "main/sub.md".into()]);
+        assert_eq!(
+            summary_links(s),
+            vec![
+                PathBuf::from("intro.md"),
+                "main.md".into(),
+                "main/sub.md".into()
+            ]
+        );
     }
 
     #[test]
     fn toml_values() {
-        let t = "[book]\ntitle = \"x\"\nsrc = \"docs\"\n[preprocessor.tangle]\nlabels = '[{(<%s>)}]'\n";
+        let t =
+            "[book]\ntitle = \"x\"\nsrc = \"docs\"\n[preprocessor.tangle]\nlabels = '[{(<%s>)}]'\n";
         assert_eq!(toml_string(t, "book", "src").as_deref(), Some("docs"));
-        assert_eq!(toml_string(t, "preprocessor.tangle", "labels").as_deref(), Some("[{(<%s>)}]"));
+        assert_eq!(
+            toml_string(t, "preprocessor.tangle", "labels").as_deref(),
+            Some("[{(<%s>)}]")
+        );
         assert_eq!(toml_string(t, "book", "labels"), None);
     }
 }

@@ -157,7 +157,10 @@ impl Expander<'_> {
         self.out.map.lines.push(self.cur_origin.take());
         if self.cur_segments.len() > 1 {
             let line = self.out.map.lines.len() as u32 - 1;
-            let segments = self.cur_segments.drain(..).map(|(col, origin)| Segment { line, col, origin });
+            let segments =
+                self.cur_segments
+                    .drain(..)
+                    .map(|(col, origin)| Segment { line, col, origin });
             self.out.map.segments.extend(segments);
         }
         self.cur_segments.clear();
@@ -166,12 +169,21 @@ impl Expander<'_> {
         self.cur_chars = 0;
     }
 
-    fn origin(&mut self, at: BlockRef, line: usize, col_shift: i32, fragment: Option<usize>) -> Origin {
+    fn origin(
+        &mut self,
+        at: BlockRef,
+        line: usize,
+        col_shift: i32,
+        fragment: Option<usize>,
+    ) -> Origin {
         if self.file_ids.len() <= at.chapter {
             self.file_ids.resize(at.chapter + 1, 0);
         }
         if self.file_ids[at.chapter] == 0 {
-            self.out.map.files.push(self.web.chapters[at.chapter].path.clone());
+            self.out
+                .map
+                .files
+                .push(self.web.chapters[at.chapter].path.clone());
             self.file_ids[at.chapter] = self.out.map.files.len() as u32;
         }
         let slot = fragment.unwrap_or(self.web.fragments.len());
@@ -179,7 +191,12 @@ impl Expander<'_> {
             self.fragment_ids[slot] = self.out.map.fragments.len() as u32;
             let name = match fragment {
                 Some(f) => self.web.fragments[f].name.clone(),
-                None => self.web.roots.iter().find(|r| r.block == at).map_or_else(String::new, |r| r.path.display().to_string()),
+                None => self
+                    .web
+                    .roots
+                    .iter()
+                    .find(|r| r.block == at)
+                    .map_or_else(String::new, |r| r.path.display().to_string()),
             };
             self.out.map.fragments.push(name);
         }
@@ -193,13 +210,20 @@ impl Expander<'_> {
 
     /// Appends body line `i` of block `at` from byte `offset` on to the current line, up to
     /// its first reference; returns the frame that expands that reference.
-    fn scan(&mut self, stack: &[Frame], at: BlockRef, i: usize, offset: usize) -> Result<Option<(Frame, Resume)>, Diagnostic> {
+    fn scan(
+        &mut self,
+        stack: &[Frame],
+        at: BlockRef,
+        i: usize,
+        offset: usize,
+    ) -> Result<Option<(Frame, Resume)>, Diagnostic> {
         let block = self.web.block(at);
         let text = &block.lines[i];
         if offset > 0 {
             // Resuming after a reference: the rest of the line is a piece of its own.
             let fragment = stack.last().and_then(|f| f.fragment);
-            let shift = self.cur_chars as i32 - (block.indent + text[..offset].chars().count()) as i32;
+            let shift =
+                self.cur_chars as i32 - (block.indent + text[..offset].chars().count()) as i32;
             let origin = self.origin(at, i, shift, fragment);
             self.push_segment(origin);
         }
@@ -214,7 +238,10 @@ impl Expander<'_> {
             block.indent + text[..r.start].chars().count() + 1,
         );
         let Some(&f) = self.web.by_name.get(r.name) else {
-            return Err(Diagnostic::error(pos, format!("undefined reference «{}»", r.name)));
+            return Err(Diagnostic::error(
+                pos,
+                format!("undefined reference «{}»", r.name),
+            ));
         };
         if self.on_stack[f] {
             return Err(self.cycle(stack, f, pos));
@@ -260,16 +287,20 @@ impl Expander<'_> {
     }
 
     fn cycle(&self, stack: &[Frame], f: usize, pos: Pos) -> Diagnostic {
-        let first = stack.iter().position(|fr| fr.fragment == Some(f)).expect("fragment is on the stack");
+        let first = stack
+            .iter()
+            .position(|fr| fr.fragment == Some(f))
+            .expect("fragment is on the stack");
         let names: Vec<&str> = stack[first..]
             .iter()
-            .map(|fr| self.web.fragments[fr.fragment.expect("fragments only")].name.as_str())
+            .map(|fr| {
+                self.web.fragments[fr.fragment.expect("fragments only")]
+                    .name
+                    .as_str()
+            })
             .chain([self.web.fragments[f].name.as_str()])
             .collect();
-        let mut d = Diagnostic::error(
-            pos,
-            format!("reference cycle: «{}»", names.join("» → «")),
-        );
+        let mut d = Diagnostic::error(pos, format!("reference cycle: «{}»", names.join("» → «")));
         for fr in &stack[first..] {
             let name = &self.web.fragments[fr.fragment.expect("fragments only")].name;
             d = d.with_note(fr.called_at.clone(), format!("«{name}» is referenced here"));

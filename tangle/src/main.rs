@@ -12,7 +12,6 @@ use tangle::tangle::Tangled;
 use tangle::write::{self, Target};
 use tangle::{source, Pos};
 
-
 /// Tangle literate documents (Markdown books and org files) into source files.
 ///
 /// Without arguments, reads `book.toml` (in this folder or a parent) and tangles the book's
@@ -72,7 +71,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Cargo { args }) => {
             let (root, tangled) = tangle_book()?;
             print_warnings(&tangled.warnings, true);
-            let code: i32 = { let _ = (&root, &args); bail!("WIRE: cargo") }; #[allow(unreachable_code)]
+            let code: i32 = {
+                let _ = (&root, &args);
+                bail!("WIRE: cargo")
+            };
+            #[allow(unreachable_code)]
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
         Some(Command::Watch { interval }) => watch(interval, cli.quiet),
@@ -87,7 +90,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// The project root and the tangled book found from the current folder.
 fn tangle_book() -> Result<(PathBuf, Tangled)> {
     let cwd = std::env::current_dir()?;
-    let root = Book::find_root(&cwd).context("no book.toml in this folder or a parent (name the files to tangle instead)")?;
+    let root = Book::find_root(&cwd)
+        .context("no book.toml in this folder or a parent (name the files to tangle instead)")?;
     let book = Book::load(&root)?;
     let tangled = tangle_in(&root, &book.chapters, &book.labels)?;
     Ok((root, tangled))
@@ -106,9 +110,19 @@ fn print_warnings(warnings: &[Diagnostic], show: bool) {
 }
 
 /// Checks or writes the outputs of a Markdown tangle rooted at `root`.
-fn finish(root: &Path, tangled: Tangled, check: bool, quiet: bool, manifest: bool) -> Result<ExitCode> {
+fn finish(
+    root: &Path,
+    tangled: Tangled,
+    check: bool,
+    quiet: bool,
+    manifest: bool,
+) -> Result<ExitCode> {
     print_warnings(&tangled.warnings, !quiet);
-    let target = Target { base: root, confine: true, manifest };
+    let target = Target {
+        base: root,
+        confine: true,
+        manifest,
+    };
     if check {
         return Ok(report_check(write::check_all(target, &tangled.outputs)));
     }
@@ -119,7 +133,10 @@ fn finish(root: &Path, tangled: Tangled, check: bool, quiet: bool, manifest: boo
             eprintln!("tangle: wrote {}", p.display());
         }
         for p in &report.removed {
-            eprintln!("tangle: removed {} (no root writes it any more)", p.display());
+            eprintln!(
+                "tangle: removed {} (no root writes it any more)",
+                p.display()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -143,29 +160,50 @@ fn report_check(diffs: Vec<write::Difference>) -> ExitCode {
     for d in &diffs {
         print!("{}", d.diff);
     }
-    eprintln!("tangle: {} file(s) differ from the chapters; run `tangle` to update them", diffs.len());
+    eprintln!(
+        "tangle: {} file(s) differ from the chapters; run `tangle` to update them",
+        diffs.len()
+    );
     ExitCode::FAILURE
 }
 
 /// `tangle FILE...`: Markdown files tangle together relative to the project root (the folder
 /// of `book.toml`, else the current folder); each org file tangles on its own, as Emacs does.
 fn tangle_files(files: &[PathBuf], check: bool, quiet: bool) -> Result<ExitCode> {
-    let (org, md): (Vec<&PathBuf>, Vec<&PathBuf>) = files.iter().partition(|f| f.extension().is_some_and(|e| e == "org"));
+    let (org, md): (Vec<&PathBuf>, Vec<&PathBuf>) = files
+        .iter()
+        .partition(|f| f.extension().is_some_and(|e| e == "org"));
     let mut code = ExitCode::SUCCESS;
     if !md.is_empty() {
         let cwd = std::env::current_dir()?;
         let root = Book::find_root(&cwd).unwrap_or(cwd.clone());
-        let labels = Book::load(&root).map(|b| b.labels).unwrap_or_else(|_| DEFAULT_LABELS.into());
-        let rel: Vec<PathBuf> = md.iter().map(|f| relative_to(&cwd.join(f), &root)).collect();
+        let labels = Book::load(&root)
+            .map(|b| b.labels)
+            .unwrap_or_else(|_| DEFAULT_LABELS.into());
+        let rel: Vec<PathBuf> = md
+            .iter()
+            .map(|f| relative_to(&cwd.join(f), &root))
+            .collect();
         let tangled = tangle_in(&root, &rel, &labels)?;
         code = finish(&root, tangled, check, quiet, false)?;
     }
     for file in org {
         let text = source::read(file)?;
-        let tangled: Tangled = { let _ = &text; bail!("WIRE: org") }; #[allow(unreachable_code)]
+        let tangled: Tangled = {
+            let _ = &text;
+            bail!("WIRE: org")
+        };
+        #[allow(unreachable_code)]
         print_warnings(&tangled.warnings, !quiet);
-        let base = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let target = Target { base, confine: false, manifest: false };
+        let base = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let target = Target {
+            base,
+            confine: false,
+            manifest: false,
+        };
         if check {
             if report_check(write::check_all(target, &tangled.outputs)) != ExitCode::SUCCESS {
                 code = ExitCode::FAILURE;
@@ -180,33 +218,60 @@ fn tangle_files(files: &[PathBuf], check: bool, quiet: bool) -> Result<ExitCode>
 
 /// `path` relative to `root` when it lies inside it.
 fn relative_to(path: &Path, root: &Path) -> PathBuf {
-    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn locate(place: &str) -> Result<ExitCode> {
     let mut parts = place.rsplitn(3, ':').collect::<Vec<_>>();
     parts.reverse();
     let (file, line, col) = match parts.as_slice() {
-        [f, l, c] if l.parse::<usize>().is_ok() => (f.to_string(), l.parse::<usize>()?, c.parse::<usize>().context("COL must be a number")?),
-        [f, l, c] => (format!("{f}:{l}"), c.parse::<usize>().context("LINE must be a number")?, 1),
-        [f, l] => (f.to_string(), l.parse::<usize>().context("LINE must be a number")?, 1),
+        [f, l, c] if l.parse::<usize>().is_ok() => (
+            f.to_string(),
+            l.parse::<usize>()?,
+            c.parse::<usize>().context("COL must be a number")?,
+        ),
+        [f, l, c] => (
+            format!("{f}:{l}"),
+            c.parse::<usize>().context("LINE must be a number")?,
+            1,
+        ),
+        [f, l] => (
+            f.to_string(),
+            l.parse::<usize>().context("LINE must be a number")?,
+            1,
+        ),
         _ => bail!("expected PATH:LINE[:COL], got `{place}`"),
     };
     let (root, tangled) = tangle_book()?;
     let cwd = std::env::current_dir()?;
     let want = relative_to(&cwd.join(&file), &root);
-    let Some(out) = tangled.outputs.iter().find(|o| o.path.components().eq(want.components())) else {
+    let Some(out) = tangled
+        .outputs
+        .iter()
+        .find(|o| o.path.components().eq(want.components()))
+    else {
         bail!("`{file}` is not tangled from this book");
     };
     match out.map.locate(line, col) {
         Some(l) => {
-            println!("{}:{}:{}: in «{}»", l.path.display(), l.line, l.col, l.fragment);
+            println!(
+                "{}:{}:{}: in «{}»",
+                l.path.display(),
+                l.line,
+                l.col,
+                l.fragment
+            );
             Ok(ExitCode::SUCCESS)
         }
         None if line >= 1 && line <= out.map.lines.len() => {
             bail!("{file}:{line} is generated by the tangler (the header); it has no place in the chapters")
         }
-        None => bail!("{file} has {} lines; there is no line {line}", out.map.lines.len()),
+        None => bail!(
+            "{file} has {} lines; there is no line {line}",
+            out.map.lines.len()
+        ),
     }
 }
 
@@ -219,10 +284,12 @@ fn watch(interval: f64, quiet: bool) -> Result<ExitCode> {
         let stamp = watched_stamp(&root);
         if Some(&stamp) != last.as_ref() {
             last = Some(stamp);
-            let result = Book::load(&root).map_err(anyhow::Error::from).and_then(|book| {
-                let tangled = tangle_in(&root, &book.chapters, &book.labels)?;
-                finish(&root, tangled, false, quiet, true)
-            });
+            let result = Book::load(&root)
+                .map_err(anyhow::Error::from)
+                .and_then(|book| {
+                    let tangled = tangle_in(&root, &book.chapters, &book.labels)?;
+                    finish(&root, tangled, false, quiet, true)
+                });
             match result {
                 Ok(_) => eprintln!("tangle: up to date"),
                 Err(e) => match e.downcast_ref::<Diagnostics>() {
@@ -246,7 +313,10 @@ fn watched_stamp(root: &Path) -> Vec<(PathBuf, Option<std::time::SystemTime>, u6
         .into_iter()
         .map(|f| {
             let meta = std::fs::metadata(&f).ok();
-            let stamp = (meta.as_ref().and_then(|m| m.modified().ok()), meta.map_or(0, |m| m.len()));
+            let stamp = (
+                meta.as_ref().and_then(|m| m.modified().ok()),
+                meta.map_or(0, |m| m.len()),
+            );
             (f, stamp.0, stamp.1)
         })
         .collect()

@@ -219,7 +219,9 @@ fn parse_info(info: &str, pos: &Pos) -> Result<Info, Diagnostic> {
             continue; // mdBook's own flags (ignore, noplayground, ...) pass through
         };
         match key {
-            "name" | "name+" if name.is_some() => return err(format!("`{w}`: a block has at most one name")),
+            "name" | "name+" if name.is_some() => {
+                return err(format!("`{w}`: a block has at most one name"))
+            }
             "name" | "name+" if value.trim().is_empty() => return err("empty fragment name".into()),
             "name" => name = Some((value.to_string(), false)),
             "name+" => name = Some((value.to_string(), true)),
@@ -227,17 +229,29 @@ fn parse_info(info: &str, pos: &Pos) -> Result<Info, Diagnostic> {
             "file" => file = Some(PathBuf::from(value)),
             "mode" => match u32::from_str_radix(value.trim_start_matches("0o"), 8) {
                 Ok(m) if m <= 0o7777 => mode = Some(m),
-                _ => return err(format!("`mode={value}`: expected an octal mode such as 0444")),
+                _ => {
+                    return err(format!(
+                        "`mode={value}`: expected an octal mode such as 0444"
+                    ))
+                }
             },
             "labels" if !value.contains("%s") => {
                 return err(format!("`labels={value}`: the format must contain %s"))
             }
             "labels" => labels = Some(value.to_string()),
-            _ => return err(format!("unknown code block attribute `{key}` (known: name, name+, file, mode, labels)")),
+            _ => {
+                return err(format!(
+                    "unknown code block attribute `{key}` (known: name, name+, file, mode, labels)"
+                ))
+            }
         }
     }
     let kind = match (name, file) {
-        (Some(_), Some(_)) => return err("a block is either a fragment (`name=`) or a file root (`file=`), not both".into()),
+        (Some(_), Some(_)) => {
+            return err(
+                "a block is either a fragment (`name=`) or a file root (`file=`), not both".into(),
+            )
+        }
         (Some((name, append)), None) => BlockKind::Fragment { name, append },
         (None, Some(path)) => BlockKind::Root { path, mode },
         (None, None) if mode.is_some() => return err("`mode=` needs `file=`".into()),
@@ -256,26 +270,52 @@ mod tests {
 
     #[test]
     fn fences_of_both_kinds_and_lengths() {
-        let b = blocks("x\n```rust name=a\none\n```\n~~~~ rust file=src/x.rs mode=0644\n```\ntwo\n~~~~\n");
+        let b = blocks(
+            "x\n```rust name=a\none\n```\n~~~~ rust file=src/x.rs mode=0644\n```\ntwo\n~~~~\n",
+        );
         assert_eq!(b.len(), 2);
-        assert_eq!(b[0].kind, BlockKind::Fragment { name: "a".into(), append: false });
+        assert_eq!(
+            b[0].kind,
+            BlockKind::Fragment {
+                name: "a".into(),
+                append: false
+            }
+        );
         assert_eq!(b[0].lines, vec!["one"]);
         assert_eq!(b[0].body_line, 3);
-        assert_eq!(b[1].kind, BlockKind::Root { path: "src/x.rs".into(), mode: Some(0o644) });
+        assert_eq!(
+            b[1].kind,
+            BlockKind::Root {
+                path: "src/x.rs".into(),
+                mode: Some(0o644)
+            }
+        );
         assert_eq!(b[1].lines, vec!["```", "two"]);
     }
 
     #[test]
     fn crlf_and_no_final_newline() {
         let b = blocks("```rust,name=\"a b\"\r\nx\r\n```");
-        assert_eq!(b[0].kind, BlockKind::Fragment { name: "a b".into(), append: false });
+        assert_eq!(
+            b[0].kind,
+            BlockKind::Fragment {
+                name: "a b".into(),
+                append: false
+            }
+        );
         assert_eq!(b[0].lines, vec!["x"]);
     }
 
     #[test]
     fn fence_inside_list_item() {
         let b = blocks("1. step\n\n    ```rust name+=a\n    let x = 1;\n      y\n    ```\n");
-        assert_eq!(b[0].kind, BlockKind::Fragment { name: "a".into(), append: true });
+        assert_eq!(
+            b[0].kind,
+            BlockKind::Fragment {
+                name: "a".into(),
+                append: true
+            }
+        );
         assert_eq!(b[0].indent, 4);
         assert_eq!(b[0].lines, vec!["let x = 1;", "  y"]);
         assert_eq!(b[0].pos.col, 5);
@@ -295,7 +335,14 @@ mod tests {
 
     #[test]
     fn bad_attributes_are_errors() {
-        for info in ["name=a file=b", "mode=9", "mode=0644", "colour=red", "name=\"x", "labels=x"] {
+        for info in [
+            "name=a file=b",
+            "mode=9",
+            "mode=0644",
+            "colour=red",
+            "name=\"x",
+            "labels=x",
+        ] {
             let text = format!("```rust {info}\n```\n");
             assert!(parse(Path::new("c.md"), &text).is_err(), "{info}");
         }
@@ -319,7 +366,9 @@ pub fn find_label<'a>(line: &'a str, fmt: &str) -> Option<(usize, &'a str)> {
     let open = body.rfind(before)?;
     let label = &body[open + before.len()..];
     let valid = label.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        && label.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' '));
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' '));
     if !valid {
         return None;
     }
@@ -333,7 +382,10 @@ pub fn strip_labels(chapter: &mut Chapter, default_fmt: &str) {
         if block.kind == BlockKind::Illustration {
             continue;
         }
-        let fmt = block.labels.clone().unwrap_or_else(|| default_fmt.to_string());
+        let fmt = block
+            .labels
+            .clone()
+            .unwrap_or_else(|| default_fmt.to_string());
         for line in &mut block.lines {
             if let Some((keep, _)) = find_label(line, &fmt) {
                 line.truncate(keep);
@@ -348,8 +400,14 @@ mod label_tests {
 
     #[test]
     fn org_style_labels() {
-        assert_eq!(find_label("let x = 1; (ref:one)", "(ref:%s)"), Some((10, "one")));
-        assert_eq!(find_label("a  [{(<my label>)}]  ", "[{(<%s>)}]"), Some((1, "my label")));
+        assert_eq!(
+            find_label("let x = 1; (ref:one)", "(ref:%s)"),
+            Some((10, "one"))
+        );
+        assert_eq!(
+            find_label("a  [{(<my label>)}]  ", "[{(<%s>)}]"),
+            Some((1, "my label"))
+        );
         assert_eq!(find_label("f(x) (ref:)", "(ref:%s)"), None);
         assert_eq!(find_label("no label", "(ref:%s)"), None);
     }

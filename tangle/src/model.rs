@@ -55,8 +55,16 @@ pub fn find_reference(line: &str, from: usize) -> Option<Reference<'_>> {
         let inner = start + 2;
         let close = line[inner..].find(">>")? + inner;
         let name = &line[inner..close];
-        if !name.is_empty() && !name.starts_with(['<', ' ']) && !name.ends_with(' ') && !name.contains("<<") {
-            return Some(Reference { name, start, end: close + 2 });
+        if !name.is_empty()
+            && !name.starts_with(['<', ' '])
+            && !name.ends_with(' ')
+            && !name.contains("<<")
+        {
+            return Some(Reference {
+                name,
+                start,
+                end: close + 2,
+            });
         }
         at = start + 1;
     }
@@ -73,7 +81,10 @@ impl Web {
         let mut roots: Vec<Root> = Vec::new();
         for (c, chapter) in chapters.iter().enumerate() {
             for (b, block) in chapter.blocks.iter().enumerate() {
-                let at = BlockRef { chapter: c, block: b };
+                let at = BlockRef {
+                    chapter: c,
+                    block: b,
+                };
                 match &block.kind {
                     BlockKind::Illustration => {}
                     BlockKind::Fragment { name, append } => match (by_name.get(name), append) {
@@ -112,7 +123,12 @@ impl Web {
             }
         }
         if errors.is_empty() {
-            Ok(Web { chapters, fragments, by_name, roots })
+            Ok(Web {
+                chapters,
+                fragments,
+                by_name,
+                roots,
+            })
         } else {
             Err(Diagnostics(errors))
         }
@@ -125,7 +141,11 @@ impl Web {
     /// The position of body line `i` of a block, at its first column.
     pub fn line_pos(&self, at: BlockRef, i: usize) -> Pos {
         let b = self.block(at);
-        Pos::new(&self.chapters[at.chapter].path, b.body_line + i, b.indent + 1)
+        Pos::new(
+            &self.chapters[at.chapter].path,
+            b.body_line + i,
+            b.indent + 1,
+        )
     }
 
     /// Warnings for fragments that no root reaches.
@@ -152,7 +172,10 @@ impl Web {
             .filter(|(_, used)| !used)
             .map(|(f, _)| {
                 let b = self.block(f.parts[0]);
-                Diagnostic::warning(b.pos.clone(), format!("fragment «{}» is defined but never used", f.name))
+                Diagnostic::warning(
+                    b.pos.clone(),
+                    format!("fragment «{}» is defined but never used", f.name),
+                )
             })
             .collect()
     }
@@ -161,7 +184,8 @@ impl Web {
 /// Paths compare equal when their normal components are equal (`./a` is `a`).
 fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
     fn normal(p: &std::path::Path) -> impl Iterator<Item = std::path::Component<'_>> {
-        p.components().filter(|c| *c != std::path::Component::CurDir)
+        p.components()
+            .filter(|c| *c != std::path::Component::CurDir)
     }
     normal(a).eq(normal(b))
 }

@@ -16,7 +16,10 @@ pub struct Tangled {
 
 /// Tangles chapters given in book order as `(path, text)`. Paths are used in messages and
 /// headers as given. Nothing is written: on error, nothing is produced at all.
-pub fn tangle_chapters(chapters: &[(PathBuf, String)], labels: &str) -> Result<Tangled, Diagnostics> {
+pub fn tangle_chapters(
+    chapters: &[(PathBuf, String)],
+    labels: &str,
+) -> Result<Tangled, Diagnostics> {
     let mut errors = Vec::new();
     let mut parsed = Vec::with_capacity(chapters.len());
     for (path, text) in chapters {
@@ -35,7 +38,10 @@ pub fn tangle_chapters(chapters: &[(PathBuf, String)], labels: &str) -> Result<T
     let mut outputs = Vec::with_capacity(web.roots.len());
     for (i, root) in web.roots.iter().enumerate() {
         if let Err(why) = check_target(&root.path) {
-            errors.push(Diagnostic::error(web.block(root.block).pos.clone(), format!("`file={}`: {why}", root.path.display())));
+            errors.push(Diagnostic::error(
+                web.block(root.block).pos.clone(),
+                format!("`file={}`: {why}", root.path.display()),
+            ));
             continue;
         }
         match expand_root(&web, i) {
@@ -46,12 +52,19 @@ pub fn tangle_chapters(chapters: &[(PathBuf, String)], labels: &str) -> Result<T
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
-    Ok(Tangled { outputs, warnings: web.unused_fragments() })
+    Ok(Tangled {
+        outputs,
+        warnings: web.unused_fragments(),
+    })
 }
 
 /// Reads chapters given relative to `root` and tangles them. Messages name the chapters
 /// relative to `root`.
-pub fn tangle_files(root: &Path, chapters: &[PathBuf], labels: &str) -> Result<Tangled, Diagnostics> {
+pub fn tangle_files(
+    root: &Path,
+    chapters: &[PathBuf],
+    labels: &str,
+) -> Result<Tangled, Diagnostics> {
     let mut texts = Vec::with_capacity(chapters.len());
     let mut errors = Vec::new();
     for rel in chapters {
@@ -79,7 +92,9 @@ pub fn tangle_book(root: &Path) -> Result<Tangled, Diagnostics> {
 pub fn check_target(path: &Path) -> Result<(), &'static str> {
     for c in path.components() {
         match c {
-            Component::Prefix(_) | Component::RootDir => return Err("the target must be a relative path inside the project"),
+            Component::Prefix(_) | Component::RootDir => {
+                return Err("the target must be a relative path inside the project")
+            }
             Component::ParentDir => return Err("the target must not leave the project (`..`)"),
             Component::CurDir | Component::Normal(_) => {}
         }
@@ -94,8 +109,10 @@ pub fn check_target(path: &Path) -> Result<(), &'static str> {
 fn comment_syntax(path: &Path) -> Option<(&'static str, &'static str)> {
     let ext = path.extension()?.to_str()?;
     Some(match ext {
-        "rs" | "c" | "h" | "cc" | "cpp" | "hpp" | "go" | "java" | "js" | "ts" | "kt" | "swift" | "scala" | "zig" => ("// ", ""),
-        "py" | "sh" | "bash" | "toml" | "yaml" | "yml" | "rb" | "pl" | "r" | "mk" | "cmake" | "nix" => ("# ", ""),
+        "rs" | "c" | "h" | "cc" | "cpp" | "hpp" | "go" | "java" | "js" | "ts" | "kt" | "swift"
+        | "scala" | "zig" => ("// ", ""),
+        "py" | "sh" | "bash" | "toml" | "yaml" | "yml" | "rb" | "pl" | "r" | "mk" | "cmake"
+        | "nix" => ("# ", ""),
         "el" | "lisp" | "scm" | "clj" => (";; ", ""),
         "sql" | "lua" | "hs" | "ada" => ("-- ", ""),
         "html" | "xml" | "md" | "svg" => ("<!-- ", " -->"),
@@ -111,7 +128,11 @@ fn with_header(path: &Path, mode: u32, ex: crate::expand::Expansion) -> Output {
     let mut content = String::with_capacity(ex.text.len() + 160);
     let mut map = ex.map;
     if let Some((open, close)) = comment_syntax(path) {
-        let sources: Vec<String> = map.files.iter().map(|p| p.display().to_string().replace('\\', "/")).collect();
+        let sources: Vec<String> = map
+            .files
+            .iter()
+            .map(|p| p.display().to_string().replace('\\', "/"))
+            .collect();
         content.push_str(&format!(
             "{open}{HEADER_MARK}{}. Do not edit: change the chapter{} and run `tangle`.{close}\n",
             sources.join(", "),
@@ -123,5 +144,11 @@ fn with_header(path: &Path, mode: u32, ex: crate::expand::Expansion) -> Output {
         }
     }
     content.push_str(&ex.text);
-    Output { path: path.to_path_buf(), content: content.into_bytes(), mode, mkdirp: true, map }
+    Output {
+        path: path.to_path_buf(),
+        content: content.into_bytes(),
+        mode,
+        mkdirp: true,
+        map,
+    }
 }

@@ -23,7 +23,11 @@ impl Project {
         self
     }
     fn tangle(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tangle")).args(args).current_dir(&self.0).output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_tangle"))
+            .args(args)
+            .current_dir(&self.0)
+            .output()
+            .unwrap()
     }
     fn path(&self, rel: &str) -> PathBuf {
         self.0.join(rel)
@@ -40,33 +44,62 @@ impl Drop for Project {
 }
 
 fn ok(out: &Output) {
-    assert!(out.status.success(), "tangle failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tangle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-const TWO_FILES: &str = "```rust file=src/a.rs\nfn a() {}\n```\n```rust file=src/b.rs\nfn b() {}\n```\n";
+const TWO_FILES: &str =
+    "```rust file=src/a.rs\nfn a() {}\n```\n```rust file=src/b.rs\nfn b() {}\n```\n";
 
 #[test]
 fn unchanged_outputs_keep_their_mtime_and_changed_ones_are_replaced_over_read_only_files() {
     let p = Project::new("mtime");
     p.chapter(TWO_FILES);
     ok(&p.tangle(&[]));
-    assert_eq!(fs::metadata(p.path("src/a.rs")).unwrap().permissions().mode() & 0o777, 0o444);
+    assert_eq!(
+        fs::metadata(p.path("src/a.rs"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o444
+    );
     let old = SystemTime::now() - Duration::from_secs(3600);
     for f in ["src/a.rs", "src/b.rs"] {
-        fs::File::options().write(true).open(p.path(f)).map(|f| f.set_modified(old)).ok();
+        fs::File::options()
+            .write(true)
+            .open(p.path(f))
+            .map(|f| f.set_modified(old))
+            .ok();
         let file = fs::File::open(p.path(f)).unwrap();
         file.set_modified(old).unwrap_or(());
     }
-    let before_a = fs::metadata(p.path("src/a.rs")).unwrap().modified().unwrap();
+    let before_a = fs::metadata(p.path("src/a.rs"))
+        .unwrap()
+        .modified()
+        .unwrap();
     p.chapter(&TWO_FILES.replace("fn b() {}", "fn b() { changed(); }"));
     let out = p.tangle(&[]);
     ok(&out);
-    assert_eq!(fs::metadata(p.path("src/a.rs")).unwrap().modified().unwrap(), before_a, "a.rs was rewritten");
-    assert!(p.read("src/b.rs").contains("changed()"), "b.rs (read-only) was not replaced");
+    assert_eq!(
+        fs::metadata(p.path("src/a.rs"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        before_a,
+        "a.rs was rewritten"
+    );
+    assert!(
+        p.read("src/b.rs").contains("changed()"),
+        "b.rs (read-only) was not replaced"
+    );
     assert!(stderr(&out).contains("wrote src/b.rs") && !stderr(&out).contains("wrote src/a.rs"));
 }
 
@@ -81,9 +114,18 @@ fn stale_outputs_are_removed_and_nothing_else() {
     ok(&out);
     assert!(!p.path("src/b.rs").exists(), "stale output kept");
     assert!(p.path("src/a.rs").exists());
-    assert!(p.path("src/mine.rs").exists(), "a file tangle never wrote was removed");
+    assert!(
+        p.path("src/mine.rs").exists(),
+        "a file tangle never wrote was removed"
+    );
     assert!(stderr(&out).contains("removed src/b.rs"));
-    assert_eq!(p.read(".tangled").lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>(), ["src/a.rs"]);
+    assert_eq!(
+        p.read(".tangled")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>(),
+        ["src/a.rs"]
+    );
 }
 
 #[test]
@@ -92,13 +134,24 @@ fn an_error_writes_nothing_and_keeps_earlier_outputs() {
     p.chapter(TWO_FILES);
     ok(&p.tangle(&[]));
     let a = p.read("src/a.rs");
-    p.chapter("```rust file=src/a.rs\nfn a() { <<nope>> }\n```\n```rust file=src/c.rs\nfn c() {}\n```\n");
+    p.chapter(
+        "```rust file=src/a.rs\nfn a() { <<nope>> }\n```\n```rust file=src/c.rs\nfn c() {}\n```\n",
+    );
     let out = p.tangle(&[]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr(&out).trim(), "docs/a.md:2:10: error: undefined reference «nope»");
+    assert_eq!(
+        stderr(&out).trim(),
+        "docs/a.md:2:10: error: undefined reference «nope»"
+    );
     assert_eq!(p.read("src/a.rs"), a);
-    assert!(p.path("src/b.rs").exists(), "an output was removed although tangling failed");
-    assert!(!p.path("src/c.rs").exists(), "a new output was written although tangling failed");
+    assert!(
+        p.path("src/b.rs").exists(),
+        "an output was removed although tangling failed"
+    );
+    assert!(
+        !p.path("src/c.rs").exists(),
+        "a new output was written although tangling failed"
+    );
 }
 
 #[test]
@@ -112,7 +165,10 @@ fn a_symlink_leading_outside_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).starts_with("docs/a.md:1:1: error: cannot write `out/x.sh`: the target leaves the project through a symbolic link"), "{}", stderr(&out));
     assert!(!outside.join("x.sh").exists());
-    assert!(!p.path("inside.sh").exists(), "nothing may be written when a target is refused");
+    assert!(
+        !p.path("inside.sh").exists(),
+        "nothing may be written when a target is refused"
+    );
     fs::remove_dir_all(&outside).unwrap();
 }
 
@@ -121,7 +177,11 @@ fn check_reports_a_unified_diff_and_fails() {
     let p = Project::new("check");
     p.chapter(TWO_FILES);
     let out = p.tangle(&["--check"]);
-    assert_eq!(out.status.code(), Some(1), "missing outputs must fail the check");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "missing outputs must fail the check"
+    );
     ok(&p.tangle(&[]));
     ok(&p.tangle(&["--check"]));
     p.chapter(&TWO_FILES.replace("fn a() {}", "fn a() { new(); }"));
@@ -130,7 +190,10 @@ fn check_reports_a_unified_diff_and_fails() {
     let diff = String::from_utf8_lossy(&out.stdout);
     assert!(diff.contains("--- a/src/a.rs\n+++ b/src/a.rs\n"), "{diff}");
     assert!(diff.contains("-fn a() {}\n+fn a() { new(); }\n"), "{diff}");
-    assert!(!p.read("src/a.rs").contains("new()"), "--check wrote a file");
+    assert!(
+        !p.read("src/a.rs").contains("new()"),
+        "--check wrote a file"
+    );
 }
 
 #[test]
@@ -140,12 +203,22 @@ fn locate_maps_tangled_lines_to_chapters() {
     ok(&p.tangle(&["-q"]));
     let out = p.tangle(&["locate", "src/m.rs:3:9"]);
     ok(&out);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "docs/a.md:12:5: in «body»\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "docs/a.md:12:5: in «body»\n"
+    );
     let out = p.tangle(&["locate", "src/m.rs:2"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "docs/a.md:4:1: in «src/m.rs»\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "docs/a.md:4:1: in «src/m.rs»\n"
+    );
     let out = p.tangle(&["locate", "src/m.rs:99"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("there is no line 99"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("there is no line 99"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -153,10 +226,24 @@ fn explicit_markdown_files_tangle_without_a_book() {
     let dir = std::env::temp_dir().join(format!("tangle-cli-{}-nobook", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("one.md"), "```python file=gen/x.py\nprint(<<v>>)\n```\n").unwrap();
+    fs::write(
+        dir.join("one.md"),
+        "```python file=gen/x.py\nprint(<<v>>)\n```\n",
+    )
+    .unwrap();
     fs::write(dir.join("two.md"), "```python name=v\n42\n```\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tangle")).args(["one.md", "two.md"]).current_dir(&dir).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tangle"))
+        .args(["one.md", "two.md"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
     ok(&out);
-    assert_eq!(fs::read_to_string(dir.join("gen/x.py")).unwrap().lines().nth(1), Some("print(42)"));
+    assert_eq!(
+        fs::read_to_string(dir.join("gen/x.py"))
+            .unwrap()
+            .lines()
+            .nth(1),
+        Some("print(42)")
+    );
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -27,7 +27,17 @@ impl Rng {
 /// the root. Each fragment has one to three parts.
 fn random_web(rng: &mut Rng) -> Vec<Vec<Vec<String>>> {
     let n = 1 + rng.below(8);
-    let texts = ["let x = 1;", "", "    ", "foo(", ");", "// note", "a", "  b  ", "ü → ✓"];
+    let texts = [
+        "let x = 1;",
+        "",
+        "    ",
+        "foo(",
+        ");",
+        "// note",
+        "a",
+        "  b  ",
+        "ü → ✓",
+    ];
     (0..n)
         .map(|i| {
             (0..1 + rng.below(3))
@@ -57,17 +67,32 @@ fn random_web(rng: &mut Rng) -> Vec<Vec<Vec<String>>> {
 /// (what follows the repeated prefix) is empty: such a blank line of an expansion is written
 /// without trailing whitespace.
 fn naive_line(web: &HashMap<String, Vec<String>>, line: &str) -> Vec<(String, bool)> {
-    let Some(start) = find(line) else { return vec![(line.to_string(), false)] };
+    let Some(start) = find(line) else {
+        return vec![(line.to_string(), false)];
+    };
     let end = start + line[start..].find(">>").unwrap() + 2;
     let (before, name, after) = (&line[..start], &line[start + 2..end - 2], &line[end..]);
     let body: Vec<(String, bool)> = web[name]
         .iter()
-        .flat_map(|l| if l.is_empty() { vec![(String::new(), true)] } else { naive_line(web, l) })
+        .flat_map(|l| {
+            if l.is_empty() {
+                vec![(String::new(), true)]
+            } else {
+                naive_line(web, l)
+            }
+        })
         .collect();
     if body.is_empty() {
-        return if after.is_empty() { vec![(before.to_string(), true)] } else { naive_line(web, &format!("{before}{after}")) };
+        return if after.is_empty() {
+            vec![(before.to_string(), true)]
+        } else {
+            naive_line(web, &format!("{before}{after}"))
+        };
     }
-    let mut out: Vec<(String, bool)> = body[..body.len() - 1].iter().map(|(l, blank)| (format!("{before}{l}"), *blank)).collect();
+    let mut out: Vec<(String, bool)> = body[..body.len() - 1]
+        .iter()
+        .map(|(l, blank)| (format!("{before}{l}"), *blank))
+        .collect();
     let (last, blank) = body.last().unwrap();
     if after.is_empty() {
         out.push((format!("{before}{last}"), *blank));
@@ -79,7 +104,16 @@ fn naive_line(web: &HashMap<String, Vec<String>>, line: &str) -> Vec<(String, bo
 }
 
 fn finish(lines: Vec<(String, bool)>) -> String {
-    lines.into_iter().map(|(l, blank)| if blank { format!("{}\n", l.trim_end()) } else { format!("{l}\n") }).collect()
+    lines
+        .into_iter()
+        .map(|(l, blank)| {
+            if blank {
+                format!("{}\n", l.trim_end())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
 }
 
 fn find(line: &str) -> Option<usize> {
@@ -114,9 +148,15 @@ fn random_webs_match_the_naive_expander() {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let web = random_web(&mut rng);
         let md = to_chapter(&web);
-        let table: HashMap<String, Vec<String>> =
-            web.iter().enumerate().map(|(i, parts)| (format!("f{i}"), parts.iter().flatten().cloned().collect())).collect();
-        let root: Vec<(String, bool)> = web[0][0].iter().flat_map(|l| naive_line(&table, l)).collect();
+        let table: HashMap<String, Vec<String>> = web
+            .iter()
+            .enumerate()
+            .map(|(i, parts)| (format!("f{i}"), parts.iter().flatten().cloned().collect()))
+            .collect();
+        let root: Vec<(String, bool)> = web[0][0]
+            .iter()
+            .flat_map(|l| naive_line(&table, l))
+            .collect();
         let lines = root.len();
         let expected = finish(root);
         let tangled = tangle_chapters(&[(PathBuf::from("p.md"), md.clone())], "(ref:%s)")
@@ -124,7 +164,11 @@ fn random_webs_match_the_naive_expander() {
         let text = String::from_utf8(tangled.outputs[0].content.clone()).unwrap();
         // The .txt extension has no comment syntax, so there is no header.
         assert_eq!(text, expected, "seed {seed}, document:\n{md}");
-        assert_eq!(tangled.outputs[0].map.lines.len(), lines, "seed {seed}: one map entry per line");
+        assert_eq!(
+            tangled.outputs[0].map.lines.len(),
+            lines,
+            "seed {seed}: one map entry per line"
+        );
     }
 }
 
@@ -133,7 +177,10 @@ fn ten_thousand_levels_of_nesting() {
     const DEPTH: usize = 10_000;
     let mut md = String::from("```text file=deep.txt\n<<level 1>>\n```\n");
     for i in 1..DEPTH {
-        md.push_str(&format!("```text name=\"level {i}\"\nline {i}\n<<level {}>>\n```\n", i + 1));
+        md.push_str(&format!(
+            "```text name=\"level {i}\"\nline {i}\n<<level {}>>\n```\n",
+            i + 1
+        ));
     }
     md.push_str(&format!("```text name=\"level {DEPTH}\"\nbottom\n```\n"));
     // Run on a thread with a deliberately small stack: depth must not consume it.
@@ -155,8 +202,14 @@ fn a_deep_cycle_is_reported_with_its_chain() {
     let md = "```text file=c.txt\n<<a>>\n```\n```text name=a\n<<b>>\n```\n```text name=b\nx <<c>>\n```\n```text name=c\n<<a>>\n```\n";
     let err = tangle_chapters(&[(PathBuf::from("c.md"), md.into())], "(ref:%s)").unwrap_err();
     let text = err.to_string();
-    assert!(text.starts_with("c.md:11:1: error: reference cycle: «a» → «b» → «c» → «a»"), "{text}");
-    assert!(text.contains("c.md:8:3: note: «c» is referenced here"), "{text}");
+    assert!(
+        text.starts_with("c.md:11:1: error: reference cycle: «a» → «b» → «c» → «a»"),
+        "{text}"
+    );
+    assert!(
+        text.contains("c.md:8:3: note: «c» is referenced here"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -174,6 +227,10 @@ fn line_maps_point_at_the_source_text() {
     };
     assert_eq!(at(5), (12, 3, "body".into()));
     assert_eq!(at(18), (15, 1, "arg".into()));
-    assert_eq!(at(24), (12, 23, "body".into()), "text after the reference maps back to its own line");
+    assert_eq!(
+        at(24),
+        (12, 23, "body".into()),
+        "text after the reference maps back to its own line"
+    );
     assert!(o.map.locate(1, 1).is_none(), "the header has no origin");
 }

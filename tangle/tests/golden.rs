@@ -48,10 +48,16 @@ fn run_case(case: &Path) -> Result<(), String> {
     let work = tempdir(case.file_name().unwrap().to_str().unwrap());
     copy_tree(case, &work);
     let before = files_below(&work);
-    let out = Command::new(env!("CARGO_BIN_EXE_tangle")).current_dir(&work).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tangle"))
+        .current_dir(&work)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).replace(&format!("{}/", work.display()), "");
     let status = out.status.code().unwrap_or(-1).to_string();
-    let produced: Vec<PathBuf> = files_below(&work).into_iter().filter(|p| !before.contains(p)).collect();
+    let produced: Vec<PathBuf> = files_below(&work)
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         let _ = fs::remove_dir_all(case.join("expected"));
         for p in &produced {
@@ -67,21 +73,30 @@ fn run_case(case: &Path) -> Result<(), String> {
     let mut problems = Vec::new();
     let want_status = fs::read_to_string(case.join("status")).unwrap_or_else(|_| "0".into());
     if want_status.trim() != status {
-        problems.push(format!("exit status {status}, expected {}", want_status.trim()));
+        problems.push(format!(
+            "exit status {status}, expected {}",
+            want_status.trim()
+        ));
     }
     let want_stderr = fs::read_to_string(case.join("stderr")).unwrap_or_default();
     if want_stderr != stderr {
-        problems.push(format!("stderr differs:\n--- expected\n{want_stderr}--- actual\n{stderr}"));
+        problems.push(format!(
+            "stderr differs:\n--- expected\n{want_stderr}--- actual\n{stderr}"
+        ));
     }
     let want_modes = fs::read_to_string(case.join("modes")).unwrap_or_default();
     let got_modes = modes(&work, &produced);
     if want_modes != got_modes {
-        problems.push(format!("file modes differ:\n--- expected\n{want_modes}--- actual\n{got_modes}"));
+        problems.push(format!(
+            "file modes differ:\n--- expected\n{want_modes}--- actual\n{got_modes}"
+        ));
     }
     let expected_dir = case.join("expected");
     let expected = files_below(&expected_dir);
     if expected != produced {
-        problems.push(format!("files written: {produced:?}, expected {expected:?}"));
+        problems.push(format!(
+            "files written: {produced:?}, expected {expected:?}"
+        ));
     }
     for p in expected.iter().filter(|p| produced.contains(p)) {
         let want = fs::read(expected_dir.join(p)).unwrap();
@@ -108,7 +123,13 @@ fn modes(dir: &Path, files: &[PathBuf]) -> String {
     use std::os::unix::fs::PermissionsExt;
     files
         .iter()
-        .map(|p| format!("{} {:o}\n", p.display(), fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o7777))
+        .map(|p| {
+            format!(
+                "{} {:o}\n",
+                p.display(),
+                fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o7777
+            )
+        })
         .collect()
 }
 
@@ -122,12 +143,30 @@ fn tempdir(name: &str) -> PathBuf {
 #[test]
 fn golden_cases() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let mut cases: Vec<PathBuf> = fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<PathBuf> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
-    assert!(cases.len() >= 10, "golden cases missing under {}", root.display());
+    assert!(
+        cases.len() >= 10,
+        "golden cases missing under {}",
+        root.display()
+    );
     let failures: Vec<String> = cases
         .iter()
-        .filter_map(|c| run_case(c).err().map(|e| format!("== {}\n{e}", c.file_name().unwrap().to_string_lossy())))
+        .filter_map(|c| {
+            run_case(c)
+                .err()
+                .map(|e| format!("== {}\n{e}", c.file_name().unwrap().to_string_lossy()))
+        })
         .collect();
-    assert!(failures.is_empty(), "{} of {} golden cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} golden cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
