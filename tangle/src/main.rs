@@ -126,7 +126,7 @@ fn finish(
     if check {
         return Ok(report_check(write::check_all(target, &tangled.outputs)));
     }
-    let blame = |o: &Output| blame(o);
+    let blame = |o: &Output| tangled.root_of(o);
     let report = write::write_all(target, &tangled.outputs, &blame)?;
     if !quiet {
         for p in &report.written {
@@ -140,17 +140,6 @@ fn finish(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The document position to blame for an output: its first mapped line.
-fn blame(o: &Output) -> Pos {
-    o.map
-        .lines
-        .iter()
-        .flatten()
-        .next()
-        .map(|l| Pos::new(&o.map.files[l.file as usize], l.line as usize - 1, 1))
-        .unwrap_or_else(|| Pos::new(&o.path, 1, 1))
 }
 
 fn report_check(diffs: Vec<write::Difference>) -> ExitCode {

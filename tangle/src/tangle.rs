@@ -1,6 +1,6 @@
 //! The Markdown pipeline: chapters in, complete outputs (with headers and line maps) out.
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::expand::expand_root;
 use crate::markdown::{self, strip_labels};
 use crate::model::Web;
@@ -11,7 +11,20 @@ use std::path::{Component, Path, PathBuf};
 #[derive(Debug, Clone, Default)]
 pub struct Tangled {
     pub outputs: Vec<Output>,
+    /// For each output, the position of the root block that writes it.
+    pub roots: Vec<Pos>,
     pub warnings: Vec<Diagnostic>,
+}
+
+impl Tangled {
+    /// The position of the root block that writes `output` (the file itself when unknown).
+    pub fn root_of(&self, output: &Output) -> Pos {
+        self.outputs
+            .iter()
+            .position(|o| std::ptr::eq(o, output) || o.path == output.path)
+            .and_then(|i| self.roots.get(i).cloned())
+            .unwrap_or_else(|| Pos::new(&output.path, 1, 1))
+    }
 }
 
 /// Tangles chapters given in book order as `(path, text)`. Paths are used in messages and
@@ -36,6 +49,7 @@ pub fn tangle_chapters(
     }
     let web = Web::new(parsed)?;
     let mut outputs = Vec::with_capacity(web.roots.len());
+    let mut roots = Vec::with_capacity(web.roots.len());
     for (i, root) in web.roots.iter().enumerate() {
         if let Err(why) = check_target(&root.path) {
             errors.push(Diagnostic::error(
@@ -45,7 +59,10 @@ pub fn tangle_chapters(
             continue;
         }
         match expand_root(&web, i) {
-            Ok(ex) => outputs.push(with_header(&root.path, root.mode, ex)),
+            Ok(ex) => {
+                outputs.push(with_header(&root.path, root.mode, ex));
+                roots.push(web.block(root.block).pos.clone());
+            }
             Err(d) => errors.push(d),
         }
     }
@@ -54,6 +71,7 @@ pub fn tangle_chapters(
     }
     Ok(Tangled {
         outputs,
+        roots,
         warnings: web.unused_fragments(),
     })
 }

@@ -10,7 +10,7 @@ use crate::output::Output;
 use crate::tangle::{check_target, HEADER_MARK};
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Name of the manifest, in the project root.
@@ -176,7 +176,7 @@ pub fn replace(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode_0600()
+            .mode(0o600)
             .open(&tmp)?;
         f.write_all(content)?;
         f.set_permissions(fs::Permissions::from_mode(mode))?;
@@ -187,17 +187,6 @@ pub fn replace(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
-}
-
-trait Mode0600 {
-    fn mode_0600(&mut self) -> &mut Self;
-}
-
-impl Mode0600 for fs::OpenOptions {
-    fn mode_0600(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(0o600)
-    }
 }
 
 /// One output that differs from the disk, with a unified diff (disk → tangled).

@@ -247,3 +247,33 @@ fn explicit_markdown_files_tangle_without_a_book() {
     );
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn watch_retangles_on_save() {
+    let p = Project::new("watch");
+    p.chapter("```rust file=src/w.rs\nfn first() {}\n```\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tangle"))
+        .args(["watch", "--interval", "0.05"])
+        .current_dir(&p.0)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if fs::read_to_string(p.path("src/w.rs")).is_ok_and(|t| t.contains(needle)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    };
+    let first = wait_for("fn first()");
+    // A different size makes the change visible even within one mtime tick.
+    p.chapter("```rust file=src/w.rs\nfn second_version() {}\n```\n");
+    let second = wait_for("fn second_version()");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first, "watch did not tangle at start");
+    assert!(second, "watch did not re-tangle after the chapter changed");
+}
