@@ -71,11 +71,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Cargo { args }) => {
             let (root, tangled) = tangle_book()?;
             print_warnings(&tangled.warnings, true);
-            let code: i32 = {
-                let _ = (&root, &args);
-                bail!("WIRE: cargo")
-            };
-            #[allow(unreachable_code)]
+            let code = tangle::cargo::run(&root, &tangled.outputs, &args)?;
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
         Some(Command::Watch { interval }) => watch(interval, cli.quiet),
@@ -178,11 +174,7 @@ fn tangle_files(files: &[PathBuf], check: bool, quiet: bool) -> Result<ExitCode>
     }
     for file in org {
         let text = source::read(file)?;
-        let tangled: Tangled = {
-            let _ = &text;
-            bail!("WIRE: org")
-        };
-        #[allow(unreachable_code)]
+        let tangled = tangle::org::tangle_org(file, &text)?;
         print_warnings(&tangled.warnings, !quiet);
         let base = file
             .parent()
