@@ -1,0 +1,514 @@
+//! Load generator: the real server against a "floor" server, on loopback.
+//!
+//! Run with `cargo bench -p selector-server --bench load`. It starts the real `server` binary
+//! (built with the bench profile) and a floor server (this same executable re-run with
+//! `FLOOR_SERVER=1`), which has the same mio loop shape but only frames a request and answers
+//! a fixed reply. It prints one table: requests per second with 25 concurrent clients, one-shot
+//! and keep-alive, for both servers and their ratio; p99 latency; the server's memory per idle
+//! connection with 10,000 held; the throughput of one 16 MiB binary request.
+//! Everything stays on 127.0.0.1 and every loop is bounded in time.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 25;
+const RUN: Duration = Duration::from_secs(2);
+const IDLE_CONNECTIONS: usize = 10_000;
+const BIG: usize = 16 << 20;
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn main() {
+    if std::env::var_os("FLOOR_SERVER").is_some() {
+        floor::serve();
+        return;
+    }
+    let started = Instant::now();
+    raise_open_files_limit();
+
+    let server = Spawned::start(Command::new(env!("CARGO_BIN_EXE_server")).args([
+        "-P",
+        "0",
+        "-q",
+        "-c",
+        "20000",
+        "--timeout",
+        "60",
+        "--max-content-length",
+        "20000000",
+    ]));
+    let floor = Spawned::start(
+        Command::new(std::env::current_exe().expect("current exe")).env("FLOOR_SERVER", "1"),
+    );
+
+    println!(
+        "selector-server load bench: loopback, {CLIENTS} concurrent clients, {} s per run",
+        RUN.as_secs()
+    );
+    // Warm both up, then measure (each twice, interleaved, keeping the better run).
+    run_load(server.addr, false, Duration::from_millis(300));
+    run_load(floor.addr, false, Duration::from_millis(300));
+    let mut rows = Vec::new();
+    for keep_alive in [false, true] {
+        let mut best = (Load::default(), Load::default());
+        for _ in 0..2 {
+            let s = run_load(server.addr, keep_alive, RUN);
+            let f = run_load(floor.addr, keep_alive, RUN);
+            if s.rate() > best.0.rate() {
+                best.0 = s;
+            }
+            if f.rate() > best.1.rate() {
+                best.1 = f;
+            }
+        }
+        rows.push((keep_alive, best));
+    }
+
+    println!();
+    println!(
+        "{:<24} {:>12} {:>12} {:>8}  target",
+        "", "server", "floor", "ratio"
+    );
+    for (keep_alive, (s, f)) in &rows {
+        let name = if *keep_alive {
+            "keep-alive"
+        } else {
+            "one-shot"
+        };
+        let ratio = s.rate() / f.rate();
+        println!(
+            "{:<24} {:>12.0} {:>12.0} {:>8.2}  >= 0.85 {}",
+            format!("{name} requests/s"),
+            s.rate(),
+            f.rate(),
+            ratio,
+            verdict(ratio >= 0.85)
+        );
+        println!(
+            "{:<24} {:>9.3} ms {:>9.3} ms",
+            format!("{name} p99 latency"),
+            s.p99().as_secs_f64() * 1e3,
+            f.p99().as_secs_f64() * 1e3
+        );
+        if s.errors + f.errors > 0 {
+            println!(
+                "  ({} server / {} floor failed requests)",
+                s.errors, f.errors
+            );
+        }
+    }
+
+    let (held, per_connection) = idle_memory(&server);
+    println!(
+        "{:<24} {:>12} held; server RSS {:>6.0} B per connection  <= 4096 B {}",
+        "idle connections",
+        held,
+        per_connection,
+        verdict(held == IDLE_CONNECTIONS && per_connection <= 4096.0)
+    );
+
+    let (elapsed, gbps) = big_request(server.addr);
+    println!(
+        "{:<24} {:>9.1} ms {:>9.2} GB/s  >= 1 GB/s {}",
+        "16 MiB binary request",
+        elapsed.as_secs_f64() * 1e3,
+        gbps,
+        verdict(gbps >= 1.0)
+    );
+    println!(
+        "\nbench finished in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "MISSED"
+    }
+}
+
+/// A child server process, killed on drop.
+struct Spawned {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Spawned {
+    fn start(cmd: &mut Command) -> Spawned {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("address");
+        Spawned { child, addr }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// The request the original app-client sends for `search morpheus`.
+fn request(keep_alive: bool) -> Vec<u8> {
+    let content = br#"{"action": "search", "value": "morpheus"}"#;
+    let extra = if keep_alive {
+        ", \"keep-alive\": true"
+    } else {
+        ""
+    };
+    let header = format!(
+        "{{\"byteorder\": \"little\", \"content-type\": \"text/json\", \
+         \"content-encoding\": \"utf-8\", \"content-length\": {}{extra}}}",
+        content.len()
+    );
+    let mut out = (header.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(content);
+    out
+}
+
+/// Reads one reply frame; returns its content length.
+fn read_reply(sock: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut proto = [0u8; 2];
+    sock.read_exact(&mut proto)?;
+    buf.resize(u16::from_be_bytes(proto) as usize, 0);
+    sock.read_exact(buf)?;
+    let header = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
+    let len: usize = header
+        .split("\"content-length\": ")
+        .nth(1)
+        .and_then(|rest| rest.split([',', '}']).next())
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no content-length"))?;
+    buf.resize(len, 0);
+    sock.read_exact(buf)?;
+    Ok(len)
+}
+
+fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+    sock.set_read_timeout(Some(IO_TIMEOUT))?;
+    sock.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(sock)
+}
+
+/// Results of one load run.
+#[derive(Default)]
+struct Load {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+impl Load {
+    fn rate(&self) -> f64 {
+        if self.elapsed.is_zero() {
+            return 0.0;
+        }
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn p99(&self) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        sorted
+            .get(sorted.len().saturating_sub(1) * 99 / 100)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// `CLIENTS` threads send requests for `run`: one connection per request (one-shot), or one
+/// connection each for all their requests (keep-alive).
+fn run_load(addr: SocketAddr, keep_alive: bool, run: Duration) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let request = request(keep_alive);
+                let mut buf = Vec::with_capacity(256);
+                let mut latencies = Vec::with_capacity(100_000);
+                let mut errors = 0;
+                let mut conn: Option<TcpStream> = None;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let result = (|| {
+                        let sock = match conn.take() {
+                            Some(sock) => sock,
+                            None => connect(addr)?,
+                        };
+                        let mut sock = sock;
+                        sock.write_all(&request)?;
+                        read_reply(&mut sock, &mut buf)?;
+                        if keep_alive {
+                            conn = Some(sock);
+                        }
+                        Ok::<_, std::io::Error>(())
+                    })();
+                    match result {
+                        Ok(()) => latencies.push(t.elapsed()),
+                        Err(_) => {
+                            errors += 1;
+                            thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    thread::sleep(run);
+    stop.store(true, Ordering::Relaxed);
+    let mut load = Load::default();
+    for t in threads {
+        let (latencies, errors) = t.join().unwrap();
+        load.latencies.extend(latencies);
+        load.errors += errors;
+    }
+    load.elapsed = started.elapsed();
+    load
+}
+
+/// Holds `IDLE_CONNECTIONS` idle connections to the server and measures its RSS growth.
+fn idle_memory(server: &Spawned) -> (usize, f64) {
+    let before = server.rss_kib();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut held = Vec::with_capacity(IDLE_CONNECTIONS);
+    while held.len() < IDLE_CONNECTIONS && Instant::now() < deadline {
+        match TcpStream::connect_timeout(&server.addr, IO_TIMEOUT) {
+            Ok(sock) => held.push(sock),
+            Err(e) => {
+                eprintln!("idle connection {} failed: {e}", held.len());
+                break;
+            }
+        }
+    }
+    // The server accepts in order: once it answers a request on a newer connection, it has
+    // accepted every idle one before it.
+    let mut probe = connect(server.addr).expect("probe connection");
+    probe.write_all(&request(false)).expect("probe request");
+    read_reply(&mut probe, &mut Vec::new()).expect("probe reply");
+    thread::sleep(Duration::from_millis(200));
+    let after = server.rss_kib();
+    let n = held.len();
+    let per = (after.saturating_sub(before) * 1024) as f64 / n.max(1) as f64;
+    drop(held);
+    (n, per)
+}
+
+/// Sends one 16 MiB binary request (best of three) and returns the time and GB/s.
+fn big_request(addr: SocketAddr) -> (Duration, f64) {
+    let header = format!(
+        "{{\"byteorder\": \"little\", \"content-type\": \"binary/custom-client-binary-type\", \
+         \"content-encoding\": \"binary\", \"content-length\": {BIG}}}"
+    );
+    let mut frame = (header.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(header.as_bytes());
+    frame.resize(frame.len() + BIG, b'x');
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let mut sock = connect(addr).expect("connect");
+        let t = Instant::now();
+        sock.write_all(&frame).expect("send 16 MiB");
+        let mut buf = Vec::new();
+        read_reply(&mut sock, &mut buf).expect("reply to 16 MiB");
+        assert_eq!(buf, b"First 10 bytes of request: xxxxxxxxxx");
+        best = best.min(t.elapsed());
+    }
+    (best, BIG as f64 / best.as_secs_f64() / 1e9)
+}
+
+/// The floor: the same mio loop shape as the real server (listener token, slab of
+/// connections, read until a frame is complete, switch to writable, write, close or read
+/// again), but no protocol beyond framing: every request gets the same reply.
+mod floor {
+    use mio::net::{TcpListener, TcpStream};
+    use mio::{Events, Interest, Poll, Token};
+    use slab::Slab;
+    use std::io::{ErrorKind, Read, Write};
+
+    const LISTENER: Token = Token(usize::MAX);
+
+    struct Conn {
+        sock: TcpStream,
+        inbuf: Vec<u8>,
+        out: Option<(&'static [u8], usize, bool)>,
+    }
+
+    fn reply(keep_alive: bool) -> Vec<u8> {
+        let content = "{\"result\": \"Follow the white rabbit. \u{1f430}\"}";
+        let extra = if keep_alive {
+            ", \"keep-alive\": true"
+        } else {
+            ""
+        };
+        let header = format!(
+            "{{\"byteorder\": \"little\", \"content-type\": \"text/json\", \
+             \"content-encoding\": \"utf-8\", \"content-length\": {}{extra}}}",
+            content.len()
+        );
+        let mut out = (header.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(content.as_bytes());
+        out
+    }
+
+    /// Length of the first complete frame in `buf` and whether it asks for keep-alive.
+    fn complete_frame(buf: &[u8]) -> Option<(usize, bool)> {
+        if buf.len() < 2 {
+            return None;
+        }
+        let hlen = u16::from_be_bytes([buf[0], buf[1]]) as usize;
+        if buf.len() < 2 + hlen {
+            return None;
+        }
+        let header: serde_json::Value = serde_json::from_slice(&buf[2..2 + hlen]).ok()?;
+        let clen = header["content-length"].as_u64()? as usize;
+        let keep = header["keep-alive"] == true;
+        (buf.len() >= 2 + hlen + clen).then_some((2 + hlen + clen, keep))
+    }
+
+    pub fn serve() {
+        let one_shot: &'static [u8] = Box::leak(reply(false).into_boxed_slice());
+        let kept: &'static [u8] = Box::leak(reply(true).into_boxed_slice());
+        let mut poll = Poll::new().unwrap();
+        let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        println!("listening on {}", listener.local_addr().unwrap());
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .unwrap();
+        let mut conns: Slab<Conn> = Slab::new();
+        let mut events = Events::with_capacity(1024);
+        let mut scratch = vec![0u8; 64 * 1024];
+        loop {
+            if poll.poll(&mut events, None).is_err() {
+                continue;
+            }
+            for event in events.iter() {
+                if event.token() == LISTENER {
+                    while let Ok((mut sock, _)) = listener.accept() {
+                        let entry = conns.vacant_entry();
+                        poll.registry()
+                            .register(&mut sock, Token(entry.key()), Interest::READABLE)
+                            .unwrap();
+                        entry.insert(Conn {
+                            sock,
+                            inbuf: Vec::new(),
+                            out: None,
+                        });
+                    }
+                    continue;
+                }
+                let key = event.token().0;
+                let Some(conn) = conns.get_mut(key) else {
+                    continue;
+                };
+                let mut close = false;
+                if conn.out.is_none() {
+                    loop {
+                        match conn.sock.read(&mut scratch) {
+                            Ok(0) => {
+                                close = true;
+                                break;
+                            }
+                            Ok(n) => {
+                                conn.inbuf.extend_from_slice(&scratch[..n]);
+                                if let Some((used, keep)) = complete_frame(&conn.inbuf) {
+                                    conn.inbuf.drain(..used);
+                                    conn.out = Some((if keep { kept } else { one_shot }, 0, keep));
+                                    poll.registry()
+                                        .reregister(&mut conn.sock, Token(key), Interest::WRITABLE)
+                                        .unwrap();
+                                    break;
+                                }
+                            }
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                            Err(_) => {
+                                close = true;
+                                break;
+                            }
+                        }
+                    }
+                } else if let Some((frame, sent, keep)) = &mut conn.out {
+                    loop {
+                        match conn.sock.write(&frame[*sent..]) {
+                            Ok(n) => {
+                                *sent += n;
+                                if *sent == frame.len() {
+                                    if *keep {
+                                        conn.out = None;
+                                        poll.registry()
+                                            .reregister(
+                                                &mut conn.sock,
+                                                Token(key),
+                                                Interest::READABLE,
+                                            )
+                                            .unwrap();
+                                    } else {
+                                        close = true;
+                                    }
+                                    break;
+                                }
+                            }
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                            Err(_) => {
+                                close = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+                if close {
+                    let mut conn = conns.remove(key);
+                    let _ = poll.registry().deregister(&mut conn.sock);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Shared helpers: start the real `server` binary on an ephemeral loopback port, and speak the
+//! protocol byte by byte, independently of the library under test.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single read in a test may block.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running server, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+    collector: Option<thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts `server -P 0 ARGS...` and waits for its `listening on` line.
+    pub fn start(args: &[&str]) -> Server {
+        Self::start_with_env(args, &[])
+    }
+
+    /// As [`Server::start`], with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+        cmd.args(["-P", "0"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("SERVER_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn server");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let collector = Some(collect(child.stderr.take().unwrap(), stderr.clone()));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read listening line");
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "no listening line, got {line:?}; stderr: {}",
+                stderr.lock().unwrap()
+            );
+        };
+        let addr: SocketAddr = addr.parse().expect("listening address");
+        Server {
+            child,
+            addr,
+            stderr,
+            collector,
+        }
+    }
+
+    /// The loopback address to connect to (the server may listen on 0.0.0.0).
+    pub fn connect_addr(&self) -> SocketAddr {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip("127.0.0.1".parse().unwrap());
+        }
+        addr
+    }
+
+    /// A client connection with bounded read/write timeouts.
+    pub fn connect(&self) -> TcpStream {
+        let sock = TcpStream::connect_timeout(&self.connect_addr(), IO_TIMEOUT).expect("connect");
+        sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        sock.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        sock
+    }
+
+    /// The port as a string, for command lines.
+    pub fn port(&self) -> String {
+        self.addr.port().to_string()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal to the server process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits (bounded) for the server to exit.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let end = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                if let Some(c) = self.collector.take() {
+                    let _ = c.join();
+                }
+                return status;
+            }
+            assert!(Instant::now() < end, "server did not exit in {within:?}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything the server logged so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str) -> String {
+        let end = Instant::now() + IO_TIMEOUT;
+        loop {
+            let text = self.stderr();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(Instant::now() < end, "log never showed {needle:?}:\n{text}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn collect(mut from: ChildStderr, into: Arc<Mutex<String>>) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    })
+}
+
+/// One frame: protoheader, header, content.
+pub fn frame(header: &str, content: &[u8]) -> Vec<u8> {
+    let mut out = (header.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(content);
+    out
+}
+
+/// The header the original writes, with optional extra members appended (", ..." text).
+pub fn header(content_type: &str, encoding: &str, len: usize, extra: &str) -> String {
+    format!(
+        "{{\"byteorder\": \"little\", \"content-type\": \"{content_type}\", \
+         \"content-encoding\": \"{encoding}\", \"content-length\": {len}{extra}}}"
+    )
+}
+
+/// A `text/json` request exactly as the original app-client writes it.
+pub fn json_request(content: &str, extra: &str) -> Vec<u8> {
+    frame(
+        &header("text/json", "utf-8", content.len(), extra),
+        content.as_bytes(),
+    )
+}
+
+/// `{"action": A, "value": V}` as the original client writes it.
+pub fn search(value: &str) -> Vec<u8> {
+    json_request(
+        &format!("{{\"action\": \"search\", \"value\": \"{value}\"}}"),
+        "",
+    )
+}
+
+/// A binary request exactly as the original app-client writes it.
+pub fn binary_request(content: &[u8], extra: &str) -> Vec<u8> {
+    frame(
+        &header(
+            "binary/custom-client-binary-type",
+            "binary",
+            content.len(),
+            extra,
+        ),
+        content,
+    )
+}
+
+/// A received frame.
+#[derive(Debug)]
+pub struct Reply {
+    /// The JSON header text, as sent.
+    pub header: String,
+    /// The parsed header.
+    pub fields: serde_json::Value,
+    /// The content bytes.
+    pub content: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.content).expect("utf-8 content")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.content).expect("json content")
+    }
+
+    pub fn result(&self) -> String {
+        self.json()["result"].as_str().expect("result").to_owned()
+    }
+
+    pub fn error_code(&self) -> Option<String> {
+        self.json()
+            .get("error")
+            .map(|c| c.as_str().unwrap().to_owned())
+    }
+}
+
+/// Reads one whole frame.
+pub fn read_reply(sock: &mut TcpStream) -> Reply {
+    let mut proto = [0u8; 2];
+    sock.read_exact(&mut proto).expect("protoheader");
+    let mut header = vec![0u8; u16::from_be_bytes(proto) as usize];
+    sock.read_exact(&mut header).expect("header");
+    let header = String::from_utf8(header).expect("utf-8 header");
+    let fields: serde_json::Value = serde_json::from_str(&header).expect("json header");
+    let len = fields["content-length"].as_u64().expect("content-length") as usize;
+    let mut content = vec![0u8; len];
+    sock.read_exact(&mut content).expect("content");
+    Reply {
+        header,
+        fields,
+        content,
+    }
+}
+
+/// Sends a request and reads the reply.
+pub fn exchange(server: &Server, request: &[u8]) -> Reply {
+    let mut sock = server.connect();
+    sock.write_all(request).unwrap();
+    read_reply(&mut sock)
+}
+
+/// Asserts the server closes the connection (EOF, or a reset) within the read timeout.
+pub fn assert_closed(sock: &mut TcpStream) {
+    let mut buf = [0u8; 64];
+    match sock.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("expected close, got {n} more bytes: {:?}", &buf[..n]),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("expected close, got {e}"),
+    }
+}
+
+/// The exact response frame the original Python server would send for a JSON result.
+pub fn expected_json_reply(content: &str, extra: &str) -> Vec<u8> {
+    frame(
+        &header("text/json", "utf-8", content.len(), extra),
+        content.as_bytes(),
+    )
+}

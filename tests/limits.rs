@@ -1,0 +1,309 @@
+//! Limits and failure: max clients, password, timeouts, bad tables, signals.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const RING: &str = "In the caves beneath the Misty Mountains. \u{1f48d}";
+
+/// Writes `content` to a fresh temporary file and returns its path.
+fn temp_file(name: &str, content: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("selector-server-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+#[test]
+fn twenty_five_clients_at_once_and_the_twenty_sixth_is_refused() {
+    let server = Server::start(&["-c", "25"]);
+    let mut clients: Vec<TcpStream> = (0..25).map(|_| server.connect()).collect();
+    server.wait_log("accepted connection");
+    let end = Instant::now() + IO_TIMEOUT;
+    while server.stderr().matches("accepted connection").count() < 25 {
+        assert!(Instant::now() < end, "not all 25 accepted");
+        thread::sleep(Duration::from_millis(10));
+    }
+
+    let mut extra = server.connect();
+    let reply = read_reply(&mut extra);
+    assert_eq!(reply.error_code().as_deref(), Some("server-full"));
+    assert_eq!(reply.result(), "Error: server full (25 clients).");
+    assert_closed(&mut extra);
+    server.wait_log("server full");
+
+    // All 25 are served, concurrently.
+    let handles: Vec<_> = clients
+        .drain(..)
+        .map(|mut sock| {
+            thread::spawn(move || {
+                sock.write_all(&search("ring")).unwrap();
+                let reply = read_reply(&mut sock);
+                assert_closed(&mut sock);
+                reply.result()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), RING);
+    }
+
+    // Slots are free again: a new client is served (retry while the closes are processed).
+    for attempt in 0.. {
+        let reply = exchange(&server, &search("ring"));
+        if reply.error_code().is_none() {
+            assert_eq!(reply.result(), RING);
+            break;
+        }
+        assert!(attempt < 50, "slot never freed");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_slot_frees_when_a_client_leaves() {
+    let server = Server::start(&["-q", "-c", "1"]);
+    let first = server.connect();
+    let mut second = server.connect();
+    assert_eq!(
+        read_reply(&mut second).error_code().as_deref(),
+        Some("server-full")
+    );
+    drop(first);
+    for attempt in 0.. {
+        let reply = exchange(&server, &search("ring"));
+        if reply.error_code().is_none() {
+            assert_eq!(reply.result(), RING);
+            break;
+        }
+        assert!(attempt < 50, "slot never freed");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn password_right_wrong_and_missing() {
+    let server = Server::start(&["-p", "sesame-42"]);
+    let with = |pw: &str| {
+        json_request(
+            r#"{"action": "search", "value": "ring"}"#,
+            &format!(", \"password\": \"{pw}\""),
+        )
+    };
+    assert_eq!(exchange(&server, &with("sesame-42")).result(), RING);
+    let reply = exchange(&server, &with("sesame-43"));
+    assert_eq!(reply.error_code().as_deref(), Some("wrong-password"));
+    assert_eq!(reply.result(), "Error: wrong password.");
+    let reply = exchange(&server, &with(""));
+    assert_eq!(reply.error_code().as_deref(), Some("wrong-password"));
+    let reply = exchange(&server, &search("ring"));
+    assert_eq!(reply.error_code().as_deref(), Some("password-required"));
+    // Binary requests need it too.
+    let reply = exchange(&server, &binary_request(b"abc", ""));
+    assert_eq!(reply.error_code().as_deref(), Some("password-required"));
+    let log = server.wait_log("wrong password");
+    assert!(
+        !log.contains("sesame"),
+        "the password leaked into the log:\n{log}"
+    );
+}
+
+#[test]
+fn password_from_the_environment_and_not_from_a_missing_terminal() {
+    let server = Server::start_with_env(&["-q"], &[("SERVER_PASSWORD", "from-env")]);
+    let request = json_request(
+        r#"{"action": "search", "value": "ring"}"#,
+        ", \"password\": \"from-env\"",
+    );
+    assert_eq!(exchange(&server, &request).result(), RING);
+    assert_eq!(
+        exchange(&server, &search("ring")).error_code().as_deref(),
+        Some("password-required")
+    );
+
+    // A bare -p with no terminal to prompt on is a clear start-up error.
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["-P", "0", "-p"])
+        .env_remove("SERVER_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs a value"), "{err}");
+}
+
+#[test]
+fn idle_and_slow_clients_time_out() {
+    let server = Server::start(&["--timeout", "1"]);
+    let started = Instant::now();
+    let mut idle = server.connect();
+    let mut slow = server.connect();
+    slow.write_all(&search("ring")[..7]).unwrap();
+    let mut keep = server.connect();
+    keep.write_all(&json_request(
+        r#"{"action": "search", "value": "ring"}"#,
+        ", \"keep-alive\": true",
+    ))
+    .unwrap();
+    assert_eq!(read_reply(&mut keep).result(), RING);
+
+    for sock in [&mut idle, &mut slow, &mut keep] {
+        let reply = read_reply(sock);
+        assert_eq!(reply.error_code().as_deref(), Some("timeout"));
+        assert_eq!(
+            reply.result(),
+            "Error: timed out after 1 s without a complete request."
+        );
+        assert_closed(sock);
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    // The server itself is fine.
+    assert_eq!(exchange(&server, &search("ring")).result(), RING);
+}
+
+#[test]
+fn a_client_that_does_not_take_its_reply_times_out() {
+    let big = "x".repeat(8 << 20);
+    let table = temp_file("big-table.json", &format!("{{\"big\": \"{big}\"}}"));
+    let server = Server::start(&["--timeout", "1", "--table", table.to_str().unwrap()]);
+    let mut sock = server.connect();
+    sock.write_all(&search("big")).unwrap();
+    server.wait_log("received request");
+    thread::sleep(Duration::from_millis(1500));
+    server.wait_log("timed out before taking its reply");
+    // Its reply is cut short: reading gives less than the whole frame, then the close.
+    let mut got = Vec::new();
+    let _ = sock.read_to_end(&mut got);
+    assert!(got.len() < big.len(), "the whole reply arrived anyway");
+}
+
+#[test]
+fn a_table_file_is_served() {
+    let table = temp_file(
+        "table.json",
+        r#"{"neo": "The One.", "trinity": "Dodge this. \u2764"}"#,
+    );
+    let server = Server::start(&["-q", "--table", table.to_str().unwrap()]);
+    assert_eq!(exchange(&server, &search("neo")).result(), "The One.");
+    assert_eq!(
+        exchange(&server, &search("trinity")).result(),
+        "Dodge this. \u{2764}"
+    );
+    assert_eq!(
+        exchange(&server, &search("ring")).result(),
+        "No match for 'ring'."
+    );
+}
+
+#[test]
+fn a_bad_table_is_a_clear_start_up_error() {
+    let cases = [
+        ("missing.json", None, "cannot read table"),
+        ("garbage.json", Some("{nope"), "is not valid JSON"),
+        (
+            "list.json",
+            Some("[1, 2]"),
+            "must be a JSON object of strings",
+        ),
+        (
+            "number.json",
+            Some(r#"{"a": "b", "c": 3}"#),
+            "the value of \"c\" is not a string",
+        ),
+    ];
+    for (name, content, message) in cases {
+        let path = match content {
+            Some(text) => temp_file(name, text),
+            None => std::env::temp_dir().join("selector-server-tests-no-such-dir/missing.json"),
+        };
+        let out = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["-P", "0", "--table"])
+            .arg(&path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(out.stdout.is_empty(), "{name}: must not start listening");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{name}: {err}");
+        assert!(err.contains(name), "{name}: the path is named: {err}");
+    }
+}
+
+#[test]
+fn sigterm_finishes_replies_under_way_and_exits_zero() {
+    let big = "y".repeat(4 << 20);
+    let table = temp_file("sigterm-table.json", &format!("{{\"big\": \"{big}\"}}"));
+    let mut server = Server::start(&["--table", table.to_str().unwrap()]);
+
+    // A: its request is read, its 4 MiB reply cannot all fit in the socket buffers yet.
+    let mut a = server.connect();
+    a.write_all(&search("big")).unwrap();
+    // B: idle. C: half a request.
+    let mut b = server.connect();
+    let mut c = server.connect();
+    c.write_all(&search("ring")[..9]).unwrap();
+    server.wait_log("received request");
+    let end = Instant::now() + IO_TIMEOUT;
+    while server.stderr().matches("accepted connection").count() < 3 {
+        assert!(Instant::now() < end);
+        thread::sleep(Duration::from_millis(10));
+    }
+
+    server.signal(libc::SIGTERM);
+    server.wait_log("shutting down");
+
+    // No new connection is taken.
+    let refused = TcpStream::connect_timeout(&server.connect_addr(), IO_TIMEOUT);
+    assert!(refused.is_err(), "still accepting after SIGTERM");
+    // B is closed without a word; C's cut-short request is told why.
+    assert_closed(&mut b);
+    let reply = read_reply(&mut c);
+    assert_eq!(reply.error_code().as_deref(), Some("shutting-down"));
+    // A gets its whole reply.
+    let reply = read_reply(&mut a);
+    assert_eq!(reply.result(), big);
+    assert_closed(&mut a);
+
+    let status = server.wait_exit(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(0));
+    let log = server.stderr();
+    assert!(log.contains("shutdown complete"), "{log}");
+}
+
+#[test]
+fn sigint_on_an_idle_server_exits_zero() {
+    let mut server = Server::start(&[]);
+    server.signal(libc::SIGINT);
+    assert_eq!(server.wait_exit(Duration::from_secs(5)).code(), Some(0));
+    assert!(server.stderr().contains("shutdown complete"));
+}
+
+#[test]
+fn the_grace_period_bounds_the_shutdown() {
+    let big = "z".repeat(8 << 20);
+    let table = temp_file("grace-table.json", &format!("{{\"big\": \"{big}\"}}"));
+    let mut server = Server::start(&["--grace", "0.5", "--table", table.to_str().unwrap()]);
+    let mut sock = server.connect();
+    sock.write_all(&search("big")).unwrap();
+    server.wait_log("received request");
+    let started = Instant::now();
+    server.signal(libc::SIGTERM);
+    // The client never reads: the server gives up after the grace period, still exiting 0.
+    assert_eq!(server.wait_exit(Duration::from_secs(5)).code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(server.stderr().contains("grace period over"));
+    drop(sock);
+}
