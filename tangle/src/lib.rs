@@ -1,0 +1,26 @@
+//! `tangle`: a literate-programming tangler for Markdown books and org-mode documents.
+//!
+//! - [`markdown`] and [`book`] read a book's chapters; [`org`] reads org documents.
+//! - [`model`] is the web of named fragments and roots, [`expand`] the reference expander,
+//!   [`tangle`] the Markdown pipeline that joins them.
+//! - [`write`] puts outputs on disk atomically, or compares them with the disk.
+//! - [`cargo`] maps rustc's diagnostics back into the chapters; [`mdbook`] is the mdBook
+//!   preprocessor that renders fragments as a literate program.
+//!
+//! The `tangle` binary is a thin command-line front end over this library.
+
+pub mod book;
+pub mod cargo;
+pub mod diag;
+pub mod expand;
+pub mod markdown;
+pub mod mdbook;
+pub mod model;
+pub mod org;
+pub mod output;
+pub mod source;
+pub mod tangle;
+pub mod write;
+
+pub use diag::{Diagnostic, Diagnostics, Pos, Severity};
+pub use output::{Origin, Output, SourceMap};
