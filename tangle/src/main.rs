@@ -43,6 +43,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// The mdBook preprocessor: `tangle mdbook` reads mdBook's JSON on standard input and
+    /// writes the rendered book; `tangle mdbook supports RENDERER` answers mdBook's question.
+    Mdbook { args: Vec<String> },
     /// Re-tangle whenever a chapter changes (until interrupted).
     Watch {
         /// Seconds between checks for changes.
@@ -75,6 +78,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
         Some(Command::Watch { interval }) => watch(interval, cli.quiet),
+        Some(Command::Mdbook { args }) => mdbook(&args),
         None if cli.files.is_empty() => {
             let (root, tangled) = tangle_book()?;
             finish(&root, tangled, cli.check, cli.quiet, true)
@@ -202,6 +206,25 @@ fn relative_to(path: &Path, root: &Path) -> PathBuf {
     path.strip_prefix(root)
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn mdbook(args: &[String]) -> Result<ExitCode> {
+    use std::io::{Read, Write};
+    match args {
+        [s, renderer] if s == "supports" => Ok(if tangle::mdbook::supports(renderer) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
+        [] => {
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input)?;
+            let book = tangle::mdbook::preprocess(&input)?;
+            std::io::stdout().write_all(book.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => bail!("usage: tangle mdbook [supports RENDERER]"),
+    }
 }
 
 fn locate(place: &str) -> Result<ExitCode> {
