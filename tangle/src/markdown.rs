@@ -51,6 +51,9 @@ pub struct Block {
 pub struct Chapter {
     pub path: PathBuf,
     pub blocks: Vec<Block>,
+    /// Things that are probably mistakes but not errors (a tangle fence that Markdown reads
+    /// as indented code, for instance).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// An opening fence: its character, length and indentation.
@@ -64,7 +67,9 @@ struct Fence {
 /// a malformed attribute.
 pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
     let mut blocks = Vec::new();
-    let mut list_indent: Option<usize> = None;
+    let mut warnings = Vec::new();
+    // Content columns of the list items that enclose the current line, innermost last.
+    let mut lists: Vec<usize> = Vec::new();
     let mut lines = text.split('\n').enumerate().peekable();
     while let Some((i, raw)) = lines.next() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
@@ -72,16 +77,29 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
         if line.trim().is_empty() {
             continue;
         }
-        // Track list items so that fences indented under them are recognised.
-        if let Some(content) = list_item_content(line) {
-            list_indent = Some(content);
-        } else if list_indent.is_some_and(|li| indent < li) {
-            list_indent = None;
+        // Track list items so that fences indented under them are recognised: a line ends
+        // every item whose content starts right of it.
+        let item = list_item_content(line);
+        while lists.last().is_some_and(|&c| c > indent) {
+            lists.pop();
         }
-        let allowed = list_indent.unwrap_or(0) + 3;
-        let Some(fence) = opening_fence(line).filter(|f| f.indent <= allowed) else {
+        let allowed = lists.last().copied().unwrap_or(0) + 3;
+        if let Some(content) = item {
+            lists.push(content);
+        }
+        let Some(fence) = opening_fence(line) else {
             continue;
         };
+        if fence.indent > allowed {
+            let info = &line[fence.indent + fence.len..];
+            if info.contains("name=") || info.contains("name+=") || info.contains("file=") {
+                warnings.push(Diagnostic::warning(
+                    Pos::new(path, i + 1, fence.indent + 1),
+                    "this fence is indented too far: Markdown reads it as indented code, so it is not tangled",
+                ));
+            }
+            continue;
+        }
         let info = line[fence.indent + fence.len..].trim();
         if fence.ch == '`' && info.contains('`') {
             continue; // not a fence: CommonMark forbids backticks in a backtick fence's info
@@ -122,6 +140,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
     Ok(Chapter {
         path: path.to_path_buf(),
         blocks,
+        warnings,
     })
 }
 
@@ -323,7 +342,26 @@ mod tests {
 
     #[test]
     fn indented_code_is_not_a_fence() {
-        assert!(blocks("para\n\n        ```rust name=a\n").is_empty());
+        let ch = parse(Path::new("c.md"), "para\n\n        ```rust name=a\n").unwrap();
+        assert!(ch.blocks.is_empty());
+        assert_eq!(
+            ch.warnings.len(),
+            1,
+            "a tangle fence read as indented code is worth a warning"
+        );
+        assert_eq!(ch.warnings[0].pos, Pos::new("c.md", 3, 9));
+    }
+
+    #[test]
+    fn nested_lists_end_where_their_content_ends() {
+        let text = "- outer\n  - inner\n\n      ```rust name=deep\n      x\n      ```\n  back in outer\n\n     ```rust name=outer\n     y\n     ```\n";
+        let b = blocks(text);
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert_eq!(b[0].lines, vec!["x"]);
+        assert_eq!(
+            (b[1].indent, b[1].lines.clone()),
+            (5, vec!["y".to_string()])
+        );
     }
 
     #[test]

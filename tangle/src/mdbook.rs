@@ -236,6 +236,7 @@ fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagno
                 chapters.push(markdown::Chapter {
                     path: page.source.clone(),
                     blocks: Vec::new(),
+                    warnings: Vec::new(),
                 });
             }
         }

@@ -34,10 +34,12 @@ pub fn tangle_chapters(
     labels: &str,
 ) -> Result<Tangled, Diagnostics> {
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut parsed = Vec::with_capacity(chapters.len());
     for (path, text) in chapters {
         match markdown::parse(path, text) {
             Ok(mut ch) => {
+                warnings.append(&mut ch.warnings);
                 strip_labels(&mut ch, labels);
                 parsed.push(ch);
             }
@@ -72,7 +74,7 @@ pub fn tangle_chapters(
     Ok(Tangled {
         outputs,
         roots,
-        warnings: web.unused_fragments(),
+        warnings: warnings.into_iter().chain(web.unused_fragments()).collect(),
     })
 }
 
