@@ -342,7 +342,7 @@ pub mod header {
     /// `password` are our optional extensions.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct Header {
-        /// `byteorder`: informational only, `little` when we send.
+        /// `byteorder`: informational only; when we send, this machine's, as `sys.byteorder`.
         pub byteorder: String,
         /// `content-type`.
         pub content_type: ContentType,
@@ -357,14 +357,20 @@ pub mod header {
     }
 
     impl Header {
-        /// A header as the original writes it (byteorder `little`), no extensions.
+        /// A header as the original writes it (`sys.byteorder`: this machine's byte order), no
+        /// extensions.
         pub fn new(
             content_type: ContentType,
             content_encoding: &str,
             content_length: usize,
         ) -> Self {
+            let byteorder = if cfg!(target_endian = "big") {
+                "big"
+            } else {
+                "little"
+            };
             Self {
-                byteorder: "little".to_owned(),
+                byteorder: byteorder.to_owned(),
                 content_type,
                 content_encoding: content_encoding.to_owned(),
                 content_length: content_length as u64,
