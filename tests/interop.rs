@@ -90,3 +90,98 @@ fn python_client_with_password() {
         "Got result: Error: wrong password.\n"
     );
 }
+
+/// Runs `tests/original_app_client.py`: the Real Python app-client, libclient and libserver
+/// reproduced method for method. `None` when there is no python3.
+fn original(args: &[&str]) -> Option<std::process::Child> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/original_app_client.py");
+    match Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => Some(child),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => panic!("cannot run python3: {e}"),
+    }
+}
+
+/// Requests whose bytes are easy to get subtly wrong: emoji, quotes, escapes that
+/// `json.dumps` makes (`\"`, `\\`, `\t`, `\u0001`) and characters it leaves alone (DEL,
+/// U+2028, é), an empty value, and binary content cut in the middle of a character.
+const ORIGINAL_CASES: &[[&str; 2]] = &[
+    ["search", "morpheus"],
+    ["search", "ring"],
+    ["search", "\u{1f436}"],
+    ["search", "Morpheus"],
+    ["search", ""],
+    ["search", "it's \"quoted\" \\ back\tslash \u{1}"],
+    ["search", "\u{7f}\u{2028}\u{e9}"],
+    ["find", "ring"],
+    ["it's", "\"q\""],
+    ["zz", "\u{1f430}\u{1f430}\u{1f430}"],
+];
+
+/// The original app-client, run against our server, gets exactly the bytes the original
+/// libserver would have sent for the same request bytes, then the server's close (checked by
+/// the script); and it prints what our client prints.
+#[test]
+fn the_original_app_client_gets_the_original_servers_reply_byte_for_byte() {
+    let server = Server::start(&["-q"]);
+    let port = server.port();
+    for [action, value] in ORIGINAL_CASES {
+        let Some(child) = original(&["client", "127.0.0.1", &port, action, value]) else {
+            eprintln!("python3 not found: test skipped");
+            return;
+        };
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "{action} {value:?}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: String = stdout
+            .lines()
+            .filter(|line| line.starts_with("Got "))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let ours = rust_client(&["127.0.0.1", &port, action, value]);
+        assert_eq!(String::from_utf8(ours.stdout).unwrap(), got, "{action} {value:?}");
+    }
+}
+
+/// Our client, run against the original server (the script playing libserver for one
+/// connection), sends exactly the original app-client's request bytes.
+#[test]
+fn our_client_sends_the_original_app_clients_request_byte_for_byte() {
+    use std::io::BufRead;
+    for [action, value] in ORIGINAL_CASES {
+        let Some(mut child) = original(&["capture", action, value]) else {
+            eprintln!("python3 not found: test skipped");
+            return;
+        };
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .unwrap_or_else(|| panic!("no port in {line:?}"))
+            .to_owned();
+        let ours = rust_client(&["127.0.0.1", &port, action, value]);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{action} {value:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(ours.status.success(), "{action} {value:?}");
+        assert!(String::from_utf8(ours.stdout).unwrap().starts_with("Got "));
+    }
+}

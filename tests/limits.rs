@@ -307,3 +307,86 @@ fn the_grace_period_bounds_the_shutdown() {
     assert!(server.stderr().contains("grace period over"));
     drop(sock);
 }
+
+/// Runs the server under a pseudo-terminal (Python's `pty` module), as an operator would
+/// start it: `server -P 0 -p` must prompt, read the password without echoing it, and then
+/// serve with it. The script answers the prompt, reads the `listening on` line, makes one
+/// request with the password and one without, and stops the server with SIGTERM.
+const PROMPT_ON_A_TERMINAL: &str = r#"
+import os, pty, select, signal, socket, struct, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ.pop("SERVER_PASSWORD", None)
+    os.execv(sys.argv[1], [sys.argv[1], "-P", "0", "-p"])
+seen = b""
+def read_until(needle, seconds=5):
+    global seen
+    deadline = time.monotonic() + seconds
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return needle in seen
+def ask(password):
+    content = b'{"action": "search", "value": "ring"}'
+    header = ('{"byteorder": "little", "content-type": "text/json", '
+              '"content-encoding": "utf-8", "content-length": %d%s}'
+              % (len(content), password)).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(struct.pack(">H", len(header)) + header + content)
+        reply = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return reply
+            reply += chunk
+try:
+    assert read_until(b"Set the password: "), seen
+    os.write(fd, b"pty-secret\n")
+    assert read_until(b"listening on 127.0.0.1:"), seen
+    assert read_until(b"\n"), seen
+    line = seen[seen.index(b"listening on"):].split(b"\n")[0]
+    port = int(line.strip().rsplit(b":", 1)[1])
+    assert b"pty-secret" not in seen, "the password was echoed: %r" % seen
+    assert b"Misty Mountains" in ask(', "password": "pty-secret"')
+    assert b"password-required" in ask("")
+    print("ok")
+finally:
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+"#;
+
+#[test]
+fn a_bare_p_prompts_on_a_terminal_without_echo() {
+    let out = match Command::new("python3")
+        .args(["-c", PROMPT_ON_A_TERMINAL, env!("CARGO_BIN_EXE_server")])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("python3 not found: test skipped");
+            return;
+        }
+        Err(e) => panic!("cannot run python3: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+}
