@@ -136,9 +136,30 @@ pub mod pyrepr {
             Value::Null => "None".to_owned(),
             Value::Bool(true) => "True".to_owned(),
             Value::Bool(false) => "False".to_owned(),
-            Value::Number(n) => n.to_string(),
+            Value::Number(n) => number(n),
             Value::String(s) => s.clone(),
             Value::Array(_) | Value::Object(_) => repr_of(value),
+        }
+    }
+
+    /// What Python's `str()` prints for a JSON number: an `int` as is, a `float` as `repr(float)`.
+    fn number(n: &serde_json::Number) -> String {
+        let Some(f) = n.as_f64().filter(|_| n.is_f64()) else {
+            return n.to_string();
+        };
+        let scientific = format!("{f:e}");
+        let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
+        let exponent: i32 = exponent.parse().expect("{:e} has an integer exponent");
+        if (-4..16).contains(&exponent) {
+            let plain = f.to_string();
+            if plain.contains('.') {
+                plain
+            } else {
+                format!("{plain}.0")
+            }
+        } else {
+            let sign = if exponent < 0 { '-' } else { '+' };
+            format!("{mantissa}e{sign}{:02}", exponent.abs())
         }
     }
 
@@ -1256,6 +1277,17 @@ mod tests {
         assert_eq!(pyrepr::str_of(&json!(true)), "True");
         assert_eq!(pyrepr::str_of(&json!("ring")), "ring");
         assert_eq!(pyrepr::str_of(&json!([null, 1.5, "a"])), "[None, 1.5, 'a']");
+        for (float, python) in [
+            (1.0, "1.0"),
+            (-0.0, "-0.0"),
+            (1e-4, "0.0001"),
+            (1e-5, "1e-05"),
+            (1e15, "1000000000000000.0"),
+            (1.5e16, "1.5e+16"),
+        ] {
+            assert_eq!(pyrepr::str_of(&json!(float)), python);
+        }
+        assert_eq!(pyrepr::str_of(&json!(-42)), "-42");
         assert_eq!(pyrepr::str_repr("it's"), "\"it's\"");
     }
 

@@ -150,7 +150,11 @@ fn the_original_app_client_gets_the_original_servers_reply_byte_for_byte() {
             .map(|line| format!("{line}\n"))
             .collect();
         let ours = rust_client(&["127.0.0.1", &port, action, value]);
-        assert_eq!(String::from_utf8(ours.stdout).unwrap(), got, "{action} {value:?}");
+        assert_eq!(
+            String::from_utf8(ours.stdout).unwrap(),
+            got,
+            "{action} {value:?}"
+        );
     }
 }
 
@@ -183,5 +187,44 @@ fn our_client_sends_the_original_app_clients_request_byte_for_byte() {
         );
         assert!(ours.status.success(), "{action} {value:?}");
         assert!(String::from_utf8(ours.stdout).unwrap().starts_with("Got "));
+    }
+}
+
+/// Requests the original app-client never sends but the original libserver answered, each
+/// value printed by Python's `str()`: `None`, `True`, ints, floats on both sides of Python's
+/// switch to exponents, an object as the action (keys in the client's order), keys in an
+/// unusual order.
+#[test]
+fn values_that_are_not_strings_are_printed_as_python_prints_them() {
+    let server = Server::start(&["-q"]);
+    let port = server.port();
+    let cases = [
+        r#"{"action": "search", "value": null}"#,
+        r#"{"action": "search", "value": true}"#,
+        r#"{"action": "search", "value": -42}"#,
+        r#"{"action": "search", "value": 1.0}"#,
+        r#"{"action": "search", "value": -0.0}"#,
+        r#"{"action": "search", "value": 0.0001}"#,
+        r#"{"action": "search", "value": 1e-05}"#,
+        r#"{"action": "search", "value": 123456789012345.6}"#,
+        r#"{"action": "search", "value": 1e16}"#,
+        r#"{"action": "search", "value": 1.5E+300}"#,
+        r#"{"action": "search", "value": 0.30000000000000004}"#,
+        r#"{"action": [1, "a", null, {"z": 1, "b": [true, "it's"]}]}"#,
+        r#"{"value": "ring", "action": "search"}"#,
+        r#"{"action": {"value": "x", "action": "y"}}"#,
+        r#"{"action": "search", "value": "\u00e9\t\"\\"}"#,
+    ];
+    for content in cases {
+        let Some(child) = original(&["json", "127.0.0.1", &port, content]) else {
+            eprintln!("python3 not found: test skipped");
+            return;
+        };
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{content}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

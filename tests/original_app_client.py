@@ -19,6 +19,10 @@ usage:
       Play the original server for one connection on 127.0.0.1 (port printed first, as
       "listening on 127.0.0.1:PORT"): read one request, check that its bytes are exactly
       what the original app-client sends for ACTION VALUE, and answer it as libserver.
+  original_app_client.py json HOST PORT CONTENT
+      Send CONTENT (JSON text) as a text/json request framed as libclient frames it, and
+      check that the reply is byte for byte the original libserver's answer to it: values
+      that are not strings, objects as actions, key order. Exit 1 when it is not.
 """
 import io
 import json
@@ -381,9 +385,34 @@ def run_capture(action, value):
     return 0
 
 
+def run_json(host, port, content):
+    request = _create_message(
+        content_bytes=content.encode("utf-8"),
+        content_type="text/json",
+        content_encoding="utf-8",
+    )
+    expected = libserver_reply(request)
+    with socket.create_connection((host, port), timeout=LOOP_BOUND_SECONDS) as sock:
+        sock.sendall(request)
+        received = b""
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                break
+            received += data
+    if received != expected:
+        print(f"received {received!r}", file=sys.stderr)
+        print(f"expected {expected!r}", file=sys.stderr)
+        return 1
+    print(split_frame(received)[1].decode("utf-8"))
+    return 0
+
+
 def main(argv):
     if len(argv) == 6 and argv[1] == "client":
         return run_client(argv[2], int(argv[3]), argv[4], argv[5])
+    if len(argv) == 5 and argv[1] == "json":
+        return run_json(argv[2], int(argv[3]), argv[4])
     if len(argv) == 4 and argv[1] == "capture":
         return run_capture(argv[2], argv[3])
     print(__doc__, file=sys.stderr)

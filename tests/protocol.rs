@@ -313,4 +313,10 @@ fn logs_like_the_original() {
         log.contains("received request {'action': 'search', 'value': 'morpheus'} from"),
         "{log}"
     );
+    // A dict is printed in the order its keys came, as Python prints it.
+    exchange(
+        &server,
+        &json_request(r#"{"value": 1e-05, "action": "search"}"#, ""),
+    );
+    server.wait_log("received request {'value': 1e-05, 'action': 'search'} from");
 }
