@@ -1100,7 +1100,7 @@ pub mod message {
                         let len = framing::header_len(*buf);
                         self.phase = Phase::Header {
                             len,
-                            buf: Vec::with_capacity(len),
+                            buf: Vec::with_capacity(len.min(rest.len() - n)),
                         };
                     }
                     Phase::Header { len, buf } => {

@@ -390,3 +390,40 @@ fn a_bare_p_prompts_on_a_terminal_without_echo() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
 }
+
+/// The server's data segment (`VmData`, in bytes): what it has allocated, touched or not.
+fn data_size(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmData:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// A client that announces a 64 KiB JSON header and sends one byte of it makes the server
+/// allocate for that byte, not for the 64 KiB announced.
+#[test]
+fn an_announced_header_length_is_not_allocated_up_front() {
+    let server = Server::start(&["-q", "-c", "400"]);
+    let mut warm: Vec<TcpStream> = (0..20).map(|_| server.connect()).collect();
+    for sock in &mut warm {
+        sock.write_all(b"\xff\xff{").unwrap();
+    }
+    thread::sleep(Duration::from_millis(300));
+    let before = data_size(server.pid());
+    let mut clients: Vec<TcpStream> = (0..300).map(|_| server.connect()).collect();
+    for sock in &mut clients {
+        sock.write_all(b"\xff\xff{").unwrap();
+    }
+    // Bounded wait until the server has read them all (its memory stops growing).
+    let mut grown = 0;
+    for _ in 0..10 {
+        thread::sleep(Duration::from_millis(100));
+        grown = data_size(server.pid()).saturating_sub(before);
+    }
+    let per_client = grown / 300;
+    assert!(
+        per_client < 16 * 1024,
+        "{per_client} bytes allocated per client that sent 3 bytes"
+    );
+    // They are all still served normally once they send the rest.
+    assert_eq!(exchange(&server, &search("ring")).result(), RING);
+}
