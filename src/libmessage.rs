@@ -1057,10 +1057,17 @@ pub mod message {
             }
         }
 
-        /// The server is shutting down: a reply being written is finished (and the
-        /// connection then closed); a request not yet complete is refused.
-        pub fn shut_down(&mut self) -> Next {
+        /// The server is shutting down: a reply being written is finished (and the connection
+        /// then closed), and so is a request that has already arrived; a request not yet complete
+        /// is refused.
+        pub fn shut_down(&mut self, scratch: &mut [u8], service: &Service) -> Next {
             self.draining = true;
+            if self.is_reading() {
+                let next = self.on_readable(scratch, service);
+                if next != Next::Read {
+                    return next;
+                }
+            }
             match &mut self.phase {
                 Phase::Writing { then, .. } => {
                     if *then == Then::ReadNext {

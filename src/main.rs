@@ -456,7 +456,8 @@ impl Server {
         );
         let keys: Vec<usize> = self.clients.iter().map(|(key, _)| key).collect();
         for key in keys {
-            let next = self.clients[key].message.shut_down();
+            let message = &mut self.clients[key].message;
+            let next = message.shut_down(&mut self.scratch, &self.service);
             self.apply(key, next);
         }
         self.shutdown_by = Some(Instant::now() + self.grace);

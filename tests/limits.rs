@@ -395,7 +395,12 @@ fn a_bare_p_prompts_on_a_terminal_without_echo() {
 fn data_size(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmData:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
 }
 
 /// A client that announces a 64 KiB JSON header and sends one byte of it makes the server
@@ -426,4 +431,67 @@ fn an_announced_header_length_is_not_allocated_up_front() {
     );
     // They are all still served normally once they send the rest.
     assert_eq!(exchange(&server, &search("ring")).result(), RING);
+}
+
+/// The race a shutdown must survive, made deterministic by driving a `Message` by hand: a
+/// request has arrived in full, but the signal is handled before the event that would have
+/// read it. It counts as already read: it is answered, and then the connection closes.
+#[test]
+fn a_request_already_received_when_the_shutdown_begins_is_answered() {
+    use libmessage::{Limits, Message, Next, Service, Table};
+    let service = Service::new(Table::builtin(), None, Limits::default());
+    let mut scratch = vec![0u8; 64 * 1024];
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+
+    // A complete request waiting in the socket: answered, then closed.
+    let mut client = TcpStream::connect(addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (sock, peer) = listener.accept().unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let mut message = Message::new(mio::net::TcpStream::from_std(sock), peer, &service);
+    let request = json_request(
+        r#"{"action": "search", "value": "ring"}"#,
+        ", \"keep-alive\": true",
+    );
+    client.write_all(&request).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(message.shut_down(&mut scratch, &service), Next::Write);
+    assert_eq!(message.on_writable(&service), Next::Close);
+    drop(message);
+    let reply = read_reply(&mut client);
+    assert_eq!(reply.result(), RING);
+    assert!(!reply.header.contains("keep-alive"), "{}", reply.header);
+    assert_closed(&mut client);
+
+    // Half a request: cut short with a last word.
+    let mut client = TcpStream::connect(addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (sock, peer) = listener.accept().unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let mut message = Message::new(mio::net::TcpStream::from_std(sock), peer, &service);
+    client.write_all(&request[..request.len() / 2]).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(message.shut_down(&mut scratch, &service), Next::Close);
+    drop(message);
+    assert_eq!(
+        read_reply(&mut client).error_code().as_deref(),
+        Some("shutting-down")
+    );
+
+    // Nothing sent yet: closed at once, nothing said.
+    let mut client = TcpStream::connect(addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (sock, peer) = listener.accept().unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let mut message = Message::new(mio::net::TcpStream::from_std(sock), peer, &service);
+    assert_eq!(message.shut_down(&mut scratch, &service), Next::Close);
+    drop(message);
+    assert_closed(&mut client);
 }
