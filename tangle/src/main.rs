@@ -43,8 +43,10 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// The mdBook preprocessor: `tangle mdbook` reads mdBook's JSON on standard input and
-    /// writes the rendered book; `tangle mdbook supports RENDERER` answers mdBook's question.
+    /// Run as mdBook's preprocessor (wired in book.toml)
+    ///
+    /// `tangle mdbook` reads mdBook's JSON on standard input and writes the rendered book;
+    /// `tangle mdbook supports RENDERER` answers mdBook's question.
     Mdbook { args: Vec<String> },
     /// Re-tangle whenever a chapter changes (until interrupted).
     Watch {
