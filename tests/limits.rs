@@ -495,3 +495,50 @@ fn a_request_already_received_when_the_shutdown_begins_is_answered() {
     drop(message);
     assert_closed(&mut client);
 }
+
+/// The original's first reason for `SO_REUSEADDR`: a server restarted at once on the port it
+/// used must be able to listen, although the connections it closed are still in TIME_WAIT on
+/// that port. (The clients wait for the server's close before closing, so that the server is
+/// the side that closed first, the one that keeps TIME_WAIT; without `SO_REUSEADDR`, Linux
+/// then refuses to bind the port with "Address already in use".)
+#[test]
+fn a_restarted_server_listens_again_at_once_on_its_port() {
+    use std::io::BufRead;
+    let mut first = Server::start(&["-q"]);
+    for _ in 0..3 {
+        let mut sock = first.connect();
+        sock.write_all(&search("ring")).unwrap();
+        assert_eq!(read_reply(&mut sock).result(), RING);
+        assert_closed(&mut sock);
+    }
+    let port = first.port();
+    first.signal(libc::SIGTERM);
+    assert_eq!(first.wait_exit(Duration::from_secs(5)).code(), Some(0));
+
+    let mut again = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["-q", "-P", &port])
+        .env_remove("SERVER_PASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(again.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = again.kill();
+    let status = again.wait().unwrap();
+    let mut stderr = String::new();
+    again
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        format!("listening on 127.0.0.1:{port}"),
+        "{status}: {stderr}"
+    );
+}
