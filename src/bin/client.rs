@@ -72,10 +72,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         bail!("--timeout must be a positive number of seconds");
     }
     let timeout = Duration::from_secs_f64(cli.timeout);
-    let addr = resolve(&cli.host, cli.port)?;
-    info!("starting connection to {addr}");
-    let mut sock = TcpStream::connect_timeout(&addr, timeout)
-        .with_context(|| format!("cannot connect to {addr}"))?;
+    let (mut sock, addr) = connect(&resolve(&cli.host, cli.port)?, timeout)?;
     sock.set_read_timeout(Some(timeout))?;
     sock.set_write_timeout(Some(timeout))?;
     let password = cli.password.clone().map(Secret::new);
@@ -99,14 +96,31 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     Ok(Outcome::Answered)
 }
 
-/// The first address of `host` (an IPv6 literal may come in brackets).
-fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+/// Every address of `host` (an IPv6 literal may come in brackets).
+fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    (bare, port)
+    let addrs: Vec<SocketAddr> = (bare, port)
         .to_socket_addrs()
         .with_context(|| format!("cannot resolve '{host}'"))?
-        .next()
-        .with_context(|| format!("'{host}' has no address"))
+        .collect();
+    if addrs.is_empty() {
+        bail!("'{host}' has no address");
+    }
+    Ok(addrs)
+}
+
+/// Connects to the first of `addrs` that accepts within `timeout`.
+fn connect(addrs: &[SocketAddr], timeout: Duration) -> anyhow::Result<(TcpStream, SocketAddr)> {
+    let mut last_error = None;
+    for &addr in addrs {
+        info!("starting connection to {addr}");
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(sock) => return Ok((sock, addr)),
+            Err(e) => last_error = Some((addr, e)),
+        }
+    }
+    let (addr, e) = last_error.expect("resolve returns at least one address");
+    Err(e).with_context(|| format!("cannot connect to {addr}"))
 }
 
 /// The request frame, as the original app-client builds it, plus our header extensions.
@@ -168,5 +182,26 @@ fn show(header: &Header, content: &[u8]) -> anyhow::Result<bool> {
             Ok(false)
         }
         None => Ok(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_tries_each_address_in_turn() {
+        // The listener is a temporary, closed at the end of the statement: its port refuses.
+        let refusing = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap();
+        let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let accepting = listening.local_addr().unwrap();
+        let timeout = Duration::from_secs(5);
+        let (_, addr) = connect(&[refusing, accepting], timeout).unwrap();
+        assert_eq!(addr, accepting);
+        let error = connect(&[refusing], timeout).unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("cannot connect to"), "{message}");
     }
 }
