@@ -145,7 +145,7 @@ pub mod pyrepr {
     /// What Python's `str()` prints for a JSON number: an `int` as is, a `float` as `repr(float)`.
     fn number(n: &serde_json::Number) -> String {
         let Some(f) = n.as_f64().filter(|_| n.is_f64()) else {
-            return n.to_string();
+            return n.to_string(); // an integer
         };
         let scientific = format!("{f:e}");
         let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
