@@ -224,6 +224,8 @@ struct Server {
     grace: Duration,
     /// Set by the first signal: when the shutdown must be over.
     shutdown_by: Option<Instant>,
+    /// `accept` failed (out of file descriptors) with connections still queued.
+    accept_stalled: bool,
 }
 
 impl Server {
@@ -251,6 +253,7 @@ impl Server {
             next_sweep: None,
             grace,
             shutdown_by: None,
+            accept_stalled: false,
         })
     }
 
@@ -318,6 +321,7 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
                 Err(e) => {
                     error!("accept failed: {e}");
+                    self.accept_stalled = true;
                     return;
                 }
             }
@@ -386,6 +390,7 @@ impl Server {
                 if self.clients.len() + 1 == self.max_clients {
                     info!("a client slot is free again");
                 }
+                self.resume_accepting();
                 return;
             }
         };
@@ -422,6 +427,20 @@ impl Server {
             self.apply(key, next);
         }
         self.next_sweep = self.clients.iter().map(|(_, c)| c.message.deadline()).min();
+    }
+
+    /// After `accept` ran out of file descriptors, re-arms the listener: a closed connection
+    /// has freed one, and the connections still queued get an event again.
+    fn resume_accepting(&mut self) {
+        if !std::mem::take(&mut self.accept_stalled) {
+            return;
+        }
+        if let Some(listener) = &mut self.listener {
+            let registry = self.poll.registry();
+            if let Err(e) = registry.reregister(listener, LISTENER, Interest::READABLE) {
+                error!("cannot re-arm the listener: {e}");
+            }
+        }
     }
 
     /// SIGINT or SIGTERM: the first one starts a graceful shutdown, a second one ends the

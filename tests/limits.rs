@@ -542,3 +542,68 @@ fn a_restarted_server_listens_again_at_once_on_its_port() {
         "{status}: {stderr}"
     );
 }
+
+/// Out of file descriptors: a server whose hard limit is 24 descriptors fails to accept the
+/// clients beyond it, and they wait in the kernel's queue. When accepted clients leave, the
+/// queued ones must be accepted and served, although no new client arrives to make the
+/// listener readable again (its events are edge-triggered).
+#[test]
+fn clients_queued_while_out_of_descriptors_are_served_when_some_leave() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    cmd.args(["-P", "0", "-c", "100"])
+        .env_remove("SERVER_PASSWORD")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec, only the async-signal-safe setrlimit is called.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 24,
+                rlim_max: 24,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::BufReader::new(stderr).read_to_string(&mut text);
+        text
+    });
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // More clients than descriptors: the first ones are accepted, the rest stay queued.
+    let held: Vec<TcpStream> = (0..24).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    thread::sleep(Duration::from_millis(300));
+    let mut late = TcpStream::connect(addr).unwrap();
+    late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    late.write_all(&search("ring")).unwrap();
+    thread::sleep(Duration::from_millis(300));
+
+    // They all leave, freeing the descriptors of those accepted; nobody new connects.
+    drop(held);
+    let reply = read_reply(&mut late);
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    let log = log.join().unwrap();
+    assert!(log.contains("accept failed"), "{log}");
+    assert_eq!(reply.result(), RING, "{log}");
+}
