@@ -9,7 +9,7 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -140,13 +140,52 @@ fn resolve_password(arg: Option<Option<String>>) -> anyhow::Result<Option<Secret
             if !io::stdin().is_terminal() {
                 bail!("-p/--password needs a value when there is no terminal to ask on (or set SERVER_PASSWORD)");
             }
-            rpassword::prompt_password("Set the password: ").context("cannot read the password")?
+            read_password_without_echo("Set the password: ").context("cannot read the password")?
         }
     };
     if password.is_empty() {
         bail!("the password must not be empty");
     }
     Ok(Some(Secret::new(password)))
+}
+
+/// Shows `prompt` on the terminal and reads a line with echo off, as Python's `getpass`:
+/// echo goes off before the prompt is shown, and the terminal is restored in any case.
+fn read_password_without_echo(prompt: &str) -> io::Result<String> {
+    use std::os::fd::AsRawFd;
+    let mut tty = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let fd = tty.as_raw_fd();
+    let mut saved = std::mem::MaybeUninit::<libc::termios>::uninit();
+    // SAFETY: tcgetattr writes the whole struct when it returns 0, and only then is it read.
+    let saved = unsafe {
+        if libc::tcgetattr(fd, saved.as_mut_ptr()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        saved.assume_init()
+    };
+    let mut silent = saved;
+    silent.c_lflag &= !libc::ECHO;
+    // SAFETY: `silent` is a valid termios, a copy of the terminal's own with one flag cleared.
+    if unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &silent) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let line = prompt_and_read(&mut tty, prompt);
+    // SAFETY: `saved` is the state tcgetattr returned for this same descriptor.
+    unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
+    line
+}
+
+/// Writes `prompt` to the terminal and reads one line from it, without its line end.
+fn prompt_and_read(tty: &mut std::fs::File, prompt: &str) -> io::Result<String> {
+    tty.write_all(prompt.as_bytes())?;
+    tty.flush()?;
+    let mut line = String::new();
+    io::BufReader::new(&mut *tty).read_line(&mut line)?;
+    tty.write_all(b"\n")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 /// Where to listen: an empty host is every IPv4 interface (as Python's `""`), an IP literal
