@@ -11,11 +11,15 @@
 //! * blocks: `#+begin_src LANG [switches] [header args]` ... `#+end_src` (case-insensitive),
 //!   affiliated `#+name:` / `#+header:` lines (the top-most `#+header:` line wins, as in Org),
 //!   the body un-escaped (`,*` and `,#+`), its common indentation removed (tabs count 8
-//!   columns), `-i` respected for included blocks, blocks under `COMMENT` or `:ARCHIVE:`
-//!   headlines skipped;
-//! * header arguments: Org's defaults, `#+property: header-args[:LANG][+] ...`, the block
-//!   line, `#+header:` lines; values read like `org-babel-read` (numbers, `"strings"`, and the
-//!   Lisp forms `(identity N)` with `#o`/`#x`/`#b`/decimal literals; other Lisp is an error);
+//!   columns; `org-do-remove-indentation` caps what it removes at `point-max`, which matters
+//!   for short, deeply indented bodies), `-i` respected for included blocks, blocks under
+//!   `COMMENT` or `:ARCHIVE:` headlines skipped;
+//! * header arguments: Org's defaults, the `header-args` and `header-args:LANG` properties
+//!   (`#+property:` lines, property drawers with inheritance and `+` accumulation exactly as
+//!   `org-entry-get-with-inheritance` does it, including its reading of the drawer of a
+//!   headline on line 1 as the document's own), the block line, `#+header:` lines; values read
+//!   like `org-babel-read` (numbers, `"strings"`, and the Lisp forms `(identity X)`, `'X`,
+//!   integer literals `#o`/`#x`/`#b`/decimal; other Lisp is an error);
 //! * `:tangle yes|no|FILE` (`yes` is the org file's base name plus the extension from
 //!   `org-babel-tangle-lang-exts`: python `.py`, emacs-lisp/elisp `.el`, and otherwise the
 //!   language name itself, so `shell` gives `.shell`, `sh` `.sh`, `bash` `.bash`, `C` `.C`),
@@ -23,6 +27,9 @@
 //!   block of a file that has one, as Emacs' `set-file-modes` calls leave it), `:mkdirp`,
 //!   `:prologue` / `:epilogue`, `:no-expand`, C's `:includes` / `:defines` / `:namespaces` /
 //!   `:main` wrapping, emacs-lisp's body expansion;
+//! * `:comments link` / `yes` (and `both` / `org` when no text precedes the block) for python,
+//!   sh/bash/shell, C and emacs-lisp blocks: the `[[file:...::search][name]]` comments that
+//!   `org-store-link` and `comment-region` produce;
 //! * noweb: `:noweb yes|tangle|no-export|strip-export` for the tangled block, and
 //!   `yes|no-export|strip-export|eval` for included blocks (Org expands included blocks in the
 //!   `:eval` context, so `:noweb tangle` blocks are included unexpanded); references resolved
@@ -30,18 +37,21 @@
 //!   `:noweb-ref`, joined with each block's `:noweb-sep` (default newline); the text before a
 //!   reference is repeated before every line of its expansion; an unresolved reference expands
 //!   to nothing (a warning is returned). Org 9.5.5's reference regexp is reproduced exactly,
-//!   including its quirk that `<<a>> x <<b>>` on one line is ONE reference named `a>> x <<b`
-//!   (a warning is returned when that happens);
+//!   including its quirk that a one-character name followed by another reference on the same
+//!   line reads as one reference (`<<a>> x <<b>>` is `<<a>> x <<b>>` named `a>> x <<b`; a
+//!   warning is returned). `:noweb-prefix` is an Org 9.6 argument: ignored, with a warning;
 //! * coderefs: with `-r`, labels (`(ref:x)` or the `-l "fmt"` format) and the white space
 //!   before them are removed from the tangled code.
 //!
 //! Reported as errors (Emacs would do something we cannot or should not reproduce):
 //! unterminated blocks (Emacs silently ignores them and the blocks they swallow), reference
-//! cycles (Emacs recurses until `max-lisp-eval-depth`), `:comments` other than `no`, `:var`,
-//! references that Emacs would evaluate (`<<name(args)>>`) or resolve to headlines
-//! (`:ID:` / `:CUSTOM_ID:`), `header-args` in property drawers, unsupported Lisp values,
-//! Org 9.6 `:tangle-mode` strings (`o444`, `rw-r--r--`, `a=r`: Org 9.5.5 fails on them), C++/D
-//! blocks, carriage returns.
+//! cycles (Emacs recurses until `max-lisp-eval-depth`), `:comments noweb`, `:comments` for
+//! other languages or with text before the block, `:var`, references that Emacs would
+//! evaluate (`<<name(args)>>`) or resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
+//! `#+setupfile:`, unsupported Lisp values, C++/D blocks, carriage returns.
+//!
+//! Org 9.6's `:tangle-mode` strings (`o444`, `rw-r--r--`, `u=rw,go=r`) get the mode Org 9.6
+//! gives them, with a warning that Org 9.5.5 fails on them (after writing the file).
 //!
 //! Target paths are returned exactly as Emacs would resolve them relative to the org file's
 //! folder: `..` components and absolute paths are kept (the writer decides whether to allow
@@ -127,6 +137,27 @@ struct Heading {
     props: Vec<(String, String, usize)>,
     /// The title as `org-heading-components` gives it.
     title: String,
+    level: usize,
+    /// 1-based line of the headline.
+    line: usize,
+}
+
+/// The node properties of a property drawer starting at `lines[k]` (`org-property-drawer-re`:
+/// only property lines between `:PROPERTIES:` and `:END:`), and the index of its `:END:` line.
+#[allow(clippy::type_complexity)]
+fn property_drawer(lines: &[&str], k: usize) -> Option<(Vec<(String, String, usize)>, usize)> {
+    if k >= lines.len() || !eq_fold(trim_st(lines[k]), ":PROPERTIES:") {
+        return None;
+    }
+    let mut props = Vec::new();
+    for (j, l) in lines.iter().enumerate().skip(k + 1) {
+        if eq_fold(trim_st(l), ":END:") {
+            return Some((props, j));
+        }
+        let (name, value) = node_property(l)?;
+        props.push((name.to_lowercase(), value.to_string(), j + 1));
+    }
+    None
 }
 
 #[derive(Debug, Clone)]
@@ -458,6 +489,30 @@ fn normalize_link_string(s: &str, context: bool) -> String {
     s
 }
 
+/// `org-link-escape`: backslash-escapes brackets (doubling the backslashes before them and
+/// at the end).
+fn org_link_escape(link: &str) -> String {
+    let mut out = String::new();
+    let mut run = 0;
+    for c in link.chars() {
+        match c {
+            '\\' => run += 1,
+            '[' | ']' => {
+                out.extend(std::iter::repeat('\\').take(2 * run + 1));
+                out.push(c);
+                run = 0;
+            }
+            _ => {
+                out.extend(std::iter::repeat('\\').take(run));
+                out.push(c);
+                run = 0;
+            }
+        }
+    }
+    out.extend(std::iter::repeat('\\').take(2 * run));
+    out
+}
+
 /// Whether a headline is commented (`COMMENT`) and whether it has the `ARCHIVE` tag.
 fn headline_flags(line: &str, level: usize) -> (bool, bool) {
     let mut rest = line[level..].trim_start_matches(' ');
@@ -558,7 +613,14 @@ fn remove_indentation(m: &mut MText) {
             _ => {}
         }
     }
-    let n = min.unwrap_or(usize::MAX);
+    // `org-do-remove-indentation` starts its minimum at `point-max`, so a short text keeps
+    // part of a large indentation.
+    let point_max = m
+        .lines
+        .iter()
+        .map(|l| l.text.chars().count() + 1)
+        .sum::<usize>();
+    let n = min.map_or(point_max, |m| m.min(point_max));
     let mut out = Vec::with_capacity(m.lines.len());
     for l in &m.lines {
         let (col, nb) = indentation(&l.text);
@@ -603,7 +665,7 @@ fn remove_indentation(m: &mut MText) {
 }
 
 /// Reads an Emacs Lisp string literal at the start of `s`.
-fn read_lisp_string(s: &str) -> Option<String> {
+fn read_lisp_string(s: &str) -> Option<(String, usize)> {
     let mut it = s.chars();
     if it.next() != Some('"') {
         return None;
@@ -611,7 +673,7 @@ fn read_lisp_string(s: &str) -> Option<String> {
     let mut out = String::new();
     while let Some(c) = it.next() {
         match c {
-            '"' => return Some(out),
+            '"' => return Some((out, s.len() - it.as_str().len())),
             '\\' => {
                 let e = it.next()?;
                 match e {
@@ -704,28 +766,82 @@ fn read_lisp_int(s: &str) -> Option<(i64, bool)> {
     Some((sign * v, d.len() > 1 && d.starts_with('0')))
 }
 
-/// Evaluates the few Lisp forms we support: integer literals, strings, `(identity X)`,
-/// `'X` and `(quote X)` of strings and integers.
-fn eval_lisp(s: &str, decimal_zero: &mut bool) -> Option<Val> {
-    let s = s.trim();
-    if s.starts_with('"') {
-        return read_lisp_string(s).map(Val::Str);
-    }
-    if let Some(rest) = s.strip_prefix('\'') {
-        return eval_lisp(rest, decimal_zero);
-    }
-    if let Some(inner) = s.strip_prefix('(') {
-        let inner = inner.trim_end();
-        let inner = inner.strip_suffix(')')?.trim();
-        let (head, arg) = inner.split_once(|c: char| c.is_whitespace())?;
-        if head == "identity" || head == "quote" {
-            return eval_lisp(arg, decimal_zero);
+/// A Lisp expression, as far as we read them.
+enum Sexp {
+    Int(i64, bool),
+    Str(String),
+    Sym(String),
+    List(Vec<Sexp>),
+    Quote(Box<Sexp>),
+}
+
+/// Reads one expression from the start of `s` (like `read`, ignoring what follows it).
+fn read_sexp(s: &str) -> Option<(Sexp, &str)> {
+    let s = s.trim_start();
+    let first = s.chars().next()?;
+    match first {
+        '(' => {
+            let mut rest = &s[1..];
+            let mut items = Vec::new();
+            loop {
+                rest = rest.trim_start();
+                if let Some(r) = rest.strip_prefix(')') {
+                    return Some((Sexp::List(items), r));
+                }
+                let (item, r) = read_sexp(rest)?;
+                items.push(item);
+                rest = r;
+            }
         }
-        return None;
+        '"' => {
+            let (v, used) = read_lisp_string(s)?;
+            Some((Sexp::Str(v), &s[used..]))
+        }
+        '\'' => {
+            let (v, r) = read_sexp(&s[1..])?;
+            Some((Sexp::Quote(Box::new(v)), r))
+        }
+        ')' | '[' | ']' | '`' | ',' => None,
+        _ => {
+            let end = s
+                .find(|c: char| c.is_whitespace() || "()\"'[]`,;".contains(c))
+                .unwrap_or(s.len());
+            let atom = &s[..end];
+            let v = match read_lisp_int(atom) {
+                Some((n, z)) => Sexp::Int(n, z),
+                None => Sexp::Sym(atom.to_string()),
+            };
+            Some((v, &s[end..]))
+        }
     }
-    let (v, z) = read_lisp_int(s)?;
-    *decimal_zero |= z;
-    Some(Val::Int(v))
+}
+
+/// Evaluates the few Lisp forms we support: integer literals, strings, `nil`,
+/// `(identity X)`, `'X` and `(quote X)`. What follows the first expression is ignored, as
+/// `(eval (read ...))` does.
+fn eval_lisp(s: &str, decimal_zero: &mut bool) -> Option<Val> {
+    fn eval(e: &Sexp, z: &mut bool) -> Option<Val> {
+        match e {
+            Sexp::Int(n, zero) => {
+                *z |= *zero;
+                Some(Val::Int(*n))
+            }
+            Sexp::Str(v) => Some(Val::Str(v.clone())),
+            Sexp::Sym(n) if n == "nil" => Some(Val::Nil),
+            Sexp::Sym(_) => None,
+            Sexp::Quote(q) => match &**q {
+                Sexp::Int(..) | Sexp::Str(_) => eval(q, z),
+                _ => None,
+            },
+            Sexp::List(items) => match items.as_slice() {
+                [Sexp::Sym(h), x] if h == "identity" => eval(x, z),
+                [Sexp::Sym(h), x @ (Sexp::Int(..) | Sexp::Str(_))] if h == "quote" => eval(x, z),
+                _ => None,
+            },
+        }
+    }
+    let (e, _) = read_sexp(s)?;
+    eval(&e, decimal_zero)
 }
 
 /// `org-babel-read`. `light` leaves Lisp unevaluated, as `org-babel-get-src-block-info` does
@@ -761,7 +877,7 @@ fn read_val(raw: Option<&str>, light: bool) -> (Val, bool) {
     }
     if s.starts_with('"') {
         return match read_lisp_string(s) {
-            Some(v) => (Val::Str(v), false),
+            Some((v, _)) => (Val::Str(v), false),
             None => (Val::Other(s.to_string()), false),
         };
     }
@@ -1191,6 +1307,8 @@ struct Tangler<'a> {
     outputs: Vec<Output>,
     resolutions: HashMap<String, Resolution>,
     headings: Vec<Heading>,
+    /// The property drawer before the first headline.
+    top_props: Vec<(String, String, usize)>,
     /// Lower-case `#+name:` -> first block; `:noweb-ref` -> blocks.
     #[allow(clippy::type_complexity)]
     name_index: Option<(HashMap<String, usize>, HashMap<String, Vec<usize>>)>,
@@ -1210,6 +1328,7 @@ impl<'a> Tangler<'a> {
             outputs: Vec::new(),
             resolutions: HashMap::new(),
             headings: Vec::new(),
+            top_props: Vec::new(),
             name_index: None,
             light_params: Vec::new(),
         }
@@ -1251,6 +1370,19 @@ impl<'a> Tangler<'a> {
         } else {
             lines.len()
         };
+        // A property drawer before the first headline, after comment lines at the top.
+        if n > 0 && headline_level(lines[0]).is_none() {
+            let mut k = 0;
+            while k < n && {
+                let t = lines[k].trim_start_matches([' ', '\t']);
+                t == "#" || t.starts_with("# ")
+            } {
+                k += 1;
+            }
+            if let Some((props, _)) = property_drawer(&lines[..n], k) {
+                self.top_props = props;
+            }
+        }
         // (level, commented, archived, index into self.headings)
         let mut heads: Vec<(usize, bool, bool, usize)> = Vec::new();
         // Whether there is text since the last headline's stars or Babel block end.
@@ -1280,14 +1412,9 @@ impl<'a> Tangler<'a> {
                         k += 1;
                     }
                 }
-                if k < n && eq_fold(trim_st(lines[k]), ":PROPERTIES:") {
-                    let end = (k + 1..n).find(|&j| eq_fold(trim_st(lines[j]), ":END:"));
-                    if let Some(end) = end {
-                        for (j, l) in lines.iter().enumerate().take(end).skip(k + 1) {
-                            if let Some(p) = node_property(l) {
-                                props.push((p.0.to_lowercase(), p.1.to_string(), j + 1));
-                            }
-                        }
+                if let Some((drawer, end)) = property_drawer(&lines[..n], k) {
+                    props = drawer;
+                    {
                         for (key, val, _) in &props {
                             if key == "id" || key == "custom_id" {
                                 self.ids.push(val.clone());
@@ -1297,6 +1424,8 @@ impl<'a> Tangler<'a> {
                             parent,
                             props,
                             title,
+                            level,
+                            line: i + 1,
                         });
                         heads.push((level, pc || c, pa || a, self.headings.len() - 1));
                         region_nonblank = true;
@@ -1308,6 +1437,8 @@ impl<'a> Tangler<'a> {
                     parent,
                     props,
                     title,
+                    level,
+                    line: i + 1,
                 });
                 heads.push((level, pc || c, pa || a, self.headings.len() - 1));
                 i += 1;
@@ -1492,14 +1623,6 @@ impl<'a> Tangler<'a> {
             }
             if heads.is_empty() && t.starts_with(':') {
                 let lower = t.to_lowercase();
-                if lower.starts_with(":header-args") {
-                    self.error(
-                        i + 1,
-                        1,
-                        "`header-args` in a property drawer before the first headline is not \
-                         supported; use `#+property: header-args ...`",
-                    );
-                }
                 for key in [":id:", ":custom_id:"] {
                     if lower.starts_with(key) {
                         self.ids.push(trim_st(&t[key.len()..]).to_string());
@@ -1521,10 +1644,17 @@ impl<'a> Tangler<'a> {
         let plus = format!("{prop}+");
         let mut value: Option<String> = None;
         let mut line = 0;
-        let mut h = heading;
         let not_nil = |v: Option<String>| v.filter(|v| v != "nil");
-        while let Some(hi) = h {
-            let props = &self.headings[hi].props;
+        // `Some(None)` is point-min: the headline on the first line, else the drawer before
+        // the first headline (`org-up-heading-or-point-min`).
+        let mut h: Option<Option<usize>> = Some(heading);
+        let first_is_heading = self.headings.first().is_some_and(|f| f.line == 1);
+        while let Some(entry) = h {
+            let props = match entry {
+                Some(hi) => &self.headings[hi].props,
+                None if first_is_heading => &self.headings[0].props,
+                None => &self.top_props,
+            };
             let base = props.iter().find(|p| p.0 == prop);
             let pluses: Vec<&(String, String, usize)> =
                 props.iter().filter(|p| p.0 == plus).collect();
@@ -1551,7 +1681,11 @@ impl<'a> Tangler<'a> {
             if base_val.is_some() {
                 return not_nil(value).map(|v| (v, line));
             }
-            h = self.headings[hi].parent;
+            h = match entry {
+                Some(hi) if self.headings[hi].level > 1 => self.headings[hi].parent.map(Some),
+                Some(hi) if self.headings[hi].line != 1 => Some(None),
+                _ => None,
+            };
         }
         if let Some((g, gline)) = self.props.get(&prop) {
             if g != "nil" {
@@ -2257,17 +2391,23 @@ impl<'a> Tangler<'a> {
         let mode = match self.eval_param(&params, ":tangle-mode") {
             None | Some((Val::Nil, _)) => None,
             Some((Val::Int(n), _)) => Some(n as u32),
-            Some((Val::Str(s), line)) => {
-                self.error(
-                    line,
-                    1,
-                    format!(
-                        "`:tangle-mode {s}` is Org 9.6 syntax; Org 9.5.5 fails on it after \
-                         writing the file; write `(identity #o644)` style modes"
-                    ),
-                );
-                return None;
-            }
+            Some((Val::Str(s), line)) => match org96_file_mode(&s) {
+                Ok(m) => {
+                    self.warn(
+                        line,
+                        1,
+                        format!(
+                            "`:tangle-mode {s}` is Org 9.6 syntax (mode {m:04o}); Org {ORG_VERSION} \
+                             fails on it after writing the file"
+                        ),
+                    );
+                    Some(m)
+                }
+                Err(why) => {
+                    self.error(line, 1, format!("`:tangle-mode {s}`: {why}"));
+                    return None;
+                }
+            },
             Some((Val::Other(_), _)) => return None,
         };
         let no_expand = param(&params, ":no-expand").is_some();
@@ -2420,6 +2560,7 @@ impl<'a> Tangler<'a> {
                 .iter()
                 .find(|p| p.0 == "custom_id")
                 .map(|p| p.1.clone())
+                .filter(|v| v != "nil")
         });
         let search = if let Some(id) = custom_id {
             format!("#{id}")
@@ -2466,11 +2607,15 @@ impl<'a> Tangler<'a> {
         } else {
             format!("file:{up}{org_name}")
         };
+        let link = org_link_escape(&link);
         let source_name = match &block.elem_name {
             Some(n) => n.clone(),
             None => format!(
                 "{}:{}",
-                heading.map_or("No heading", |h| h.title.as_str()),
+                heading
+                    .map(|h| h.title.as_str())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or("No heading"),
                 block.counter
             ),
         };
@@ -2589,6 +2734,86 @@ fn normalize(p: &Path) -> PathBuf {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/// Org 9.6's string forms of `:tangle-mode` (`org-babel-interpret-file-mode`): `o444` (octal),
+/// `r--r--r--` (as `ls -l` shows it), or chmod's symbolic form applied to the default 0644
+/// (`u=rw,go=r`, `a+x`). A bare `444` is refused, as Org 9.6 refuses it: octal or decimal?
+pub fn org96_file_mode(text: &str) -> Result<u32, String> {
+    let octal = |d: &str| d.len() == 3 && d.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    if let Some(digits) = text
+        .strip_prefix("o")
+        .map(|d| d.strip_prefix('0').unwrap_or(d))
+    {
+        if octal(digits) {
+            return Ok(u32::from_str_radix(digits, 8).expect("octal digits"));
+        }
+    }
+    if octal(text) {
+        return Err("a bare octal mode is ambiguous; write `o444` or `(identity #o444)`".into());
+    }
+    if text.len() == 9 && text.bytes().all(|b| b"rwx-".contains(&b)) {
+        let want = b"rwxrwxrwx";
+        return Ok(text
+            .bytes()
+            .zip(want)
+            .fold(0, |m, (got, bit)| (m << 1) | u32::from(got == *bit)))
+        .and_then(|m| {
+            let expected: String = (0..9)
+                .map(|i| {
+                    if m & (1 << (8 - i)) != 0 {
+                        want[i] as char
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            if expected == text {
+                Ok(m)
+            } else {
+                Err(format!(
+                    "`{text}` is not an `ls -l` style mode (expected letters in rwx order)"
+                ))
+            }
+        });
+    }
+    let mut mode = 0o644u32;
+    for clause in text.split(',') {
+        let op_at = clause
+            .find(['+', '-', '='])
+            .ok_or_else(|| format!("`{clause}` has no `+`, `-` or `=`"))?;
+        let (who, rest) = clause.split_at(op_at);
+        let mut who_mask = 0;
+        for c in who.chars() {
+            who_mask |= match c {
+                'u' => 0o700,
+                'g' => 0o070,
+                'o' => 0o007,
+                'a' => 0o777,
+                _ => return Err(format!("`{c}` in `{clause}` is not one of u, g, o, a")),
+            };
+        }
+        if who_mask == 0 {
+            who_mask = 0o777;
+        }
+        let (op, perms) = rest.split_at(1);
+        let mut bits = 0;
+        for c in perms.chars() {
+            bits |= match c {
+                'r' => 0o444,
+                'w' => 0o222,
+                'x' => 0o111,
+                _ => return Err(format!("`{c}` in `{clause}` is not one of r, w, x")),
+            };
+        }
+        let bits = bits & who_mask;
+        mode = match op {
+            "+" => mode | bits,
+            "-" => mode & !bits,
+            _ => (mode & !who_mask) | bits,
+        };
+    }
+    Ok(mode)
+}
 
 #[cfg(test)]
 mod tests {
@@ -2712,8 +2937,7 @@ mod tests {
         );
         let m = msg("* H\n#+begin_src text :tangle a.txt :comments link\nx\n#+end_src\n");
         assert!(m.contains("only supported for python"), "{m}");
-        let m = msg("#+begin_src python :tangle a.py :tangle-mode o444\nx\n#+end_src\n");
-        assert!(m.contains("`:tangle-mode o444` is Org 9.6 syntax"), "{m}");
+
         let m = msg("#+begin_src python :tangle a.py\r\nx\r\n#+end_src\r\n");
         assert!(m.contains("carriage returns"), "{m}");
         let m = msg("#+begin_src python :tangle a.py :noweb yes\n<<f(x=1)>>\n#+end_src\n");
@@ -2767,6 +2991,29 @@ mod tests {
                 (":shebang", Some("\"#!/bin/sh -e\"")),
                 (":x", Some("(a :b)"))
             ]
+        );
+    }
+
+    #[test]
+    fn org_9_6_tangle_modes() {
+        assert_eq!(org96_file_mode("o444"), Ok(0o444));
+        assert_eq!(org96_file_mode("o0755"), Ok(0o755));
+        assert_eq!(org96_file_mode("r--r--r--"), Ok(0o444));
+        assert_eq!(org96_file_mode("rwxr-x---"), Ok(0o750));
+        assert_eq!(org96_file_mode("u=rw,go=r"), Ok(0o644));
+        assert_eq!(org96_file_mode("a=r"), Ok(0o444));
+        assert_eq!(org96_file_mode("u+x"), Ok(0o744));
+        assert_eq!(org96_file_mode("go-r"), Ok(0o600));
+        assert!(org96_file_mode("444").is_err());
+        assert!(org96_file_mode("r-wr--r--").is_err());
+        assert!(org96_file_mode("u=q").is_err());
+        let t =
+            tangle("#+begin_src python :tangle a.py :tangle-mode o444\nx\n#+end_src\n").unwrap();
+        assert_eq!(t.outputs[0].mode, 0o444);
+        assert!(
+            t.warnings[0].message.contains("Org 9.6 syntax (mode 0444)"),
+            "{:?}",
+            t.warnings
         );
     }
 }
