@@ -328,7 +328,11 @@ pub mod header {
     use crate::error::ProtocolError;
     use crate::json;
     use crate::secret::Secret;
-    use serde_json::{Map, Value};
+    use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::Value;
+    use std::borrow::Cow;
+    use std::fmt;
 
     /// The one content type that is decoded; every other one is opaque bytes.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -403,27 +407,33 @@ pub mod header {
         /// Parses a received JSON header. Any valid JSON object is accepted; unknown keys are
         /// ignored; the required keys are checked in the original's order.
         pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
-            let value: Value = serde_json::from_slice(bytes)
+            let received: Received = serde_json::from_slice(bytes)
                 .map_err(|e| ProtocolError::BadHeader(e.to_string()))?;
-            let Value::Object(map) = value else {
+            let Received(Some(fields)) = received else {
                 return Err(ProtocolError::BadHeader("not a JSON object".to_owned()));
             };
-            let byteorder = match required(&map, "byteorder")? {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
+            let byteorder = match required(&fields.byteorder, "byteorder")? {
+                Loose::Str(s) => s.clone().into_owned(),
+                Loose::Other(other) => other.to_string(),
             };
-            let content_length = required(&map, "content-length")?
+            let content_length = required(&fields.content_length, "content-length")?
                 .as_u64()
                 .ok_or(bad_value("content-length", "a non-negative integer"))?;
-            let content_type = string(required(&map, "content-type")?, "content-type")?;
-            let content_encoding = string(required(&map, "content-encoding")?, "content-encoding")?;
-            let keep_alive = match map.get("keep-alive") {
+            let content_type = string(
+                required(&fields.content_type, "content-type")?,
+                "content-type",
+            )?;
+            let content_encoding = string(
+                required(&fields.content_encoding, "content-encoding")?,
+                "content-encoding",
+            )?;
+            let keep_alive = match &fields.keep_alive {
                 None => false,
                 Some(v) => v
                     .as_bool()
                     .ok_or(bad_value("keep-alive", "true or false"))?,
             };
-            let password = match map.get("password") {
+            let password = match &fields.password {
                 None => None,
                 Some(v) => Some(Secret::new(string(v, "password")?.to_owned())),
             };
@@ -456,19 +466,185 @@ pub mod header {
         }
     }
 
-    fn required<'a>(
-        map: &'a Map<String, Value>,
+    fn required<'v, 'a>(
+        value: &'v Option<Loose<'a>>,
         key: &'static str,
-    ) -> Result<&'a Value, ProtocolError> {
-        map.get(key).ok_or(ProtocolError::MissingHeader(key))
+    ) -> Result<&'v Loose<'a>, ProtocolError> {
+        value.as_ref().ok_or(ProtocolError::MissingHeader(key))
     }
 
-    fn string<'a>(value: &'a Value, key: &'static str) -> Result<&'a str, ProtocolError> {
+    fn string<'v>(value: &'v Loose<'_>, key: &'static str) -> Result<&'v str, ProtocolError> {
         value.as_str().ok_or(bad_value(key, "a string"))
     }
 
     fn bad_value(key: &'static str, expected: &'static str) -> ProtocolError {
         ProtocolError::BadHeaderValue { key, expected }
+    }
+
+    /// The values of the six keys a header is read for, as received; `None` when absent.
+    #[derive(Debug, Default)]
+    struct Fields<'a> {
+        byteorder: Option<Loose<'a>>,
+        content_length: Option<Loose<'a>>,
+        content_type: Option<Loose<'a>>,
+        content_encoding: Option<Loose<'a>>,
+        keep_alive: Option<Loose<'a>>,
+        password: Option<Loose<'a>>,
+    }
+
+    impl<'a> Fields<'a> {
+        /// The slot for `key`, or `None` for a key the header is not read for.
+        fn slot(&mut self, key: &str) -> Option<&mut Option<Loose<'a>>> {
+            Some(match key {
+                "byteorder" => &mut self.byteorder,
+                "content-length" => &mut self.content_length,
+                "content-type" => &mut self.content_type,
+                "content-encoding" => &mut self.content_encoding,
+                "keep-alive" => &mut self.keep_alive,
+                "password" => &mut self.password,
+                _ => return None,
+            })
+        }
+    }
+
+    /// A JSON value as received: a string (borrowed when it has no escapes), or any other value.
+    #[derive(Debug)]
+    enum Loose<'a> {
+        Str(Cow<'a, str>),
+        Other(Value),
+    }
+
+    impl Loose<'_> {
+        fn as_str(&self) -> Option<&str> {
+            match self {
+                Self::Str(s) => Some(s),
+                Self::Other(_) => None,
+            }
+        }
+
+        fn as_u64(&self) -> Option<u64> {
+            match self {
+                Self::Str(_) => None,
+                Self::Other(v) => v.as_u64(),
+            }
+        }
+
+        fn as_bool(&self) -> Option<bool> {
+            match self {
+                Self::Str(_) => None,
+                Self::Other(v) => v.as_bool(),
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Loose<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(LooseVisitor)
+        }
+    }
+
+    struct LooseVisitor;
+
+    impl<'de> Visitor<'de> for LooseVisitor {
+        type Value = Loose<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Loose<'de>, E> {
+            Ok(Loose::Str(Cow::Borrowed(s)))
+        }
+
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Loose<'de>, E> {
+            Ok(Loose::Str(Cow::Owned(s.to_owned())))
+        }
+
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Loose<'de>, E> {
+            Ok(Loose::Other(Value::Bool(b)))
+        }
+
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Loose<'de>, E> {
+            Ok(Loose::Other(Value::from(n)))
+        }
+
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Loose<'de>, E> {
+            Ok(Loose::Other(Value::from(n)))
+        }
+
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<Loose<'de>, E> {
+            Ok(Loose::Other(Value::from(n)))
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Loose<'de>, E> {
+            Ok(Loose::Other(Value::Null))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Loose<'de>, A::Error> {
+            Value::deserialize(SeqAccessDeserializer::new(seq)).map(Loose::Other)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Loose<'de>, A::Error> {
+            Value::deserialize(MapAccessDeserializer::new(map)).map(Loose::Other)
+        }
+    }
+
+    /// A received header: an object's six fields, or `None` for any other JSON value.
+    struct Received<'a>(Option<Fields<'a>>);
+
+    impl<'de> Deserialize<'de> for Received<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(ReceivedVisitor)
+        }
+    }
+
+    struct ReceivedVisitor;
+
+    impl<'de> Visitor<'de> for ReceivedVisitor {
+        type Value = Received<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON header")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Received<'de>, A::Error> {
+            let mut fields = Fields::default();
+            while let Some(key) = map.next_key::<Loose>()? {
+                let value: Loose = map.next_value()?;
+                if let Some(slot) = key.as_str().and_then(|key| fields.slot(key)) {
+                    *slot = Some(value);
+                }
+            }
+            Ok(Received(Some(fields)))
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Received<'de>, E> {
+            Ok(Received(None))
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Received<'de>, E> {
+            Ok(Received(None))
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Received<'de>, E> {
+            Ok(Received(None))
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Received<'de>, E> {
+            Ok(Received(None))
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Received<'de>, E> {
+            Ok(Received(None))
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Received<'de>, E> {
+            Ok(Received(None))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Received<'de>, A::Error> {
+            LooseVisitor.visit_seq(seq).map(|_| Received(None))
+        }
     }
 }
 
