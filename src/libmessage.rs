@@ -818,6 +818,11 @@ pub mod request {
             self.remaining == 0
         }
 
+        /// The content bytes kept so far: all of them for JSON, the first ten otherwise.
+        pub fn content(&self) -> &[u8] {
+            &self.kept
+        }
+
         /// Decodes the complete content as `header` describes it.
         pub fn finish(self, header: &Header) -> Result<Request, ProtocolError> {
             debug_assert!(self.is_complete());
@@ -833,7 +838,7 @@ pub mod request {
     }
 
     fn decode_json(content: &[u8], encoding: &str) -> Result<Request, ProtocolError> {
-        if !matches!(encoding.to_ascii_lowercase().as_str(), "utf-8" | "utf8") {
+        if !is_utf8(encoding) {
             return Err(ProtocolError::UnsupportedEncoding(encoding.to_owned()));
         }
         if content.is_empty() {
@@ -844,6 +849,11 @@ pub mod request {
             Ok(_) => Err(ProtocolError::NotAnObject),
             Err(e) => Err(ProtocolError::BadJson(e.to_string())),
         }
+    }
+
+    /// Whether `encoding` names UTF-8: `utf-8` or `utf8`, in any case.
+    pub fn is_utf8(encoding: &str) -> bool {
+        encoding.eq_ignore_ascii_case("utf-8") || encoding.eq_ignore_ascii_case("utf8")
     }
 }
 
@@ -915,9 +925,9 @@ pub mod response {
 pub mod service {
     //! What the server knows: the table, the password, the limits.
     use crate::error::ProtocolError;
-    use crate::header::Header;
+    use crate::header::{ContentType, Header};
     use crate::pyrepr;
-    use crate::request::{Request, ECHOED_BYTES};
+    use crate::request::{self, Request, ECHOED_BYTES};
     use crate::response::Response;
     use crate::secret::Secret;
     use crate::table::Table;
@@ -988,6 +998,26 @@ pub mod service {
                 }
             }
             self.answer(request).to_frame(keep_alive).into()
+        }
+
+        /// The table key and prepared frames for a `text/json` request whose content is exactly
+        /// `{"action": "search", "value": "KEY"}` with a table key that needs no escape; `None` for
+        /// anything else, which is decoded and answered by [`Service::reply`].
+        pub fn prepared(&self, header: &Header, content: &[u8]) -> Option<(&str, &[Arc<[u8]>; 2])> {
+            if header.content_type != ContentType::TextJson
+                || !request::is_utf8(&header.content_encoding)
+            {
+                return None;
+            }
+            let key = content
+                .strip_prefix(br#"{"action": "search", "value": ""#)?
+                .strip_suffix(br#""}"#)?;
+            if key.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+                return None;
+            }
+            let key = std::str::from_utf8(key).ok()?;
+            let (key, frames) = self.hits.get_key_value(key)?;
+            Some((key, frames))
         }
 
         /// Decides, from the header alone, whether the content may be received at all.
@@ -1105,10 +1135,21 @@ pub mod message {
 
     /// A request just completed: its header, its content, and how many of the fed bytes
     /// belonged to it.
-    struct Complete {
+    struct Complete<'s> {
         header: Header,
-        request: Request,
+        request: Asked<'s>,
         used: usize,
+    }
+
+    /// What a complete request asks for.
+    enum Asked<'s> {
+        /// A search the service recognised from its bytes: the table key and its two frames.
+        Prepared {
+            key: &'s str,
+            frames: &'s [Arc<[u8]>; 2],
+        },
+        /// Any other request, decoded.
+        Decoded(Request),
     }
 
     /// One client connection: the socket and where it stands in the protocol.
@@ -1263,11 +1304,11 @@ pub mod message {
 
         /// Feeds received bytes through the reading phases. Returns the request once it is
         /// complete (with how many bytes it used), or the reason it cannot be served.
-        fn feed(
+        fn feed<'s>(
             &mut self,
             bytes: &[u8],
-            service: &Service,
-        ) -> Result<Option<Complete>, ProtocolError> {
+            service: &'s Service,
+        ) -> Result<Option<Complete<'s>>, ProtocolError> {
             let mut used = 0;
             loop {
                 let rest = &bytes[used..];
@@ -1308,7 +1349,10 @@ pub mod message {
                         else {
                             unreachable!("matched Content just above");
                         };
-                        let request = body.finish(&header)?;
+                        let request = match service.prepared(&header, body.content()) {
+                            Some((key, frames)) => Asked::Prepared { key, frames },
+                            None => Asked::Decoded(body.finish(&header)?),
+                        };
                         return Ok(Some(Complete {
                             header,
                             request,
@@ -1322,7 +1366,31 @@ pub mod message {
 
         /// A request is complete: compute the reply and switch to writing it.
         fn respond(&mut self, done: Complete, service: &Service) -> Next {
-            match &done.request {
+            let keep_alive = done.header.keep_alive && !self.draining;
+            let frame = match &done.request {
+                Asked::Prepared { key, frames } => {
+                    info!(
+                        "received request {{'action': 'search', 'value': {}}} from {}",
+                        pyrepr::str_repr(key),
+                        self.peer
+                    );
+                    frames[usize::from(keep_alive)].clone()
+                }
+                Asked::Decoded(request) => {
+                    self.log_request(request);
+                    service.reply(request, keep_alive)
+                }
+            };
+            let then = if keep_alive {
+                Then::ReadNext
+            } else {
+                Then::Close
+            };
+            self.write(frame, then, service)
+        }
+
+        fn log_request(&self, request: &Request) {
+            match request {
                 Request::Json(object) => info!(
                     "received request {} from {}",
                     pyrepr::repr_of(&serde_json::Value::Object(object.clone())),
@@ -1337,14 +1405,6 @@ pub mod message {
                     self.peer
                 ),
             }
-            let keep_alive = done.header.keep_alive && !self.draining;
-            let frame = service.reply(&done.request, keep_alive);
-            let then = if keep_alive {
-                Then::ReadNext
-            } else {
-                Then::Close
-            };
-            self.write(frame, then, service)
         }
 
         /// The request cannot be served: say why, then close.
