@@ -406,19 +406,10 @@ fn heading_title(line: &str, level: usize) -> String {
     if t.ends_with(':') {
         if let Some(sp) = t.rfind([' ', '\t']) {
             let tags = &t[sp + 1..];
-            if tags.len() > 2
-                && tags.starts_with(':')
-                && tags
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || "_@#%:".contains(c))
-            {
+            if is_tag_string(tags) {
                 return t[..sp].trim_end_matches([' ', '\t']).to_string();
             }
-        } else if t.len() > 2
-            && t.starts_with(':')
-            && t.chars()
-                .all(|c| c.is_alphanumeric() || "_@#%:".contains(c))
-        {
+        } else if is_tag_string(t) {
             return String::new();
         }
     }
@@ -540,17 +531,20 @@ fn headline_flags(line: &str, level: usize) -> (bool, bool) {
     if t.ends_with(':') {
         if let Some(sp) = t.rfind([' ', '\t']) {
             let tags = &t[sp + 1..];
-            if tags.len() > 2
-                && tags.starts_with(':')
-                && tags
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || "_@#%:".contains(c))
-            {
+            if is_tag_string(tags) {
                 archived = tags.split(':').any(|x| x == "ARCHIVE");
             }
         }
     }
     (commented, archived)
+}
+
+/// Whether `s` is a headline's tag string, such as `:work:ARCHIVE:`.
+fn is_tag_string(s: &str) -> bool {
+    s.len() > 2
+        && s.starts_with(':')
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || "_@#%:".contains(c))
 }
 
 /// `org-trim`.
