@@ -198,7 +198,11 @@ fn raise_open_files_limit() {
 
 /// The request the original app-client sends for `search morpheus`.
 fn request(keep_alive: bool) -> Vec<u8> {
-    let content = br#"{"action": "search", "value": "morpheus"}"#;
+    text_json_frame(br#"{"action": "search", "value": "morpheus"}"#, keep_alive)
+}
+
+/// A `text/json` frame as the original writes it, with `"keep-alive": true` when asked.
+fn text_json_frame(content: &[u8], keep_alive: bool) -> Vec<u8> {
     let extra = if keep_alive {
         ", \"keep-alive\": true"
     } else {
@@ -419,20 +423,7 @@ mod floor {
 
     fn reply(keep_alive: bool) -> Vec<u8> {
         let content = "{\"result\": \"Follow the white rabbit. \u{1f430}\"}";
-        let extra = if keep_alive {
-            ", \"keep-alive\": true"
-        } else {
-            ""
-        };
-        let header = format!(
-            "{{\"byteorder\": \"little\", \"content-type\": \"text/json\", \
-             \"content-encoding\": \"utf-8\", \"content-length\": {}{extra}}}",
-            content.len()
-        );
-        let mut out = (header.len() as u16).to_be_bytes().to_vec();
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(content.as_bytes());
-        out
+        super::text_json_frame(content.as_bytes(), keep_alive)
     }
 
     /// Length of the first complete frame in `buf` and whether it asks for keep-alive.

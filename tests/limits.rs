@@ -441,15 +441,20 @@ fn a_request_already_received_when_the_shutdown_begins_is_answered() {
     let mut scratch = vec![0u8; 64 * 1024];
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    // A client, and the server side of its connection as a `Message` driven by hand.
+    let connected = || {
+        let client = TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let (sock, peer) = listener.accept().unwrap();
+        sock.set_nonblocking(true).unwrap();
+        let message = Message::new(mio::net::TcpStream::from_std(sock), peer, &service);
+        (client, message)
+    };
 
     // A complete request waiting in the socket: answered, then closed.
-    let mut client = TcpStream::connect(addr).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let (sock, peer) = listener.accept().unwrap();
-    sock.set_nonblocking(true).unwrap();
-    let mut message = Message::new(mio::net::TcpStream::from_std(sock), peer, &service);
+    let (mut client, mut message) = connected();
     let request = json_request(
         r#"{"action": "search", "value": "ring"}"#,
         ", \"keep-alive\": true",
@@ -465,13 +470,7 @@ fn a_request_already_received_when_the_shutdown_begins_is_answered() {
     assert_closed(&mut client);
 
     // Half a request: cut short with a last word.
-    let mut client = TcpStream::connect(addr).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let (sock, peer) = listener.accept().unwrap();
-    sock.set_nonblocking(true).unwrap();
-    let mut message = Message::new(mio::net::TcpStream::from_std(sock), peer, &service);
+    let (mut client, mut message) = connected();
     client.write_all(&request[..request.len() / 2]).unwrap();
     thread::sleep(Duration::from_millis(100));
     assert_eq!(message.shut_down(&mut scratch, &service), Next::Close);
@@ -482,13 +481,7 @@ fn a_request_already_received_when_the_shutdown_begins_is_answered() {
     );
 
     // Nothing sent yet: closed at once, nothing said.
-    let mut client = TcpStream::connect(addr).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let (sock, peer) = listener.accept().unwrap();
-    sock.set_nonblocking(true).unwrap();
-    let mut message = Message::new(mio::net::TcpStream::from_std(sock), peer, &service);
+    let (mut client, mut message) = connected();
     assert_eq!(message.shut_down(&mut scratch, &service), Next::Close);
     drop(message);
     assert_closed(&mut client);
