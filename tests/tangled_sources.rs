@@ -2,12 +2,17 @@
 //! when they differ (run `cargo make tangle` after editing a chapter, and commit both).
 
 use std::path::Path;
-use tangle::write::{check_all, Target};
+use tangle::project::Project;
+use tangle::write::check_all;
 
 #[test]
 fn committed_sources_equal_what_the_chapters_tangle_to() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let tangled = tangle::tangle::tangle_book(root)
+    let project = Project::find(root)
+        .unwrap_or_else(|e| panic!("book.toml does not load:\n{e}"))
+        .expect("the repository is a book");
+    let tangled = project
+        .tangle()
         .unwrap_or_else(|e| panic!("the book does not tangle:\n{e}"));
     assert!(
         tangled
@@ -20,14 +25,8 @@ fn committed_sources_equal_what_the_chapters_tangle_to() {
                 .any(|o| o.path == Path::new("src/libmessage.rs")),
         "the book must tangle src/main.rs and src/libmessage.rs"
     );
-    let diffs = check_all(
-        Target {
-            base: root,
-            confine: true,
-            manifest: true,
-        },
-        &tangled.outputs,
-    );
+    let manifest = project.manifest(&tangled.outputs);
+    let diffs = check_all(project.target(manifest.as_ref()), &tangled.outputs);
     let text: String = diffs.iter().map(|d| d.diff.as_str()).collect();
     assert!(
         diffs.is_empty(),

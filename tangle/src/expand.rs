@@ -218,7 +218,7 @@ impl Expander<'_> {
         offset: usize,
     ) -> Result<Option<(Frame, Resume)>, Diagnostic> {
         let block = self.web.block(at);
-        let text = &block.lines[i];
+        let text = self.web.code(at, i);
         if offset > 0 {
             // Resuming after a reference: the rest of the line is a piece of its own.
             let fragment = stack.last().and_then(|f| f.fragment);

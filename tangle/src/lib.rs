@@ -18,6 +18,8 @@ pub mod mdbook;
 pub mod model;
 pub mod org;
 pub mod output;
+pub mod paths;
+pub mod project;
 pub mod source;
 pub mod tangle;
 pub mod write;

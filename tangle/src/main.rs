@@ -5,12 +5,12 @@ use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tangle::book::{Book, DEFAULT_LABELS};
 use tangle::diag::{Diagnostic, Diagnostics};
 use tangle::output::Output;
+use tangle::project::{Documents, Project};
 use tangle::tangle::Tangled;
-use tangle::write::{self, Target};
-use tangle::{source, Pos};
+use tangle::write;
+use tangle::Pos;
 
 /// Tangle literate documents (Markdown books and org files) into source files.
 ///
@@ -71,143 +71,147 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let cwd = std::env::current_dir()?;
     match cli.command {
-        Some(Command::Locate { place }) => locate(&place),
+        Some(Command::Locate { place }) => locate(&cwd, &place),
         Some(Command::Cargo { args }) => {
-            let (root, tangled) = tangle_book()?;
-            print_warnings(&tangled.warnings, true);
-            let code = tangle::cargo::run(&root, &tangled.outputs, &args)?;
+            let project = find_project(&cwd)?;
+            let tangled = tangle(&project, &cwd)?;
+            print_warnings(&project, &cwd, &tangled.warnings, true);
+            let code = tangle::cargo::run(&project.root, &tangled.outputs, &args)?;
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
-        Some(Command::Watch { interval }) => watch(interval, cli.quiet),
+        Some(Command::Watch { interval }) => watch(&cwd, interval, cli.quiet),
         Some(Command::Mdbook { args }) => mdbook(&args),
         None if cli.files.is_empty() => {
-            let (root, tangled) = tangle_book()?;
-            finish(&root, tangled, cli.check, cli.quiet, true)
+            let project = find_project(&cwd)?;
+            finish(&project, &cwd, None, cli.check, cli.quiet)
         }
-        None => tangle_files(&cli.files, cli.check, cli.quiet),
+        None => {
+            let mut code = ExitCode::SUCCESS;
+            for named in Project::for_files(&cwd, &cli.files)? {
+                let c = finish(
+                    &named.project,
+                    &cwd,
+                    named.only.as_deref(),
+                    cli.check,
+                    cli.quiet,
+                )?;
+                if c != ExitCode::SUCCESS {
+                    code = c;
+                }
+            }
+            Ok(code)
+        }
     }
 }
 
-/// The project root and the tangled book found from the current folder.
-fn tangle_book() -> Result<(PathBuf, Tangled)> {
-    let cwd = std::env::current_dir()?;
-    let root = Book::find_root(&cwd)
-        .context("no book.toml in this folder or a parent (name the files to tangle instead)")?;
-    let book = Book::load(&root)?;
-    let tangled = tangle_in(&root, &book.chapters, &book.labels)?;
-    Ok((root, tangled))
+/// The project the current folder belongs to.
+fn find_project(cwd: &Path) -> Result<Project> {
+    Project::find(cwd)?.context(
+        "no project here: no book.toml in this folder or a parent, and no manifest (.tangled) \
+         of an earlier `tangle FILE.org` (name the files to tangle instead)",
+    )
 }
 
-fn tangle_in(root: &Path, chapters: &[PathBuf], labels: &str) -> Result<Tangled, Diagnostics> {
-    tangle::tangle::tangle_files(root, chapters, labels)
+/// Tangles the project, with every message's path as seen from `cwd`.
+fn tangle(project: &Project, cwd: &Path) -> Result<Tangled, Diagnostics> {
+    project.tangle().map_err(|ds| shown(project, cwd, ds))
 }
 
-fn print_warnings(warnings: &[Diagnostic], show: bool) {
+/// Diagnostics with their paths as the user in `cwd` names them.
+fn shown(project: &Project, cwd: &Path, ds: Diagnostics) -> Diagnostics {
+    Diagnostics(
+        ds.0.into_iter()
+            .map(|d| shown_one(project, cwd, d))
+            .collect(),
+    )
+}
+
+fn shown_one(project: &Project, cwd: &Path, mut d: Diagnostic) -> Diagnostic {
+    d.pos = project.shown_from(&d.pos, cwd);
+    for (pos, _) in &mut d.notes {
+        *pos = project.shown_from(pos, cwd);
+    }
+    d
+}
+
+fn print_warnings(project: &Project, cwd: &Path, warnings: &[Diagnostic], show: bool) {
     if show {
         for w in warnings {
-            eprintln!("{w}");
+            eprintln!("{}", shown_one(project, cwd, w.clone()));
         }
     }
 }
 
-/// Checks or writes the outputs of a Markdown tangle rooted at `root`.
+/// Tangles a project, then checks or writes its outputs (only those of the documents in
+/// `only`, when given; the manifest always lists the whole project).
 fn finish(
-    root: &Path,
-    tangled: Tangled,
+    project: &Project,
+    cwd: &Path,
+    only: Option<&[PathBuf]>,
     check: bool,
     quiet: bool,
-    manifest: bool,
 ) -> Result<ExitCode> {
-    print_warnings(&tangled.warnings, !quiet);
-    let target = Target {
-        base: root,
-        confine: true,
-        manifest,
+    let tangled = tangle(project, cwd)?;
+    print_warnings(project, cwd, &tangled.warnings, !quiet);
+    let manifest = project.manifest(&tangled.outputs);
+    let outputs: Vec<Output> = match only {
+        Some(docs) => tangled
+            .outputs
+            .iter()
+            .filter(|o| docs.contains(&o.block.path))
+            .cloned()
+            .collect(),
+        None => tangled.outputs.clone(),
     };
+    // A partial run (named documents) checks only their outputs.
+    let target = project.target(manifest.as_ref());
     if check {
-        return Ok(report_check(write::check_all(target, &tangled.outputs)));
+        let target = if only.is_some() {
+            project.target(None)
+        } else {
+            target
+        };
+        return Ok(report_check(
+            project,
+            cwd,
+            write::check_all(target, &outputs),
+        ));
     }
-    let blame = |o: &Output| tangled.root_of(o);
-    let report = write::write_all(target, &tangled.outputs, &blame)?;
+    let report = write::write_all(target, &outputs).map_err(|ds| shown(project, cwd, ds))?;
     if !quiet {
+        let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
         for p in &report.written {
-            eprintln!("tangle: wrote {}", p.display());
+            eprintln!("tangle: wrote {}", at(p).display());
         }
         for p in &report.removed {
             eprintln!(
                 "tangle: removed {} (no root writes it any more)",
-                p.display()
+                at(p).display()
             );
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_check(diffs: Vec<write::Difference>) -> ExitCode {
+fn report_check(project: &Project, cwd: &Path, diffs: Vec<write::Difference>) -> ExitCode {
     if diffs.is_empty() {
         return ExitCode::SUCCESS;
     }
     for d in &diffs {
         print!("{}", d.diff);
     }
+    let documents = match project.documents {
+        Documents::Org { .. } => "org files",
+        _ => "chapters",
+    };
+    let _ = cwd;
     eprintln!(
-        "tangle: {} file(s) differ from the chapters; run `tangle` to update them",
+        "tangle: {} file(s) differ from the {documents}; run `tangle` to update them",
         diffs.len()
     );
     ExitCode::FAILURE
-}
-
-/// `tangle FILE...`: Markdown files tangle together relative to the project root (the folder
-/// of `book.toml`, else the current folder); each org file tangles on its own, as Emacs does.
-fn tangle_files(files: &[PathBuf], check: bool, quiet: bool) -> Result<ExitCode> {
-    let (org, md): (Vec<&PathBuf>, Vec<&PathBuf>) = files
-        .iter()
-        .partition(|f| f.extension().is_some_and(|e| e == "org"));
-    let mut code = ExitCode::SUCCESS;
-    if !md.is_empty() {
-        let cwd = std::env::current_dir()?;
-        let root = Book::find_root(&cwd).unwrap_or(cwd.clone());
-        let labels = Book::load(&root)
-            .map(|b| b.labels)
-            .unwrap_or_else(|_| DEFAULT_LABELS.into());
-        let rel: Vec<PathBuf> = md
-            .iter()
-            .map(|f| relative_to(&cwd.join(f), &root))
-            .collect();
-        let tangled = tangle_in(&root, &rel, &labels)?;
-        code = finish(&root, tangled, check, quiet, false)?;
-    }
-    for file in org {
-        let text = source::read(file)?;
-        let tangled = tangle::org::tangle_org(file, &text)?;
-        print_warnings(&tangled.warnings, !quiet);
-        let base = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let target = Target {
-            base,
-            confine: false,
-            manifest: false,
-        };
-        if check {
-            if report_check(write::check_all(target, &tangled.outputs)) != ExitCode::SUCCESS {
-                code = ExitCode::FAILURE;
-            }
-            continue;
-        }
-        let origin = |_: &Output| Pos::new(file, 1, 1);
-        write::write_all(target, &tangled.outputs, &origin)?;
-    }
-    Ok(code)
-}
-
-/// `path` relative to `root` when it lies inside it.
-fn relative_to(path: &Path, root: &Path) -> PathBuf {
-    path.strip_prefix(root)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn mdbook(args: &[String]) -> Result<ExitCode> {
@@ -229,73 +233,67 @@ fn mdbook(args: &[String]) -> Result<ExitCode> {
     }
 }
 
-fn locate(place: &str) -> Result<ExitCode> {
+/// A place in a tangled file as given on the command line: `PATH:LINE[:COL]`.
+struct Place {
+    path: PathBuf,
+    line: usize,
+    col: Option<usize>,
+}
+
+fn parse_place(place: &str) -> Result<Place> {
+    let number = |s: &str| s.parse::<usize>().ok().filter(|&n| n > 0);
     let mut parts = place.rsplitn(3, ':').collect::<Vec<_>>();
     parts.reverse();
-    let (file, line, col) = match parts.as_slice() {
-        [f, l, c] if l.parse::<usize>().is_ok() => (
-            f.to_string(),
-            l.parse::<usize>()?,
-            c.parse::<usize>().context("COL must be a number")?,
-        ),
-        [f, l, c] => (
-            format!("{f}:{l}"),
-            c.parse::<usize>().context("LINE must be a number")?,
-            1,
-        ),
-        [f, l] => (
-            f.to_string(),
-            l.parse::<usize>().context("LINE must be a number")?,
-            1,
-        ),
+    let (path, line, col) = match parts.as_slice() {
+        [f, l, c] if number(l).is_some() => (f.to_string(), *l, Some(*c)),
+        [f, l, c] => (format!("{f}:{l}"), *c, None),
+        [f, l] => (f.to_string(), *l, None),
         _ => bail!("expected PATH:LINE[:COL], got `{place}`"),
     };
-    let (root, tangled) = tangle_book()?;
-    let cwd = std::env::current_dir()?;
-    let want = relative_to(&cwd.join(&file), &root);
-    let Some(out) = tangled
-        .outputs
-        .iter()
-        .find(|o| o.path.components().eq(want.components()))
-    else {
-        bail!("`{file}` is not tangled from this book");
+    let line =
+        number(line).with_context(|| format!("LINE must be a number from 1, got `{line}`"))?;
+    let col = match col {
+        Some(c) => {
+            Some(number(c).with_context(|| format!("COL must be a number from 1, got `{c}`"))?)
+        }
+        None => None,
     };
-    match out.map.locate(line, col) {
-        Some(l) => {
-            println!(
-                "{}:{}:{}: in «{}»",
-                l.path.display(),
-                l.line,
-                l.col,
-                l.fragment
-            );
+    Ok(Place {
+        path: PathBuf::from(path),
+        line,
+        col,
+    })
+}
+
+fn locate(cwd: &Path, place: &str) -> Result<ExitCode> {
+    let place = parse_place(place)?;
+    let project = find_project(cwd)?;
+    let tangled = tangle(&project, cwd)?;
+    let Some(out) = project.output(&tangled, cwd, &place.path) else {
+        bail!(
+            "`{}` is not tangled from this project",
+            place.path.display()
+        );
+    };
+    match out.locate(place.line, place.col) {
+        Ok(l) => {
+            let pos = project.shown_from(&Pos::new(l.path, l.line, l.col), cwd);
+            println!("{pos}: in «{}»", l.fragment);
             Ok(ExitCode::SUCCESS)
         }
-        None if line >= 1 && line <= out.map.lines.len() => {
-            bail!("{file}:{line} is generated by the tangler (the header); it has no place in the chapters")
-        }
-        None => bail!(
-            "{file} has {} lines; there is no line {line}",
-            out.map.lines.len()
-        ),
+        Err(e) => bail!("{}:{}: {e}", place.path.display(), place.line),
     }
 }
 
-/// Re-tangles the book whenever a chapter, `SUMMARY.md` or `book.toml` changes.
-fn watch(interval: f64, quiet: bool) -> Result<ExitCode> {
-    let cwd = std::env::current_dir()?;
-    let root = Book::find_root(&cwd).context("no book.toml in this folder or a parent")?;
+/// Re-tangles the project whenever one of its inputs changes.
+fn watch(cwd: &Path, interval: f64, quiet: bool) -> Result<ExitCode> {
     let mut last = None;
     loop {
-        let stamp = watched_stamp(&root);
+        let project = find_project(cwd);
+        let stamp = project.as_ref().map(watched_stamp).unwrap_or_default();
         if Some(&stamp) != last.as_ref() {
             last = Some(stamp);
-            let result = Book::load(&root)
-                .map_err(anyhow::Error::from)
-                .and_then(|book| {
-                    let tangled = tangle_in(&root, &book.chapters, &book.labels)?;
-                    finish(&root, tangled, false, quiet, true)
-                });
+            let result = project.and_then(|p| finish(&p, cwd, None, false, quiet));
             match result {
                 Ok(_) => eprintln!("tangle: up to date"),
                 Err(e) => match e.downcast_ref::<Diagnostics>() {
@@ -309,21 +307,14 @@ fn watch(interval: f64, quiet: bool) -> Result<ExitCode> {
 }
 
 /// Modification times and sizes of everything that a tangle reads.
-fn watched_stamp(root: &Path) -> Vec<(PathBuf, Option<std::time::SystemTime>, u64)> {
-    let mut files = vec![root.join("book.toml")];
-    if let Ok(book) = Book::load(root) {
-        files.push(root.join(&book.src).join("SUMMARY.md"));
-        files.extend(book.chapters.iter().map(|c| root.join(c)));
-    }
-    files
+fn watched_stamp(project: &Project) -> Vec<(PathBuf, Option<std::time::SystemTime>, u64)> {
+    project
+        .inputs()
         .into_iter()
         .map(|f| {
-            let meta = std::fs::metadata(&f).ok();
-            let stamp = (
-                meta.as_ref().and_then(|m| m.modified().ok()),
-                meta.map_or(0, |m| m.len()),
-            );
-            (f, stamp.0, stamp.1)
+            let meta = std::fs::metadata(project.root.join(&f)).ok();
+            let modified = meta.as_ref().and_then(|m| m.modified().ok());
+            (f, modified, meta.map_or(0, |m| m.len()))
         })
         .collect()
 }

@@ -32,10 +32,9 @@
 
 use crate::book::DEFAULT_LABELS;
 use crate::diag::{Diagnostic, Diagnostics, Pos};
-use crate::expand::expand_root;
-use crate::markdown::{self, find_label, Block, BlockKind};
-use crate::model::{find_reference, BlockRef, Web};
-use crate::tangle::check_target;
+use crate::markdown::{Block, BlockKind};
+use crate::model::{BlockRef, Web};
+use crate::tangle::tangle_markdown;
 use anyhow::{anyhow, Context};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -226,27 +225,15 @@ struct Site<'a> {
 }
 
 fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagnostics> {
-    let mut errors = Vec::new();
-    let mut chapters = Vec::with_capacity(pages.len());
-    for page in pages {
-        match markdown::parse(&page.source, &page.content) {
-            Ok(ch) => chapters.push(ch),
-            Err(d) => {
-                errors.push(d);
-                chapters.push(markdown::Chapter {
-                    path: page.source.clone(),
-                    blocks: Vec::new(),
-                    warnings: Vec::new(),
-                });
-            }
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Diagnostics(errors));
-    }
-    let web = Web::new(chapters)?;
-    let site = Site::new(pages, web, config)?;
+    let chapters: Vec<(PathBuf, String)> = pages
+        .iter()
+        .map(|p| (p.source.clone(), p.content.clone()))
+        .collect();
+    // The same function as `tangle` itself: the same errors, the same warnings.
+    let tangle = tangle_markdown(&chapters, &config.labels)?;
+    let site = Site::new(pages, tangle.web);
     let mut contents = Vec::with_capacity(pages.len());
+    let mut errors = Vec::new();
     for c in 0..pages.len() {
         match site.render_page(c) {
             Ok(text) => contents.push(text),
@@ -270,7 +257,7 @@ fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagno
     }
     Ok(RenderedPages {
         contents,
-        warnings: site.web.unused_fragments(),
+        warnings: tangle.tangled.warnings,
     })
 }
 
@@ -279,10 +266,8 @@ fn tangled(block: &Block) -> bool {
 }
 
 impl<'a> Site<'a> {
-    /// Assigns ids and tags, finds uses and labels, and checks the web: undefined references,
-    /// bad targets and cycles are errors.
-    fn new(pages: &'a [Page], web: Web, config: &Config) -> Result<Site<'a>, Diagnostics> {
-        let mut errors = Vec::new();
+    /// Assigns ids and tags and finds uses and labels of a web that tangled without errors.
+    fn new(pages: &'a [Page], web: Web) -> Site<'a> {
         let mut taken: HashSet<String> = HashSet::new();
         let mut ids = HashMap::new();
         let mut tags = HashMap::new();
@@ -311,8 +296,7 @@ impl<'a> Site<'a> {
             ids.insert((root.block.chapter, root.block.block), id);
         }
         let mut uses: Vec<Vec<BlockRef>> = vec![Vec::new(); web.fragments.len()];
-        let mut labels = Vec::new();
-        let mut formats = vec![config.labels.clone()];
+        let mut formats = vec![web.label_format.clone()];
         for (c, chapter) in web.chapters.iter().enumerate() {
             let mut letter = 0;
             for (b, block) in chapter.blocks.iter().enumerate() {
@@ -329,64 +313,32 @@ impl<'a> Site<'a> {
                 };
                 letter += 1;
                 tags.insert((c, b), tag);
-                let fmt = block
-                    .labels
-                    .clone()
-                    .unwrap_or_else(|| config.labels.clone());
-                if !formats.contains(&fmt) {
-                    formats.push(fmt.clone());
+                if let Some(fmt) = &block.labels {
+                    if !formats.contains(fmt) {
+                        formats.push(fmt.clone());
+                    }
                 }
-                for (i, line) in block.lines.iter().enumerate() {
-                    let mut from = 0;
-                    while let Some(r) = find_reference(line, from) {
-                        from = r.end;
-                        match web.by_name.get(r.name) {
-                            Some(&f) => {
-                                if uses[f].last() != Some(&at) {
-                                    uses[f].push(at);
-                                }
-                            }
-                            None => {
-                                let col = block.indent + line[..r.start].chars().count() + 1;
-                                let pos = Pos::new(&chapter.path, block.body_line + i, col);
-                                errors.push(Diagnostic::error(
-                                    pos,
-                                    format!("undefined reference «{}»", r.name),
-                                ));
-                            }
+                for (_, r) in web.references(at) {
+                    if let Some(&f) = web.by_name.get(r.name) {
+                        if uses[f].last() != Some(&at) {
+                            uses[f].push(at);
                         }
                     }
-                    if let Some((keep, name)) = find_label(line, &fmt) {
-                        let text = line[keep..].trim().to_string();
-                        let id = unique(&format!("l:{}", slug(name, false)), &mut taken);
-                        labels.push(Label {
-                            at,
-                            line: i,
-                            name: name.to_string(),
-                            text,
-                            id,
-                        });
-                    }
                 }
             }
         }
-        if errors.is_empty() {
-            for (i, root) in web.roots.iter().enumerate() {
-                if let Err(why) = check_target(&root.path) {
-                    let pos = web.block(root.block).pos.clone();
-                    errors.push(Diagnostic::error(
-                        pos,
-                        format!("`file={}`: {why}", root.path.display()),
-                    ));
-                } else if let Err(d) = expand_root(&web, i) {
-                    errors.push(d);
-                }
-            }
-        }
-        if !errors.is_empty() {
-            return Err(Diagnostics(errors));
-        }
-        Ok(Site {
+        let labels = web
+            .labels
+            .iter()
+            .map(|l| Label {
+                at: l.block,
+                line: l.line,
+                name: l.name.clone(),
+                text: l.text.clone(),
+                id: unique(&format!("l:{}", slug(&l.name, false)), &mut taken),
+            })
+            .collect();
+        Site {
             pages,
             web,
             ids,
@@ -394,7 +346,7 @@ impl<'a> Site<'a> {
             uses,
             labels,
             formats,
-        })
+        }
     }
 
     /// A link from page `from` to tangled block `to`.
@@ -608,21 +560,20 @@ impl<'a> Site<'a> {
             BlockKind::Illustration => {}
         }
         let mut seen = HashSet::new();
-        for line in &block.lines {
-            let mut from = 0;
-            while let Some(r) = find_reference(line, from) {
-                from = r.end;
-                if let Some(&f) = self.web.by_name.get(r.name) {
-                    if seen.insert(f) {
-                        write!(
-                            foot,
-                            r#"<a class="tangle-ref-target" hidden data-name="{}" data-tag="{}" href="{}"></a>"#,
-                            esc(r.name),
-                            esc(self.tag(self.web.fragments[f].parts[0])),
-                            esc(&self.href(c, self.web.fragments[f].parts[0]))
-                        )
-                        .ok();
-                    }
+        for (_, r) in self.web.references(BlockRef {
+            chapter: c,
+            block: b,
+        }) {
+            if let Some(&f) = self.web.by_name.get(r.name) {
+                if seen.insert(f) {
+                    write!(
+                        foot,
+                        r#"<a class="tangle-ref-target" hidden data-name="{}" data-tag="{}" href="{}"></a>"#,
+                        esc(r.name),
+                        esc(self.tag(self.web.fragments[f].parts[0])),
+                        esc(&self.href(c, self.web.fragments[f].parts[0]))
+                    )
+                    .ok();
                 }
             }
         }
@@ -1056,6 +1007,20 @@ mod tests {
         .unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].to_string().contains("never used"));
+    }
+
+    #[test]
+    fn the_preprocessor_warns_as_tangle_does() {
+        let text = "```rust file=a.rs\n<<used>>\n```\n\n```rust name=used\nx\n```\n\npara\n\n        ```rust name=indented\n";
+        let (_, warnings) = run("items", vec![chapter("A", "a.md", None, text)]).unwrap();
+        let tangled = crate::tangle::tangle_chapters(
+            &[(PathBuf::from("docs/a.md"), text.into())],
+            "(ref:%s)",
+        )
+        .unwrap();
+        assert_eq!(warnings, tangled.warnings);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].message.contains("indented too far"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The document model: the web of named fragments and file roots that a book defines.
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
-use crate::markdown::{Block, BlockKind, Chapter};
+use crate::markdown::{find_label, Block, BlockKind, Chapter};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -35,6 +35,20 @@ pub struct Reference<'a> {
     pub end: usize,
 }
 
+/// A coderef label at the end of a line of a tangled block (`(ref:name)` in the block's label
+/// format): the tangled code ends before it, the rendered book links to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeLabel {
+    pub block: BlockRef,
+    /// Body line index.
+    pub line: usize,
+    /// Byte length of the line's code: the line without the label and the blanks before it.
+    pub keep: usize,
+    pub name: String,
+    /// The label as written (`(ref:name)`).
+    pub text: String,
+}
+
 /// The whole web: chapters in book order, fragments by name, roots in book order.
 #[derive(Debug, Clone)]
 pub struct Web {
@@ -42,6 +56,12 @@ pub struct Web {
     pub fragments: Vec<Fragment>,
     pub by_name: HashMap<String, usize>,
     pub roots: Vec<Root>,
+    /// The book's coderef label format (a block's `labels=` overrides it).
+    pub label_format: String,
+    /// Every coderef label of a tangled block, in book order.
+    pub labels: Vec<CodeLabel>,
+    /// For each chapter and block, the indices in `labels` of its labels (by body line).
+    label_index: Vec<Vec<Vec<u32>>>,
 }
 
 /// The default mode of generated files: read-only, as in the original document.
@@ -72,9 +92,10 @@ pub fn find_reference(line: &str, from: usize) -> Option<Reference<'_>> {
 }
 
 impl Web {
-    /// Builds the web from chapters in book order. Errors: a name defined twice without the
-    /// append marker, a continuation of an undefined name, two roots writing one file.
-    pub fn new(chapters: Vec<Chapter>) -> Result<Web, Diagnostics> {
+    /// Builds the web from chapters in book order; `labels` is the book's coderef label format
+    /// (a block's `labels=` overrides it). Errors: a name defined twice without the append
+    /// marker, a continuation of an undefined name, two roots writing one file.
+    pub fn new(chapters: Vec<Chapter>, labels: &str) -> Result<Web, Diagnostics> {
         let mut errors = Vec::new();
         let mut fragments: Vec<Fragment> = Vec::new();
         let mut by_name: HashMap<String, usize> = HashMap::new();
@@ -109,7 +130,7 @@ impl Web {
                         )),
                     },
                     BlockKind::Root { path, mode } => {
-                        if let Some(other) = roots.iter().find(|r| same_path(&r.path, path)) {
+                        if let Some(other) = roots.iter().find(|r| crate::paths::same(&r.path, path)) {
                             let first = &chapters[other.block.chapter].blocks[other.block.block];
                             errors.push(
                                 Diagnostic::error(block.pos.clone(), format!("a second root writes `{}`", path.display()))
@@ -123,11 +144,15 @@ impl Web {
             }
         }
         if errors.is_empty() {
+            let (found, label_index) = find_labels(&chapters, labels);
             Ok(Web {
                 chapters,
                 fragments,
                 by_name,
                 roots,
+                label_format: labels.to_string(),
+                labels: found,
+                label_index,
             })
         } else {
             Err(Diagnostics(errors))
@@ -136,6 +161,59 @@ impl Web {
 
     pub fn block(&self, at: BlockRef) -> &Block {
         &self.chapters[at.chapter].blocks[at.block]
+    }
+
+    /// Body line `i` of block `at` as it is tangled: without its coderef label.
+    pub fn code(&self, at: BlockRef, i: usize) -> &str {
+        let line = &self.block(at).lines[i];
+        let index = &self.label_index[at.chapter][at.block];
+        if index.is_empty() {
+            return line;
+        }
+        match index.binary_search_by_key(&i, |&l| self.labels[l as usize].line) {
+            Ok(k) => &line[..self.labels[index[k] as usize].keep],
+            Err(_) => line,
+        }
+    }
+
+    /// The references of block `at`, with their body line.
+    pub fn references(&self, at: BlockRef) -> impl Iterator<Item = (usize, Reference<'_>)> {
+        (0..self.block(at).lines.len()).flat_map(move |i| {
+            let line = self.code(at, i);
+            let mut from = 0;
+            std::iter::from_fn(move || {
+                let r = find_reference(line, from)?;
+                from = r.end;
+                Some((i, r))
+            })
+        })
+    }
+
+    /// An error for every reference, in any tangled block, to a name that no block defines.
+    pub fn undefined_references(&self) -> Vec<Diagnostic> {
+        let mut errors = Vec::new();
+        for (c, chapter) in self.chapters.iter().enumerate() {
+            for (b, block) in chapter.blocks.iter().enumerate() {
+                if block.kind == BlockKind::Illustration {
+                    continue;
+                }
+                let at = BlockRef {
+                    chapter: c,
+                    block: b,
+                };
+                for (i, r) in self.references(at) {
+                    if !self.by_name.contains_key(r.name) {
+                        let line = &block.lines[i];
+                        let col = block.indent + line[..r.start].chars().count() + 1;
+                        errors.push(Diagnostic::error(
+                            Pos::new(&chapter.path, block.body_line + i, col),
+                            format!("undefined reference «{}»", r.name),
+                        ));
+                    }
+                }
+            }
+        }
+        errors
     }
 
     /// The position of body line `i` of a block, at its first column.
@@ -153,15 +231,11 @@ impl Web {
         let mut used = vec![false; self.fragments.len()];
         let mut stack: Vec<BlockRef> = self.roots.iter().map(|r| r.block).collect();
         while let Some(at) = stack.pop() {
-            for line in &self.block(at).lines {
-                let mut from = 0;
-                while let Some(r) = find_reference(line, from) {
-                    from = r.end;
-                    if let Some(&f) = self.by_name.get(r.name) {
-                        if !used[f] {
-                            used[f] = true;
-                            stack.extend(&self.fragments[f].parts);
-                        }
+            for (_, r) in self.references(at) {
+                if let Some(&f) = self.by_name.get(r.name) {
+                    if !used[f] {
+                        used[f] = true;
+                        stack.extend(&self.fragments[f].parts);
                     }
                 }
             }
@@ -181,13 +255,37 @@ impl Web {
     }
 }
 
-/// Paths compare equal when their normal components are equal (`./a` is `a`).
-fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
-    fn normal(p: &std::path::Path) -> impl Iterator<Item = std::path::Component<'_>> {
-        p.components()
-            .filter(|c| *c != std::path::Component::CurDir)
+/// The coderef labels of every tangled block, and for each block the indices of its own.
+fn find_labels(chapters: &[Chapter], default_fmt: &str) -> (Vec<CodeLabel>, Vec<Vec<Vec<u32>>>) {
+    let mut labels = Vec::new();
+    let mut index = Vec::with_capacity(chapters.len());
+    for (c, chapter) in chapters.iter().enumerate() {
+        let mut per_block = Vec::with_capacity(chapter.blocks.len());
+        for (b, block) in chapter.blocks.iter().enumerate() {
+            let mut mine = Vec::new();
+            if block.kind != BlockKind::Illustration {
+                let fmt = block.labels.as_deref().unwrap_or(default_fmt);
+                for (i, line) in block.lines.iter().enumerate() {
+                    if let Some((keep, name)) = find_label(line, fmt) {
+                        mine.push(labels.len() as u32);
+                        labels.push(CodeLabel {
+                            block: BlockRef {
+                                chapter: c,
+                                block: b,
+                            },
+                            line: i,
+                            keep,
+                            name: name.to_string(),
+                            text: line[keep..].trim().to_string(),
+                        });
+                    }
+                }
+            }
+            per_block.push(mine);
+        }
+        index.push(per_block);
     }
-    normal(a).eq(normal(b))
+    (labels, index)
 }
 
 #[cfg(test)]

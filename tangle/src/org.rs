@@ -2196,6 +2196,8 @@ impl<'a> Tangler<'a> {
             return;
         }
         for (file, blocks) in groups {
+            let first = &self.blocks[blocks[0].0];
+            let block_pos = self.pos(first.line, first.col);
             let mut m = MText::new();
             let mut empty = true;
             let mut she_banged = false;
@@ -2273,6 +2275,7 @@ impl<'a> Tangler<'a> {
                 content: content.into_bytes(),
                 mode: mode.map_or(0o644, |m| m & 0o7777),
                 mkdirp: make_dir,
+                block: block_pos,
                 map: SourceMap {
                     files: vec![self.path.to_path_buf()],
                     fragments,

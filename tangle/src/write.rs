@@ -1,15 +1,20 @@
-//! The writer: puts complete outputs on disk atomically, touching only what changed.
+//! The writer: puts complete outputs on disk, all or nothing, touching only what changed.
 //!
-//! Every target is checked before the first byte is written. Each file is replaced through a
-//! temporary file and a rename (which also works over read-only files); a file whose content
-//! is unchanged is left alone, so its modification time stays. A manifest remembers what the
-//! last run wrote, so that outputs no root produces any more can be removed, and only those.
+//! Every target is checked before the first byte is written. Then every changed file (and the
+//! manifest) is staged as a temporary file beside its target; only when all are staged are they
+//! renamed into place, and if one rename fails the files already replaced are put back, so the
+//! outputs are either all old or all new and the manifest always matches the disk. A file whose
+//! content is unchanged is left alone, so its modification time stays. The manifest remembers
+//! the documents read and the files written, so that outputs no root produces any more can be
+//! removed (only those that carry our header), and so that commands run later in the folder
+//! know the project.
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::Output;
+use crate::paths::normalize;
 use crate::tangle::{check_target, HEADER_MARK};
 use std::fs;
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -31,32 +36,69 @@ pub struct Target<'a> {
     pub base: &'a Path,
     /// Whether outputs must stay inside `base` (Markdown books), or may go anywhere (org, as Emacs).
     pub confine: bool,
-    /// Whether to keep a manifest in `base` and remove stale outputs.
-    pub manifest: bool,
+    /// The manifest to keep in `base`, if any.
+    pub manifest: Option<&'a Manifest>,
 }
 
-/// The manifest's text for a set of outputs.
-pub fn manifest_text(outputs: &[Output]) -> String {
-    let mut paths: Vec<String> = outputs
-        .iter()
-        .map(|o| o.path.display().to_string())
-        .collect();
-    paths.sort();
-    let mut text = String::from(
-        "# Files written by `tangle`; stale ones listed here are removed on the next run.\n",
-    );
-    for p in paths {
-        text.push_str(&p);
-        text.push('\n');
+/// The manifest's contents: the documents a project reads and the files it writes, relative to
+/// the project root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub documents: Vec<PathBuf>,
+    pub outputs: Vec<PathBuf>,
+}
+
+const MANIFEST_COMMENT: &str = "# Written by `tangle`: the documents it read and the files it wrote (stale files listed\n# here are removed on the next run when they carry tangle's header).\n";
+
+impl Manifest {
+    /// The manifest of a run that read `documents` and produced `outputs`.
+    pub fn new(documents: &[PathBuf], outputs: &[Output]) -> Manifest {
+        Manifest {
+            documents: documents.to_vec(),
+            outputs: outputs.iter().map(|o| normalize(&o.path)).collect(),
+        }
     }
-    text
-}
 
-fn manifest_entries(text: &str) -> Vec<PathBuf> {
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(PathBuf::from)
-        .collect()
+    /// The manifest's text: sorted, so that it changes only when the sets change.
+    pub fn text(&self) -> String {
+        let mut text = String::from(MANIFEST_COMMENT);
+        for (section, paths) in [("documents", &self.documents), ("outputs", &self.outputs)] {
+            let mut paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            paths.sort();
+            paths.dedup();
+            text.push_str(&format!("[{section}]\n"));
+            for p in paths {
+                text.push_str(&p);
+                text.push('\n');
+            }
+        }
+        text
+    }
+
+    /// Reads a manifest's text. Lines before any `[section]` are outputs (the first format
+    /// listed only those).
+    pub fn parse(text: &str) -> Manifest {
+        let mut m = Manifest::default();
+        let mut documents = false;
+        for line in text.lines() {
+            match line {
+                "" => {}
+                l if l.starts_with('#') => {}
+                "[documents]" => documents = true,
+                "[outputs]" => documents = false,
+                l if documents => m.documents.push(PathBuf::from(l)),
+                l => m.outputs.push(PathBuf::from(l)),
+            }
+        }
+        m
+    }
+
+    /// The manifest in folder `base`, if there is one.
+    pub fn read(base: &Path) -> Option<Manifest> {
+        fs::read_to_string(base.join(MANIFEST))
+            .ok()
+            .map(|t| Manifest::parse(&t))
+    }
 }
 
 /// Checks that `rel` stays inside `base` even through symbolic links that already exist.
@@ -79,68 +121,113 @@ fn confined(base: &Path, rel: &Path) -> Result<(), String> {
     }
 }
 
-/// Checks every target, then writes the outputs that changed, then removes stale outputs.
-/// `origin` names the position to blame for a bad target.
-pub fn write_all(
-    target: Target<'_>,
-    outputs: &[Output],
-    origin: &dyn Fn(&Output) -> Pos,
-) -> Result<Report, Diagnostics> {
-    let mut errors = Vec::new();
-    for o in outputs {
-        let full = target.base.join(&o.path);
-        let problem = if target.confine {
-            confined(target.base, &o.path).err()
-        } else {
-            None
-        };
-        let problem =
-            problem.or_else(|| full.is_dir().then(|| "the target is a folder".to_string()));
-        let problem = problem.or_else(|| {
-            let parent = full.parent()?;
-            (!o.mkdirp && !parent.as_os_str().is_empty() && !parent.is_dir()).then(|| {
-                format!(
-                    "folder {} does not exist (add `:mkdirp yes`)",
-                    parent.display()
-                )
-            })
-        });
-        if let Some(why) = problem {
-            errors.push(Diagnostic::error(
-                origin(o),
-                format!("cannot write `{}`: {why}", o.path.display()),
-            ));
+/// Why `o` cannot be written under `target`, if it cannot.
+fn problem(target: Target<'_>, o: &Output) -> Option<String> {
+    let full = target.base.join(&o.path);
+    if target.confine {
+        if let Err(why) = confined(target.base, &o.path) {
+            return Some(why);
         }
     }
+    if full.is_dir() {
+        return Some("the target is a folder".into());
+    }
+    let parent = full.parent().filter(|p| !p.as_os_str().is_empty())?;
+    if parent.is_dir() {
+        return None;
+    }
+    // The nearest ancestor that exists must be a folder, or nothing can be created under it.
+    let blocker = parent.ancestors().find(|p| fs::metadata(p).is_ok());
+    if let Some(b) = blocker.filter(|b| !b.is_dir()) {
+        let shown = b.strip_prefix(target.base).unwrap_or(b);
+        return Some(format!(
+            "`{}` is a file, so no folder can be made there",
+            normalize(shown).display()
+        ));
+    }
+    if !o.mkdirp {
+        let shown = parent.strip_prefix(target.base).unwrap_or(parent);
+        return Some(format!(
+            "folder `{}` does not exist (add `:mkdirp yes`)",
+            normalize(shown).display()
+        ));
+    }
+    None
+}
+
+/// A file to put in place: where, what, with which mode, and whom to blame when it fails.
+struct Change<'a> {
+    rel: PathBuf,
+    full: PathBuf,
+    content: &'a [u8],
+    mode: u32,
+    blame: Pos,
+}
+
+/// Checks every target, then writes the outputs that changed and the manifest (all or nothing),
+/// then removes stale outputs. Errors are reported at each output's block.
+pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagnostics> {
+    let errors: Vec<Diagnostic> = outputs
+        .iter()
+        .filter_map(|o| {
+            let why = problem(target, o)?;
+            Some(Diagnostic::error(
+                o.block.clone(),
+                format!("cannot write `{}`: {why}", normalize(&o.path).display()),
+            ))
+        })
+        .collect();
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
     let mut report = Report::default();
-    let io_err = |o: &Output, e: std::io::Error| {
-        Diagnostics::from(Diagnostic::error(
-            origin(o),
-            format!("cannot write `{}`: {e}", o.path.display()),
-        ))
-    };
+    let mut changes = Vec::new();
     for o in outputs {
         let full = target.base.join(&o.path);
+        let rel = normalize(&o.path);
         if fs::read(&full).is_ok_and(|old| old == o.content) {
-            let meta = fs::metadata(&full).map_err(|e| io_err(o, e))?;
-            if meta.permissions().mode() & 0o7777 != o.mode {
-                fs::set_permissions(&full, fs::Permissions::from_mode(o.mode))
-                    .map_err(|e| io_err(o, e))?;
+            let meta = fs::metadata(&full);
+            if meta.is_ok_and(|m| m.permissions().mode() & 0o7777 != o.mode) {
+                fs::set_permissions(&full, fs::Permissions::from_mode(o.mode)).map_err(|e| {
+                    Diagnostic::error(
+                        o.block.clone(),
+                        format!("cannot set the mode of `{}`: {}", rel.display(), plain(&e)),
+                    )
+                })?;
             }
-            report.unchanged.push(o.path.clone());
+            report.unchanged.push(rel);
             continue;
         }
-        replace(&full, &o.content, o.mode).map_err(|e| io_err(o, e))?;
-        report.written.push(o.path.clone());
+        changes.push(Change {
+            rel,
+            full,
+            content: &o.content,
+            mode: o.mode,
+            blame: o.block.clone(),
+        });
     }
-    if target.manifest {
-        let path = target.base.join(MANIFEST);
-        let old = fs::read_to_string(&path).unwrap_or_default();
-        for stale in manifest_entries(&old) {
-            if outputs.iter().any(|o| o.path == stale) || check_target(&stale).is_err() {
+    let manifest_path = target.base.join(MANIFEST);
+    let old_manifest = fs::read_to_string(&manifest_path).unwrap_or_default();
+    let new_manifest = target.manifest.map(Manifest::text);
+    if let Some(new) = new_manifest.as_deref().filter(|new| *new != old_manifest) {
+        changes.push(Change {
+            rel: PathBuf::from(MANIFEST),
+            full: manifest_path.clone(),
+            content: new.as_bytes(),
+            mode: 0o644,
+            blame: Pos::new(MANIFEST, 1, 1),
+        });
+    }
+    commit(&changes)?;
+    report.written = changes
+        .into_iter()
+        .map(|c| c.rel)
+        .filter(|r| r != Path::new(MANIFEST))
+        .collect();
+    if let Some(manifest) = target.manifest {
+        for stale in Manifest::parse(&old_manifest).outputs {
+            let stale = normalize(&stale);
+            if manifest.outputs.contains(&stale) || check_target(&stale).is_err() {
                 continue;
             }
             let full = target.base.join(&stale);
@@ -150,39 +237,125 @@ pub fn write_all(
                 report.removed.push(stale);
             }
         }
-        let new = manifest_text(outputs);
-        if new != old {
-            replace(&path, new.as_bytes(), 0o644).map_err(|e| {
-                Diagnostics::from(Diagnostic::error(
-                    Pos::new(&path, 1, 1),
-                    format!("cannot write the manifest: {e}"),
-                ))
-            })?;
-        }
     }
     Ok(report)
 }
 
+/// An I/O error in plain words, without the OS's error number.
+fn plain(e: &std::io::Error) -> String {
+    let text = match e.kind() {
+        ErrorKind::PermissionDenied => "permission denied".to_string(),
+        ErrorKind::NotFound => "a folder on the way does not exist".to_string(),
+        ErrorKind::AlreadyExists => "a file is in the way".to_string(),
+        ErrorKind::StorageFull => "the disk is full".to_string(),
+        ErrorKind::ReadOnlyFilesystem => "the file system is read-only".to_string(),
+        _ => e.to_string(),
+    };
+    match text.find(" (os error") {
+        Some(k) => text[..k].to_string(),
+        None => text,
+    }
+}
+
+/// The temporary names beside `path` for its staged content and for its old content.
+fn side_names(path: &Path) -> (PathBuf, PathBuf) {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let pid = std::process::id();
+    (
+        dir.join(format!(".{name}.tangle-{pid}.tmp")),
+        dir.join(format!(".{name}.tangle-{pid}.old")),
+    )
+}
+
+/// Puts every change in place or none: stage all, then rename each in turn; when a rename fails,
+/// the files already replaced get their old content back and new ones are removed.
+fn commit(changes: &[Change<'_>]) -> Result<(), Diagnostics> {
+    let fail = |c: &Change<'_>, e: &std::io::Error| {
+        Diagnostics::from(Diagnostic::error(
+            c.blame.clone(),
+            format!("cannot write `{}`: {}", c.rel.display(), plain(e)),
+        ))
+    };
+    let mut staged: Vec<PathBuf> = Vec::with_capacity(changes.len());
+    for c in changes {
+        let (tmp, _) = side_names(&c.full);
+        let _ = fs::remove_file(&tmp);
+        if let Err(e) = stage(&tmp, c.content, c.mode) {
+            let _ = fs::remove_file(&tmp);
+            for t in &staged {
+                let _ = fs::remove_file(t);
+            }
+            return Err(fail(c, &e));
+        }
+        staged.push(tmp);
+    }
+    // Which targets are in place, and where their old content waits (`None`: there was none).
+    let mut done: Vec<(&Path, Option<PathBuf>)> = Vec::with_capacity(changes.len());
+    for (c, tmp) in changes.iter().zip(&staged) {
+        let (_, old) = side_names(&c.full);
+        let result = (|| {
+            let _ = fs::remove_file(&old);
+            let kept = match fs::hard_link(&c.full, &old) {
+                Ok(()) => Some(old.clone()),
+                Err(e) if e.kind() == ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            if let Err(e) = fs::rename(tmp, &c.full) {
+                if let Some(k) = &kept {
+                    let _ = fs::remove_file(k);
+                }
+                return Err(e);
+            }
+            Ok(kept)
+        })();
+        match result {
+            Ok(kept) => done.push((&c.full, kept)),
+            Err(e) => {
+                for (path, kept) in done.into_iter().rev() {
+                    match kept {
+                        Some(k) => {
+                            let _ = fs::rename(&k, path);
+                        }
+                        None => {
+                            let _ = fs::remove_file(path);
+                        }
+                    }
+                }
+                for t in &staged {
+                    let _ = fs::remove_file(t);
+                }
+                return Err(fail(c, &e));
+            }
+        }
+    }
+    for (_, kept) in done {
+        if let Some(k) = kept {
+            let _ = fs::remove_file(k);
+        }
+    }
+    Ok(())
+}
+
+/// Writes `content` with `mode` to the new file `tmp`, making missing folders.
+fn stage(tmp: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
+    if let Some(dir) = tmp.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)?;
+    f.write_all(content)?;
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    f.sync_data()
+}
+
 /// Replaces `path` with `content` through a temporary file in the same folder and a rename.
 pub fn replace(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tangle-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(content)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
+    let (tmp, _) = side_names(path);
+    let result = stage(&tmp, content, mode).and_then(|()| fs::rename(&tmp, path));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -203,6 +376,7 @@ pub fn check_all(target: Target<'_>, outputs: &[Output]) -> Vec<Difference> {
         let full = target.base.join(rel);
         let old = fs::read(&full).unwrap_or_default();
         if old != new {
+            let rel = normalize(rel);
             let old = String::from_utf8_lossy(&old);
             let new = String::from_utf8_lossy(new);
             let a = format!("a/{}", rel.display());
@@ -217,17 +391,129 @@ pub fn check_all(target: Target<'_>, outputs: &[Output]) -> Vec<Difference> {
             } else {
                 diff
             };
-            diffs.push(Difference {
-                path: rel.to_path_buf(),
-                diff,
-            });
+            diffs.push(Difference { path: rel, diff });
         }
     };
     for o in outputs {
         compare(&o.path, &o.content);
     }
-    if target.manifest {
-        compare(Path::new(MANIFEST), manifest_text(outputs).as_bytes());
+    if let Some(m) = target.manifest {
+        compare(Path::new(MANIFEST), m.text().as_bytes());
     }
     diffs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_round_trip_and_first_format() {
+        let m = Manifest {
+            documents: vec!["lit.org".into()],
+            outputs: vec!["src/main.rs".into(), "Cargo.toml".into()],
+        };
+        let back = Manifest::parse(&m.text());
+        assert_eq!(back.documents, m.documents);
+        assert_eq!(
+            back.outputs,
+            vec![PathBuf::from("Cargo.toml"), "src/main.rs".into()]
+        );
+        let old = Manifest::parse("# Files written by `tangle`\nsrc/a.rs\nsrc/b.rs\n");
+        assert!(old.documents.is_empty());
+        assert_eq!(
+            old.outputs,
+            vec![PathBuf::from("src/a.rs"), "src/b.rs".into()]
+        );
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tangle-write-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn change<'a>(dir: &Path, rel: &str, content: &'a [u8]) -> Change<'a> {
+        Change {
+            rel: rel.into(),
+            full: dir.join(rel),
+            content,
+            mode: 0o644,
+            blame: Pos::new("a.md", 1, 1),
+        }
+    }
+
+    #[test]
+    fn a_failed_rename_puts_back_what_was_replaced() {
+        let dir = scratch("rollback");
+        fs::write(dir.join("a.rs"), "old a\n").unwrap();
+        // The second target is a folder: staging works, the rename over it fails.
+        fs::create_dir_all(dir.join("b.rs/inside")).unwrap();
+        let changes = [
+            change(&dir, "a.rs", b"new a\n"),
+            change(&dir, "new.rs", b"new file\n"),
+            change(&dir, "b.rs", b"new b\n"),
+        ];
+        let err = commit(&changes).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert!(err.0[0].message.starts_with("cannot write `b.rs`"), "{err}");
+        assert_eq!(fs::read_to_string(dir.join("a.rs")).unwrap(), "old a\n");
+        assert!(!dir.join("new.rs").exists(), "a new file must go again");
+        let mut left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.rs", "b.rs"], "no temporary file stays behind");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_stage_replaces_nothing() {
+        let dir = scratch("stage");
+        fs::write(dir.join("a.rs"), "old a\n").unwrap();
+        let long = "x".repeat(250);
+        let changes = [
+            change(&dir, "a.rs", b"new a\n"),
+            change(&dir, &long, b"too long a name for its temporary file\n"),
+        ];
+        assert!(commit(&changes).is_err());
+        assert_eq!(fs::read_to_string(dir.join("a.rs")).unwrap(), "old a\n");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_where_a_folder_must_go_is_said_in_plain_words() {
+        let dir = scratch("parent-file");
+        fs::write(dir.join("src"), "a file\n").unwrap();
+        let o = Output {
+            path: "src/deep/main.rs".into(),
+            content: b"fn main() {}\n".to_vec(),
+            mode: 0o644,
+            mkdirp: true,
+            block: Pos::new("docs/a.md", 3, 1),
+            map: Default::default(),
+        };
+        let target = Target {
+            base: &dir,
+            confine: true,
+            manifest: None,
+        };
+        let err = write_all(target, &[o]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "docs/a.md:3:1: error: cannot write `src/deep/main.rs`: `src` is a file, so no folder can be made there"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn errors_in_plain_words() {
+        let e = std::io::Error::from_raw_os_error(17);
+        assert_eq!(plain(&e), "a file is in the way");
+        let e = std::io::Error::from_raw_os_error(13);
+        assert_eq!(plain(&e), "permission denied");
+    }
 }

@@ -124,7 +124,7 @@ fn stale_outputs_are_removed_and_nothing_else() {
             .lines()
             .filter(|l| !l.starts_with('#'))
             .collect::<Vec<_>>(),
-        ["src/a.rs"]
+        ["[documents]", "docs/a.md", "[outputs]", "src/a.rs"]
     );
 }
 
@@ -211,6 +211,21 @@ fn locate_maps_tangled_lines_to_chapters() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "docs/a.md:4:1: in «src/m.rs»\n"
+    );
+    // Without a column: the code on the line, not the indentation the reference put there.
+    let out = p.tangle(&["locate", "src/m.rs:3"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "docs/a.md:12:1: in «body»\n"
+    );
+    // A column may stand at the end of the line, not past it.
+    ok(&p.tangle(&["locate", "src/m.rs:3:15"]));
+    let out = p.tangle(&["locate", "src/m.rs:3:16"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("there is no column 16 on line 3"),
+        "{}",
+        stderr(&out)
     );
     let out = p.tangle(&["locate", "src/m.rs:99"]);
     assert!(!out.status.success());

@@ -1,0 +1,254 @@
+//! A project: the documents the tangler reads, the folder its outputs are relative to, and the
+//! one function that tangles it. Every command (`tangle`, `--check`, `locate`, `cargo`, `watch`)
+//! goes through [`Project::tangle`]; the mdBook preprocessor calls the Markdown half of it,
+//! [`crate::tangle::tangle_markdown`], on the chapters mdBook hands it.
+//!
+//! A project is found from a folder by walking up to the nearest folder that has a `book.toml`
+//! (a Markdown book) or a manifest (`.tangled`) listing org documents (written by an earlier
+//! `tangle FILE.org` there), so an org project needs no configuration of its own.
+
+use crate::book::{Book, DEFAULT_LABELS};
+use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::org::tangle_org;
+use crate::output::Output;
+use crate::paths::{normalize, relative_to};
+use crate::tangle::{tangle_files, Tangled};
+use crate::write::{Manifest, Target};
+use std::path::{Path, PathBuf};
+
+/// What a project reads.
+#[derive(Debug, Clone)]
+pub enum Documents {
+    /// An mdBook book: `book.toml` in the root, chapters in `SUMMARY.md` order.
+    Book(Book),
+    /// Markdown files named on the command line, tangled together: a part of a book, or a
+    /// one-off. No manifest is kept (a part must not remove the rest's outputs as stale).
+    Markdown {
+        chapters: Vec<PathBuf>,
+        labels: String,
+    },
+    /// Org files in the root folder, each tangled on its own as Emacs tangles it, their targets
+    /// relative to the root.
+    Org { files: Vec<PathBuf> },
+}
+
+/// The documents and the folder that their paths, and the outputs' paths, are relative to.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub documents: Documents,
+}
+
+/// A project and the documents of it that a command line named (whose outputs are written).
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub project: Project,
+    /// Documents relative to the root; `None` when the whole project was meant.
+    pub only: Option<Vec<PathBuf>>,
+}
+
+fn is_org(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "org")
+}
+
+impl Project {
+    /// The project that folder `start` belongs to, if any: the nearest folder, going up, that
+    /// holds a `book.toml` or a manifest listing org documents.
+    pub fn find(start: &Path) -> Result<Option<Project>, Diagnostics> {
+        for dir in start.ancestors() {
+            if dir.join("book.toml").is_file() {
+                let book = Book::load(dir)?;
+                return Ok(Some(Project {
+                    root: dir.to_path_buf(),
+                    documents: Documents::Book(book),
+                }));
+            }
+            let Some(manifest) = Manifest::read(dir) else {
+                continue;
+            };
+            let files: Vec<PathBuf> = manifest
+                .documents
+                .into_iter()
+                .filter(|d| is_org(d) && dir.join(d).is_file())
+                .collect();
+            if !files.is_empty() {
+                return Ok(Some(Project {
+                    root: dir.to_path_buf(),
+                    documents: Documents::Org { files },
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The projects of documents named on the command line (relative to `cwd`): Markdown files
+    /// together, relative to the book around `cwd` (else `cwd`); org files grouped by folder,
+    /// each folder a project that also keeps the org documents its manifest lists already.
+    pub fn for_files(cwd: &Path, files: &[PathBuf]) -> Result<Vec<Named>, Diagnostics> {
+        let (org, md): (Vec<&PathBuf>, Vec<&PathBuf>) = files.iter().partition(|f| is_org(f));
+        let mut named = Vec::new();
+        if !md.is_empty() {
+            let root = Book::find_root(cwd).unwrap_or_else(|| cwd.to_path_buf());
+            let labels = Book::load(&root)
+                .map(|b| b.labels)
+                .unwrap_or_else(|_| DEFAULT_LABELS.into());
+            let chapters = md
+                .iter()
+                .map(|f| relative_to(&cwd.join(f), &root))
+                .collect();
+            named.push(Named {
+                project: Project {
+                    root,
+                    documents: Documents::Markdown { chapters, labels },
+                },
+                only: None,
+            });
+        }
+        let mut folders: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+        for f in org {
+            let full = normalize(&cwd.join(f));
+            let folder = full.parent().unwrap_or(Path::new("/")).to_path_buf();
+            let name = PathBuf::from(full.file_name().unwrap_or_default());
+            match folders.iter_mut().find(|(d, _)| *d == folder) {
+                Some((_, names)) if !names.contains(&name) => names.push(name),
+                Some(_) => {}
+                None => folders.push((folder, vec![name])),
+            }
+        }
+        for (folder, names) in folders {
+            let mut files = names.clone();
+            if let Some(m) = Manifest::read(&folder) {
+                for d in m.documents {
+                    if is_org(&d) && !files.contains(&d) && folder.join(&d).is_file() {
+                        files.push(d);
+                    }
+                }
+            }
+            named.push(Named {
+                project: Project {
+                    root: relative_to(&folder, cwd),
+                    documents: Documents::Org { files },
+                },
+                only: Some(names),
+            });
+        }
+        Ok(named)
+    }
+
+    /// The documents read, relative to the root.
+    pub fn documents(&self) -> Vec<PathBuf> {
+        match &self.documents {
+            Documents::Book(book) => book.chapters.clone(),
+            Documents::Markdown { chapters, .. } => chapters.clone(),
+            Documents::Org { files } => files.clone(),
+        }
+    }
+
+    /// Every file whose change changes the outputs (for `watch`), relative to the root.
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        let mut inputs = self.documents();
+        if let Documents::Book(book) = &self.documents {
+            inputs.push("book.toml".into());
+            inputs.push(book.src.join("SUMMARY.md"));
+        }
+        inputs
+    }
+
+    /// Tangles every document of the project. Paths in the outputs' maps and in messages are
+    /// relative to the root. Nothing is written.
+    pub fn tangle(&self) -> Result<Tangled, Diagnostics> {
+        match &self.documents {
+            Documents::Book(book) => tangle_files(&self.root, &book.chapters, &book.labels),
+            Documents::Markdown { chapters, labels } => tangle_files(&self.root, chapters, labels),
+            Documents::Org { files } => self.tangle_org_files(files),
+        }
+    }
+
+    /// Each org file on its own, as Emacs tangles it; two files writing one target is an error.
+    fn tangle_org_files(&self, files: &[PathBuf]) -> Result<Tangled, Diagnostics> {
+        let mut all = Tangled::default();
+        let mut errors = Vec::new();
+        for file in files {
+            let text = match crate::source::read(&self.root.join(file)) {
+                Ok(text) => text,
+                Err(mut d) => {
+                    d.pos.path = file.clone();
+                    errors.push(d);
+                    continue;
+                }
+            };
+            match tangle_org(file, &text) {
+                Ok(t) => {
+                    for o in t.outputs {
+                        let path = normalize(&o.path);
+                        if let Some(first) = all.outputs.iter().find(|p| normalize(&p.path) == path)
+                        {
+                            errors.push(
+                                Diagnostic::error(
+                                    o.block.clone(),
+                                    format!(
+                                        "`{}` is also written by another document",
+                                        path.display()
+                                    ),
+                                )
+                                .with_note(first.block.clone(), "written there first"),
+                            );
+                            continue;
+                        }
+                        all.outputs.push(o);
+                    }
+                    all.warnings.extend(t.warnings);
+                }
+                Err(mut ds) => errors.append(&mut ds.0),
+            }
+        }
+        if errors.is_empty() {
+            Ok(all)
+        } else {
+            Err(Diagnostics(errors))
+        }
+    }
+
+    /// The manifest this project keeps, for a run that produced `outputs`: none for Markdown
+    /// files named on the command line.
+    pub fn manifest(&self, outputs: &[Output]) -> Option<Manifest> {
+        match &self.documents {
+            Documents::Markdown { .. } => None,
+            Documents::Book(_) | Documents::Org { .. } => {
+                Some(Manifest::new(&self.documents(), outputs))
+            }
+        }
+    }
+
+    /// Where the outputs go: Markdown outputs must stay inside the root; org outputs go where
+    /// Emacs would put them.
+    pub fn target<'a>(&'a self, manifest: Option<&'a Manifest>) -> Target<'a> {
+        Target {
+            base: &self.root,
+            confine: !matches!(self.documents, Documents::Org { .. }),
+            manifest,
+        }
+    }
+
+    /// The output written to `path` (relative to `cwd`), if the project writes it.
+    pub fn output<'t>(&self, tangled: &'t Tangled, cwd: &Path, path: &Path) -> Option<&'t Output> {
+        let want = normalize(&cwd.join(path));
+        let base = normalize(&cwd.join(&self.root));
+        tangled
+            .outputs
+            .iter()
+            .find(|o| normalize(&base.join(&o.path)) == want)
+    }
+
+    /// `pos` (relative to the root) as the user in `cwd` names it.
+    pub fn shown_from(&self, pos: &Pos, cwd: &Path) -> Pos {
+        if pos.path.is_absolute() {
+            return pos.clone();
+        }
+        let full = normalize(&cwd.join(&self.root).join(&pos.path));
+        Pos {
+            path: relative_to(&full, &normalize(cwd)),
+            ..pos.clone()
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! An org-mode literate Rust program gets the whole workflow: after `tangle FILE.org` in its
+//! folder, with no other configuration, `--check`, `locate`, `tangle cargo` (real rustc errors
+//! pointing at the `.org` line) and plain `tangle` work there and in its subfolders. The program
+//! is `tests/org_corpus/literate_rust.org`, which the differential test also tangles with Emacs.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const LIT: &str = include_str!("org_corpus/literate_rust.org");
+
+/// A throwaway folder under the target directory holding `lit.org`.
+fn project(tag: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("org-project-{tag}"));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("lit.org"), LIT).unwrap();
+    dir
+}
+
+fn tangle(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tangle"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "tangle failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// The 1-based line of `lit.org` that holds `needle`.
+fn org_line(needle: &str) -> usize {
+    LIT.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn after_tangling_an_org_file_every_command_works_in_its_folder() {
+    let dir = project("workflow");
+    ok(&tangle(&dir, &["lit.org"]));
+    let main = fs::read_to_string(dir.join("src/main.rs")).unwrap();
+    assert!(
+        main.starts_with("fn main() {\n"),
+        "org outputs get no header line, as Emacs writes them:\n{main}"
+    );
+    let manifest = fs::read_to_string(dir.join(".tangled")).unwrap();
+    assert!(manifest.contains("[documents]\nlit.org\n"), "{manifest}");
+
+    // --check, with the file named and without.
+    ok(&tangle(&dir, &["--check", "lit.org"]));
+    ok(&tangle(&dir, &["--check"]));
+
+    // locate: without a column, the code of the line, not the indentation the reference gave.
+    let line = main.lines().position(|l| l.contains("\"many\"")).unwrap() + 1;
+    let want_line = org_line("let count: usize");
+    let at = ok(&tangle(&dir, &["locate", &format!("src/main.rs:{line}")]));
+    assert_eq!(
+        at.trim(),
+        format!("lit.org:{want_line}:1: in «greet the caller»")
+    );
+    let at = ok(&tangle(
+        &dir,
+        &["locate", &format!("src/main.rs:{line}:24")],
+    ));
+    assert_eq!(
+        at.trim(),
+        format!("lit.org:{want_line}:20: in «greet the caller»")
+    );
+    // From a subfolder, paths are named as seen from there.
+    let at = ok(&tangle(
+        &dir.join("src"),
+        &["locate", &format!("main.rs:{line}")],
+    ));
+    assert_eq!(
+        at.trim(),
+        format!("../lit.org:{want_line}:1: in «greet the caller»")
+    );
+    // A column past the end of the line is an error.
+    let past = tangle(&dir, &["locate", &format!("src/main.rs:{line}:200")]);
+    assert!(!past.status.success());
+    assert!(
+        text(&past.stderr).contains("no column 200"),
+        "{}",
+        text(&past.stderr)
+    );
+
+    // tangle cargo: rustc's error points at the org line, with the org text in the snippet.
+    let build = tangle(&dir, &["cargo", "build", "--quiet"]);
+    assert!(!build.status.success(), "the program has a type error");
+    let err = text(&build.stderr);
+    assert!(
+        err.contains(&format!(
+            "--> lit.org:{want_line}:20 (src/main.rs:{line}:24, in «greet the caller»)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{want_line} | let count: usize = \"many\";")),
+        "{err}"
+    );
+
+    // Fix the document; plain `tangle` in the folder finds the project and rewrites the output.
+    let fixed = LIT.replace("let count: usize = \"many\";", "let count = \"many\";");
+    fs::write(dir.join("lit.org"), fixed).unwrap();
+    let check = tangle(&dir, &["--check"]);
+    assert!(!check.status.success(), "--check must see the stale output");
+    assert!(
+        text(&check.stdout).contains("\n+    let count = \"many\";\n"),
+        "{}",
+        text(&check.stdout)
+    );
+    ok(&tangle(&dir, &[]));
+    let build = tangle(&dir, &["cargo", "build", "--quiet"]);
+    assert!(build.status.success(), "{}", text(&build.stderr));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_second_org_file_in_the_folder_joins_the_project() {
+    let dir = project("two-files");
+    fs::write(
+        dir.join("notes.org"),
+        "* Notes\n#+begin_src sh :tangle notes.sh\necho notes\n#+end_src\n",
+    )
+    .unwrap();
+    ok(&tangle(&dir, &["lit.org"]));
+    ok(&tangle(&dir, &["notes.org"]));
+    let manifest = fs::read_to_string(dir.join(".tangled")).unwrap();
+    assert!(
+        manifest.contains(
+            "[documents]\nlit.org\nnotes.org\n[outputs]\nCargo.toml\nnotes.sh\nsrc/main.rs\n"
+        ),
+        "{manifest}"
+    );
+    let at = ok(&tangle(&dir, &["locate", "notes.sh:1"]));
+    assert_eq!(at.trim(), "notes.org:3:1: in «notes.org:2»");
+    // Both documents writing one file is an error at the second one's block.
+    fs::write(
+        dir.join("notes.org"),
+        "* Notes\n#+begin_src sh :tangle Cargo.toml\necho notes\n#+end_src\n",
+    )
+    .unwrap();
+    let clash = tangle(&dir, &[]);
+    assert!(!clash.status.success());
+    let err = text(&clash.stderr);
+    assert!(
+        err.contains("notes.org:2:1: error: `Cargo.toml` is also written by another document"),
+        "{err}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
