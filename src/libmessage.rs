@@ -62,6 +62,13 @@ pub mod error {
             /// The server's `--max-clients`.
             max: usize,
         },
+        /// The request, or its reply, would take the bytes held for requests past the budget.
+        ServerBusy {
+            /// The bytes the request or its reply needs.
+            wanted: u64,
+            /// The server's `--max-buffered`.
+            limit: u64,
+        },
         /// The client did not complete its request within the server's timeout.
         Timeout(Duration),
         /// The server is shutting down and takes no new request.
@@ -83,6 +90,7 @@ pub mod error {
                 Self::PasswordRequired => "password-required",
                 Self::WrongPassword => "wrong-password",
                 Self::ServerFull { .. } => "server-full",
+                Self::ServerBusy { .. } => "server-busy",
                 Self::Timeout(_) => "timeout",
                 Self::ShuttingDown => "shutting-down",
             }
@@ -113,6 +121,10 @@ pub mod error {
                 Self::PasswordRequired => write!(f, "password required"),
                 Self::WrongPassword => write!(f, "wrong password"),
                 Self::ServerFull { max } => write!(f, "server full ({max} clients)"),
+                Self::ServerBusy { wanted, limit } => write!(
+                    f,
+                    "server busy: {wanted} more bytes would exceed its limit of {limit} bytes held for requests"
+                ),
                 Self::Timeout(after) => write!(
                     f,
                     "timed out after {} s without a complete request",
@@ -783,8 +795,18 @@ pub mod request {
     #[derive(Debug)]
     pub struct Body {
         kept: Vec<u8>,
-        keep_all: bool,
+        /// How many bytes `kept` will hold once the content is complete.
+        keeps: usize,
         remaining: u64,
+    }
+
+    /// How many content bytes a request with `header` makes the server keep: all of them for
+    /// `text/json`, at most [`ECHOED_BYTES`] for any other content type.
+    pub fn kept_bytes(header: &Header) -> u64 {
+        match header.content_type {
+            ContentType::TextJson => header.content_length,
+            ContentType::Other(_) => header.content_length.min(ECHOED_BYTES as u64),
+        }
     }
 
     impl Body {
@@ -793,7 +815,7 @@ pub mod request {
         pub fn new(header: &Header) -> Self {
             Self {
                 kept: Vec::new(),
-                keep_all: header.content_type == ContentType::TextJson,
+                keeps: usize::try_from(kept_bytes(header)).unwrap_or(usize::MAX),
                 remaining: header.content_length,
             }
         }
@@ -803,11 +825,8 @@ pub mod request {
             let n = bytes
                 .len()
                 .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-            let wanted = if self.keep_all {
-                n
-            } else {
-                n.min(ECHOED_BYTES.saturating_sub(self.kept.len()))
-            };
+            let wanted = n.min(self.keeps - self.kept.len());
+            self.make_room(wanted);
             self.kept.extend_from_slice(&bytes[..wanted]);
             self.remaining -= n as u64;
             n
@@ -816,6 +835,21 @@ pub mod request {
         /// Whether all `content-length` bytes have arrived.
         pub fn is_complete(&self) -> bool {
             self.remaining == 0
+        }
+
+        /// Makes room for `more` bytes: doubling, as a `Vec` does, but never beyond the `keeps`
+        /// bytes the request was charged for.
+        fn make_room(&mut self, more: usize) {
+            let needed = self.kept.len() + more;
+            if needed > self.kept.capacity() {
+                let room = (2 * self.kept.capacity()).clamp(needed, self.keeps);
+                self.kept.reserve_exact(room - self.kept.len());
+            }
+        }
+
+        /// How many bytes the buffer has room for: never more than the request was charged for.
+        pub fn room(&self) -> usize {
+            self.kept.capacity()
         }
 
         /// The content bytes kept so far: all of them for JSON, the first ten otherwise.
@@ -932,6 +966,7 @@ pub mod service {
     use crate::secret::Secret;
     use crate::table::Table;
     use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -942,6 +977,8 @@ pub mod service {
         pub max_content_length: u64,
         /// How long a client may take to send a request, or to take its reply.
         pub timeout: Duration,
+        /// The most bytes that all requests, and the replies made for them, may hold at once.
+        pub max_buffered: u64,
     }
 
     impl Default for Limits {
@@ -949,6 +986,27 @@ pub mod service {
             Self {
                 max_content_length: 1 << 20,
                 timeout: Duration::from_secs(10),
+                max_buffered: 64 << 20,
+            }
+        }
+    }
+
+    /// A request or a reply that holds at most this many bytes is always admitted, and not
+    /// counted against `--max-buffered`: a budget filled by hostile clients does not starve the
+    /// clients that ask little.
+    pub const ALWAYS_ADMITTED: u64 = 4096;
+
+    /// Bytes held against `--max-buffered`, given back when dropped. The default holds nothing.
+    #[derive(Debug, Default)]
+    pub struct Reservation {
+        bytes: u64,
+        budget: Option<Arc<AtomicU64>>,
+    }
+
+    impl Drop for Reservation {
+        fn drop(&mut self) {
+            if let Some(held) = &self.budget {
+                held.fetch_sub(self.bytes, Ordering::Relaxed);
             }
         }
     }
@@ -962,6 +1020,8 @@ pub mod service {
         password: Option<Secret>,
         /// The limits every connection obeys.
         pub limits: Limits,
+        /// The bytes reserved against `limits.max_buffered`, by every connection together.
+        buffered: Arc<AtomicU64>,
     }
 
     impl Service {
@@ -981,6 +1041,7 @@ pub mod service {
                 hits,
                 password,
                 limits,
+                buffered: Arc::default(),
             }
         }
 
@@ -1020,8 +1081,9 @@ pub mod service {
             Some((key, frames))
         }
 
-        /// Decides, from the header alone, whether the content may be received at all.
-        pub fn admit(&self, header: &Header) -> Result<(), ProtocolError> {
+        /// Decides, from the header alone, whether the content may be received at all; if so,
+        /// reserves what keeping it will cost.
+        pub fn admit(&self, header: &Header) -> Result<Reservation, ProtocolError> {
             if let Some(password) = &self.password {
                 match &header.password {
                     None => return Err(ProtocolError::PasswordRequired),
@@ -1037,7 +1099,33 @@ pub mod service {
                     limit: self.limits.max_content_length,
                 });
             }
-            Ok(())
+            self.reserve(request::kept_bytes(header))
+        }
+
+        /// Reserves `bytes` against `--max-buffered`: granted if they are at most
+        /// [`ALWAYS_ADMITTED`] (and then not counted), or if the total stays within the budget.
+        pub fn reserve(&self, bytes: u64) -> Result<Reservation, ProtocolError> {
+            if bytes <= ALWAYS_ADMITTED {
+                return Ok(Reservation::default());
+            }
+            let limit = self.limits.max_buffered;
+            self.buffered
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                    held.checked_add(bytes).filter(|&total| total <= limit)
+                })
+                .map_err(|_| ProtocolError::ServerBusy {
+                    wanted: bytes,
+                    limit,
+                })?;
+            Ok(Reservation {
+                bytes,
+                budget: Some(Arc::clone(&self.buffered)),
+            })
+        }
+
+        /// How many bytes requests and their replies hold against `--max-buffered` now.
+        pub fn buffered(&self) -> u64 {
+            self.buffered.load(Ordering::Relaxed)
         }
 
         /// The response to a complete request, as the original computes it.
@@ -1080,7 +1168,7 @@ pub mod message {
     use crate::pyrepr;
     use crate::request::{Body, Request};
     use crate::response::Response;
-    use crate::service::Service;
+    use crate::service::{Reservation, Service};
     use log::{debug, info, warn};
     use mio::net::TcpStream;
     use std::io::{self, Read, Write};
@@ -1160,6 +1248,8 @@ pub mod message {
         phase: Phase,
         /// Bytes that arrived after the request being answered (a pipelining client).
         leftover: Vec<u8>,
+        /// What the request being read or answered holds against `--max-buffered`.
+        held: Reservation,
         deadline: Instant,
         draining: bool,
     }
@@ -1175,6 +1265,7 @@ pub mod message {
                     have: 0,
                 },
                 leftover: Vec::new(),
+                held: Reservation::default(),
                 deadline: Instant::now() + service.limits.timeout,
                 draining: false,
             }
@@ -1249,6 +1340,7 @@ pub mod message {
                         Err(e) => return self.fail("write", e),
                     }
                 }
+                self.held = Reservation::default();
                 let next = match *then {
                     Then::Close => self.close(),
                     Then::HangUp => self.hang_up(),
@@ -1335,7 +1427,7 @@ pub mod message {
                             return Ok(None);
                         }
                         let header = Header::parse(buf)?;
-                        service.admit(&header)?;
+                        self.held = service.admit(&header)?;
                         let body = Body::new(&header);
                         self.phase = Phase::Content { header, body };
                     }
@@ -1381,12 +1473,33 @@ pub mod message {
                     service.reply(request, keep_alive)
                 }
             };
+            if let Err(busy) = self.hold_reply(&frame, service) {
+                return self.refuse(busy, service);
+            }
             let then = if keep_alive {
                 Then::ReadNext
             } else {
                 Then::Close
             };
             self.write(frame, then, service)
+        }
+
+        /// The request is answered and its content gone: what it held is given back, and the
+        /// reply is charged instead when it was made for this request alone (a prepared reply
+        /// is shared, and costs nothing more).
+        fn hold_reply(
+            &mut self,
+            frame: &Arc<[u8]>,
+            service: &Service,
+        ) -> Result<(), ProtocolError> {
+            self.held = Reservation::default();
+            let own = if Arc::strong_count(frame) == 1 {
+                frame.len() as u64
+            } else {
+                0
+            };
+            self.held = service.reserve(own)?;
+            Ok(())
         }
 
         fn log_request(&self, request: &Request) {
@@ -1410,6 +1523,7 @@ pub mod message {
         /// The request cannot be served: say why, then close.
         fn refuse(&mut self, error: ProtocolError, service: &Service) -> Next {
             warn!("{}: refused: {error}", self.peer);
+            self.held = Reservation::default();
             self.write(
                 Response::error(&error).to_frame(false).into(),
                 Then::HangUp,
@@ -1579,6 +1693,50 @@ mod tests {
             panic!("a binary request");
         };
         assert_eq!((head.as_slice(), length), (&b"0123456789"[..], 25));
+    }
+
+    #[test]
+    fn reservations_fit_the_budget_and_are_given_back() {
+        let limits = Limits {
+            max_content_length: 32 << 20,
+            max_buffered: 3 << 20,
+            ..Limits::default()
+        };
+        let service = Service::new(Table::builtin(), None, limits);
+        let mut held: Vec<_> = (0..3).map(|_| service.reserve(1 << 20).unwrap()).collect();
+        assert_eq!(service.buffered(), 3 << 20);
+        let busy = service.reserve(1 << 20).unwrap_err();
+        assert_eq!(busy.code(), "server-busy");
+        assert_eq!(
+            busy.to_string(),
+            "server busy: 1048576 more bytes would exceed its limit of 3145728 bytes held for requests"
+        );
+        let small = service.reserve(service::ALWAYS_ADMITTED).unwrap();
+        assert_eq!(service.buffered(), 3 << 20);
+        drop((small, held.pop()));
+        assert_eq!(service.buffered(), 2 << 20);
+
+        let json = Header::new(ContentType::TextJson, "utf-8", 1 << 20);
+        held.push(service.admit(&json).unwrap());
+        assert_eq!(service.buffered(), 3 << 20);
+        assert!(service.admit(&json).is_err());
+        let binary = Header::new(ContentType::Other("b/x".to_owned()), "binary", 16 << 20);
+        let echo = service.admit(&binary).unwrap();
+        assert_eq!(service.buffered(), 3 << 20);
+        drop((echo, held));
+        assert_eq!(service.buffered(), 0);
+    }
+
+    #[test]
+    fn a_body_never_holds_more_room_than_its_length() {
+        let header = Header::new(ContentType::TextJson, "utf-8", 100_000);
+        let mut body = request::Body::new(&header);
+        let piece = [b' '; 7000];
+        while !body.is_complete() {
+            body.take(&piece);
+            assert!(body.room() <= 100_000, "{}", body.room());
+        }
+        assert_eq!((body.content().len(), body.room()), (100_000, 100_000));
     }
 
     #[test]

@@ -42,6 +42,10 @@ struct Cli {
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     max_content_length: u64,
 
+    /// Most bytes all requests, and the replies made for them, may hold at once
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    max_buffered: u64,
+
     /// Seconds a client may take to send its request or to take its reply
     #[arg(long, default_value = "10", value_parser = seconds, value_name = "SECONDS")]
     timeout: Duration,
@@ -109,9 +113,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(path) => Table::load(path)?,
         None => Table::builtin(),
     };
+    if cli.max_buffered < cli.max_content_length {
+        bail!(
+            "--max-buffered {} is smaller than --max-content-length {}: the largest requests could never be served",
+            cli.max_buffered,
+            cli.max_content_length
+        );
+    }
     let limits = Limits {
         max_content_length: cli.max_content_length,
         timeout: cli.timeout,
+        max_buffered: cli.max_buffered,
     };
     let service = Service::new(table, password, limits);
     let max_clients = cli.max_clients as usize;

@@ -181,6 +181,7 @@ fn server_help_and_version() {
         "-c, --max-clients",
         "-p, --password",
         "--max-content-length",
+        "--max-buffered",
         "--timeout",
         "--table",
         "-q, --quiet",
