@@ -347,7 +347,7 @@ impl<'a> Site<'a> {
                                 }
                             }
                             None => {
-                                let col = block.indent + line[..r.start].chars().count() + 1;
+                                let col = block.col(i, line[..r.start].chars().count());
                                 let pos = Pos::new(&chapter.path, block.body_line + i, col);
                                 errors.push(Diagnostic::error(
                                     pos,
@@ -475,15 +475,19 @@ impl<'a> Site<'a> {
         }
     }
 
-    /// The caption and the rewritten opening fence.
+    /// The caption and the rewritten opening fence. The caption takes the fence's place on its
+    /// line, after the block's container prefix (`> `, a list marker); the fence moves to a line
+    /// of its own, after a blank line that stays inside the same containers.
     fn open_block(&self, c: usize, b: usize, line: &str, out: &mut String) {
         let block = &self.web.chapters[c].blocks[b];
         let at = BlockRef {
             chapter: c,
             block: b,
         };
-        let indent = &line[..block.indent.min(line.len())];
-        let rest = &line[indent.len()..];
+        let prefix = &block.prefix;
+        let rest = line.get(prefix.len()..).unwrap_or_default();
+        let cont = continuation(prefix);
+        let blank = cont.trim_end();
         let fence_ch = rest.chars().next().unwrap_or('`');
         let fence: String = rest.chars().take_while(|&ch| ch == fence_ch).collect();
         let id = &self.ids[&(c, b)];
@@ -548,7 +552,7 @@ impl<'a> Site<'a> {
         };
         write!(
             out,
-            "{indent}<div class=\"tangle-caption\" id=\"{}\"><span class=\"tangle-title\">{cap}</span><span class=\"tangle-nav\">{prev}<a class=\"tangle-tag\" href=\"#{}\" title=\"link to this block\">{}</a>{next}</span></div>\n\n{indent}{fence}{},ignore,tangle",
+            "{prefix}<div class=\"tangle-caption\" id=\"{}\"><span class=\"tangle-title\">{cap}</span><span class=\"tangle-nav\">{prev}<a class=\"tangle-tag\" href=\"#{}\" title=\"link to this block\">{}</a>{next}</span></div>\n{blank}\n{cont}{fence}{},ignore,tangle",
             esc(id),
             esc(id),
             esc(self.tag(at)),
@@ -558,13 +562,16 @@ impl<'a> Site<'a> {
     }
 
     /// The footer after the closing fence: cross references, reference targets and labels.
+    /// It and the blank lines around it carry the block's container prefix, so that a block
+    /// quote goes on around it.
     fn close_block(&self, c: usize, b: usize, out: &mut String) {
         let block = &self.web.chapters[c].blocks[b];
         let at = BlockRef {
             chapter: c,
             block: b,
         };
-        let indent = " ".repeat(block.indent);
+        let cont = continuation(&block.prefix);
+        let blank = cont.trim_end();
         let mut foot = String::new();
         match &block.kind {
             BlockKind::Fragment { name, .. } => {
@@ -640,7 +647,7 @@ impl<'a> Site<'a> {
         }
         write!(
             out,
-            "\n\n{indent}<div class=\"tangle-footer\">{foot}</div>\n"
+            "\n{blank}\n{cont}<div class=\"tangle-footer\">{foot}</div>\n{blank}"
         )
         .ok();
     }
@@ -805,6 +812,22 @@ impl<'a> Site<'a> {
         }
         s
     }
+}
+
+/// What continues, on a line of its own, the containers that `prefix` (the text before a fence
+/// on its line) opens or continues: block quote markers stay, a list item's marker becomes
+/// spaces, so that a line starting with it is inside the same block quotes and list items.
+fn continuation(prefix: &str) -> String {
+    prefix
+        .chars()
+        .map(|c| {
+            if matches!(c, '>' | ' ' | '\t') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect()
 }
 
 /// After an opening run of `n` backticks ending at `from`, the end of the matching closing run.

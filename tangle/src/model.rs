@@ -138,13 +138,13 @@ impl Web {
         &self.chapters[at.chapter].blocks[at.block]
     }
 
-    /// The position of body line `i` of a block, at its first column.
+    /// The position of body line `i` of a block, at its first character.
     pub fn line_pos(&self, at: BlockRef, i: usize) -> Pos {
         let b = self.block(at);
         Pos::new(
             &self.chapters[at.chapter].path,
             b.body_line + i,
-            b.indent + 1,
+            b.col(i, 0),
         )
     }
 
