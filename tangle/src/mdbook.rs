@@ -1081,6 +1081,106 @@ mod tests {
         assert!(warnings[0].to_string().contains("never used"));
     }
 
+    /// The tangle captions, code blocks and footers of `md` as mdBook's parser reads it, each
+    /// with the containers around it, and the number of block quotes and lists.
+    fn structure(md: &str) -> (Vec<(&'static str, Vec<&'static str>)>, usize, usize) {
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+        let options = Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES;
+        let (mut found, mut stack, mut quotes, mut lists) = (Vec::new(), Vec::new(), 0, 0);
+        for event in Parser::new_ext(md, options) {
+            match event {
+                Event::Start(Tag::BlockQuote(_)) => {
+                    quotes += 1;
+                    stack.push("quote");
+                }
+                Event::Start(Tag::List(_)) => lists += 1,
+                Event::Start(Tag::Item) => stack.push("item"),
+                Event::End(TagEnd::BlockQuote(_) | TagEnd::Item) => {
+                    stack.pop();
+                }
+                Event::Start(Tag::CodeBlock(_)) => found.push(("code", stack.clone())),
+                Event::Html(h) if h.contains("tangle-caption") => {
+                    found.push(("caption", stack.clone()))
+                }
+                Event::Html(h) if h.contains("tangle-footer") => {
+                    found.push(("footer", stack.clone()))
+                }
+                _ => {}
+            }
+        }
+        (found, quotes, lists)
+    }
+
+    #[test]
+    fn fragment_inside_a_block_quote_stays_in_it() {
+        let q = "# Q\n\n> A quote:\n>\n> ```rust file=q.rs\n> fn main() { <<x>> }\n>```\n>\n>```rust name=x\n>1\n> ```\n> and more of the quote.\n\n<!--\n```rust name=hidden\n```\n-->\n";
+        let (book, warnings) = run("items", vec![chapter("Q", "q.md", Some(vec![1]), q)]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let out = content(&book, "/items/0/Chapter/content");
+        assert!(
+            out.contains("> <div class=\"tangle-caption\" id=\"file:q.rs\">"),
+            "{out}"
+        );
+        assert!(
+            out.contains("</div>\n>\n> ```rust,ignore,tangle\n> fn main() { <<x>> }\n>```\n>\n> <div class=\"tangle-footer\">"),
+            "{out}"
+        );
+        assert!(out.contains(">```rust,ignore,tangle\n>1\n> ```\n"), "{out}");
+        let (found, quotes, _) = structure(&out);
+        let quote = vec!["quote"];
+        assert_eq!(
+            found,
+            vec![
+                ("caption", quote.clone()),
+                ("code", quote.clone()),
+                ("footer", quote.clone()),
+                ("caption", quote.clone()),
+                ("code", quote.clone()),
+                ("footer", quote.clone()),
+            ],
+            "{out}"
+        );
+        assert_eq!(quotes, 1, "the quote goes on around the blocks:\n{out}");
+        // A fence in an HTML comment is no block: no caption, the comment unchanged.
+        assert!(!out.contains("f:hidden"), "{out}");
+        assert!(
+            out.ends_with("<!--\n```rust name=hidden\n```\n-->\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn fragment_inside_a_list_item_stays_in_it() {
+        let l = "# L\n\n1. ```rust file=l.rs\n   <<x>>\n   ```\n2. Then:\n\n   ```rust name=x\n   x\n   ```\n\n   done.\n3. Third.\n";
+        let (book, warnings) = run("items", vec![chapter("L", "l.md", Some(vec![1]), l)]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let out = content(&book, "/items/0/Chapter/content");
+        // The caption takes the fence's place after the list marker; the fence follows it.
+        assert!(
+            out.contains("\n1. <div class=\"tangle-caption\" id=\"file:l.rs\">"),
+            "{out}"
+        );
+        assert!(
+            out.contains("</div>\n\n   ```rust,ignore,tangle\n   <<x>>\n   ```\n\n   <div class=\"tangle-footer\">"),
+            "{out}"
+        );
+        let (found, _, lists) = structure(&out);
+        let item = vec!["item"];
+        assert_eq!(
+            found,
+            vec![
+                ("caption", item.clone()),
+                ("code", item.clone()),
+                ("footer", item.clone()),
+                ("caption", item.clone()),
+                ("code", item.clone()),
+                ("footer", item.clone()),
+            ],
+            "{out}"
+        );
+        assert_eq!(lists, 1, "one list, its items around the blocks:\n{out}");
+    }
+
     #[test]
     fn helpers() {
         assert_eq!(rel_href("a.html", "a.html"), "");
