@@ -110,12 +110,7 @@ impl<'t> Lines<'t> {
     fn new(text: &'t str) -> Lines<'t> {
         let mut starts = Vec::with_capacity(text.len() / 32 + 1);
         starts.push(0);
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Lines { text, starts }
     }
 
@@ -181,23 +176,24 @@ impl Code {
             return;
         }
         let real = !range.is_empty() && text.get(range.clone()) == Some(piece);
-        if !real {
-            if self.at_line_start {
-                self.pending_spaces += piece.chars().count();
-            }
-        } else {
+        if real {
             if self.at_line_start {
                 self.starts.push((range.start, self.pending_spaces));
                 self.pending_spaces = 0;
             }
             for (i, _) in piece.match_indices('\n') {
+                self.newlines += 1;
                 let next = range.start + i + 1;
                 if next < range.end {
                     self.starts.push((next, 0));
                 }
             }
+        } else {
+            if self.at_line_start {
+                self.pending_spaces += piece.chars().count();
+            }
+            self.newlines += piece.matches('\n').count();
         }
-        self.newlines += piece.matches('\n').count();
         self.ends_with_newline = piece.ends_with('\n');
         // Spaces made up before a line's text leave it at its start.
         self.at_line_start = self.ends_with_newline || (self.at_line_start && !real);
@@ -291,13 +287,15 @@ fn fenced_block(path: &Path, lines: &Lines, code: &Code) -> Result<Block, Diagno
             _ => return Err(unterminated(pos, &fence, None)),
         }
     };
+    // Where each body line's text starts: the parser's content starts come in order, one per
+    // line at most.
     let mut starts = vec![None; body];
+    let mut line = open + 1;
     for &(offset, spaces) in &code.starts {
-        if let Some(slot) = lines
-            .of(offset)
-            .checked_sub(open + 1)
-            .and_then(|j| starts.get_mut(j))
-        {
+        while line + 1 < lines.starts.len() && lines.start(line + 1) <= offset {
+            line += 1;
+        }
+        if let Some(slot) = starts.get_mut(line - (open + 1)) {
             *slot = Some((offset, spaces));
         }
     }
