@@ -268,7 +268,8 @@ fn fenced_block(path: &Path, lines: &Lines, code: &Code) -> Result<Block, Diagno
     let info = text[start + fence_len..lines.end(open).max(start + fence_len)].trim();
     let pos = Pos::new(path, open + 1, prefix.chars().count() + 1);
     let (lang, kind, labels) = parse_info(info, &pos)?;
-    let body = code.body_lines();
+    // One body line per line the parser gave content for (never past the end of the text).
+    let body = code.body_lines().min(lines.starts.len() - open - 1);
     let last = lines.of(code.range.end.saturating_sub(1).max(start));
     let end_line = if last > open + body {
         last + 1
@@ -681,6 +682,68 @@ mod tests {
         let b = blocks("> ```rust name=c\r\n> a\r\n>\r\n> ```\r\n");
         assert_eq!(b[0].lines, vec!["a", ""]);
         assert_eq!(b[0].end_line, 4);
+    }
+
+    /// Chapters made of random lines of Markdown containers and fences: reading them never
+    /// panics, and every body line is its document line less what was removed before it.
+    #[test]
+    fn random_containers_keep_line_bookkeeping() {
+        const PREFIXES: [&str; 8] = ["> ", ">", "- ", "1. ", "  ", "   ", "\t", " "];
+        const CONTENTS: [&str; 10] = [
+            "```",
+            "```",
+            "```rust name=a",
+            "~~~",
+            "x",
+            "  y",
+            "\tz",
+            "<!--",
+            "-->",
+            "",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut checked = 0;
+        for _ in 0..8000 {
+            let mut text = String::new();
+            for _ in 0..next(14) {
+                for _ in 0..next(4) {
+                    text.push_str(PREFIXES[next(PREFIXES.len())]);
+                }
+                text.push_str(CONTENTS[next(CONTENTS.len())]);
+                if next(8) == 0 {
+                    text.push('\r');
+                }
+                if next(10) > 0 {
+                    text.push('\n');
+                }
+            }
+            let Ok(ch) = parse(Path::new("r.md"), &text) else {
+                continue;
+            };
+            let doc: Vec<&str> = text.split('\n').collect();
+            for b in &ch.blocks {
+                assert_eq!(b.lines.len(), b.shifts.len(), "{text:?}");
+                assert!(b.end_line + 1 >= b.body_line + b.lines.len(), "{text:?}");
+                let open = doc[b.pos.line - 1];
+                assert!(open.starts_with(&b.prefix), "{text:?}");
+                for (i, line) in b.lines.iter().enumerate() {
+                    let src = doc[b.body_line - 1 + i];
+                    let src = src.strip_suffix('\r').unwrap_or(src);
+                    let width = line.chars().count() as i32 + b.shifts[i];
+                    assert_eq!(width, src.chars().count() as i32, "{text:?} line {i}");
+                    let own = line.len() - line.trim_start_matches(' ').len();
+                    assert!(src.ends_with(&line[own..]), "{text:?} line {i}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000, "only {checked} body lines checked");
     }
 
     #[test]
