@@ -3,6 +3,8 @@
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::source;
 use std::path::{Path, PathBuf};
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
 /// Org's default coderef label format, also ours.
 pub const DEFAULT_LABELS: &str = "(ref:%s)";
@@ -29,20 +31,12 @@ impl Book {
             .map(Path::to_path_buf)
     }
 
-    /// Loads the book rooted at `root`.
+    /// Loads the book rooted at `root`. Errors: a malformed `book.toml` (located), a setting
+    /// of the wrong type, a missing `SUMMARY.md`.
     pub fn load(root: &Path) -> Result<Book, Diagnostics> {
         let toml_path = root.join("book.toml");
         let text = source::read(&toml_path)?;
-        let src = toml_string(&text, "book", "src").unwrap_or_else(|| "src".into());
-        let labels = toml_string(&text, "preprocessor.tangle", "labels")
-            .unwrap_or_else(|| DEFAULT_LABELS.into());
-        if !labels.contains("%s") {
-            return Err(Diagnostic::error(
-                Pos::new(&toml_path, 1, 1),
-                format!("labels format `{labels}` must contain %s"),
-            )
-            .into());
-        }
+        let (src, labels) = settings(&toml_path, &text)?;
         let src = PathBuf::from(src);
         let summary = src.join("SUMMARY.md");
         let text = source::read(&root.join(&summary)).map_err(|mut d| {
@@ -85,30 +79,94 @@ pub fn summary_links(summary: &str) -> Vec<PathBuf> {
     out
 }
 
-/// Reads a string value `key = "..."` from a `[table]` of a simple TOML file.
-fn toml_string(text: &str, table: &str, key: &str) -> Option<String> {
-    let mut in_table = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            in_table = name.trim() == table;
-            continue;
+/// `[book] src` and `[preprocessor.tangle] labels` from the text of `book.toml` (at `path`,
+/// for messages), with their defaults.
+fn settings(path: &Path, text: &str) -> Result<(String, String), Diagnostic> {
+    let table = DeTable::parse(text).map_err(|e| {
+        let at = e.span().map_or(0, |s| s.start);
+        let message = e.message().trim_end();
+        Diagnostic::error(
+            offset_pos(path, text, at),
+            format!("invalid TOML: {message}"),
+        )
+    })?;
+    let table = table.get_ref();
+    let src = string(path, text, table, &["book", "src"])?;
+    let labels = string(path, text, table, &["preprocessor", "tangle", "labels"])?;
+    if let Some((labels, at)) = &labels {
+        if !labels.contains("%s") {
+            return Err(Diagnostic::error(
+                offset_pos(path, text, *at),
+                format!("labels format `{labels}` must contain %s"),
+            ));
         }
-        if !in_table {
-            continue;
-        }
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        if k.trim() != key {
-            continue;
-        }
-        let v = v.trim();
-        let quote = v.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-        let end = v[1..].find(quote)? + 1;
-        return Some(v[1..end].replace("\\\\", "\\").replace("\\\"", "\""));
     }
-    None
+    Ok((
+        src.map_or_else(|| "src".into(), |(s, _)| s),
+        labels.map_or_else(|| DEFAULT_LABELS.into(), |(s, _)| s),
+    ))
+}
+
+/// The string at `keys` (a table path, then a key), and its offset in `text`; an error if it
+/// is there but not a string.
+fn string(
+    path: &Path,
+    text: &str,
+    table: &DeTable<'_>,
+    keys: &[&str],
+) -> Result<Option<(String, usize)>, Diagnostic> {
+    let Some((last, tables)) = keys.split_last() else {
+        return Ok(None);
+    };
+    let mut table = table;
+    for key in tables {
+        match lookup(table, key).map(|v| v.get_ref()) {
+            Some(DeValue::Table(t)) => table = t,
+            _ => return Ok(None),
+        }
+    }
+    let Some(value) = lookup(table, last) else {
+        return Ok(None);
+    };
+    let at = value.span().start;
+    match value.get_ref() {
+        DeValue::String(s) => Ok(Some((s.to_string(), at))),
+        other => Err(Diagnostic::error(
+            offset_pos(path, text, at),
+            format!(
+                "`{}` must be a string, not {} {}",
+                keys.join("."),
+                if other.type_str().starts_with(['a', 'i']) {
+                    "an"
+                } else {
+                    "a"
+                },
+                other.type_str()
+            ),
+        )),
+    }
+}
+
+fn lookup<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .map(|(_, v)| v)
+}
+
+/// The position of byte `offset` of `text` (line and character column).
+fn offset_pos(path: &Path, text: &str, offset: usize) -> Pos {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Pos::new(
+        path,
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 #[cfg(test)]
@@ -130,13 +188,40 @@ mod tests {
 
     #[test]
     fn toml_values() {
+        let p = Path::new("book.toml");
         let t =
             "[book]\ntitle = \"x\"\nsrc = \"docs\"\n[preprocessor.tangle]\nlabels = '[{(<%s>)}]'\n";
-        assert_eq!(toml_string(t, "book", "src").as_deref(), Some("docs"));
         assert_eq!(
-            toml_string(t, "preprocessor.tangle", "labels").as_deref(),
-            Some("[{(<%s>)}]")
+            settings(p, t).unwrap(),
+            ("docs".to_string(), "[{(<%s>)}]".to_string())
         );
-        assert_eq!(toml_string(t, "book", "labels"), None);
+        // Dotted keys and inline tables are TOML too; escapes are decoded.
+        let t = "book.src = \"a\\\\b\"\npreprocessor = { tangle = { labels = \"<%s>\" } }\n";
+        assert_eq!(
+            settings(p, t).unwrap(),
+            ("a\\b".to_string(), "<%s>".to_string())
+        );
+        assert_eq!(
+            settings(p, "[book]\ntitle = \"t\"\n").unwrap(),
+            ("src".to_string(), DEFAULT_LABELS.to_string())
+        );
+    }
+
+    #[test]
+    fn toml_errors_are_located() {
+        let p = Path::new("book.toml");
+        let e = settings(p, "[book]\ntitle = \"x\"\nsrc = docs\n").unwrap_err();
+        assert_eq!(e.pos, Pos::new("book.toml", 3, 7), "{e}");
+        assert!(e.message.starts_with("invalid TOML: "), "{e}");
+        let e = settings(p, "[book]\nsrc = \"a\"\nsrc = \"b\"\n").unwrap_err();
+        assert_eq!(e.pos.line, 3, "a duplicate key: {e}");
+        let e = settings(p, "[book]\nsrc = 3\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "book.toml:2:7: error: `book.src` must be a string, not an integer"
+        );
+        let e = settings(p, "[preprocessor.tangle]\nlabels = \"(ref)\"\n").unwrap_err();
+        assert_eq!(e.pos, Pos::new("book.toml", 2, 10));
+        assert!(e.message.contains("must contain %s"), "{e}");
     }
 }

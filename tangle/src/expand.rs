@@ -96,7 +96,7 @@ pub fn expand_root(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
         }
         top.started = true;
         let block = web.block(at);
-        let shift = ex.cur_chars as i32 - block.indent as i32;
+        let shift = ex.cur_chars as i32 - block.shift(i);
         let fragment = top.fragment;
         let origin = ex.origin(at, i, shift, fragment);
         ex.push_segment(origin.clone());
@@ -223,7 +223,7 @@ impl Expander<'_> {
             // Resuming after a reference: the rest of the line is a piece of its own.
             let fragment = stack.last().and_then(|f| f.fragment);
             let shift =
-                self.cur_chars as i32 - (block.indent + text[..offset].chars().count()) as i32;
+                self.cur_chars as i32 - block.col(i, text[..offset].chars().count()) as i32 + 1;
             let origin = self.origin(at, i, shift, fragment);
             self.push_segment(origin);
         }
@@ -235,7 +235,7 @@ impl Expander<'_> {
         let pos = Pos::new(
             &self.web.chapters[at.chapter].path,
             block.body_line + i,
-            block.indent + text[..r.start].chars().count() + 1,
+            block.col(i, text[..r.start].chars().count()),
         );
         let Some(&f) = self.web.by_name.get(r.name) else {
             return Err(Diagnostic::error(

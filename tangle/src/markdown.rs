@@ -1,5 +1,11 @@
-//! The Markdown reader: finds fenced code blocks (CommonMark fences, also inside list items)
-//! and reads the tangle attributes from their info strings.
+//! The Markdown reader: finds fenced code blocks where CommonMark puts them and reads the
+//! tangle attributes from their info strings.
+//!
+//! pulldown-cmark, with the extensions mdBook enables, decides where a fenced code block is:
+//! inside block quotes, list items and footnotes, never inside an HTML block or comment. The
+//! lines themselves (the opening fence, the body, the closing fence) are then read from the
+//! chapter's text at the offsets the parser gives, so that every body line keeps its exact
+//! document position.
 //!
 //! An info string starts with the language and may carry, separated by spaces or commas:
 //!
@@ -11,6 +17,8 @@
 //! Any other block is an illustration and is never tangled.
 
 use crate::diag::{Diagnostic, Pos};
+use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// What a code block contributes to the web.
@@ -32,18 +40,44 @@ pub struct Block {
     pub lang: String,
     /// The whole info string as written.
     pub info: String,
-    /// Position of the opening fence.
+    /// Position of the opening fence: its line, and the column (characters) of its first
+    /// backtick or tilde.
     pub pos: Pos,
     /// Line of the first body line (1-based); body line `i` is at `body_line + i`.
     pub body_line: usize,
-    /// Line of the closing fence.
+    /// Line of the closing fence. An illustration that the end of its block quote or list
+    /// item closes has no closing fence: then it is its last line (the last body line, or the
+    /// opening fence line for an empty body). A tangled block always has a closing fence.
     pub end_line: usize,
-    /// Columns of indentation removed from each body line (the fence's indentation).
+    /// Columns (tabs to 4-column stops) before the opening fence on its line: its container
+    /// prefix (list item indentation, `> ` markers) and its own indentation. This is what is
+    /// removed from each body line when the prefix is the same on every line; [`Block::col`]
+    /// gives the exact column of any body character.
     pub indent: usize,
-    /// Body lines without line endings, indentation removed, coderef labels kept.
+    /// The text before the opening fence on its line (container markers and indentation).
+    pub prefix: String,
+    /// Body lines without line endings and without their container prefix and indentation
+    /// (a tab that is only partly removed leaves spaces for its remaining columns, as in
+    /// CommonMark), coderef labels kept.
     pub lines: Vec<String>,
+    /// For each body line, document column minus column in `lines` (characters): what was
+    /// removed before the line's text, less the spaces left for a partly removed tab.
+    pub shifts: Vec<i32>,
     /// Coderef label format for this block, if the info string sets one.
     pub labels: Option<String>,
+}
+
+impl Block {
+    /// The document column (1-based, characters) of character `k` (0-based, characters) of
+    /// body line `i`.
+    pub fn col(&self, i: usize, k: usize) -> usize {
+        (k as i64 + 1 + i64::from(self.shift(i))).max(1) as usize
+    }
+
+    /// Document column minus column in `lines[i]`.
+    pub fn shift(&self, i: usize) -> i32 {
+        self.shifts.get(i).copied().unwrap_or(self.indent as i32)
+    }
 }
 
 /// A chapter: its path (as given, for messages) and its code blocks in order.
@@ -56,86 +90,157 @@ pub struct Chapter {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// An opening fence: its character, length and indentation.
-struct Fence {
-    ch: char,
-    len: usize,
-    indent: usize,
+/// The extensions mdBook turns on: the same Markdown must find the same blocks here and in
+/// the rendered book (footnote definitions, for instance, hold blocks like list items do).
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_HEADING_ATTRIBUTES
 }
 
-/// Reads `text` (the contents of `path`) into a chapter. Errors: an unterminated fence,
-/// a malformed attribute.
+/// Where the lines of a text start, to turn byte offsets into lines.
+struct Lines<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Lines<'t> {
+        let mut starts = Vec::with_capacity(text.len() / 32 + 1);
+        starts.push(0);
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Lines { text, starts }
+    }
+
+    /// The 0-based line holding byte `offset`.
+    fn of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset) - 1
+    }
+
+    fn start(&self, line: usize) -> usize {
+        self.starts[line]
+    }
+
+    /// Where line `line`'s text ends: before its `\n` and a `\r` before that.
+    fn end(&self, line: usize) -> usize {
+        let end = self
+            .starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&next| next - 1);
+        if self.text[..end].ends_with('\r') && end > self.starts[line] {
+            end - 1
+        } else {
+            end
+        }
+    }
+}
+
+/// A code block being read from the parser's events.
+struct Code {
+    /// The block's byte range (from its opening fence, or its first indented line).
+    range: Range<usize>,
+    fenced: bool,
+    /// The innermost container holding the block, for messages.
+    container: Option<&'static str>,
+    /// For each content line the parser gave: where its text starts in the chapter, and the
+    /// spaces the parser put before it for a partly removed tab.
+    starts: Vec<(usize, usize)>,
+    at_line_start: bool,
+    pending_spaces: usize,
+    /// Line ends in the content, and whether it ends with one (or is empty).
+    newlines: usize,
+    ends_with_newline: bool,
+}
+
+impl Code {
+    fn new(range: Range<usize>, fenced: bool, container: Option<&'static str>) -> Code {
+        Code {
+            range,
+            fenced,
+            container,
+            starts: Vec::new(),
+            at_line_start: true,
+            pending_spaces: 0,
+            newlines: 0,
+            ends_with_newline: true,
+        }
+    }
+
+    /// Takes in one piece of the block's content: `piece` as the parser gives it, `range`
+    /// where it stands in `text` (empty for text the parser made up, such as the spaces left
+    /// for a partly removed tab).
+    fn content(&mut self, text: &str, range: Range<usize>, piece: &str) {
+        if piece.is_empty() {
+            return;
+        }
+        let real = !range.is_empty() && text.get(range.clone()) == Some(piece);
+        if real {
+            if self.at_line_start {
+                self.starts.push((range.start, self.pending_spaces));
+                self.pending_spaces = 0;
+            }
+            for (i, _) in piece.match_indices('\n') {
+                self.newlines += 1;
+                let next = range.start + i + 1;
+                if next < range.end {
+                    self.starts.push((next, 0));
+                }
+            }
+        } else {
+            if self.at_line_start {
+                self.pending_spaces += piece.chars().count();
+            }
+            self.newlines += piece.matches('\n').count();
+        }
+        self.ends_with_newline = piece.ends_with('\n');
+        // Spaces made up before a line's text leave it at its start.
+        self.at_line_start = self.ends_with_newline || (self.at_line_start && !real);
+    }
+
+    /// The number of body lines: one per line end, and a last line without one.
+    fn body_lines(&self) -> usize {
+        self.newlines + usize::from(!self.ends_with_newline)
+    }
+}
+
+/// Reads `text` (the contents of `path`) into a chapter. Errors: a fence left open at the end
+/// of the file, a tangled block that the end of its block quote or list item closes, a
+/// malformed attribute.
 pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
+    let lines = Lines::new(text);
     let mut blocks = Vec::new();
     let mut warnings = Vec::new();
-    // Content columns of the list items that enclose the current line, innermost last.
-    let mut lists: Vec<usize> = Vec::new();
-    let mut lines = text.split('\n').enumerate().peekable();
-    while let Some((i, raw)) = lines.next() {
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let indent = leading_spaces(line);
-        if line.trim().is_empty() {
-            continue;
-        }
-        // Track list items so that fences indented under them are recognised: a line ends
-        // every item whose content starts right of it.
-        let item = list_item_content(line);
-        while lists.last().is_some_and(|&c| c > indent) {
-            lists.pop();
-        }
-        let allowed = lists.last().copied().unwrap_or(0) + 3;
-        if let Some(content) = item {
-            lists.push(content);
-        }
-        let Some(fence) = opening_fence(line) else {
-            continue;
-        };
-        if fence.indent > allowed {
-            let info = &line[fence.indent + fence.len..];
-            if info.contains("name=") || info.contains("name+=") || info.contains("file=") {
-                warnings.push(Diagnostic::warning(
-                    Pos::new(path, i + 1, fence.indent + 1),
-                    "this fence is indented too far: Markdown reads it as indented code, so it is not tangled",
-                ));
+    let mut containers: Vec<&'static str> = Vec::new();
+    let mut code: Option<Code> = None;
+    for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
+        match event {
+            Event::Text(piece) => {
+                if let Some(code) = &mut code {
+                    code.content(text, range, &piece);
+                }
             }
-            continue;
-        }
-        let info = line[fence.indent + fence.len..].trim();
-        if fence.ch == '`' && info.contains('`') {
-            continue; // not a fence: CommonMark forbids backticks in a backtick fence's info
-        }
-        let pos = Pos::new(path, i + 1, fence.indent + 1);
-        let (lang, kind, labels) = parse_info(info, &pos)?;
-        let mut body = Vec::new();
-        let mut end_line = None;
-        for (j, raw) in lines.by_ref() {
-            let line = raw.strip_suffix('\r').unwrap_or(raw);
-            if is_closing_fence(line, &fence) {
-                end_line = Some(j + 1);
-                break;
+            Event::Start(Tag::CodeBlock(kind)) => {
+                let fenced = matches!(kind, CodeBlockKind::Fenced(_));
+                code = Some(Code::new(range, fenced, containers.last().copied()));
             }
-            body.push(strip_indent(line, fence.indent).to_string());
+            Event::End(TagEnd::CodeBlock) => {
+                let Some(code) = code.take() else { continue };
+                if code.fenced {
+                    blocks.push(fenced_block(path, &lines, &code)?);
+                } else if let Some(w) = tangle_fence_in_indented_code(path, &lines, &code) {
+                    warnings.push(w);
+                }
+            }
+            Event::Start(Tag::BlockQuote(_)) => containers.push("block quote"),
+            Event::Start(Tag::Item) => containers.push("list item"),
+            Event::Start(Tag::FootnoteDefinition(_)) => containers.push("footnote"),
+            Event::End(TagEnd::BlockQuote(_) | TagEnd::Item | TagEnd::FootnoteDefinition) => {
+                containers.pop();
+            }
+            _ => {}
         }
-        let Some(end_line) = end_line else {
-            return Err(Diagnostic::error(
-                pos,
-                format!(
-                    "unterminated code block: no closing `{}` fence before the end of the file",
-                    fence.ch.to_string().repeat(fence.len)
-                ),
-            ));
-        };
-        blocks.push(Block {
-            kind,
-            lang,
-            info: info.to_string(),
-            pos,
-            body_line: i + 2,
-            end_line,
-            indent: fence.indent,
-            lines: body,
-            labels,
-        });
     }
     Ok(Chapter {
         path: path.to_path_buf(),
@@ -144,52 +249,129 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
     })
 }
 
-fn leading_spaces(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
+/// Width in columns of `s` at the start of a line, tabs to 4-column stops.
+fn columns(s: &str) -> usize {
+    s.chars().fold(
+        0,
+        |col, c| if c == '\t' { col / 4 * 4 + 4 } else { col + 1 },
+    )
 }
 
-/// The content column of a list item line (`- x`, `* x`, `+ x`, `1. x`, `1) x`), if it is one.
-fn list_item_content(line: &str) -> Option<usize> {
-    let indent = leading_spaces(line);
-    let rest = &line[indent..];
-    let marker = if rest.starts_with(['-', '*', '+']) {
-        1
+/// Reads a fenced block's lines from the chapter at the offsets the parser gave.
+fn fenced_block(path: &Path, lines: &Lines, code: &Code) -> Result<Block, Diagnostic> {
+    let text = lines.text;
+    let start = code.range.start;
+    let open = lines.of(start);
+    let prefix = &text[lines.start(open)..start];
+    let fence_ch = text[start..].chars().next().unwrap_or('`');
+    let fence_len = text[start..].chars().take_while(|&c| c == fence_ch).count();
+    let info = text[start + fence_len..lines.end(open).max(start + fence_len)].trim();
+    let pos = Pos::new(path, open + 1, prefix.chars().count() + 1);
+    let (lang, kind, labels) = parse_info(info, &pos)?;
+    // One body line per line the parser gave content for (never past the end of the text).
+    let body = code.body_lines().min(lines.starts.len() - open - 1);
+    let last = lines.of(code.range.end.saturating_sub(1).max(start));
+    let end_line = if last > open + body {
+        last + 1
     } else {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits > 9 || !rest[digits..].starts_with(['.', ')']) {
-            return None;
+        let fence = fence_ch.to_string().repeat(fence_len);
+        let after = open + body + 1;
+        let rest = lines.starts.get(after).map_or("", |&s| &text[s..]);
+        match code.container {
+            Some(container) if !rest.trim().is_empty() => {
+                if kind != BlockKind::Illustration {
+                    let ends = Pos::new(path, after + 1, 1);
+                    return Err(unterminated(pos, &fence, Some((container, ends))));
+                }
+                open + body + 1
+            }
+            _ => return Err(unterminated(pos, &fence, None)),
         }
-        digits + 1
     };
-    let after = &rest[marker..];
-    let gap = after.len() - after.trim_start_matches(' ').len();
-    if gap == 0 && !after.is_empty() {
+    // Where each body line's text starts: the parser's content starts come in order, one per
+    // line at most.
+    let mut starts = vec![None; body];
+    let mut line = open + 1;
+    for &(offset, spaces) in &code.starts {
+        while line + 1 < lines.starts.len() && lines.start(line + 1) <= offset {
+            line += 1;
+        }
+        if let Some(slot) = starts.get_mut(line - (open + 1)) {
+            *slot = Some((offset, spaces));
+        }
+    }
+    let mut body_lines = Vec::with_capacity(body);
+    let mut shifts = Vec::with_capacity(body);
+    for (j, first) in starts.into_iter().enumerate() {
+        let line = open + 1 + j;
+        let (line_start, eol) = (lines.start(line), lines.end(line));
+        let (at, spaces) = first.unwrap_or((eol, 0));
+        let at = at.clamp(line_start, eol);
+        let removed = text[line_start..at].chars().count();
+        let mut s = String::with_capacity(spaces + eol - at);
+        s.extend(std::iter::repeat(' ').take(spaces));
+        s.push_str(&text[at..eol]);
+        body_lines.push(s);
+        shifts.push(removed as i32 - spaces as i32);
+    }
+    Ok(Block {
+        kind,
+        lang,
+        info: info.to_string(),
+        pos,
+        body_line: open + 2,
+        end_line,
+        indent: columns(prefix),
+        prefix: prefix.to_string(),
+        lines: body_lines,
+        shifts,
+        labels,
+    })
+}
+
+/// The error for a fence at `pos` that nothing closes: the end of the file, or the end of its
+/// container (a block quote or list item), which ends at `ends`.
+fn unterminated(pos: Pos, fence: &str, container: Option<(&str, Pos)>) -> Diagnostic {
+    match container {
+        None => Diagnostic::error(
+            pos,
+            format!(
+                "unterminated code block: no closing `{fence}` fence before the end of the file"
+            ),
+        ),
+        Some((container, ends)) => Diagnostic::error(
+            pos,
+            format!(
+                "unterminated code block: its {container} ends before a closing `{fence}` fence"
+            ),
+        )
+        .with_note(
+            ends,
+            format!("the {container} ends here, and the code block with it"),
+        ),
+    }
+}
+
+/// A warning when an indented code block starts with what was meant as a tangle fence (one
+/// indented too far for its list item, say), which Markdown shows as code and never tangles.
+fn tangle_fence_in_indented_code(path: &Path, lines: &Lines, code: &Code) -> Option<Diagnostic> {
+    let text = lines.text;
+    let line = lines.of(code.range.start);
+    let eol = lines.end(line).max(code.range.start);
+    let first = &text[code.range.start..eol];
+    let fence = first.trim_start_matches([' ', '\t']);
+    let ch = fence.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let len = fence.chars().take_while(|c| *c == ch).count();
+    let info = &fence[len..];
+    if len < 3 || !(info.contains("name=") || info.contains("name+=") || info.contains("file=")) {
         return None;
     }
-    // A marker followed by 5+ spaces starts indented code: content begins one space in.
-    let gap = if (1..=4).contains(&gap) { gap } else { 1 };
-    Some(indent + marker + gap)
-}
-
-fn opening_fence(line: &str) -> Option<Fence> {
-    let indent = leading_spaces(line);
-    let rest = &line[indent..];
-    let ch = rest.chars().next().filter(|c| *c == '`' || *c == '~')?;
-    let len = rest.chars().take_while(|c| *c == ch).count();
-    (len >= 3).then_some(Fence { ch, len, indent })
-}
-
-fn is_closing_fence(line: &str, open: &Fence) -> bool {
-    let indent = leading_spaces(line);
-    let rest = &line[indent..];
-    let len = rest.chars().take_while(|c| *c == open.ch).count();
-    len >= open.len && rest[len..].trim().is_empty() && indent <= open.indent + 3
-}
-
-/// Removes up to `n` leading spaces, as CommonMark does for the lines of an indented fence.
-fn strip_indent(line: &str, n: usize) -> &str {
-    let k = leading_spaces(line).min(n);
-    &line[k..]
+    let at = eol - fence.len();
+    let col = text[lines.start(line)..at].chars().count() + 1;
+    Some(Diagnostic::warning(
+        Pos::new(path, line + 1, col),
+        "this fence is indented too far: Markdown reads it as indented code, so it is not tangled",
+    ))
 }
 
 /// Splits an info string into words separated by spaces or commas; double quotes group.
@@ -372,6 +554,199 @@ mod tests {
     }
 
     #[test]
+    fn fences_in_html_comments_and_blocks_are_not_blocks() {
+        let text = "<!--\n```rust name=hidden\nfn x() {}\n```\n-->\n\n<div>\n```rust file=a.rs\n```\n</div>\n\n```rust name=seen\ny\n```\n";
+        let b = blocks(text);
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert_eq!(
+            b[0].kind,
+            BlockKind::Fragment {
+                name: "seen".into(),
+                append: false
+            }
+        );
+        assert_eq!((b[0].pos.line, b[0].body_line, b[0].end_line), (12, 13, 14));
+        // An unterminated fence in a comment is no error either.
+        assert!(blocks("<!-- ```rust name=x\n-->\n").is_empty());
+    }
+
+    #[test]
+    fn fence_inside_block_quote() {
+        let text =
+            "> ```rust name=q\n> let a = 1;\n>   indented\n>\n>no space <<r>>\n> ```\n\nafter\n";
+        let b = blocks(text);
+        assert_eq!(b.len(), 1);
+        let q = &b[0];
+        assert_eq!(q.pos, Pos::new("ch.md", 1, 3));
+        assert_eq!((q.body_line, q.end_line, q.indent), (2, 6, 2));
+        assert_eq!(q.prefix, "> ");
+        assert_eq!(
+            q.lines,
+            vec!["let a = 1;", "  indented", "", "no space <<r>>"]
+        );
+        assert_eq!(q.shifts, vec![2, 2, 1, 1]);
+        // `<<r>>` is at column 11 of line 5, behind a `>` without a space.
+        assert_eq!(q.col(3, q.lines[3].find("<<").unwrap()), 11);
+        assert_eq!(q.col(0, 0), 3);
+    }
+
+    #[test]
+    fn fence_in_block_quote_in_list_item() {
+        let text = "1. item\n\n   > ```rust name=n\n   > x <<y>>\n   >  z\n   > ```\n";
+        let b = blocks(text);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].pos, Pos::new("ch.md", 3, 6));
+        assert_eq!((b[0].indent, b[0].prefix.as_str()), (5, "   > "));
+        assert_eq!(b[0].lines, vec!["x <<y>>", " z"]);
+        assert_eq!(b[0].col(0, 2), 8);
+        assert_eq!(b[0].end_line, 6);
+        // A quote in a quote, the inner one without spaces.
+        let b = blocks("> >```rust name=m\n> >a\n> >```\n");
+        assert_eq!(
+            (b[0].pos.col, b[0].lines.clone()),
+            (4, vec!["a".to_string()])
+        );
+    }
+
+    #[test]
+    fn block_quote_ends_a_fence_in_it() {
+        // An illustration that the quote's end closes is read up to there.
+        let b = blocks("> ```\n> x\nlazy paragraph\n");
+        assert_eq!(b.len(), 1);
+        assert_eq!(
+            (b[0].lines.clone(), b[0].end_line),
+            (vec!["x".to_string()], 2)
+        );
+        // A tangled one is an error at its fence, with a note where the quote ends.
+        let e = parse(Path::new("ch.md"), "> ```rust name=q\n> x\n\nafter\n").unwrap_err();
+        assert_eq!(e.pos, Pos::new("ch.md", 1, 3));
+        assert!(e.message.contains("block quote ends"), "{e}");
+        assert_eq!(e.notes[0].0, Pos::new("ch.md", 3, 1));
+        // So is one in a list item that ends at a line indented less than its content.
+        let e = parse(
+            Path::new("ch.md"),
+            "- a\n\n  ```rust file=f.rs\n  x\nback\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.pos, Pos::new("ch.md", 3, 3));
+        assert!(e.message.contains("list item ends"), "{e}");
+        assert_eq!(e.notes[0].0, Pos::new("ch.md", 5, 1));
+        // At the end of the file, it is the same error as at top level.
+        let e = parse(Path::new("ch.md"), "> ```\n> x\n").unwrap_err();
+        assert!(e.message.contains("before the end of the file"), "{e}");
+    }
+
+    #[test]
+    fn tab_indented_fences() {
+        // A tab is 4 columns: 2 for the list item, 2 of indentation for the fence.
+        let text = "- item\n\n\t```rust name=t\n\tlet t = 1;\n\t\tnested\n\t```\n";
+        let b = blocks(text);
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert_eq!(b[0].pos, Pos::new("ch.md", 3, 2));
+        assert_eq!(b[0].indent, 4);
+        assert_eq!(b[0].lines, vec!["let t = 1;", "\tnested"]);
+        assert_eq!(b[0].shifts, vec![1, 1]);
+        // A tab that the list item only partly takes leaves spaces for the rest of it.
+        let b = blocks("1. x\n\n   ```rust name=p\n\t  a <<b>>\n   ```\n");
+        assert_eq!(b[0].lines, vec!["   a <<b>>"]);
+        assert_eq!(b[0].shifts, vec![0]);
+        assert_eq!(b[0].col(0, 5), 6);
+        // At top level, a tab is indented code, as four spaces are.
+        let ch = parse(Path::new("c.md"), "\t```rust name=a\n\t```\n").unwrap();
+        assert!(ch.blocks.is_empty());
+        assert_eq!(ch.warnings[0].pos, Pos::new("c.md", 1, 2));
+    }
+
+    #[test]
+    fn deeply_nested_lists() {
+        let text = "- a\n  1. b\n     - c\n\n       ```rust name=c\n       c\n       ```\n\n     ```rust name=b\n     b\n     ```\n\n  ```rust name=a\n  a\n  ```\n-  ```rust name=d\n   d\n   ```\n";
+        let b = blocks(text);
+        let got: Vec<(usize, usize, Vec<String>)> = b
+            .iter()
+            .map(|b| (b.pos.line, b.indent, b.lines.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (5, 7, vec!["c".to_string()]),
+                (9, 5, vec!["b".to_string()]),
+                (13, 2, vec!["a".to_string()]),
+                (16, 3, vec!["d".to_string()]),
+            ]
+        );
+        assert_eq!(b[3].prefix, "-  ");
+    }
+
+    #[test]
+    fn crlf_in_a_block_quote() {
+        let b = blocks("> ```rust name=c\r\n> a\r\n>\r\n> ```\r\n");
+        assert_eq!(b[0].lines, vec!["a", ""]);
+        assert_eq!(b[0].end_line, 4);
+    }
+
+    /// Chapters made of random lines of Markdown containers and fences: reading them never
+    /// panics, and every body line is its document line less what was removed before it.
+    #[test]
+    fn random_containers_keep_line_bookkeeping() {
+        const PREFIXES: [&str; 8] = ["> ", ">", "- ", "1. ", "  ", "   ", "\t", " "];
+        const CONTENTS: [&str; 10] = [
+            "```",
+            "```",
+            "```rust name=a",
+            "~~~",
+            "x",
+            "  y",
+            "\tz",
+            "<!--",
+            "-->",
+            "",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut checked = 0;
+        for _ in 0..8000 {
+            let mut text = String::new();
+            for _ in 0..next(14) {
+                for _ in 0..next(4) {
+                    text.push_str(PREFIXES[next(PREFIXES.len())]);
+                }
+                text.push_str(CONTENTS[next(CONTENTS.len())]);
+                if next(8) == 0 {
+                    text.push('\r');
+                }
+                if next(10) > 0 {
+                    text.push('\n');
+                }
+            }
+            let Ok(ch) = parse(Path::new("r.md"), &text) else {
+                continue;
+            };
+            let doc: Vec<&str> = text.split('\n').collect();
+            for b in &ch.blocks {
+                assert_eq!(b.lines.len(), b.shifts.len(), "{text:?}");
+                assert!(b.end_line + 1 >= b.body_line + b.lines.len(), "{text:?}");
+                let open = doc[b.pos.line - 1];
+                assert!(open.starts_with(&b.prefix), "{text:?}");
+                for (i, line) in b.lines.iter().enumerate() {
+                    let src = doc[b.body_line - 1 + i];
+                    let src = src.strip_suffix('\r').unwrap_or(src);
+                    let width = line.chars().count() as i32 + b.shifts[i];
+                    assert_eq!(width, src.chars().count() as i32, "{text:?} line {i}");
+                    let own = line.len() - line.trim_start_matches(' ').len();
+                    assert!(src.ends_with(&line[own..]), "{text:?} line {i}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000, "only {checked} body lines checked");
+    }
+
+    #[test]
     fn bad_attributes_are_errors() {
         for info in [
             "name=a file=b",
@@ -412,24 +787,6 @@ pub fn find_label<'a>(line: &'a str, fmt: &str) -> Option<(usize, &'a str)> {
     }
     let keep = line[..open].trim_end_matches([' ', '\t']).len();
     Some((keep, label))
-}
-
-/// Removes coderef labels from the bodies of tangled blocks (illustrations keep theirs).
-pub fn strip_labels(chapter: &mut Chapter, default_fmt: &str) {
-    for block in &mut chapter.blocks {
-        if block.kind == BlockKind::Illustration {
-            continue;
-        }
-        let fmt = block
-            .labels
-            .clone()
-            .unwrap_or_else(|| default_fmt.to_string());
-        for line in &mut block.lines {
-            if let Some((keep, _)) = find_label(line, &fmt) {
-                line.truncate(keep);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -427,15 +427,19 @@ impl<'a> Site<'a> {
         }
     }
 
-    /// The caption and the rewritten opening fence.
+    /// The caption and the rewritten opening fence. The caption takes the fence's place on its
+    /// line, after the block's container prefix (`> `, a list marker); the fence moves to a line
+    /// of its own, after a blank line that stays inside the same containers.
     fn open_block(&self, c: usize, b: usize, line: &str, out: &mut String) {
         let block = &self.web.chapters[c].blocks[b];
         let at = BlockRef {
             chapter: c,
             block: b,
         };
-        let indent = &line[..block.indent.min(line.len())];
-        let rest = &line[indent.len()..];
+        let prefix = &block.prefix;
+        let rest = line.get(prefix.len()..).unwrap_or_default();
+        let cont = continuation(prefix);
+        let blank = cont.trim_end();
         let fence_ch = rest.chars().next().unwrap_or('`');
         let fence: String = rest.chars().take_while(|&ch| ch == fence_ch).collect();
         let id = &self.ids[&(c, b)];
@@ -500,7 +504,7 @@ impl<'a> Site<'a> {
         };
         write!(
             out,
-            "{indent}<div class=\"tangle-caption\" id=\"{}\"><span class=\"tangle-title\">{cap}</span><span class=\"tangle-nav\">{prev}<a class=\"tangle-tag\" href=\"#{}\" title=\"link to this block\">{}</a>{next}</span></div>\n\n{indent}{fence}{},ignore,tangle",
+            "{prefix}<div class=\"tangle-caption\" id=\"{}\"><span class=\"tangle-title\">{cap}</span><span class=\"tangle-nav\">{prev}<a class=\"tangle-tag\" href=\"#{}\" title=\"link to this block\">{}</a>{next}</span></div>\n{blank}\n{cont}{fence}{},ignore,tangle",
             esc(id),
             esc(id),
             esc(self.tag(at)),
@@ -510,13 +514,16 @@ impl<'a> Site<'a> {
     }
 
     /// The footer after the closing fence: cross references, reference targets and labels.
+    /// It and the blank lines around it carry the block's container prefix, so that a block
+    /// quote goes on around it.
     fn close_block(&self, c: usize, b: usize, out: &mut String) {
         let block = &self.web.chapters[c].blocks[b];
         let at = BlockRef {
             chapter: c,
             block: b,
         };
-        let indent = " ".repeat(block.indent);
+        let cont = continuation(&block.prefix);
+        let blank = cont.trim_end();
         let mut foot = String::new();
         match &block.kind {
             BlockKind::Fragment { name, .. } => {
@@ -591,7 +598,7 @@ impl<'a> Site<'a> {
         }
         write!(
             out,
-            "\n\n{indent}<div class=\"tangle-footer\">{foot}</div>\n"
+            "\n{blank}\n{cont}<div class=\"tangle-footer\">{foot}</div>\n{blank}"
         )
         .ok();
     }
@@ -756,6 +763,22 @@ impl<'a> Site<'a> {
         }
         s
     }
+}
+
+/// What continues, on a line of its own, the containers that `prefix` (the text before a fence
+/// on its line) opens or continues: block quote markers stay, a list item's marker becomes
+/// spaces, so that a line starting with it is inside the same block quotes and list items.
+fn continuation(prefix: &str) -> String {
+    prefix
+        .chars()
+        .map(|c| {
+            if matches!(c, '>' | ' ' | '\t') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect()
 }
 
 /// After an opening run of `n` backticks ending at `from`, the end of the matching closing run.
@@ -1007,6 +1030,106 @@ mod tests {
         .unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].to_string().contains("never used"));
+    }
+
+    /// The tangle captions, code blocks and footers of `md` as mdBook's parser reads it, each
+    /// with the containers around it, and the number of block quotes and lists.
+    fn structure(md: &str) -> (Vec<(&'static str, Vec<&'static str>)>, usize, usize) {
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+        let options = Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES;
+        let (mut found, mut stack, mut quotes, mut lists) = (Vec::new(), Vec::new(), 0, 0);
+        for event in Parser::new_ext(md, options) {
+            match event {
+                Event::Start(Tag::BlockQuote(_)) => {
+                    quotes += 1;
+                    stack.push("quote");
+                }
+                Event::Start(Tag::List(_)) => lists += 1,
+                Event::Start(Tag::Item) => stack.push("item"),
+                Event::End(TagEnd::BlockQuote(_) | TagEnd::Item) => {
+                    stack.pop();
+                }
+                Event::Start(Tag::CodeBlock(_)) => found.push(("code", stack.clone())),
+                Event::Html(h) if h.contains("tangle-caption") => {
+                    found.push(("caption", stack.clone()))
+                }
+                Event::Html(h) if h.contains("tangle-footer") => {
+                    found.push(("footer", stack.clone()))
+                }
+                _ => {}
+            }
+        }
+        (found, quotes, lists)
+    }
+
+    #[test]
+    fn fragment_inside_a_block_quote_stays_in_it() {
+        let q = "# Q\n\n> A quote:\n>\n> ```rust file=q.rs\n> fn main() { <<x>> }\n>```\n>\n>```rust name=x\n>1\n> ```\n> and more of the quote.\n\n<!--\n```rust name=hidden\n```\n-->\n";
+        let (book, warnings) = run("items", vec![chapter("Q", "q.md", Some(vec![1]), q)]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let out = content(&book, "/items/0/Chapter/content");
+        assert!(
+            out.contains("> <div class=\"tangle-caption\" id=\"file:q.rs\">"),
+            "{out}"
+        );
+        assert!(
+            out.contains("</div>\n>\n> ```rust,ignore,tangle\n> fn main() { <<x>> }\n>```\n>\n> <div class=\"tangle-footer\">"),
+            "{out}"
+        );
+        assert!(out.contains(">```rust,ignore,tangle\n>1\n> ```\n"), "{out}");
+        let (found, quotes, _) = structure(&out);
+        let quote = vec!["quote"];
+        assert_eq!(
+            found,
+            vec![
+                ("caption", quote.clone()),
+                ("code", quote.clone()),
+                ("footer", quote.clone()),
+                ("caption", quote.clone()),
+                ("code", quote.clone()),
+                ("footer", quote.clone()),
+            ],
+            "{out}"
+        );
+        assert_eq!(quotes, 1, "the quote goes on around the blocks:\n{out}");
+        // A fence in an HTML comment is no block: no caption, the comment unchanged.
+        assert!(!out.contains("f:hidden"), "{out}");
+        assert!(
+            out.ends_with("<!--\n```rust name=hidden\n```\n-->\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn fragment_inside_a_list_item_stays_in_it() {
+        let l = "# L\n\n1. ```rust file=l.rs\n   <<x>>\n   ```\n2. Then:\n\n   ```rust name=x\n   x\n   ```\n\n   done.\n3. Third.\n";
+        let (book, warnings) = run("items", vec![chapter("L", "l.md", Some(vec![1]), l)]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let out = content(&book, "/items/0/Chapter/content");
+        // The caption takes the fence's place after the list marker; the fence follows it.
+        assert!(
+            out.contains("\n1. <div class=\"tangle-caption\" id=\"file:l.rs\">"),
+            "{out}"
+        );
+        assert!(
+            out.contains("</div>\n\n   ```rust,ignore,tangle\n   <<x>>\n   ```\n\n   <div class=\"tangle-footer\">"),
+            "{out}"
+        );
+        let (found, _, lists) = structure(&out);
+        let item = vec!["item"];
+        assert_eq!(
+            found,
+            vec![
+                ("caption", item.clone()),
+                ("code", item.clone()),
+                ("footer", item.clone()),
+                ("caption", item.clone()),
+                ("code", item.clone()),
+                ("footer", item.clone()),
+            ],
+            "{out}"
+        );
+        assert_eq!(lists, 1, "one list, its items around the blocks:\n{out}");
     }
 
     #[test]

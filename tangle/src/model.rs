@@ -204,7 +204,7 @@ impl Web {
                 for (i, r) in self.references(at) {
                     if !self.by_name.contains_key(r.name) {
                         let line = &block.lines[i];
-                        let col = block.indent + line[..r.start].chars().count() + 1;
+                        let col = block.col(i, line[..r.start].chars().count());
                         errors.push(Diagnostic::error(
                             Pos::new(&chapter.path, block.body_line + i, col),
                             format!("undefined reference «{}»", r.name),
@@ -216,13 +216,13 @@ impl Web {
         errors
     }
 
-    /// The position of body line `i` of a block, at its first column.
+    /// The position of body line `i` of a block, at its first character.
     pub fn line_pos(&self, at: BlockRef, i: usize) -> Pos {
         let b = self.block(at);
         Pos::new(
             &self.chapters[at.chapter].path,
             b.body_line + i,
-            b.indent + 1,
+            b.col(i, 0),
         )
     }
 

@@ -184,3 +184,35 @@ fn with_header(path: &Path, mode: u32, block: Pos, ex: crate::expand::Expansion)
         map,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines from block quotes and list items map back to their document columns, whatever
+    /// prefix each line had.
+    #[test]
+    fn columns_map_through_container_prefixes() {
+        let text = "> ```rust file=q.rs\n> fn f() {\n>    <<body>>\n>}\n> ```\n\n- item\n\n\t```rust name=body\n\tlet x = 1;\n\t  <<gone>>\n\t```\n";
+        let chapters = [(PathBuf::from("c.md"), text.to_string())];
+        let err = tangle_chapters(&chapters, "(ref:%s)").unwrap_err();
+        // `<<gone>>` stands after a tab and two spaces: character column 4.
+        assert_eq!(err.0[0].pos, Pos::new("c.md", 11, 4));
+        let fixed = text.replace("<<gone>>", "x + 1");
+        let t = tangle_chapters(&[(PathBuf::from("c.md"), fixed)], "(ref:%s)").unwrap();
+        let out = &t.outputs[0];
+        let body = String::from_utf8(out.content.clone()).unwrap();
+        assert_eq!(
+            body.lines().skip(1).collect::<Vec<_>>(),
+            vec!["fn f() {", "   let x = 1;", "     x + 1", "}"]
+        );
+        // Output line 3 (after the header), column 4 is `let`, at line 10 column 2.
+        let at = out.map.locate(3, 4).unwrap();
+        assert_eq!((at.line, at.col, at.fragment), (10, 2, "body"));
+        let at = out.map.locate(4, 6).unwrap();
+        assert_eq!((at.line, at.col), (11, 4));
+        // `}` comes after a `>` without a space: column 2.
+        let at = out.map.locate(5, 1).unwrap();
+        assert_eq!((at.line, at.col), (4, 2));
+    }
+}

@@ -487,7 +487,7 @@ fn fixture_book_renders_in_chromium() {
     assert_eq!(arr(&server["labelRefs"]), &[Value::from("#l:bind")]);
 
     let handling = &report["part/handling.html"]["result"];
-    assert_eq!(count(&report["part/handling.html"], "captions"), 4);
+    assert_eq!(count(&report["part/handling.html"], "captions"), 5);
     let cont = &arr(&handling["captions"])[1];
     assert_eq!(cont["id"], "f:match-the-request:2");
     assert!(cont["text"].as_str().unwrap().contains("+≡"), "{cont}");
@@ -496,9 +496,30 @@ fn fixture_book_renders_in_chromium() {
         "{handling}"
     );
 
+    // A block in a block quote: caption, code and footer inside the one quote, which goes on.
+    let html = fs::read_to_string(site.join("part/handling.html")).unwrap();
+    let quote = &html[html.find("<blockquote>").unwrap()..];
+    let quote = &quote[..quote.find("</blockquote>").unwrap()];
+    let order: Vec<usize> = [
+        "A quoted aside",
+        r#"id="f:imports:3""#,
+        "<pre><code",
+        "tangle-footer",
+        "The quote goes on",
+    ]
+    .iter()
+    .map(|s| {
+        quote
+            .find(s)
+            .unwrap_or_else(|| panic!("{s} not in the quote: {quote}"))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{quote}");
+    assert_eq!(html.matches("<blockquote>").count(), 1, "{html}");
+
     // The print page holds every block; its links stay on the page.
     let print = &report["print.html"];
-    assert_eq!(count(print, "captions"), 7);
+    assert_eq!(count(print, "captions"), 8);
     assert_eq!(count(print, "refs"), 4);
     assert_eq!(count(print, "labels"), 2);
     for x in arr(&print["result"]["refs"])
