@@ -338,7 +338,11 @@ impl<'a> Site<'a> {
                 }
                 for (i, line) in block.lines.iter().enumerate() {
                     let mut from = 0;
+                    // Characters before byte `from`, counted as the scan moves on.
+                    let mut chars = 0;
                     while let Some(r) = find_reference(line, from) {
+                        let start_col = chars + line[from..r.start].chars().count();
+                        chars = start_col + line[r.start..r.end].chars().count();
                         from = r.end;
                         match web.by_name.get(r.name) {
                             Some(&f) => {
@@ -347,7 +351,7 @@ impl<'a> Site<'a> {
                                 }
                             }
                             None => {
-                                let col = block.indent + line[..r.start].chars().count() + 1;
+                                let col = block.indent + start_col + 1;
                                 let pos = Pos::new(&chapter.path, block.body_line + i, col);
                                 errors.push(Diagnostic::error(
                                     pos,
