@@ -318,7 +318,7 @@ impl<'a> Site<'a> {
                         formats.push(fmt.clone());
                     }
                 }
-                for (_, r) in web.references(at) {
+                for (_, r, _) in web.references(at) {
                     if let Some(&f) = web.by_name.get(r.name) {
                         if uses[f].last() != Some(&at) {
                             uses[f].push(at);
@@ -567,7 +567,7 @@ impl<'a> Site<'a> {
             BlockKind::Illustration => {}
         }
         let mut seen = HashSet::new();
-        for (_, r) in self.web.references(BlockRef {
+        for (_, r, _) in self.web.references(BlockRef {
             chapter: c,
             block: b,
         }) {

@@ -68,25 +68,48 @@ pub struct Web {
 pub const DEFAULT_MODE: u32 = 0o444;
 
 /// Finds the first `<<name>>` reference in `line` at or after byte `from`.
+///
+/// A reference starts at the first `<<` whose name (the text up to the next `>>`) is not
+/// empty, does not start with `<` or a space, does not end with a space and holds no `<<`.
+/// The scan is linear: the next `>>` and the next `<<` after a candidate's name only move
+/// forward as the candidate does, so each is searched for once per call.
 pub fn find_reference(line: &str, from: usize) -> Option<Reference<'_>> {
-    let mut at = from;
-    while let Some(open) = line[at..].find("<<") {
-        let start = at + open;
+    let b = line.as_bytes();
+    let pair_at = |p: usize, c: u8| p + 1 < b.len() && b[p] == c && b[p + 1] == c;
+    // The first `cc` at or after `p` (`b.len()` if none), continuing an earlier search that
+    // stopped at `cached` (its answer for a smaller `p`).
+    let next_pair = |cached: usize, p: usize, c: u8| {
+        if cached >= p {
+            cached
+        } else {
+            (p..b.len()).find(|&k| pair_at(k, c)).unwrap_or(b.len())
+        }
+    };
+    let (mut close, mut open) = (0, 0);
+    let mut start = from;
+    while start + 1 < b.len() {
+        if !pair_at(start, b'<') {
+            start += 1;
+            continue;
+        }
         let inner = start + 2;
-        let close = line[inner..].find(">>")? + inner;
-        let name = &line[inner..close];
-        if !name.is_empty()
-            && !name.starts_with(['<', ' '])
-            && !name.ends_with(' ')
-            && !name.contains("<<")
-        {
+        close = next_pair(close, inner, b'>');
+        if close == b.len() {
+            return None;
+        }
+        open = next_pair(open, inner, b'<');
+        let name_ok = close > inner
+            && !matches!(b[inner], b'<' | b' ')
+            && b[close - 1] != b' '
+            && open + 2 > close;
+        if name_ok {
             return Some(Reference {
-                name,
+                name: &line[inner..close],
                 start,
                 end: close + 2,
             });
         }
-        at = start + 1;
+        start += 1;
     }
     None
 }
@@ -176,15 +199,18 @@ impl Web {
         }
     }
 
-    /// The references of block `at`, with their body line.
-    pub fn references(&self, at: BlockRef) -> impl Iterator<Item = (usize, Reference<'_>)> {
+    /// The references of block `at`: each with its body line and the characters before it on
+    /// that line (counted as the scan moves on, so a line of many references stays linear).
+    pub fn references(&self, at: BlockRef) -> impl Iterator<Item = (usize, Reference<'_>, usize)> {
         (0..self.block(at).lines.len()).flat_map(move |i| {
             let line = self.code(at, i);
-            let mut from = 0;
+            let (mut from, mut chars) = (0, 0);
             std::iter::from_fn(move || {
                 let r = find_reference(line, from)?;
+                let before = chars + line[from..r.start].chars().count();
+                chars = before + line[r.start..r.end].chars().count();
                 from = r.end;
-                Some((i, r))
+                Some((i, r, before))
             })
         })
     }
@@ -201,10 +227,9 @@ impl Web {
                     chapter: c,
                     block: b,
                 };
-                for (i, r) in self.references(at) {
+                for (i, r, before) in self.references(at) {
                     if !self.by_name.contains_key(r.name) {
-                        let line = &block.lines[i];
-                        let col = block.col(i, line[..r.start].chars().count());
+                        let col = block.col(i, before);
                         errors.push(Diagnostic::error(
                             Pos::new(&chapter.path, block.body_line + i, col),
                             format!("undefined reference «{}»", r.name),
@@ -231,7 +256,7 @@ impl Web {
         let mut used = vec![false; self.fragments.len()];
         let mut stack: Vec<BlockRef> = self.roots.iter().map(|r| r.block).collect();
         while let Some(at) = stack.pop() {
-            for (_, r) in self.references(at) {
+            for (_, r, _) in self.references(at) {
                 if let Some(&f) = self.by_name.get(r.name) {
                     if !used[f] {
                         used[f] = true;
@@ -301,5 +326,63 @@ mod tests {
         let r = find_reference("<<a>> <<b>>", 1).unwrap();
         assert_eq!(r.name, "b");
         assert!(find_reference("1 << 2", 0).is_none());
+    }
+
+    /// The definition, written plainly (and quadratically): try every `<<` in turn.
+    fn naive(line: &str, from: usize) -> Option<(usize, usize)> {
+        let mut at = from;
+        while let Some(open) = line[at..].find("<<") {
+            let start = at + open;
+            let close = line[start + 2..].find(">>")? + start + 2;
+            let name = &line[start + 2..close];
+            if !name.is_empty()
+                && !name.starts_with(['<', ' '])
+                && !name.ends_with(' ')
+                && !name.contains("<<")
+            {
+                return Some((start, close + 2));
+            }
+            at = start + 1;
+        }
+        None
+    }
+
+    #[test]
+    fn linear_scan_agrees_with_the_definition() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let pieces = ["<", ">", "<<", ">>", " ", "a", "é", "<< ", " >>"];
+        for _ in 0..20_000 {
+            let mut line = String::new();
+            for _ in 0..(x % 12) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                line.push_str(pieces[(x % pieces.len() as u64) as usize]);
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut from = 0;
+            loop {
+                let fast = find_reference(&line, from).map(|r| (r.start, r.end));
+                assert_eq!(fast, naive(&line, from), "{line:?} from {from}");
+                match fast {
+                    Some((_, end)) => from = end,
+                    None => break,
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn half_a_million_openers_scan_in_linear_time() {
+        // Quadratic scanning took minutes here.
+        let line = format!("{}a>>", "<<".repeat(500_000));
+        let r = find_reference(&line, 0).unwrap();
+        assert_eq!((r.name, r.start), ("a", 999_998));
+        let unclosed = "<<a ".repeat(300_000);
+        assert!(find_reference(&unclosed, 0).is_none());
+        let names = format!("{}>>", "<<a".repeat(300_000));
+        assert_eq!(find_reference(&names, 0).unwrap().start, 899_997);
     }
 }

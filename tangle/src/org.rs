@@ -58,8 +58,9 @@
 //! them), `~` is not expanded. Files that Emacs does not chmod get mode 0644 (Emacs creates
 //! them with `0666 & ~umask`; a umask of 022 is assumed).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::{Origin, Output, Segment, SourceMap};
@@ -182,6 +183,8 @@ enum Val {
     Int(i64),
     /// Something we cannot represent (a float, a list, unsupported Lisp): the raw text.
     Other(String),
+    /// Lisp that cannot be read: the raw text and why.
+    Unreadable(String, ReadError),
 }
 
 type Params = Vec<(String, Cell)>;
@@ -209,6 +212,8 @@ struct Src {
 #[derive(Debug, Clone, Default)]
 struct MLine {
     text: String,
+    /// The length of `text` in characters.
+    chars: usize,
     origin: Option<Src>,
     /// Whether `text` holds anything but blanks.
     content: bool,
@@ -273,7 +278,7 @@ impl MText {
             if first {
                 if let Some((line, col, frag)) = src {
                     if !piece.is_empty() {
-                        let out_col = last.text.chars().count();
+                        let out_col = last.chars;
                         let here = Src {
                             line,
                             shift: (out_col as i64 - col as i64) as i32,
@@ -288,6 +293,7 @@ impl MText {
             }
             if !piece.is_empty() {
                 last.text.push_str(piece);
+                last.chars += piece.chars().count();
                 if !last.content && piece.chars().any(|c| c != ' ' && c != '\t') {
                     last.content = true;
                 }
@@ -312,7 +318,7 @@ impl MText {
         let mut it = other.lines.into_iter();
         if let Some(first) = it.next() {
             let last = self.lines.last_mut().expect("non-empty");
-            let add = last.text.chars().count();
+            let add = last.chars;
             if let Some(o) = first.origin {
                 if last.origin.is_none() || !last.content {
                     last.origin = Some(Src {
@@ -331,6 +337,7 @@ impl MText {
                 );
             }
             last.text.push_str(&first.text);
+            last.chars += first.chars;
             last.content |= first.content;
         }
         self.lines.extend(it);
@@ -554,6 +561,7 @@ fn org_trim(m: &mut MText) {
         let last = m.lines.last_mut().expect("non-empty");
         let t = last.text.trim_end_matches(is_blank_char).len();
         last.text.truncate(t);
+        last.chars = last.text.chars().count();
         if last.text.is_empty() && m.lines.len() > 1 {
             m.lines.pop();
         } else {
@@ -569,11 +577,13 @@ fn org_trim(m: &mut MText) {
     m.lines.drain(..skip);
     let first = &mut m.lines[0];
     let t = first.text.trim_start_matches(is_blank_char);
-    let removed = first.text.chars().count() - t.chars().count();
+    let kept = t.chars().count();
+    let removed = first.chars - kept;
     first.text = t.to_string();
+    first.chars = kept;
     first.shift_left(removed);
     let last = m.lines.last_mut().expect("non-empty");
-    let len = last.text.chars().count();
+    let len = last.chars;
     last.truncate_segs(len);
 }
 
@@ -621,6 +631,7 @@ fn remove_indentation(m: &mut MText) {
         if nb == l.text.len() {
             let mut l2 = l.clone();
             l2.text.clear();
+            l2.chars = 0;
             out.push(l2);
             continue;
         }
@@ -652,6 +663,7 @@ fn remove_indentation(m: &mut MText) {
         let removed = nb as i32 - kept.chars().count() as i32;
         let mut l2 = l.clone();
         l2.text = format!("{kept}{}", &l.text[nb..]);
+        l2.chars = (l.chars as i32 - removed) as usize;
         l2.shift_left(removed.max(0) as usize);
         out.push(l2);
     }
@@ -769,51 +781,105 @@ enum Sexp {
     Quote(Box<Sexp>),
 }
 
-/// Reads one expression from the start of `s` (like `read`, ignoring what follows it).
-fn read_sexp(s: &str) -> Option<(Sexp, &str)> {
-    let s = s.trim_start();
-    let first = s.chars().next()?;
-    match first {
-        '(' => {
-            let mut rest = &s[1..];
-            let mut items = Vec::new();
-            loop {
-                rest = rest.trim_start();
-                if let Some(r) = rest.strip_prefix(')') {
-                    return Some((Sexp::List(items), r));
+/// Why a Lisp value cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadError {
+    /// The text ends inside an expression (Emacs: "End of file during parsing"). A `;`
+    /// starts a comment that runs to the end of the line, so `(a ;b)` never closes.
+    EndOfInput,
+    /// Syntax we do not read (`)` out of place, vectors, backquotes, bad string escapes).
+    Unsupported,
+    /// Lists or quotes nested deeper than [`MAX_LISP_DEPTH`].
+    TooDeep,
+}
+
+/// How deeply the Lisp reader nests lists and quotes. Emacs 28.2's recursive reader
+/// overflows its C stack on deep nesting; none of the values we evaluate nests more than
+/// three levels.
+const MAX_LISP_DEPTH: usize = 1000;
+
+/// Skips white space and `;` comments (to the end of the line), as the Lisp reader does.
+fn skip_blanks(mut s: &str) -> &str {
+    loop {
+        s = s.trim_start();
+        match s.strip_prefix(';') {
+            Some(comment) => s = comment.find('\n').map_or("", |k| &comment[k + 1..]),
+            None => return s,
+        }
+    }
+}
+
+/// Reads one expression from the start of `s` (like `read`, ignoring what follows it). The
+/// reader is iterative: lists and quotes being read are kept on an explicit stack.
+fn read_sexp(s: &str) -> Result<(Sexp, &str), ReadError> {
+    enum Open {
+        List(Vec<Sexp>),
+        Quote,
+    }
+    let mut open: Vec<Open> = Vec::new();
+    let mut rest = s;
+    loop {
+        rest = skip_blanks(rest);
+        let first = rest.chars().next().ok_or(ReadError::EndOfInput)?;
+        let mut item = match first {
+            '(' | '\'' => {
+                if open.len() >= MAX_LISP_DEPTH {
+                    return Err(ReadError::TooDeep);
                 }
-                let (item, r) = read_sexp(rest)?;
-                items.push(item);
-                rest = r;
+                open.push(if first == '(' {
+                    Open::List(Vec::new())
+                } else {
+                    Open::Quote
+                });
+                rest = &rest[1..];
+                continue;
             }
-        }
-        '"' => {
-            let (v, used) = read_lisp_string(s)?;
-            Some((Sexp::Str(v), &s[used..]))
-        }
-        '\'' => {
-            let (v, r) = read_sexp(&s[1..])?;
-            Some((Sexp::Quote(Box::new(v)), r))
-        }
-        ')' | '[' | ']' | '`' | ',' => None,
-        _ => {
-            let end = s
-                .find(|c: char| c.is_whitespace() || "()\"'[]`,;".contains(c))
-                .unwrap_or(s.len());
-            let atom = &s[..end];
-            let v = match read_lisp_int(atom) {
-                Some((n, z)) => Sexp::Int(n, z),
-                None => Sexp::Sym(atom.to_string()),
-            };
-            Some((v, &s[end..]))
+            ')' => match open.pop() {
+                Some(Open::List(items)) => {
+                    rest = &rest[1..];
+                    Sexp::List(items)
+                }
+                _ => return Err(ReadError::Unsupported),
+            },
+            '"' => {
+                let (v, used) = read_lisp_string(rest).ok_or(ReadError::Unsupported)?;
+                rest = &rest[used..];
+                Sexp::Str(v)
+            }
+            '[' | ']' | '`' | ',' => return Err(ReadError::Unsupported),
+            _ => {
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || "()\"'[]`,;".contains(c))
+                    .unwrap_or(rest.len());
+                let atom = &rest[..end];
+                rest = &rest[end..];
+                match read_lisp_int(atom) {
+                    Some((n, z)) => Sexp::Int(n, z),
+                    None => Sexp::Sym(atom.to_string()),
+                }
+            }
+        };
+        // Hand the finished expression to the innermost open list, closing quotes on the way.
+        loop {
+            match open.last_mut() {
+                None => return Ok((item, rest)),
+                Some(Open::Quote) => {
+                    open.pop();
+                    item = Sexp::Quote(Box::new(item));
+                }
+                Some(Open::List(items)) => {
+                    items.push(item);
+                    break;
+                }
+            }
         }
     }
 }
 
 /// Evaluates the few Lisp forms we support: integer literals, strings, `nil`,
 /// `(identity X)`, `'X` and `(quote X)`. What follows the first expression is ignored, as
-/// `(eval (read ...))` does.
-fn eval_lisp(s: &str, decimal_zero: &mut bool) -> Option<Val> {
+/// `(eval (read ...))` does. `Ok(None)`: read, but not something we evaluate.
+fn eval_lisp(s: &str, decimal_zero: &mut bool) -> Result<Option<Val>, ReadError> {
     fn eval(e: &Sexp, z: &mut bool) -> Option<Val> {
         match e {
             Sexp::Int(n, zero) => {
@@ -835,7 +901,15 @@ fn eval_lisp(s: &str, decimal_zero: &mut bool) -> Option<Val> {
         }
     }
     let (e, _) = read_sexp(s)?;
-    eval(&e, decimal_zero)
+    Ok(eval(&e, decimal_zero))
+}
+
+/// `s`, cut to its first 60 characters (with an ellipsis) for quoting in messages.
+fn abbreviate(s: &str) -> String {
+    match s.char_indices().nth(60) {
+        Some((k, _)) => format!("{}…", &s[..k]),
+        None => s.to_string(),
+    }
 }
 
 /// `org-babel-read`. `light` leaves Lisp unevaluated, as `org-babel-get-src-block-info` does
@@ -865,8 +939,9 @@ fn read_val(raw: Option<&str>, light: bool) -> (Val, bool) {
         }
         let mut z = false;
         return match eval_lisp(s, &mut z) {
-            Some(v) => (v, z),
-            None => (Val::Other(s.to_string()), false),
+            Ok(Some(v)) => (v, z),
+            Ok(None) => (Val::Other(s.to_string()), false),
+            Err(e) => (Val::Unreadable(s.to_string(), e), false),
         };
     }
     if s.starts_with('"') {
@@ -878,11 +953,38 @@ fn read_val(raw: Option<&str>, light: bool) -> (Val, bool) {
     (Val::Str(s.to_string()), false)
 }
 
+/// For each `(` or `[` of `chars`, the index just past its balanced partner, if it has one.
+/// The partner is found as `org-babel-balanced-split` scans: over brackets only, each `)` or
+/// `]` closing the innermost opening when that is its kind, and being skipped otherwise. A
+/// scan that starts at an opening sees the same innermost openings as one pass over the
+/// whole text that started earlier, so a single pass answers for every opening.
+fn bracket_partners(chars: &[char]) -> Vec<Option<usize>> {
+    let mut partner = vec![None; chars.len()];
+    let mut open: Vec<usize> = Vec::new();
+    for (k, &c) in chars.iter().enumerate() {
+        match c {
+            '(' | '[' => open.push(k),
+            ')' | ']' => {
+                let opening = if c == ')' { '(' } else { '[' };
+                if open.last().is_some_and(|&o| chars[o] == opening) {
+                    let o = open.pop().expect("just checked");
+                    partner[o] = Some(k + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    partner
+}
+
 /// `org-babel-balanced-split` with ALTS `((32 9) . 58)`.
 fn balanced_split(s: &str) -> Vec<String> {
     let chars: Vec<char> = s.chars().collect();
+    let partner = bracket_partners(&chars);
     let mut result = Vec::new();
     let mut partial: Vec<char> = Vec::new();
+    // Where the search for a closing quote found none: no later quote has one either.
+    let mut no_closing_quote = false;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -895,58 +997,32 @@ fn balanced_split(s: &str) -> Vec<String> {
             }
             i += 1;
         } else if c == '(' || c == '[' {
-            let origin = i;
-            let mut openings = vec![c];
-            let mut j = i + 1;
-            while !openings.is_empty() {
-                match chars[j..]
-                    .iter()
-                    .position(|&x| matches!(x, '[' | ']' | '(' | ')'))
-                {
-                    None => break,
-                    Some(k) => {
-                        let ch = chars[j + k];
-                        j += k + 1;
-                        match ch {
-                            '[' | '(' => openings.push(ch),
-                            ']' => {
-                                if openings.last() == Some(&'[') {
-                                    openings.pop();
-                                }
-                            }
-                            _ => {
-                                if openings.last() == Some(&'(') {
-                                    openings.pop();
-                                }
-                            }
-                        }
-                    }
+            match partner[i] {
+                Some(j) => {
+                    partial.extend_from_slice(&chars[i..j]);
+                    i = j;
                 }
-            }
-            if openings.is_empty() {
-                partial.extend_from_slice(&chars[origin..j]);
-                i = j;
-            } else {
-                partial.push(c);
-                i = origin + 1;
+                None => {
+                    partial.push(c);
+                    i += 1;
+                }
             }
         } else if c == '"' && before != Some('\\') {
             // re-search-forward "[^\\]\"" from the quote itself.
-            let mut found = None;
-            let mut k = i;
-            while k + 1 < chars.len() {
-                if chars[k] != '\\' && chars[k + 1] == '"' {
-                    found = Some(k + 2);
-                    break;
-                }
-                k += 1;
-            }
+            let found = if no_closing_quote {
+                None
+            } else {
+                (i..chars.len() - 1)
+                    .find(|&k| chars[k] != '\\' && chars[k + 1] == '"')
+                    .map(|k| k + 2)
+            };
             match found {
                 Some(end) => {
                     partial.extend_from_slice(&chars[i..end]);
                     i = end;
                 }
                 None => {
+                    no_closing_quote = true;
                     partial.push('"');
                     i += 1;
                 }
@@ -1167,27 +1243,36 @@ struct RefMatch {
     me: usize,
 }
 
+/// The first match of the reference regexp in `line` at or after byte `start`, as Emacs'
+/// backtracking matcher finds it: the lazy `\\(.*?\\)` tries each `<<` in turn, and for each
+/// the optional group first (the shortest name ending in a non-blank before a `>>`), then a
+/// one-character name. The search for the optional group's `>>` can only move forward from
+/// one `<<` to the next, and once it finds none, no later `<<` has one: it runs at most once,
+/// so the search is linear.
 fn find_ref(line: &str, start: usize) -> Option<RefMatch> {
     let b = line.as_bytes();
     let nonws = |c: u8| !matches!(c, b' ' | b'\t' | b'\n');
+    // `>>` at `q` after a non-blank: where a name of two or more characters can end.
+    let closes = |q: usize| b[q] == b'>' && b[q + 1] == b'>' && nonws(b[q - 1]);
+    let mut longer_names = true;
     let mut lt = start;
     while lt + 1 < b.len() {
         if b[lt] == b'<' && b[lt + 1] == b'<' && lt + 2 < b.len() && nonws(b[lt + 2]) {
             let a = lt + 2;
             let c0_len = line[a..].chars().next().map_or(1, char::len_utf8);
             let after = a + c0_len;
-            // The optional group is greedy: try the shortest non-empty group first.
-            let mut q = after + 1;
-            while q + 1 < b.len() {
-                if b[q] == b'>' && b[q + 1] == b'>' && nonws(b[q - 1]) && line.is_char_boundary(q) {
-                    return Some(RefMatch {
-                        mb: start,
-                        lt,
-                        id: (a, q),
-                        me: q + 2,
-                    });
+            if longer_names {
+                match (after + 1..b.len().saturating_sub(1)).find(|&q| closes(q)) {
+                    Some(q) => {
+                        return Some(RefMatch {
+                            mb: start,
+                            lt,
+                            id: (a, q),
+                            me: q + 2,
+                        })
+                    }
+                    None => longer_names = false,
                 }
-                q += 1;
             }
             if b.len() >= after + 2 && b[after] == b'>' && b[after + 1] == b'>' {
                 return Some(RefMatch {
@@ -1251,6 +1336,7 @@ fn remove_coderefs(m: &mut MText, fmt: &str) {
                     p -= 1;
                 }
                 l.text = chars[..p].iter().collect();
+                l.chars = p;
                 l.truncate_segs(p);
                 l.content = l.text.chars().any(|c| c != ' ' && c != '\t');
                 break;
@@ -1262,6 +1348,9 @@ fn remove_coderefs(m: &mut MText, fmt: &str) {
 // ---------------------------------------------------------------------------------------------
 // The tangler
 
+/// How many steps of a long reference cycle an error shows at its start and at its end.
+const CYCLE_SHOWN: usize = 4;
+
 /// How a reference resolves.
 #[derive(Debug, Clone)]
 enum Resolution {
@@ -1270,12 +1359,13 @@ enum Resolution {
 }
 
 enum Task {
-    /// Continue the body of block `b` at line `line`, byte `off`; `expand` tells whether
-    /// references are expanded.
+    /// Continue the body of block `b` at line `line`, byte `off` (character `chars`);
+    /// `expand` tells whether references are expanded.
     Body {
         b: usize,
         line: usize,
         off: usize,
+        chars: usize,
         expand: bool,
     },
     /// Include block `b` as a reference (expanded if its `:noweb` allows it in `:eval`).
@@ -1298,6 +1388,8 @@ struct Tangler<'a> {
     ids: Vec<String>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// The warnings given so far (each is given once): line, column, message.
+    warned: HashSet<(usize, usize, String)>,
     outputs: Vec<Output>,
     resolutions: HashMap<String, Resolution>,
     headings: Vec<Heading>,
@@ -1319,6 +1411,7 @@ impl<'a> Tangler<'a> {
             ids: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            warned: HashSet::new(),
             outputs: Vec::new(),
             resolutions: HashMap::new(),
             headings: Vec::new(),
@@ -1338,9 +1431,10 @@ impl<'a> Tangler<'a> {
     }
 
     fn warn(&mut self, line: usize, col: usize, msg: impl Into<String>) {
-        let d = Diagnostic::warning(self.pos(line, col), msg);
-        if !self.warnings.contains(&d) {
-            self.warnings.push(d);
+        let msg = msg.into();
+        if self.warned.insert((line, col, msg.clone())) {
+            self.warnings
+                .push(Diagnostic::warning(self.pos(line, col), msg));
         }
     }
 
@@ -1828,6 +1922,7 @@ impl<'a> Tangler<'a> {
             let content = bl.text.chars().any(|c| c != ' ' && c != '\t');
             m.lines.push(MLine {
                 text: bl.text.clone(),
+                chars: bl.text.chars().count(),
                 origin: Some(Src {
                     line: bl.line as u32,
                     shift: -(bl.removed as i32),
@@ -1872,11 +1967,12 @@ impl<'a> Tangler<'a> {
         let mut prefix_lens: Vec<usize> = Vec::new();
         let mut path: Vec<(usize, (usize, usize))> = Vec::new();
         let mut on_path = vec![false; self.blocks.len()];
-        let mut bodies: HashMap<usize, BodyText> = HashMap::new();
+        let mut bodies: HashMap<usize, Rc<BodyText>> = HashMap::new();
         let mut stack = vec![Task::Body {
             b: root,
             line: 0,
             off: 0,
+            chars: 0,
             expand,
         }];
         on_path[root] = expand;
@@ -1931,6 +2027,7 @@ impl<'a> Tangler<'a> {
                         b,
                         line: 0,
                         off: 0,
+                        chars: 0,
                         expand,
                     });
                 }
@@ -1938,47 +2035,46 @@ impl<'a> Tangler<'a> {
                     b,
                     line,
                     off,
+                    chars,
                     expand,
                 } => {
-                    let body = bodies.entry(b).or_insert_with(|| self.normalized_body(b));
+                    let body = Rc::clone(
+                        bodies
+                            .entry(b)
+                            .or_insert_with(|| Rc::new(self.normalized_body(b))),
+                    );
                     let (text, src) = &body[line];
-                    let text = text.clone();
                     let src = *src;
                     let nlines = body.len();
-                    let at = |k: usize| src.map(|(l, c, f)| (l, c + text[..k].chars().count(), f));
-                    let m = if expand { find_ref(&text, off) } else { None };
+                    let at = src.map(|(l, c, f)| (l, c + chars, f));
+                    let m = if expand { find_ref(text, off) } else { None };
                     match m {
                         None => {
-                            emit(&mut out, &prefix, prefix_lens.len(), &text[off..], at(off));
+                            emit(&mut out, &prefix, prefix_lens.len(), &text[off..], at);
                             if line + 1 < nlines {
                                 emit(&mut out, &prefix, prefix_lens.len(), "\n", None);
                                 stack.push(Task::Body {
                                     b,
                                     line: line + 1,
                                     off: 0,
+                                    chars: 0,
                                     expand,
                                 });
                             }
                         }
                         Some(m) => {
-                            emit(
-                                &mut out,
-                                &prefix,
-                                prefix_lens.len(),
-                                &text[off..m.lt],
-                                at(off),
-                            );
+                            emit(&mut out, &prefix, prefix_lens.len(), &text[off..m.lt], at);
                             let id = text[m.id.0..m.id.1].to_string();
+                            let before = text[off..m.lt].chars().count();
                             let ref_pos = match src {
-                                Some((l, c, _)) => {
-                                    (l as usize, c + text[..m.lt].chars().count() + 1)
-                                }
+                                Some((l, c, _)) => (l as usize, c + chars + before + 1),
                                 None => (self.blocks[b].line, 1),
                             };
                             stack.push(Task::Body {
                                 b,
                                 line,
                                 off: m.me,
+                                chars: chars + before + text[m.lt..m.me].chars().count(),
                                 expand,
                             });
                             stack.push(Task::PopPrefix);
@@ -2066,32 +2162,48 @@ impl<'a> Tangler<'a> {
         Some(out)
     }
 
+    /// The error for block `b`, included again at `via` while it is being expanded: the
+    /// chain of inclusions from `b` back to itself. A long chain shows its first and last
+    /// [`CYCLE_SHOWN`] steps and how many were left out.
     fn cycle_error(&mut self, path: &[(usize, (usize, usize))], b: usize, via: (usize, usize)) {
         let start = path.iter().position(|p| p.0 == b).unwrap_or(0);
-        let mut chain: Vec<String> = path[start..].iter().map(|p| self.block_name(p.0)).collect();
+        let cycle = &path[start..];
+        let long = cycle.len() > 2 * CYCLE_SHOWN + 1;
+        let shown = |k: usize| !long || k < CYCLE_SHOWN || k >= cycle.len() - CYCLE_SHOWN;
+        let mut chain = Vec::new();
+        for (k, p) in cycle.iter().enumerate() {
+            if shown(k) {
+                chain.push(self.block_name(p.0));
+            } else if k == CYCLE_SHOWN {
+                chain.push(format!("… {} more …", cycle.len() - 2 * CYCLE_SHOWN));
+            }
+        }
         chain.push(self.block_name(b));
         let block = &self.blocks[b];
+        let what = if long {
+            format!("reference cycle of {} blocks", cycle.len())
+        } else {
+            "reference cycle".to_string()
+        };
         let mut d = Diagnostic::error(
             self.pos(block.line, block.col),
             format!(
-                "reference cycle: {} (Emacs would recurse until `max-lisp-eval-depth`)",
+                "{what}: {} (Emacs would recurse until `max-lisp-eval-depth`)",
                 chain.join(" -> ")
             ),
         );
-        for (k, p) in path[start..].iter().enumerate().skip(1) {
-            let name = self.block_name(p.0);
-            let from = self.block_name(path[start + k - 1].0);
-            d = d.with_note(
-                self.pos(p.1 .0, p.1 .1),
-                format!("{from} includes {name} here"),
-            );
+        // Step k: block k - 1 of the cycle includes block k (the last step closes it).
+        let steps = cycle.len();
+        for k in (1..=steps).filter(|&k| shown(k - 1)) {
+            let (to, at) = if k < steps {
+                (cycle[k].0, cycle[k].1)
+            } else {
+                (b, via)
+            };
+            let from = self.block_name(cycle[k - 1].0);
+            let name = self.block_name(to);
+            d = d.with_note(self.pos(at.0, at.1), format!("{from} includes {name} here"));
         }
-        let from = self.block_name(path.last().map_or(b, |p| p.0));
-        let name = self.block_name(b);
-        d = d.with_note(
-            self.pos(via.0, via.1),
-            format!("{from} includes {name} here"),
-        );
         self.errors.push(d);
     }
 
@@ -2102,12 +2214,41 @@ impl<'a> Tangler<'a> {
         let cell = param(params, key)?.clone();
         let (v, zero) = read_val(cell.raw.as_deref(), false);
         let line = if cell.line == 0 { 1 } else { cell.line };
-        if let Val::Other(raw) = &v {
-            self.error(
+        match &v {
+            Val::Other(raw) => self.error(
                 line,
                 1,
-                format!("cannot evaluate `{key} {raw}`: only strings, integers and `(identity N)` are supported"),
-            );
+                format!(
+                    "cannot evaluate `{key} {}`: only strings, integers and `(identity N)` are \
+                     supported",
+                    abbreviate(raw)
+                ),
+            ),
+            Val::Unreadable(raw, why) => {
+                let why = match why {
+                    ReadError::EndOfInput if raw.contains(';') => {
+                        "the text ends inside a list (`;` starts a comment that runs to the end \
+                         of the line); Emacs fails with \"End of file during parsing\""
+                            .to_string()
+                    }
+                    ReadError::EndOfInput => "the text ends inside a list or string; Emacs \
+                                              fails with \"End of file during parsing\""
+                        .to_string(),
+                    ReadError::TooDeep => format!(
+                        "lists or quotes nested more than {MAX_LISP_DEPTH} levels deep (Emacs \
+                         28.2 overflows its stack)"
+                    ),
+                    ReadError::Unsupported => {
+                        "only strings, integers and `(identity N)` are supported".to_string()
+                    }
+                };
+                self.error(
+                    line,
+                    1,
+                    format!("cannot read `{key} {}`: {why}", abbreviate(raw)),
+                );
+            }
+            _ => {}
         }
         if zero && key == ":tangle-mode" {
             if let Val::Int(n) = v {
@@ -2147,7 +2288,7 @@ impl<'a> Tangler<'a> {
                 );
                 None
             }
-            Some((Val::Other(_), _)) => None,
+            Some((Val::Other(_) | Val::Unreadable(..), _)) => None,
         }
     }
 
@@ -2405,7 +2546,7 @@ impl<'a> Tangler<'a> {
                     return None;
                 }
             },
-            Some((Val::Other(_), _)) => return None,
+            Some((Val::Other(_) | Val::Unreadable(..), _)) => return None,
         };
         let no_expand = param(&params, ":no-expand").is_some();
         let prologue = self.str_param(&params, ":prologue")?;
@@ -3012,5 +3153,195 @@ mod tests {
             "{:?}",
             t.warnings
         );
+    }
+
+    // The definitions, as first written (quadratic), for comparison with the linear versions.
+
+    /// `org-babel-balanced-split` with ALTS `((32 9) . 58)`.
+    fn naive_balanced_split(s: &str) -> Vec<String> {
+        let chars: Vec<char> = s.chars().collect();
+        let mut result = Vec::new();
+        let mut partial: Vec<char> = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            let before = if i > 0 { Some(chars[i - 1]) } else { None };
+            if matches!(before, Some(' ' | '\t')) && c == ':' {
+                partial.pop();
+                if !partial.is_empty() {
+                    result.push(partial.iter().collect());
+                    partial.clear();
+                }
+                i += 1;
+            } else if c == '(' || c == '[' {
+                let origin = i;
+                let mut openings = vec![c];
+                let mut j = i + 1;
+                while !openings.is_empty() {
+                    match chars[j..]
+                        .iter()
+                        .position(|&x| matches!(x, '[' | ']' | '(' | ')'))
+                    {
+                        None => break,
+                        Some(k) => {
+                            let ch = chars[j + k];
+                            j += k + 1;
+                            match ch {
+                                '[' | '(' => openings.push(ch),
+                                ']' => {
+                                    if openings.last() == Some(&'[') {
+                                        openings.pop();
+                                    }
+                                }
+                                _ => {
+                                    if openings.last() == Some(&'(') {
+                                        openings.pop();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                if openings.is_empty() {
+                    partial.extend_from_slice(&chars[origin..j]);
+                    i = j;
+                } else {
+                    partial.push(c);
+                    i = origin + 1;
+                }
+            } else if c == '"' && before != Some('\\') {
+                // re-search-forward "[^\\]\"" from the quote itself.
+                let mut found = None;
+                let mut k = i;
+                while k + 1 < chars.len() {
+                    if chars[k] != '\\' && chars[k + 1] == '"' {
+                        found = Some(k + 2);
+                        break;
+                    }
+                    k += 1;
+                }
+                match found {
+                    Some(end) => {
+                        partial.extend_from_slice(&chars[i..end]);
+                        i = end;
+                    }
+                    None => {
+                        partial.push('"');
+                        i += 1;
+                    }
+                }
+            } else {
+                partial.push(c);
+                i += 1;
+            }
+        }
+        if !partial.is_empty() {
+            result.push(partial.iter().collect());
+        }
+        result
+    }
+
+    fn naive_find_ref(line: &str, start: usize) -> Option<RefMatch> {
+        let b = line.as_bytes();
+        let nonws = |c: u8| !matches!(c, b' ' | b'\t' | b'\n');
+        let mut lt = start;
+        while lt + 1 < b.len() {
+            if b[lt] == b'<' && b[lt + 1] == b'<' && lt + 2 < b.len() && nonws(b[lt + 2]) {
+                let a = lt + 2;
+                let c0_len = line[a..].chars().next().map_or(1, char::len_utf8);
+                let after = a + c0_len;
+                // The optional group is greedy: try the shortest non-empty group first.
+                let mut q = after + 1;
+                while q + 1 < b.len() {
+                    if b[q] == b'>'
+                        && b[q + 1] == b'>'
+                        && nonws(b[q - 1])
+                        && line.is_char_boundary(q)
+                    {
+                        return Some(RefMatch {
+                            mb: start,
+                            lt,
+                            id: (a, q),
+                            me: q + 2,
+                        });
+                    }
+                    q += 1;
+                }
+                if b.len() >= after + 2 && b[after] == b'>' && b[after + 1] == b'>' {
+                    return Some(RefMatch {
+                        mb: start,
+                        lt,
+                        id: (a, after),
+                        me: after + 2,
+                    });
+                }
+            }
+            lt += 1;
+        }
+        None
+    }
+
+    /// A small deterministic generator of strings over `alphabet`.
+    fn random_strings(alphabet: &[&str], count: usize, max_len: u64) -> Vec<String> {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..count)
+            .map(|_| {
+                let len = next() % max_len;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn balanced_split_agrees_with_its_definition() {
+        let alphabet = ["(", ")", "[", "]", "\"", "\\", " ", "\t", ":", "a", "é"];
+        for s in random_strings(&alphabet, 50_000, 16) {
+            assert_eq!(balanced_split(&s), naive_balanced_split(&s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn find_ref_agrees_with_its_definition() {
+        let alphabet = ["<", ">", "<<", ">>", " ", "\t", "a", "é"];
+        for s in random_strings(&alphabet, 50_000, 14) {
+            let mut from = 0;
+            loop {
+                let fast = find_ref(&s, from).map(|m| (m.mb, m.lt, m.id, m.me));
+                let slow = naive_find_ref(&s, from).map(|m| (m.mb, m.lt, m.id, m.me));
+                assert_eq!(fast, slow, "{s:?} from {from}");
+                match fast {
+                    Some((.., me)) => from = me,
+                    None => break,
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lisp_reader() {
+        let read = |s: &str| eval_lisp(s, &mut false);
+        assert_eq!(read("(identity #o444) ; mode"), Ok(Some(Val::Int(0o444))));
+        assert_eq!(read("'\"x\" rest"), Ok(Some(Val::Str("x".into()))));
+        assert_eq!(read("(quote 5)"), Ok(Some(Val::Int(5))));
+        assert_eq!(read("(identity ; why\n 7)"), Ok(Some(Val::Int(7))));
+        assert_eq!(read("(a b)"), Ok(None));
+        assert_eq!(read("(;)"), Err(ReadError::EndOfInput));
+        assert_eq!(read("(a ;b)"), Err(ReadError::EndOfInput));
+        assert_eq!(read("("), Err(ReadError::EndOfInput));
+        assert_eq!(read("')"), Err(ReadError::Unsupported));
+        assert_eq!(read("[1]"), Err(ReadError::Unsupported));
+        let deep = format!("{}5{}", "(".repeat(1000), ")".repeat(1000));
+        assert_eq!(read(&deep), Ok(None));
+        let deeper = format!("({deep})");
+        assert_eq!(read(&deeper), Err(ReadError::TooDeep));
+        assert_eq!(read(&"'".repeat(1001)), Err(ReadError::TooDeep));
     }
 }
