@@ -2,8 +2,9 @@
 //! libmessage: the message protocol of the selector server.
 //!
 //! Every message, in either direction, is a 2-byte big-endian protoheader, a JSON header of
-//! that many bytes and `content-length` bytes of content (see PROTOCOL.md). This crate holds
-//! everything about those bytes; the event loop in `main.rs` only moves sockets around.
+//! that many bytes and `content-length` bytes of content (the contract is the book's chapter
+//! "The protocol", `docs/protocol.md`). This crate holds everything about those bytes; the
+//! event loop in `main.rs` only moves sockets around.
 
 pub use error::ProtocolError;
 pub use header::{ContentType, Header};
