@@ -33,9 +33,9 @@ struct Cli {
           value_parser = clap::value_parser!(u32).range(1..))]
     max_clients: u32,
 
-    /// Server password; given without a value, it is asked for on the terminal
-    #[arg(short = 'p', long, env = "SERVER_PASSWORD", hide_env_values = true,
-          num_args = 0..=1, value_name = "PASSWORD")]
+    /// Server password (or set SERVER_PASSWORD); given without a value, it is asked for on the
+    /// terminal
+    #[arg(short = 'p', long, num_args = 0..=1, value_name = "PASSWORD")]
     password: Option<Option<String>>,
 
     /// Largest request content accepted, in bytes
@@ -108,7 +108,7 @@ fn init_logging(cli: &Cli) {
 
 /// Everything between the command line and the event loop.
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let password = resolve_password(cli.password)?;
+    let password = resolve_password(cli.password, std::env::var_os("SERVER_PASSWORD"))?;
     let table = match &cli.table {
         Some(path) => Table::load(path)?,
         None => Table::builtin(),
@@ -142,13 +142,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     server.run()
 }
 
-/// The password: none, the one given (or from `SERVER_PASSWORD`), or, for a bare `-p`, one
-/// typed on the terminal without echo. It is never logged.
-fn resolve_password(arg: Option<Option<String>>) -> anyhow::Result<Option<Secret>> {
-    let password = match arg {
-        None => return Ok(None),
-        Some(Some(given)) => given,
-        Some(None) => {
+/// The password: none, `-p VALUE`, else a non-empty `SERVER_PASSWORD` (`env`), else, for a
+/// bare `-p`, one typed on the terminal without echo. It is never logged.
+fn resolve_password(
+    arg: Option<Option<String>>,
+    env: Option<std::ffi::OsString>,
+) -> anyhow::Result<Option<Secret>> {
+    let from_env = match env.map(std::ffi::OsString::into_string) {
+        None => None,
+        Some(Ok(text)) if text.is_empty() => {
+            warn!("SERVER_PASSWORD is set but empty: ignored");
+            None
+        }
+        Some(Ok(text)) => Some(text),
+        Some(Err(_)) => bail!("SERVER_PASSWORD is not valid UTF-8"),
+    };
+    let password = match (arg, from_env) {
+        (Some(Some(given)), _) => given,
+        (_, Some(from_env)) => from_env,
+        (None, None) => return Ok(None),
+        (Some(None), None) => {
             if !io::stdin().is_terminal() {
                 bail!("-p/--password needs a value when there is no terminal to ask on (or set SERVER_PASSWORD)");
             }

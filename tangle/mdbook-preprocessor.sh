@@ -22,7 +22,9 @@ else
     stale=1
 fi
 if [ -n "$stale" ]; then
-    cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p tangle --bin tangle >&2
+    # mdBook shows nothing while a preprocessor works: say why the first render waits.
+    echo "tangle preprocessor: building the tangler (cargo build --release -p tangle; about a minute the first time)" >&2
+    cargo build --release --manifest-path "$root/Cargo.toml" -p tangle --bin tangle >&2
     touch "$bin" # up to date now, even if cargo had nothing to rebuild
 fi
 exec "$bin" mdbook "$@"

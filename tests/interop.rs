@@ -1,5 +1,6 @@
-//! Interoperability: a Python client written from PROTOCOL.md alone
-//! (`tests/interop_client.py`) against the real server, and against our own client's output.
+//! Interoperability: a Python client written from the book's protocol chapter
+//! (`docs/protocol.md`) alone (`tests/interop_client.py`) against the real server, and
+//! against our own client's output.
 
 mod common;
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A client written from PROTOCOL.md alone, in the style of the Real Python app-client.
+"""A client written from the book's protocol chapter (docs/protocol.md) alone, in the style
+of the Real Python app-client.
 
 usage: interop_client.py HOST PORT ACTION VALUE [--password PW] [--keep-alive N]
 

@@ -139,6 +139,64 @@ fn password_from_the_environment_and_not_from_a_missing_terminal() {
 }
 
 #[test]
+fn which_password_source_wins() {
+    let ring_with = |pw: &str| {
+        json_request(
+            r#"{"action": "search", "value": "ring"}"#,
+            &format!(", \"password\": \"{pw}\""),
+        )
+    };
+    let code = |server: &Server, request: &[u8]| exchange(server, request).error_code();
+
+    // -p VALUE wins over SERVER_PASSWORD.
+    let server = Server::start_with_env(
+        &["-q", "-p", "from-cli"],
+        &[("SERVER_PASSWORD", "from-env")],
+    );
+    assert_eq!(exchange(&server, &ring_with("from-cli")).result(), RING);
+    assert_eq!(
+        code(&server, &ring_with("from-env")).as_deref(),
+        Some("wrong-password")
+    );
+
+    // A bare -p takes SERVER_PASSWORD, with no terminal to prompt on.
+    let server = Server::start_with_env(&["-q", "-p"], &[("SERVER_PASSWORD", "from-env")]);
+    assert_eq!(exchange(&server, &ring_with("from-env")).result(), RING);
+    assert_eq!(
+        code(&server, &search("ring")).as_deref(),
+        Some("password-required")
+    );
+
+    // An empty SERVER_PASSWORD is not set: the server starts without a password, and says so.
+    let server = Server::start_with_env(&[], &[("SERVER_PASSWORD", "")]);
+    assert_eq!(exchange(&server, &search("ring")).result(), RING);
+    server.wait_log("SERVER_PASSWORD is set but empty: ignored");
+
+    // ... so a bare -p with it and no terminal still has nobody to ask.
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["-P", "0", "-p"])
+        .env("SERVER_PASSWORD", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs a value"), "{err}");
+
+    // An empty password given on purpose is refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["-P", "0", "-p", ""])
+        .env_remove("SERVER_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must not be empty"), "{err}");
+}
+
+#[test]
 fn idle_and_slow_clients_time_out() {
     let server = Server::start(&["--timeout", "1"]);
     let started = Instant::now();

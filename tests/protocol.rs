@@ -1,4 +1,5 @@
-//! Every row of PROTOCOL.md against the real server binary, over loopback TCP.
+//! Every row of the book's protocol chapter (`docs/protocol.md`) against the real server
+//! binary, over loopback TCP.
 
 mod common;
 

@@ -189,12 +189,32 @@ fn show(header: &Header, content: &[u8]) -> anyhow::Result<bool> {
 mod tests {
     use super::*;
 
+    /// A loopback address that refuses connections for as long as the returned socket is
+    /// open: the socket is bound to it and never listens.
+    fn refusing_address() -> (std::os::fd::OwnedFd, SocketAddr) {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket calls on a descriptor we own; every result is checked.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len);
+            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+            let named = libc::getsockname(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut len);
+            assert_eq!(named, 0, "getsockname: {}", std::io::Error::last_os_error());
+            let port = u16::from_be(addr.sin_port);
+            let held = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+            (owned, held)
+        }
+    }
+
     #[test]
     fn connect_tries_each_address_in_turn() {
-        // The listener is a temporary, closed at the end of the statement: its port refuses.
-        let refusing = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .unwrap();
+        let (_held, refusing) = refusing_address();
         let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let accepting = listening.local_addr().unwrap();
         let timeout = Duration::from_secs(5);

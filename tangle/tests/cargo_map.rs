@@ -443,6 +443,24 @@ fn untangled_files_and_stale_outputs_are_left_alone() {
     );
 }
 
+/// [`cargo::run_plan`] with cargo's own standard error captured in a file rather than let
+/// through: the test suite's log should not show the deliberately broken crates' `error: could
+/// not compile`. Returns the exit code and what cargo wrote there.
+fn run_quietly(
+    root: &Path,
+    outputs: &[Output],
+    plan: &cargo::Plan,
+    out: &mut Vec<u8>,
+    err: &mut Vec<u8>,
+) -> (i32, String) {
+    let log = root.join(format!("cargo-stderr-{}.log", std::process::id()));
+    let file = std::fs::File::create(&log).unwrap();
+    let code = cargo::run_plan(root, outputs, plan, out, err, file.into()).unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    (code, text)
+}
+
 #[test]
 fn run_streams_cargo_and_returns_its_exit_code() {
     let b = built();
@@ -461,12 +479,16 @@ fn run_streams_cargo_and_returns_its_exit_code() {
     )
     .unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = cargo::run_plan(&b.root, &b.outputs, &plan, &mut out, &mut err).unwrap();
+    let (code, cargo_err) = run_quietly(&b.root, &b.outputs, &plan, &mut out, &mut err);
     let (out, err) = (
         String::from_utf8(out).unwrap(),
         String::from_utf8(err).unwrap(),
     );
     assert_eq!(code, 101, "{err}");
+    assert!(
+        cargo_err.contains("could not compile `errors`"),
+        "{cargo_err}"
+    );
     assert!(!out.contains("\"reason\""), "JSON leaked:\n{out}");
     let (line, col) = doc_pos("errors.md", "\"forty-two\"");
     assert!(
@@ -494,7 +516,8 @@ fn run_streams_cargo_and_returns_its_exit_code() {
     )
     .unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = cargo::run_plan(&b.root, &b.outputs, &plan, &mut out, &mut err).unwrap();
+    let (code, cargo_err) = run_quietly(&b.root, &b.outputs, &plan, &mut out, &mut err);
+    assert!(cargo_err.contains("Running"), "{cargo_err}");
     let (out, err) = (
         String::from_utf8(out).unwrap(),
         String::from_utf8(err).unwrap(),

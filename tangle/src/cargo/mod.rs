@@ -46,18 +46,27 @@ const GLOBAL_VALUE_OPTIONS: &[&str] = &["--color", "--config", "-Z", "-C", "--ex
 /// Returns cargo's exit code.
 pub fn run(root: &Path, outputs: &[Output], args: &[OsString]) -> Result<i32> {
     let plan = plan(args, default_color)?;
-    run_plan(root, outputs, &plan, &mut io::stdout(), &mut io::stderr())
+    run_plan(
+        root,
+        outputs,
+        &plan,
+        &mut io::stdout(),
+        &mut io::stderr(),
+        Stdio::inherit(),
+    )
 }
 
 /// [`run`] with the arguments worked out already, writing cargo's standard output (less its
-/// JSON messages) to `out` and the diagnostics to `err`. Cargo's own standard error is
-/// inherited. When `plan.json` is false cargo's standard output is inherited too.
+/// JSON messages) to `out` and the diagnostics to `err`. Cargo's own standard error (its
+/// `Compiling` and `error: could not compile` lines) goes to `cargo_stderr`: [`run`] inherits
+/// it, a test gives it a file. When `plan.json` is false cargo's standard output is inherited.
 pub fn run_plan(
     root: &Path,
     outputs: &[Output],
     plan: &Plan,
     out: &mut dyn Write,
     err: &mut dyn Write,
+    cargo_stderr: Stdio,
 ) -> Result<i32> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut child = Command::new(&cargo)
@@ -69,7 +78,7 @@ pub fn run_plan(
         } else {
             Stdio::inherit()
         })
-        .stderr(Stdio::inherit())
+        .stderr(cargo_stderr)
         .spawn()
         .with_context(|| format!("cannot run `{}`", cargo.to_string_lossy()))?;
     let mapper = Mapper::new(root, outputs).color(plan.color);
