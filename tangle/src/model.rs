@@ -75,43 +75,51 @@ pub const DEFAULT_MODE: u32 = 0o444;
 /// forward as the candidate does, so each is searched for once per call.
 pub fn find_reference(line: &str, from: usize) -> Option<Reference<'_>> {
     let b = line.as_bytes();
-    let pair_at = |p: usize, c: u8| p + 1 < b.len() && b[p] == c && b[p + 1] == c;
-    // The first `cc` at or after `p` (`b.len()` if none), continuing an earlier search that
-    // stopped at `cached` (its answer for a smaller `p`).
-    let next_pair = |cached: usize, p: usize, c: u8| {
-        if cached >= p {
-            cached
-        } else {
-            (p..b.len()).find(|&k| pair_at(k, c)).unwrap_or(b.len())
+    // The first `cc` at or after `p` (`b.len()` if none).
+    let find_pair = |p: usize, c: u8| {
+        let mut k = p;
+        while let Some(d) = b.get(k..).and_then(|rest| memchr::memchr(c, rest)) {
+            k += d;
+            if b.get(k + 1) == Some(&c) {
+                return k;
+            }
+            k += 1;
         }
+        b.len()
     };
-    let (mut close, mut open) = (0, 0);
+    // The same, continuing an earlier search whose answer `cached` stands at or after `p`.
+    let next_pair = |cached: Option<usize>, p: usize, c: u8| match cached {
+        Some(k) if k >= p => k,
+        _ => find_pair(p, c),
+    };
+    let (mut close, mut open) = (None, None);
     let mut start = from;
-    while start + 1 < b.len() {
-        if !pair_at(start, b'<') {
-            start += 1;
-            continue;
-        }
-        let inner = start + 2;
-        close = next_pair(close, inner, b'>');
-        if close == b.len() {
+    loop {
+        start = find_pair(start, b'<');
+        if start + 1 >= b.len() {
             return None;
         }
-        open = next_pair(open, inner, b'<');
-        let name_ok = close > inner
+        let inner = start + 2;
+        let close_at = next_pair(close, inner, b'>');
+        close = Some(close_at);
+        if close_at == b.len() {
+            return None;
+        }
+        let open_at = next_pair(open, inner, b'<');
+        open = Some(open_at);
+        let name_ok = close_at > inner
             && !matches!(b[inner], b'<' | b' ')
-            && b[close - 1] != b' '
-            && open + 2 > close;
+            && b[close_at - 1] != b' '
+            && open_at + 2 > close_at;
         if name_ok {
             return Some(Reference {
-                name: &line[inner..close],
+                name: &line[inner..close_at],
                 start,
-                end: close + 2,
+                end: close_at + 2,
             });
         }
         start += 1;
     }
-    None
 }
 
 impl Web {
