@@ -27,6 +27,18 @@ pub(super) enum Val {
 
 pub(super) type Params = Vec<(String, Cell)>;
 
+/// A used parameter after evaluation (never [`Val::Other`] or [`Val::Unreadable`]), and the
+/// line it was written on.
+#[derive(Debug, Clone)]
+pub(super) struct Evaluated {
+    pub(super) val: Val,
+    pub(super) line: usize,
+    /// Whether the value holds a decimal literal with a leading zero (`0444`).
+    pub(super) decimal_zero: bool,
+    /// The value as written.
+    pub(super) raw: String,
+}
+
 pub(super) fn param<'a>(params: &'a Params, key: &str) -> Option<&'a Cell> {
     params.iter().rev().find(|(k, _)| k == key).map(|(_, c)| c)
 }
@@ -337,20 +349,30 @@ impl Tangler<'_> {
     }
 
     /// Reads a used parameter of a tangled block, evaluating Lisp as Emacs would.
-    pub(super) fn eval_param(&mut self, params: &Params, key: &str) -> Option<(Val, usize)> {
-        let cell = param(params, key)?.clone();
+    /// Reads a used parameter of a tangled block, evaluating Lisp as Emacs would: `None` when
+    /// the block does not have it, an error for a value we cannot read or evaluate.
+    pub(super) fn eval_param(
+        &mut self,
+        params: &Params,
+        key: &str,
+    ) -> Result<Option<Evaluated>, Diagnostic> {
+        let Some(cell) = param(params, key).cloned() else {
+            return Ok(None);
+        };
         let (v, zero) = read_val(cell.raw.as_deref(), false);
         let line = if cell.line == 0 { 1 } else { cell.line };
         match &v {
-            Val::Other(raw) => self.error(
-                line,
-                1,
-                format!(
+            Val::Other(raw) => {
+                return Err(self.diag(
+                    line,
+                    1,
+                    format!(
                     "cannot evaluate `{key} {}`: only strings, integers and `(identity N)` are \
                      supported",
                     abbreviate(raw)
                 ),
-            ),
+                ))
+            }
             Val::Unreadable(raw, why) => {
                 let why = match why {
                     ReadError::EndOfInput if raw.contains(';') => {
@@ -369,53 +391,44 @@ impl Tangler<'_> {
                         "only strings, integers and `(identity N)` are supported".to_string()
                     }
                 };
-                self.error(
+                return Err(self.diag(
                     line,
                     1,
                     format!("cannot read `{key} {}`: {why}", abbreviate(raw)),
-                );
+                ));
             }
             _ => {}
         }
-        if zero && key == ":tangle-mode" {
-            if let Val::Int(n) = v {
-                let raw = cell.raw.clone().unwrap_or_default();
-                let lit = raw
-                    .trim_start_matches(['(', '\''])
-                    .trim_start_matches("identity")
-                    .trim_matches(|c: char| c.is_whitespace() || c == ')');
-                let digits = lit.trim_start_matches('0');
-                let suggestion = if raw.starts_with('(') {
-                    format!("(identity #o{digits})")
-                } else {
-                    format!("(identity #o{digits})` (a bare `#o{digits}` is read as a string")
-                };
-                self.warn(
-                    line,
-                    1,
-                    format!(
-                        "`{raw}` is decimal {n} (mode {:04o}); did you mean `{suggestion}`?",
-                        n & 0o7777
-                    ),
-                );
-            }
-        }
-        Some((v, line))
+        Ok(Some(Evaluated {
+            val: v,
+            line,
+            decimal_zero: zero,
+            raw: cell.raw.unwrap_or_default(),
+        }))
     }
 
-    pub(super) fn str_param(&mut self, params: &Params, key: &str) -> Option<Option<String>> {
-        match self.eval_param(params, key) {
-            None | Some((Val::Nil, _)) => Some(None),
-            Some((Val::Str(s), _)) => Some(Some(s)),
-            Some((Val::Int(n), line)) => {
-                self.error(
-                    line,
-                    1,
-                    format!("`{key} {n}`: Org expects a string here and would fail"),
-                );
-                None
-            }
-            Some((Val::Other(_) | Val::Unreadable(..), _)) => None,
+    /// A parameter that Org uses as a string: `None` when absent or `nil`.
+    pub(super) fn str_param(
+        &mut self,
+        params: &Params,
+        key: &str,
+    ) -> Result<Option<String>, Diagnostic> {
+        match self.eval_param(params, key)? {
+            None => Ok(None),
+            Some(Evaluated {
+                val: Val::Str(s), ..
+            }) => Ok(Some(s)),
+            Some(Evaluated {
+                val: Val::Int(n),
+                line,
+                ..
+            }) => Err(self.diag(
+                line,
+                1,
+                format!("`{key} {n}`: Org expects a string here and would fail"),
+            )),
+            // `nil`: eval_param refuses values we cannot represent.
+            Some(_) => Ok(None),
         }
     }
 }

@@ -92,16 +92,22 @@ pub(super) fn org_link_escape(link: &str) -> String {
     out
 }
 
+/// The comment lines `:comments link` writes before and after a block's body.
+pub(super) struct LinkComments {
+    pub(super) begin: String,
+    pub(super) end: String,
+}
+
 impl Tangler<'_> {
     /// The comment lines `:comments link` puts around a block's body, as
     /// `org-babel-spec-to-string` writes them (link made by `org-store-link`, made relative to
     /// the target's folder, commented with the language's major mode).
     pub(super) fn link_comments(
-        &mut self,
+        &self,
         b: usize,
         tangle: &str,
         line: usize,
-    ) -> Option<(String, String)> {
+    ) -> Result<LinkComments, Diagnostic> {
         let block = &self.blocks[b];
         let lang = block.lang.clone().unwrap_or_default();
         let (start, end) = match lang.as_str() {
@@ -109,25 +115,22 @@ impl Tangler<'_> {
             "C" => ("/* ", " */"),
             "emacs-lisp" | "elisp" => (";; ", ""),
             _ => {
-                self.error(
+                return Err(self.diag(
                     line,
                     1,
                     format!("`:comments link` is only supported for python, sh, bash, shell, C and emacs-lisp blocks, not `{lang}`"),
-                );
-                return None;
+                ));
             }
         };
-        let unsupported = |t: &mut Self, why: &str| {
-            t.error(
+        let unsupported = |t: &Self, why: &str| {
+            Err(t.diag(
                 line,
                 1,
                 format!("`:comments link` is unsupported here: {why}"),
-            );
-            None
+            ))
         };
-        let lines: Vec<&str> = self.text.split('\n').collect();
         let prev = if block.line >= 2 {
-            lines[block.line - 2]
+            self.lines[block.line - 2]
         } else {
             ""
         };
@@ -218,9 +221,9 @@ impl Tangler<'_> {
         };
         let begin = fill("[[%link][%source-name]]");
         let finish = fill("%source-name ends here");
-        Some((
-            format!("{start}{begin}{end}"),
-            format!("{start}{finish}{end}"),
-        ))
+        Ok(LinkComments {
+            begin: format!("{start}{begin}{end}"),
+            end: format!("{start}{finish}{end}"),
+        })
     }
 }

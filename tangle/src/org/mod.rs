@@ -84,6 +84,7 @@ use crate::output::{Origin, Output, Segment, SourceMap};
 
 use body::*;
 use header::*;
+use link::*;
 use lisp::*;
 pub use mode::org96_file_mode;
 use noweb::*;
@@ -161,6 +162,8 @@ fn abbreviate(s: &str) -> String {
 struct Tangler<'a> {
     path: &'a Path,
     text: &'a str,
+    /// The document's lines (without their newlines).
+    lines: Vec<&'a str>,
     blocks: Vec<Block>,
     /// `#+property:` values: lower-case name -> (value, line).
     props: HashMap<String, (String, usize)>,
@@ -170,6 +173,8 @@ struct Tangler<'a> {
     warnings: Vec<Diagnostic>,
     /// The warnings given so far (each is given once): line, column, message.
     warned: HashSet<(usize, usize, String)>,
+    /// The errors reported so far, as printed (each is reported once).
+    reported: HashSet<String>,
     outputs: Vec<Output>,
     resolutions: HashMap<String, Resolution>,
     headings: Vec<Heading>,
@@ -186,12 +191,14 @@ impl<'a> Tangler<'a> {
         Tangler {
             path,
             text,
+            lines: text.split('\n').collect(),
             blocks: Vec::new(),
             props: HashMap::new(),
             ids: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
             warned: HashSet::new(),
+            reported: HashSet::new(),
             outputs: Vec::new(),
             resolutions: HashMap::new(),
             headings: Vec::new(),
@@ -205,9 +212,22 @@ impl<'a> Tangler<'a> {
         Pos::new(self.path, line, col)
     }
 
+    /// An error at `line`, `col`.
+    fn diag(&self, line: usize, col: usize, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(self.pos(line, col), msg)
+    }
+
+    /// Records an error, once: an error in a `#+property:` line or a property drawer is met
+    /// by every block that inherits it, and is reported once, at that line.
+    fn report(&mut self, d: Diagnostic) {
+        if self.reported.insert(d.to_string()) {
+            self.errors.push(d);
+        }
+    }
+
     fn error(&mut self, line: usize, col: usize, msg: impl Into<String>) {
-        let d = Diagnostic::error(self.pos(line, col), msg);
-        self.errors.push(d);
+        let d = self.diag(line, col, msg);
+        self.report(d);
     }
 
     fn warn(&mut self, line: usize, col: usize, msg: impl Into<String>) {
@@ -264,6 +284,33 @@ mod tests {
             .iter()
             .find(|o| o.path == Path::new(name))
             .unwrap_or_else(|| panic!("no output {name}: {:?}", t.outputs))
+    }
+
+    #[test]
+    fn an_error_in_an_inherited_property_is_reported_once_at_its_line() {
+        let mut doc = String::from("#+property: header-args :shebang (concat \"#!\" \"sh\")\n");
+        for i in 0..300 {
+            doc.push_str(&format!("#+begin_src sh :tangle f{i}.sh\nx\n#+end_src\n"));
+        }
+        let e = tangle(&doc).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert!(
+            e.0[0]
+                .to_string()
+                .starts_with("doc.org:1:1: error: cannot evaluate `:shebang (concat"),
+            "{e}"
+        );
+        let mut doc = String::from("* A\n:PROPERTIES:\n:header-args: :mkdirp 5\n:END:\n");
+        for i in 0..300 {
+            doc.push_str(&format!(
+                "** B{i}\n#+begin_src sh :tangle d/f{i}.sh\nx\n#+end_src\n"
+            ));
+        }
+        let e = tangle(&doc).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "doc.org:3:1: error: `:mkdirp` must be `yes` or `no`"
+        );
     }
 
     #[test]

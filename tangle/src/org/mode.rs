@@ -1,5 +1,8 @@
-//! File modes: Org 9.6's string forms of `:tangle-mode` (`org-babel-interpret-file-mode`),
-//! which Org 9.5.5 does not know.
+//! File modes: `:tangle-mode` as Org 9.5.5 reads it (an integer, usually `(identity
+//! #o755)`), and Org 9.6's string forms (`org-babel-interpret-file-mode`), which Org 9.5.5
+//! does not know.
+
+use super::*;
 
 /// Org 9.6's string forms of `:tangle-mode` (`org-babel-interpret-file-mode`): `o444` (octal),
 /// `r--r--r--` (as `ls -l` shows it), or chmod's symbolic form applied to the default 0644
@@ -79,4 +82,62 @@ pub fn org96_file_mode(text: &str) -> Result<u32, String> {
         };
     }
     Ok(mode)
+}
+
+impl Tangler<'_> {
+    /// The block's `:tangle-mode`: an integer as Emacs evaluates it (with a warning for a
+    /// decimal literal that was probably meant as octal), or an Org 9.6 string (with a
+    /// warning that Org 9.5.5 fails on it).
+    pub(super) fn tangle_mode(&mut self, params: &Params) -> Result<Option<u32>, Diagnostic> {
+        let Some(Evaluated {
+            val,
+            line,
+            decimal_zero,
+            raw,
+        }) = self.eval_param(params, ":tangle-mode")?
+        else {
+            return Ok(None);
+        };
+        match val {
+            Val::Int(n) => {
+                if decimal_zero {
+                    let lit = raw
+                        .trim_start_matches(['(', '\''])
+                        .trim_start_matches("identity")
+                        .trim_matches(|c: char| c.is_whitespace() || c == ')');
+                    let digits = lit.trim_start_matches('0');
+                    let suggestion = if raw.starts_with('(') {
+                        format!("(identity #o{digits})")
+                    } else {
+                        format!("(identity #o{digits})` (a bare `#o{digits}` is read as a string")
+                    };
+                    self.warn(
+                        line,
+                        1,
+                        format!(
+                            "`{raw}` is decimal {n} (mode {:04o}); did you mean `{suggestion}`?",
+                            n & 0o7777
+                        ),
+                    );
+                }
+                Ok(Some(n as u32))
+            }
+            Val::Str(s) => match org96_file_mode(&s) {
+                Ok(m) => {
+                    self.warn(
+                        line,
+                        1,
+                        format!(
+                            "`:tangle-mode {s}` is Org 9.6 syntax (mode {m:04o}); Org \
+                             {ORG_VERSION} fails on it after writing the file"
+                        ),
+                    );
+                    Ok(Some(m))
+                }
+                Err(why) => Err(self.diag(line, 1, format!("`:tangle-mode {s}`: {why}"))),
+            },
+            // `nil`: eval_param refuses values we cannot represent.
+            _ => Ok(None),
+        }
+    }
 }

@@ -134,7 +134,7 @@ impl Tangler<'_> {
     }
 
     /// Expands the body of tangled block `root` (noweb references expanded when `expand`).
-    pub(super) fn expand_root(&mut self, root: usize, expand: bool) -> Option<MText> {
+    pub(super) fn expand_root(&mut self, root: usize, expand: bool) -> Result<MText, Diagnostic> {
         let mut out = MText::new();
         let mut prefix = String::new();
         let mut prefix_lens: Vec<usize> = Vec::new();
@@ -189,8 +189,7 @@ impl Tangler<'_> {
                     let expand = self.noweb_eval(b);
                     if expand {
                         if on_path[b] {
-                            self.cycle_error(&path, b, via);
-                            return None;
+                            return Err(self.cycle_error(&path, b, via));
                         }
                         on_path[b] = true;
                         path.push((b, via));
@@ -266,19 +265,18 @@ impl Tangler<'_> {
                             }
                             if let Some(p) = id.find('(') {
                                 if id[p..].contains(')') {
-                                    self.error(
+                                    return Err(self.diag(
                                         ref_pos.0,
                                         ref_pos.1,
                                         format!(
                                             "`<<{id}>>` asks Org to evaluate a block; \
                                              evaluation is not supported"
                                         ),
-                                    );
-                                    return None;
+                                    ));
                                 }
                             }
                             if self.ids.iter().any(|x| x == &id) {
-                                self.error(
+                                return Err(self.diag(
                                     ref_pos.0,
                                     ref_pos.1,
                                     format!(
@@ -286,8 +284,7 @@ impl Tangler<'_> {
                                          would insert the headline's text, which is not \
                                          supported"
                                     ),
-                                );
-                                return None;
+                                ));
                             }
                             match self.resolve(&id) {
                                 Resolution::Unresolved => self.warn(
@@ -313,12 +310,11 @@ impl Tangler<'_> {
                                                 Val::Str(s) => s,
                                                 _ => {
                                                     let l = self.blocks[cb].line;
-                                                    self.error(
+                                                    return Err(self.diag(
                                                         l,
                                                         1,
                                                         "`:noweb-sep` must be a string",
-                                                    );
-                                                    return None;
+                                                    ));
                                                 }
                                             };
                                             tasks.push(Task::Text(sep));
@@ -332,18 +328,18 @@ impl Tangler<'_> {
                 }
             }
         }
-        Some(out)
+        Ok(out)
     }
 
     /// The error for block `b`, included again at `via` while it is being expanded: the
     /// chain of inclusions from `b` back to itself. A long chain shows its first and last
     /// [`CYCLE_SHOWN`] steps and how many were left out.
     pub(super) fn cycle_error(
-        &mut self,
+        &self,
         path: &[(usize, (usize, usize))],
         b: usize,
         via: (usize, usize),
-    ) {
+    ) -> Diagnostic {
         let start = path.iter().position(|p| p.0 == b).unwrap_or(0);
         let cycle = &path[start..];
         let long = cycle.len() > 2 * CYCLE_SHOWN + 1;
@@ -382,7 +378,7 @@ impl Tangler<'_> {
             let name = self.block_name(to);
             d = d.with_note(self.pos(at.0, at.1), format!("{from} includes {name} here"));
         }
-        self.errors.push(d);
+        d
     }
 }
 

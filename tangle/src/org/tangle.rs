@@ -4,6 +4,15 @@
 
 use super::*;
 
+/// The C wrapper's options (`org-babel-C-expand-C`).
+struct COptions {
+    includes: Option<String>,
+    defines: Option<String>,
+    namespaces: Option<String>,
+    main: Option<String>,
+}
+
+/// What `org-babel-tangle-single-block` gives for one block: its target, options and body.
 pub(super) struct TangledBlock {
     pub(super) tangle: Option<String>,
     pub(super) body: MText,
@@ -12,7 +21,7 @@ pub(super) struct TangledBlock {
     pub(super) mkdirp: bool,
     pub(super) mode: Option<u32>,
     /// The comment lines before and after the body (`:comments link`).
-    pub(super) comment: Option<(String, String)>,
+    pub(super) comment: Option<LinkComments>,
 }
 
 /// `file-name-sans-extension`.
@@ -46,8 +55,12 @@ impl Tangler<'_> {
             if self.light_val(b, ":tangle") == Val::Str("no".to_string()) {
                 continue;
             }
-            let Some(tb) = self.tangle_block(b) else {
-                continue;
+            let tb = match self.tangle_block(b) {
+                Ok(tb) => tb,
+                Err(d) => {
+                    self.report(d);
+                    continue;
+                }
             };
             let lang = self.blocks[b].lang.clone().unwrap_or_default();
             // org-babel-effective-tangled-filename.
@@ -104,13 +117,13 @@ impl Tangler<'_> {
                         she_banged = true;
                     }
                 }
-                if let Some((begin, _)) = &tb.comment {
+                if let Some(LinkComments { begin, .. }) = &tb.comment {
                     m.push_str(begin, None);
                     m.push_str("\n", None);
                 }
                 m.append(tb.body);
                 m.push_str("\n", None);
-                if let Some((_, end)) = &tb.comment {
+                if let Some(LinkComments { end, .. }) = &tb.comment {
                     m.push_str(end, None);
                     m.push_str("\n", None);
                 }
@@ -188,26 +201,23 @@ impl Tangler<'_> {
     }
 
     /// `org-babel-tangle-single-block`: the target and the final body of a tangled block.
-    pub(super) fn tangle_block(&mut self, b: usize) -> Option<TangledBlock> {
+    pub(super) fn tangle_block(&mut self, b: usize) -> Result<TangledBlock, Diagnostic> {
         let params = self.params_of(b);
         let block_line = self.blocks[b].line;
         let lang = self.blocks[b].lang.clone().unwrap_or_default();
-        let errors_before = self.errors.len();
         if param(&params, ":var").is_some() {
-            self.error(
+            return Err(self.diag(
                 block_line,
                 1,
                 "`:var` is not supported when tangling org files",
-            );
-            return None;
+            ));
         }
         if matches!(lang.as_str(), "C++" | "cpp" | "D") {
-            self.error(
+            return Err(self.diag(
                 block_line,
                 1,
                 format!("tangling `{lang}` blocks is not supported (Org wraps them specially)"),
-            );
-            return None;
+            ));
         }
         let comments = self.str_param(&params, ":comments")?;
         let comments_line = param(&params, ":comments").map_or(block_line, |c| c.line.max(1));
@@ -215,7 +225,7 @@ impl Tangler<'_> {
             Some("link" | "yes") => true,
             Some(c @ ("both" | "org")) if self.blocks[b].prose_blank => c == "both",
             Some(c @ ("both" | "org")) => {
-                self.error(
+                return Err(self.diag(
                     comments_line,
                     1,
                     format!(
@@ -223,16 +233,14 @@ impl Tangler<'_> {
                          would copy the text, including any `#+name:` line, into a comment); \
                          use `:comments link`"
                     ),
-                );
-                return None;
+                ));
             }
             Some("noweb") => {
-                self.error(
+                return Err(self.diag(
                     comments_line,
                     1,
                     "`:comments noweb` is unsupported (Org writes absolute paths into it)",
-                );
-                return None;
+                ));
             }
             _ => false,
         };
@@ -254,57 +262,40 @@ impl Tangler<'_> {
             .str_param(&params, ":shebang")?
             .filter(|s| !s.is_empty());
         let padline = self.str_param(&params, ":padline")?.as_deref() != Some("no");
-        let mkdirp = match self.eval_param(&params, ":mkdirp") {
-            None | Some((Val::Nil, _)) => false,
-            Some((Val::Str(s), _)) => s != "no",
-            Some((_, line)) => {
-                self.error(line, 1, "`:mkdirp` must be `yes` or `no`");
-                return None;
+        let mkdirp = match self.eval_param(&params, ":mkdirp")? {
+            None | Some(Evaluated { val: Val::Nil, .. }) => false,
+            Some(Evaluated {
+                val: Val::Str(s), ..
+            }) => s != "no",
+            Some(Evaluated { line, .. }) => {
+                return Err(self.diag(line, 1, "`:mkdirp` must be `yes` or `no`"))
             }
         };
-        let mode = match self.eval_param(&params, ":tangle-mode") {
-            None | Some((Val::Nil, _)) => None,
-            Some((Val::Int(n), _)) => Some(n as u32),
-            Some((Val::Str(s), line)) => match org96_file_mode(&s) {
-                Ok(m) => {
-                    self.warn(
-                        line,
-                        1,
-                        format!(
-                            "`:tangle-mode {s}` is Org 9.6 syntax (mode {m:04o}); Org {ORG_VERSION} \
-                             fails on it after writing the file"
-                        ),
-                    );
-                    Some(m)
-                }
-                Err(why) => {
-                    self.error(line, 1, format!("`:tangle-mode {s}`: {why}"));
-                    return None;
-                }
-            },
-            Some((Val::Other(_) | Val::Unreadable(..), _)) => return None,
-        };
+        let mode = self.tangle_mode(&params)?;
         let no_expand = param(&params, ":no-expand").is_some();
         let prologue = self.str_param(&params, ":prologue")?;
         let epilogue = self.str_param(&params, ":epilogue")?;
         let c_opts = if lang == "C" && !no_expand {
-            Some((
-                self.str_param(&params, ":includes")?,
-                self.str_param(&params, ":defines")?,
-                self.str_param(&params, ":namespaces")?,
-                self.str_param(&params, ":main")?,
-            ))
+            Some(COptions {
+                includes: self.str_param(&params, ":includes")?,
+                defines: self.str_param(&params, ":defines")?,
+                namespaces: self.str_param(&params, ":namespaces")?,
+                main: self.str_param(&params, ":main")?,
+            })
         } else {
             None
         };
-        if self.errors.len() > errors_before {
-            return None;
-        }
         let body = self.expand_root(b, expand)?;
         // Language-specific expansion.
         let mut body = if no_expand {
             body
-        } else if let Some((includes, defines, namespaces, main)) = c_opts {
+        } else if let Some(COptions {
+            includes,
+            defines,
+            namespaces,
+            main,
+        }) = c_opts
+        {
             let inc: Vec<String> = includes
                 .unwrap_or_default()
                 .split_whitespace()
@@ -378,7 +369,7 @@ impl Tangler<'_> {
         } else {
             None
         };
-        Some(TangledBlock {
+        Ok(TangledBlock {
             tangle,
             body,
             shebang,
