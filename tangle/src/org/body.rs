@@ -280,7 +280,11 @@ impl Tangler<'_> {
                 let o = l.origin.map(|o| {
                     // Column (0-based, characters) in the org line of the line's first char.
                     let col = (-o.shift).max(0) as usize;
-                    (o.line, col, o.frag)
+                    SrcAt {
+                        line: o.line,
+                        col,
+                        frag: o.frag,
+                    }
                 });
                 (l.text, o)
             })

@@ -233,22 +233,21 @@ impl Tangler<'_> {
                 None if first_is_heading => &self.headings[0].props,
                 None => &self.top_props,
             };
-            let base = props.iter().find(|p| p.0 == prop);
-            let pluses: Vec<&(String, String, usize)> =
-                props.iter().filter(|p| p.0 == plus).collect();
-            let base_val = base.and_then(|p| not_nil(Some(p.1.clone())));
+            let base = props.iter().find(|p| p.name == prop);
+            let pluses: Vec<&Property> = props.iter().filter(|p| p.name == plus).collect();
+            let base_val = base.and_then(|p| not_nil(Some(p.value.clone())));
             if base_val.is_some() || !pluses.is_empty() {
                 let mut parts: Vec<&str> = Vec::new();
                 if let Some(b) = &base_val {
                     parts.push(b);
                 }
-                parts.extend(pluses.iter().map(|p| p.1.as_str()));
+                parts.extend(pluses.iter().map(|p| p.value.as_str()));
                 let here = parts.join(" ");
                 if line == 0 {
                     line = pluses
                         .last()
-                        .map(|p| p.2)
-                        .or(base.map(|p| p.2))
+                        .map(|p| p.line)
+                        .or(base.map(|p| p.line))
                         .unwrap_or(0);
                 }
                 value = Some(match value {

@@ -144,8 +144,8 @@ impl Tangler<'_> {
         let custom_id = heading.and_then(|h| {
             h.props
                 .iter()
-                .find(|p| p.0 == "custom_id")
-                .map(|p| p.1.clone())
+                .find(|p| p.name == "custom_id")
+                .map(|p| p.value.clone())
                 .filter(|v| v != "nil")
         });
         let search = if let Some(id) = custom_id {

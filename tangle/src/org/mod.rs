@@ -179,7 +179,7 @@ struct Tangler<'a> {
     resolutions: HashMap<String, Resolution>,
     headings: Vec<Heading>,
     /// The property drawer before the first headline.
-    top_props: Vec<(String, String, usize)>,
+    top_props: Vec<Property>,
     /// Lower-case `#+name:` -> first block; `:noweb-ref` -> blocks.
     #[allow(clippy::type_complexity)]
     name_index: Option<(HashMap<String, usize>, HashMap<String, Vec<usize>>)>,

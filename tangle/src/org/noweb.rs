@@ -153,13 +153,7 @@ impl Tangler<'_> {
             path.push((root, (0, 0)));
         }
         // Emits text, repeating the prefixes after every line break.
-        fn emit(
-            out: &mut MText,
-            prefix: &str,
-            depth: usize,
-            s: &str,
-            src: Option<(u32, usize, u32)>,
-        ) {
+        fn emit(out: &mut MText, prefix: &str, depth: usize, s: &str, src: Option<SrcAt>) {
             if depth == 0 || !s.contains(['\n', '\r']) {
                 out.push_str(s, src);
                 return;
@@ -218,7 +212,10 @@ impl Tangler<'_> {
                     let (text, src) = &body[line];
                     let src = *src;
                     let nlines = body.len();
-                    let at = src.map(|(l, c, f)| (l, c + chars, f));
+                    let at = src.map(|s| SrcAt {
+                        col: s.col + chars,
+                        ..s
+                    });
                     let m = if expand { find_ref(text, off) } else { None };
                     match m {
                         None => {
@@ -239,7 +236,7 @@ impl Tangler<'_> {
                             let id = text[m.id.0..m.id.1].to_string();
                             let before = text[off..m.lt].chars().count();
                             let ref_pos = match src {
-                                Some((l, c, _)) => (l as usize, c + chars + before + 1),
+                                Some(s) => (s.line as usize, s.col + chars + before + 1),
                                 None => (self.blocks[b].line, 1),
                             };
                             stack.push(Task::Body {

@@ -43,7 +43,7 @@ pub(super) struct Block {
 pub(super) struct Heading {
     pub(super) parent: Option<usize>,
     /// Node properties: (lower-case name, value, 1-based line).
-    pub(super) props: Vec<(String, String, usize)>,
+    pub(super) props: Vec<Property>,
     /// The title as `org-heading-components` gives it.
     pub(super) title: String,
     pub(super) level: usize,
@@ -53,11 +53,7 @@ pub(super) struct Heading {
 
 /// The node properties of a property drawer starting at `lines[k]` (`org-property-drawer-re`:
 /// only property lines between `:PROPERTIES:` and `:END:`), and the index of its `:END:` line.
-#[allow(clippy::type_complexity)]
-pub(super) fn property_drawer(
-    lines: &[&str],
-    k: usize,
-) -> Option<(Vec<(String, String, usize)>, usize)> {
+pub(super) fn property_drawer(lines: &[&str], k: usize) -> Option<(Vec<Property>, usize)> {
     if k >= lines.len() || !eq_fold(trim_st(lines[k]), ":PROPERTIES:") {
         return None;
     }
@@ -67,9 +63,23 @@ pub(super) fn property_drawer(
             return Some((props, j));
         }
         let (name, value) = node_property(l)?;
-        props.push((name.to_lowercase(), value.to_string(), j + 1));
+        props.push(Property {
+            name: name.to_lowercase(),
+            value: value.to_string(),
+            line: j + 1,
+        });
     }
     None
+}
+
+/// A node property of a property drawer.
+#[derive(Debug, Clone)]
+pub(super) struct Property {
+    /// The name, in lower case.
+    pub(super) name: String,
+    pub(super) value: String,
+    /// 1-based line.
+    pub(super) line: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -380,9 +390,9 @@ impl Tangler<'_> {
                 if let Some((drawer, end)) = property_drawer(&lines[..n], k) {
                     props = drawer;
                     {
-                        for (key, val, _) in &props {
-                            if key == "id" || key == "custom_id" {
-                                self.ids.push(val.clone());
+                        for p in &props {
+                            if p.name == "id" || p.name == "custom_id" {
+                                self.ids.push(p.value.clone());
                             }
                         }
                         self.headings.push(Heading {

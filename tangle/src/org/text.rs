@@ -3,11 +3,19 @@
 //! expansion, indentation removal, `org-trim`, coderef removal) is applied here to these
 //! lines, so the origins survive it.
 
-/// Where a piece of text starts in the org file: line, 0-based character column, fragment.
-pub(super) type SrcAt = Option<(u32, usize, u32)>;
+/// Where a piece of text starts in the org file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SrcAt {
+    /// 1-based line.
+    pub(super) line: u32,
+    /// 0-based character column in the org line.
+    pub(super) col: usize,
+    /// The block (fragment) the text belongs to.
+    pub(super) frag: u32,
+}
 
 /// A normalized block body: its lines with where each starts.
-pub(super) type BodyText = Vec<(String, SrcAt)>;
+pub(super) type BodyText = Vec<(String, Option<SrcAt>)>;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Src {
@@ -73,9 +81,8 @@ impl MText {
         m
     }
 
-    /// Appends `s`; `src` is the origin of the first character of `s` (line, column as
-    /// 0-based character index in the org line, fragment).
-    pub(super) fn push_str(&mut self, s: &str, src: Option<(u32, usize, u32)>) {
+    /// Appends `s`; `src` is the origin of the first character of `s`.
+    pub(super) fn push_str(&mut self, s: &str, src: Option<SrcAt>) {
         let mut first = true;
         for piece in s.split('\n') {
             if !first {
@@ -83,7 +90,7 @@ impl MText {
             }
             let last = self.lines.last_mut().expect("non-empty");
             if first {
-                if let Some((line, col, frag)) = src {
+                if let Some(SrcAt { line, col, frag }) = src {
                     if !piece.is_empty() {
                         let out_col = last.chars;
                         let here = Src {
