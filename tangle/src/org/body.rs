@@ -1,0 +1,293 @@
+//! Block body treatment in `org-babel-tangle-single-block`: the body as org-element gives it
+//! (`org-remove-indentation` unless `-i`), coderef labels removed with `-r`, and `org-trim`;
+//! also the C wrapper's test for a `main` function (`org-babel-C-ensure-main-wrap`).
+
+use super::*;
+
+/// `org-trim`.
+pub(super) fn org_trim(m: &mut MText) {
+    // Trailing [ \t\n\r]+.
+    loop {
+        let last = m.lines.last_mut().expect("non-empty");
+        let t = last.text.trim_end_matches(is_blank_char).len();
+        last.text.truncate(t);
+        last.chars = last.text.chars().count();
+        if last.text.is_empty() && m.lines.len() > 1 {
+            m.lines.pop();
+        } else {
+            break;
+        }
+    }
+    // Leading [ \t\n\r]+.
+    let skip = m
+        .lines
+        .iter()
+        .position(|l| l.text.chars().any(|c| !is_blank_char(c)))
+        .unwrap_or(m.lines.len() - 1);
+    m.lines.drain(..skip);
+    let first = &mut m.lines[0];
+    let t = first.text.trim_start_matches(is_blank_char);
+    let kept = t.chars().count();
+    let removed = first.chars - kept;
+    first.text = t.to_string();
+    first.chars = kept;
+    first.shift_left(removed);
+    let last = m.lines.last_mut().expect("non-empty");
+    let len = last.chars;
+    last.truncate_segs(len);
+}
+
+/// Columns of the leading `[ \t]` of a line (tab width 8), and their length in bytes.
+pub(super) fn indentation(s: &str) -> (usize, usize) {
+    let mut col = 0;
+    let mut n = 0;
+    for b in s.bytes() {
+        match b {
+            b' ' => col += 1,
+            b'\t' => col = (col / 8 + 1) * 8,
+            _ => break,
+        }
+        n += 1;
+    }
+    (col, n)
+}
+
+/// `org-remove-indentation` on each line (joined by newlines).
+pub(super) fn remove_indentation(m: &mut MText) {
+    let mut min: Option<usize> = None;
+    for l in &m.lines {
+        let (col, n) = indentation(&l.text);
+        match l.text[n..].chars().next() {
+            Some(c) if !c.is_whitespace() => {
+                if col == 0 {
+                    return;
+                }
+                min = Some(min.map_or(col, |m: usize| m.min(col)));
+            }
+            _ => {}
+        }
+    }
+    // `org-do-remove-indentation` starts its minimum at `point-max`, so a short text keeps
+    // part of a large indentation.
+    let point_max = m
+        .lines
+        .iter()
+        .map(|l| l.text.chars().count() + 1)
+        .sum::<usize>();
+    let n = min.map_or(point_max, |m| m.min(point_max));
+    let mut out = Vec::with_capacity(m.lines.len());
+    for l in &m.lines {
+        let (col, nb) = indentation(&l.text);
+        if nb == l.text.len() {
+            let mut l2 = l.clone();
+            l2.text.clear();
+            l2.chars = 0;
+            out.push(l2);
+            continue;
+        }
+        if col < n {
+            return;
+        }
+        let target = col - n;
+        // Keep the indentation up to column TARGET, converting a straddling tab to spaces.
+        let mut kept = String::new();
+        let mut c = 0;
+        for b in l.text[..nb].bytes() {
+            if c >= target {
+                break;
+            }
+            if b == b' ' {
+                kept.push(' ');
+                c += 1;
+            } else {
+                let next = (c / 8 + 1) * 8;
+                if next <= target {
+                    kept.push('\t');
+                    c = next;
+                } else {
+                    kept.extend(std::iter::repeat(' ').take(target - c));
+                    c = target;
+                }
+            }
+        }
+        let removed = nb as i32 - kept.chars().count() as i32;
+        let mut l2 = l.clone();
+        l2.text = format!("{kept}{}", &l.text[nb..]);
+        l2.chars = (l.chars as i32 - removed) as usize;
+        l2.shift_left(removed.max(0) as usize);
+        out.push(l2);
+    }
+    m.lines = out;
+}
+
+/// Matches `fmt` (with `%s` as a label) followed by `[ \t]*` and the end of `s`, from the
+/// start of `s`. Literal parts compare case-insensitively, as `case-fold-search` is on.
+pub(super) fn coderef_tail(s: &[char], parts: &[Vec<char>]) -> bool {
+    let lit = &parts[0];
+    if s.len() < lit.len() {
+        return false;
+    }
+    for (a, b) in s.iter().zip(lit.iter()) {
+        if !a.to_lowercase().eq(b.to_lowercase()) {
+            return false;
+        }
+    }
+    let s = &s[lit.len()..];
+    if parts.len() == 1 {
+        return s.iter().all(|&c| c == ' ' || c == '\t');
+    }
+    let label_first = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if s.is_empty() || !label_first(s[0]) {
+        return false;
+    }
+    let mut n = 1;
+    while n < s.len() && (label_first(s[n]) || s[n] == ' ') {
+        n += 1;
+    }
+    while n >= 1 {
+        if coderef_tail(&s[n..], &parts[1..]) {
+            return true;
+        }
+        n -= 1;
+    }
+    false
+}
+
+/// Removes coderef labels (and the blanks before them) at line ends.
+pub(super) fn remove_coderefs(m: &mut MText, fmt: &str) {
+    let parts: Vec<Vec<char>> = fmt.split("%s").map(|p| p.chars().collect()).collect();
+    for l in &mut m.lines {
+        let chars: Vec<char> = l.text.chars().collect();
+        for s in 0..=chars.len() {
+            if coderef_tail(&chars[s..], &parts) {
+                let mut p = s;
+                while p > 0 && (chars[p - 1] == ' ' || chars[p - 1] == '\t') {
+                    p -= 1;
+                }
+                l.text = chars[..p].iter().collect();
+                l.chars = p;
+                l.truncate_segs(p);
+                l.content = l.text.chars().any(|c| c != ' ' && c != '\t');
+                break;
+            }
+        }
+    }
+}
+
+/// `-l +"\([^"\n]+\)"` in the switches.
+pub(super) fn label_format(switches: &str) -> Option<String> {
+    let mut from = 0;
+    while let Some(k) = switches[from..].find("-l") {
+        let s = from + k + 2;
+        let rest = &switches[s..];
+        let t = rest.trim_start_matches(' ');
+        if t.len() < rest.len() {
+            if let Some(inner) = t.strip_prefix('"') {
+                if let Some(end) = inner.find('"') {
+                    if end > 0 {
+                        return Some(inner[..end].to_string());
+                    }
+                }
+            }
+        }
+        from = s;
+    }
+    None
+}
+
+/// `^[ \t]*[intvod]+[ \t\n\r]*main[ \t]*(.*)` (case-insensitive), as in
+/// `org-babel-C-ensure-main-wrap`.
+pub(super) fn has_c_main(body: &str) -> bool {
+    let b: Vec<char> = body.chars().collect();
+    let lower = |c: char| c.to_ascii_lowercase();
+    for start in 0..b.len() {
+        if start > 0 && b[start - 1] != '\n' {
+            continue;
+        }
+        let mut i = start;
+        while i < b.len() && (b[i] == ' ' || b[i] == '\t') {
+            i += 1;
+        }
+        let t0 = i;
+        while i < b.len() && "intvod".contains(lower(b[i])) {
+            i += 1;
+        }
+        if i == t0 {
+            continue;
+        }
+        while i < b.len() && matches!(b[i], ' ' | '\t' | '\n' | '\r') {
+            i += 1;
+        }
+        let word: String = b[i..(i + 4).min(b.len())]
+            .iter()
+            .map(|&c| lower(c))
+            .collect();
+        if word != "main" {
+            continue;
+        }
+        i += 4;
+        while i < b.len() && (b[i] == ' ' || b[i] == '\t') {
+            i += 1;
+        }
+        if i < b.len() && b[i] == '(' {
+            let rest: String = b[i + 1..].iter().take_while(|&&c| c != '\n').collect();
+            if rest.contains(')') {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+impl Tangler<'_> {
+    /// The body of block `b` as Org normalizes it: final newline dropped, common indentation
+    /// removed unless `-i`.
+    pub(super) fn normalized_body(&self, b: usize) -> BodyText {
+        let block = &self.blocks[b];
+        let mut m = MText { lines: Vec::new() };
+        for bl in &block.body {
+            let content = bl.text.chars().any(|c| c != ' ' && c != '\t');
+            m.lines.push(MLine {
+                text: bl.text.clone(),
+                chars: bl.text.chars().count(),
+                origin: Some(Src {
+                    line: bl.line as u32,
+                    shift: -(bl.removed as i32),
+                    frag: b as u32,
+                }),
+                content,
+                segs: Vec::new(),
+            });
+        }
+        if m.lines.is_empty() {
+            m.lines.push(MLine::default());
+        }
+        let preserve = {
+            let s = &block.switches;
+            s.match_indices("-i").any(|(k, _)| {
+                s[k + 2..]
+                    .chars()
+                    .next()
+                    .map_or(true, |c| !(c.is_alphanumeric() || c == '_'))
+            })
+        };
+        if !preserve {
+            remove_indentation(&mut m);
+        }
+        m.lines
+            .into_iter()
+            .map(|l| {
+                let o = l.origin.map(|o| {
+                    // Column (0-based, characters) in the org line of the line's first char.
+                    let col = (-o.shift).max(0) as usize;
+                    SrcAt {
+                        line: o.line,
+                        col,
+                        frag: o.frag,
+                    }
+                });
+                (l.text, o)
+            })
+            .collect()
+    }
+}

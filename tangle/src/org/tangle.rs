@@ -1,0 +1,385 @@
+//! Tangling: `org-babel-tangle` groups the tangled blocks by target file
+//! (`org-babel-effective-tangled-filename`), `org-babel-tangle-single-block` computes each
+//! block's target, options and final body, and the files are assembled with their line maps.
+
+use super::*;
+
+/// The C wrapper's options (`org-babel-C-expand-C`).
+struct COptions {
+    includes: Option<String>,
+    defines: Option<String>,
+    namespaces: Option<String>,
+    main: Option<String>,
+}
+
+/// What `org-babel-tangle-single-block` gives for one block: its target, options and body.
+pub(super) struct TangledBlock {
+    pub(super) tangle: Option<String>,
+    pub(super) body: MText,
+    pub(super) shebang: Option<String>,
+    pub(super) padline: bool,
+    pub(super) mkdirp: bool,
+    pub(super) mode: Option<u32>,
+    /// The comment lines before and after the body (`:comments link`).
+    pub(super) comment: Option<LinkComments>,
+}
+
+/// `file-name-sans-extension`.
+pub(super) fn file_name_sans_extension(name: &str) -> &str {
+    match name.rfind('.') {
+        Some(k) if k > 0 => &name[..k],
+        _ => name,
+    }
+}
+
+/// Removes `.` components, for comparing target names.
+pub(super) fn normalize(p: &Path) -> PathBuf {
+    p.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+impl Tangler<'_> {
+    pub(super) fn tangle(&mut self) {
+        // Groups of (file name, [(block, lang)]), in order of first appearance.
+        let mut groups: Vec<(String, Vec<(usize, TangledBlock)>)> = Vec::new();
+        let org_name = self
+            .path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for b in 0..self.blocks.len() {
+            if !self.babel_visible(b) || self.blocks[b].commented || self.blocks[b].archived {
+                continue;
+            }
+            if self.light_val(b, ":tangle") == Val::Str("no".to_string()) {
+                continue;
+            }
+            let tb = match self.tangle_block(b) {
+                Ok(tb) => tb,
+                Err(d) => {
+                    self.report(d);
+                    continue;
+                }
+            };
+            let lang = self.blocks[b].lang.clone().unwrap_or_default();
+            // org-babel-effective-tangled-filename.
+            let file = match &tb.tangle {
+                Some(t) if t == "yes" => {
+                    let ext = match lang.as_str() {
+                        "python" => "py",
+                        "emacs-lisp" | "elisp" => "el",
+                        "C++" => "cpp",
+                        "D" => "d",
+                        other => other,
+                    };
+                    Some(format!("{}.{ext}", file_name_sans_extension(&org_name)))
+                }
+                Some(t) if t == "no" || t.is_empty() => None,
+                Some(t) => Some(t.clone()),
+                None => None,
+            };
+            let Some(file) = file else { continue };
+            match groups.iter_mut().find(|g| g.0 == file) {
+                Some(g) => g.1.push((b, tb)),
+                None => groups.push((file, vec![(b, tb)])),
+            }
+        }
+        if !self.errors.is_empty() {
+            return;
+        }
+        for (file, blocks) in groups {
+            let first = &self.blocks[blocks[0].0];
+            let block_pos = self.pos(first.line, first.col);
+            let mut m = MText::new();
+            let mut empty = true;
+            let mut she_banged = false;
+            let mut mode: Option<u32> = None;
+            let mut make_dir = false;
+            let has_dir = file.contains('/');
+            for (_, tb) in blocks {
+                let tmode = tb.mode.or(if tb.shebang.is_some() {
+                    Some(0o755)
+                } else {
+                    None
+                });
+                if mode.is_none() {
+                    mode = tmode;
+                }
+                if tb.mkdirp && has_dir {
+                    make_dir = true;
+                }
+                if tb.padline && !empty {
+                    m.push_str("\n", None);
+                }
+                if let Some(sb) = &tb.shebang {
+                    if !she_banged {
+                        m.push_str(sb, None);
+                        m.push_str("\n", None);
+                        she_banged = true;
+                    }
+                }
+                if let Some(LinkComments { begin, .. }) = &tb.comment {
+                    m.push_str(begin, None);
+                    m.push_str("\n", None);
+                }
+                m.append(tb.body);
+                m.push_str("\n", None);
+                if let Some(LinkComments { end, .. }) = &tb.comment {
+                    m.push_str(end, None);
+                    m.push_str("\n", None);
+                }
+                empty = false;
+            }
+            let content = m.text();
+            let mut fragments: Vec<String> = Vec::new();
+            let mut frag_index: HashMap<u32, u32> = HashMap::new();
+            let mut lines = Vec::new();
+            let mut segments = Vec::new();
+            let nlines =
+                m.lines.len() - usize::from(m.lines.last().is_some_and(|l| l.text.is_empty()));
+            let mut origin = |o: Src| {
+                let fragment = *frag_index.entry(o.frag).or_insert_with(|| {
+                    fragments.push(self.fragment_name(o.frag as usize));
+                    (fragments.len() - 1) as u32
+                });
+                Origin {
+                    file: 0,
+                    line: o.line,
+                    col_shift: o.shift,
+                    fragment,
+                }
+            };
+            for (i, l) in m.lines[..nlines].iter().enumerate() {
+                lines.push(l.origin.map(&mut origin));
+                if l.segs.len() > 1 && l.origin.is_some() {
+                    for &(col, o) in &l.segs {
+                        segments.push(Segment {
+                            line: i as u32,
+                            col: col as u32 + 1,
+                            origin: origin(o),
+                        });
+                    }
+                }
+            }
+            let path = PathBuf::from(&file);
+            let out = Output {
+                path: path.clone(),
+                content: content.into_bytes(),
+                mode: mode.map_or(0o644, |m| m & 0o7777),
+                mkdirp: make_dir,
+                block: block_pos,
+                map: SourceMap {
+                    files: vec![self.path.to_path_buf()],
+                    fragments,
+                    lines,
+                    segments,
+                },
+            };
+            // Emacs writes files with the same name as often as they appear; the last wins.
+            let norm = normalize(&path);
+            if let Some(k) = self.outputs.iter().position(|o| normalize(&o.path) == norm) {
+                self.warn(
+                    1,
+                    1,
+                    format!(
+                        "`{}` and `{}` are the same file; Emacs writes it twice and the second \
+                         wins",
+                        self.outputs[k].path.display(),
+                        path.display()
+                    ),
+                );
+                self.outputs.remove(k);
+            }
+            self.outputs.push(out);
+        }
+    }
+
+    pub(super) fn fragment_name(&self, b: usize) -> String {
+        let block = &self.blocks[b];
+        match block.names.first() {
+            Some(n) => n.clone(),
+            None => format!("{}:{}", self.path.display(), block.line),
+        }
+    }
+
+    /// `org-babel-tangle-single-block`: the target and the final body of a tangled block.
+    pub(super) fn tangle_block(&mut self, b: usize) -> Result<TangledBlock, Diagnostic> {
+        let params = self.params_of(b);
+        let block_line = self.blocks[b].line;
+        let lang = self.blocks[b].lang.clone().unwrap_or_default();
+        if param(&params, ":var").is_some() {
+            return Err(self.diag(
+                block_line,
+                1,
+                "`:var` is not supported when tangling org files",
+            ));
+        }
+        if matches!(lang.as_str(), "C++" | "cpp" | "D") {
+            return Err(self.diag(
+                block_line,
+                1,
+                format!("tangling `{lang}` blocks is not supported (Org wraps them specially)"),
+            ));
+        }
+        let comments = self.str_param(&params, ":comments")?;
+        let comments_line = param(&params, ":comments").map_or(block_line, |c| c.line.max(1));
+        let link_comments = match comments.as_deref() {
+            Some("link" | "yes") => true,
+            Some(c @ ("both" | "org")) if self.blocks[b].prose_blank => c == "both",
+            Some(c @ ("both" | "org")) => {
+                return Err(self.diag(
+                    comments_line,
+                    1,
+                    format!(
+                        "`:comments {c}` is unsupported when text precedes the block (Org \
+                         would copy the text, including any `#+name:` line, into a comment); \
+                         use `:comments link`"
+                    ),
+                ));
+            }
+            Some("noweb") => {
+                return Err(self.diag(
+                    comments_line,
+                    1,
+                    "`:comments noweb` is unsupported (Org writes absolute paths into it)",
+                ));
+            }
+            _ => false,
+        };
+        if let Some(c) = param(&params, ":noweb-prefix") {
+            let line = c.line.max(1);
+            self.warn(
+                line,
+                1,
+                "`:noweb-prefix` is ignored by Org 9.5.5 (it is an Org 9.6 feature); the \
+                 prefix is repeated",
+            );
+        }
+        let tangle = self.str_param(&params, ":tangle")?;
+        let noweb = self.str_param(&params, ":noweb")?.unwrap_or_default();
+        let expand = noweb
+            .split_whitespace()
+            .any(|v| matches!(v, "yes" | "tangle" | "no-export" | "strip-export"));
+        let shebang = self
+            .str_param(&params, ":shebang")?
+            .filter(|s| !s.is_empty());
+        let padline = self.str_param(&params, ":padline")?.as_deref() != Some("no");
+        let mkdirp = match self.eval_param(&params, ":mkdirp")? {
+            None | Some(Evaluated { val: Val::Nil, .. }) => false,
+            Some(Evaluated {
+                val: Val::Str(s), ..
+            }) => s != "no",
+            Some(Evaluated { line, .. }) => {
+                return Err(self.diag(line, 1, "`:mkdirp` must be `yes` or `no`"))
+            }
+        };
+        let mode = self.tangle_mode(&params)?;
+        let no_expand = param(&params, ":no-expand").is_some();
+        let prologue = self.str_param(&params, ":prologue")?;
+        let epilogue = self.str_param(&params, ":epilogue")?;
+        let c_opts = if lang == "C" && !no_expand {
+            Some(COptions {
+                includes: self.str_param(&params, ":includes")?,
+                defines: self.str_param(&params, ":defines")?,
+                namespaces: self.str_param(&params, ":namespaces")?,
+                main: self.str_param(&params, ":main")?,
+            })
+        } else {
+            None
+        };
+        let body = self.expand_root(b, expand)?;
+        // Language-specific expansion.
+        let mut body = if no_expand {
+            body
+        } else if let Some(COptions {
+            includes,
+            defines,
+            namespaces,
+            main,
+        }) = c_opts
+        {
+            let inc: Vec<String> = includes
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|i| {
+                    if i.starts_with('<') {
+                        format!("#include {i}")
+                    } else {
+                        format!("#include \"{i}\"")
+                    }
+                })
+                .collect();
+            let mut defs = Vec::new();
+            let d = defines.unwrap_or_default();
+            let words: Vec<&str> = d.split_whitespace().collect();
+            for pair in words.chunks(2) {
+                if pair.len() == 2 {
+                    defs.push(format!("#define {} {}", pair[0], pair[1]));
+                }
+            }
+            let ns: Vec<String> = namespaces
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|n| format!("using namespace {n};"))
+                .collect();
+            let mut m = MText::from_str(&inc.join("\n"));
+            m.push_str("\n", None);
+            m.push_str(&defs.join("\n"), None);
+            m.push_str("\n", None);
+            m.push_str(&ns.join("\n"), None);
+            m.push_str("\n\n\n\n\n", None);
+            if main.as_deref() != Some("no") && !has_c_main(&body.text()) {
+                m.push_str("int main() {\n", None);
+                m.append(body);
+                m.push_str("\nreturn 0;\n}\n", None);
+            } else {
+                m.append(body);
+            }
+            m.push_str("\n\n", None);
+            m
+        } else if lang == "emacs-lisp" || lang == "elisp" {
+            // `elisp` is an alias (`org-babel-make-language-alias`) of `emacs-lisp`.
+            let mut body = body;
+            body.push_str("\n", None);
+            body
+        } else {
+            let mut m = MText::new();
+            let mut first = true;
+            if let Some(p) = prologue {
+                m.push_str(&p, None);
+                first = false;
+            }
+            if !first {
+                m.push_str("\n", None);
+            }
+            m.append(body);
+            if let Some(e) = epilogue {
+                m.push_str("\n", None);
+                m.push_str(&e, None);
+            }
+            m
+        };
+        let switches = &self.blocks[b].switches;
+        if switches.contains("-r") {
+            let fmt = label_format(switches).unwrap_or_else(|| "(ref:%s)".to_string());
+            remove_coderefs(&mut body, &fmt);
+        }
+        remove_indentation(&mut body);
+        org_trim(&mut body);
+        let comment = if link_comments {
+            Some(self.link_comments(b, tangle.as_deref().unwrap_or(""), comments_line)?)
+        } else {
+            None
+        };
+        Ok(TangledBlock {
+            tangle,
+            body,
+            shebang,
+            padline,
+            mkdirp,
+            mode,
+            comment,
+        })
+    }
+}
