@@ -156,14 +156,18 @@ fn finish(
     let tangled = tangle(project, cwd)?;
     print_warnings(project, cwd, &tangled.warnings, !quiet);
     let manifest = project.manifest(&tangled.outputs);
-    let outputs: Vec<Output> = match only {
-        Some(docs) => tangled
-            .outputs
-            .iter()
-            .filter(|o| docs.contains(&o.block.path))
-            .cloned()
-            .collect(),
-        None => tangled.outputs.clone(),
+    let selected: Vec<Output>;
+    let outputs: &[Output] = match only {
+        Some(docs) => {
+            selected = tangled
+                .outputs
+                .iter()
+                .filter(|o| docs.contains(&o.block.path))
+                .cloned()
+                .collect();
+            &selected
+        }
+        None => &tangled.outputs,
     };
     // A partial run (named documents) checks only their outputs.
     let target = project.target(manifest.as_ref());
@@ -176,10 +180,10 @@ fn finish(
         return Ok(report_check(
             project,
             cwd,
-            write::check_all(target, &outputs),
+            write::check_all(target, outputs),
         ));
     }
-    let report = write::write_all(target, &outputs).map_err(|ds| shown(project, cwd, ds))?;
+    let report = write::write_all(target, outputs).map_err(|ds| shown(project, cwd, ds))?;
     if !quiet {
         let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
         for p in &report.written {
@@ -192,8 +196,16 @@ fn finish(
             );
         }
     }
+    if !WATCHING.load(std::sync::atomic::Ordering::Relaxed) {
+        // The process ends soon: freeing every line of the web one by one would only cost
+        // time (about a tenth of a large book's run).
+        std::mem::forget(tangled);
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Whether this process re-tangles in a loop (and so must free what each run builds).
+static WATCHING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn report_check(project: &Project, cwd: &Path, diffs: Vec<write::Difference>) -> ExitCode {
     if diffs.is_empty() {
@@ -287,6 +299,7 @@ fn locate(cwd: &Path, place: &str) -> Result<ExitCode> {
 
 /// Re-tangles the project whenever one of its inputs changes.
 fn watch(cwd: &Path, interval: f64, quiet: bool) -> Result<ExitCode> {
+    WATCHING.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut last = None;
     loop {
         let project = find_project(cwd);

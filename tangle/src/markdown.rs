@@ -110,7 +110,7 @@ impl<'t> Lines<'t> {
     fn new(text: &'t str) -> Lines<'t> {
         let mut starts = Vec::with_capacity(text.len() / 32 + 1);
         starts.push(0);
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         Lines { text, starts }
     }
 
@@ -181,7 +181,7 @@ impl Code {
                 self.starts.push((range.start, self.pending_spaces));
                 self.pending_spaces = 0;
             }
-            for (i, _) in piece.match_indices('\n') {
+            for i in memchr::memchr_iter(b'\n', piece.as_bytes()) {
                 self.newlines += 1;
                 let next = range.start + i + 1;
                 if next < range.end {
@@ -192,7 +192,7 @@ impl Code {
             if self.at_line_start {
                 self.pending_spaces += piece.chars().count();
             }
-            self.newlines += piece.matches('\n').count();
+            self.newlines += memchr::memchr_iter(b'\n', piece.as_bytes()).count();
         }
         self.ends_with_newline = piece.ends_with('\n');
         // Spaces made up before a line's text leave it at its start.
@@ -773,10 +773,12 @@ mod tests {
 /// in org's `-l` switch). Returns the byte length of the line without the label and the
 /// whitespace before it, and the label.
 pub fn find_label<'a>(line: &'a str, fmt: &str) -> Option<(usize, &'a str)> {
-    let (before, after) = fmt.split_once("%s")?;
+    // Most lines carry no label: rule them out before any search.
+    let hole = fmt.as_bytes().windows(2).position(|w| w == b"%s")?;
+    let (before, after) = (&fmt[..hole], &fmt[hole + 2..]);
     let body = line.trim_end_matches([' ', '\t']);
     let body = body.strip_suffix(after)?;
-    let open = body.rfind(before)?;
+    let open = memchr::memmem::rfind(body.as_bytes(), before.as_bytes())?;
     let label = &body[open + before.len()..];
     let valid = label.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && label

@@ -39,22 +39,44 @@ pub fn tangle_markdown(
     chapters: &[(PathBuf, String)],
     labels: &str,
 ) -> Result<MarkdownTangle, Diagnostics> {
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    let mut parsed = Vec::with_capacity(chapters.len());
+    let mut parsed = Parsed::default();
     for (path, text) in chapters {
-        match markdown::parse(path, text) {
+        parsed.add(markdown::parse(path, text));
+    }
+    tangle_parsed(parsed, labels)
+}
+
+/// Chapters read so far, and the problems found in them.
+#[derive(Default)]
+struct Parsed {
+    chapters: Vec<markdown::Chapter>,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    fn add(&mut self, chapter: Result<markdown::Chapter, Diagnostic>) {
+        match chapter {
             Ok(mut ch) => {
-                warnings.append(&mut ch.warnings);
-                parsed.push(ch);
+                self.warnings.append(&mut ch.warnings);
+                self.chapters.push(ch);
             }
-            Err(d) => errors.push(d),
+            Err(d) => self.errors.push(d),
         }
     }
+}
+
+/// The web of parsed chapters, checked and expanded.
+fn tangle_parsed(parsed: Parsed, labels: &str) -> Result<MarkdownTangle, Diagnostics> {
+    let Parsed {
+        chapters,
+        mut errors,
+        mut warnings,
+    } = parsed;
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
-    let web = Web::new(parsed, labels)?;
+    let web = Web::new(chapters, labels)?;
     errors.extend(web.undefined_references());
     for root in &web.roots {
         if let Err(why) = check_target(&root.path) {
@@ -96,21 +118,18 @@ pub fn tangle_files(
     chapters: &[PathBuf],
     labels: &str,
 ) -> Result<Tangled, Diagnostics> {
-    let mut texts = Vec::with_capacity(chapters.len());
-    let mut errors = Vec::new();
+    // Each chapter is parsed as soon as it is read, and its text let go: only the blocks stay.
+    let mut parsed = Parsed::default();
     for rel in chapters {
         match crate::source::read(&root.join(rel)) {
-            Ok(text) => texts.push((rel.clone(), text)),
+            Ok(text) => parsed.add(markdown::parse(rel, &text)),
             Err(mut d) => {
                 d.pos.path = rel.clone();
-                errors.push(d);
+                parsed.errors.push(d);
             }
         }
     }
-    if !errors.is_empty() {
-        return Err(Diagnostics(errors));
-    }
-    tangle_chapters(&texts, labels)
+    tangle_parsed(parsed, labels).map(|m| m.tangled)
 }
 
 /// Tangles the book whose `book.toml` is in `root`, in `SUMMARY.md` order.
