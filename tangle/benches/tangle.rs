@@ -101,6 +101,108 @@ fn generate_corpus(dir: &Path, fragments: usize, lines: usize) -> usize {
     total
 }
 
+/// The same web of `fragments` fragments (`lines` lines each, each used once from its chapter's
+/// root) in 20 chapters, written twice: in our syntax (`ours/`, a book) and in entangled-rs'
+/// (`entangled/`, with `entangled.toml`, naked output). Returns the chapters' total size.
+fn generate_web(dir: &Path, fragments: usize, lines: usize) -> usize {
+    let chapters = 20;
+    let mut size = 0;
+    for ours in [true, false] {
+        let root = dir.join(if ours { "ours" } else { "entangled" });
+        fs::create_dir_all(root.join("docs")).unwrap();
+        let mut summary = String::new();
+        for c in 0..chapters {
+            summary.push_str(&format!("- [Chapter {c}](c{c}.md)\n"));
+            let mut md = format!("# Chapter {c}\n\n");
+            md.push_str(&if ours {
+                format!("```rust file=src/c{c}.rs\n")
+            } else {
+                format!("```rust #root_{c} file=src/c{c}.rs\n")
+            });
+            md.push_str("pub fn chapter() {\n");
+            for f in (c..fragments).step_by(chapters) {
+                md.push_str(&format!("    <<fragment_{f}>>\n"));
+            }
+            md.push_str("}\n```\n\n");
+            for f in (c..fragments).step_by(chapters) {
+                md.push_str(&format!(
+                    "Prose about fragment {f}, which says why it is here.\n\n"
+                ));
+                md.push_str(&if ours {
+                    format!("```rust name=fragment_{f}\n")
+                } else {
+                    format!("```rust #fragment_{f}\n")
+                });
+                for l in 0..lines {
+                    md.push_str(&format!(
+                        "let value_{f}_{l} = compute({l}, \"text\", &[1, 2, 3]);\n"
+                    ));
+                }
+                md.push_str("```\n\n");
+            }
+            if ours {
+                size += md.len();
+            }
+            fs::write(root.join(format!("docs/c{c}.md")), md).unwrap();
+        }
+        if ours {
+            fs::write(root.join("docs/SUMMARY.md"), summary).unwrap();
+            fs::write(root.join("book.toml"), "[book]\nsrc = \"docs\"\n").unwrap();
+        } else {
+            fs::write(
+                root.join("entangled.toml"),
+                "version = \"2.0\"\nannotation = \"naked\"\nnamespace_default = \"none\"\nsource_patterns = [\"docs/*.md\"]\n",
+            )
+            .unwrap();
+        }
+    }
+    size
+}
+
+/// Runs `cmd` to completion and returns its wall time and peak resident memory (KiB).
+fn measured(cmd: &mut Command) -> (Duration, u64) {
+    use std::os::unix::process::ExitStatusExt;
+    let t = Instant::now();
+    // Reaped by wait4 below, which std's `Child` does not know.
+    #[allow(clippy::zombie_processes)]
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `usage` is plain data that wait4 fills in; `pid` is our own child, reaped here
+    // (std's `Child` is not waited for again).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = t.elapsed();
+    assert_eq!(reaped, pid, "wait4 failed");
+    let status = std::process::ExitStatus::from_raw(status);
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    (elapsed, usage.ru_maxrss as u64)
+}
+
+/// Every file below `dir`, relative to it, with its contents.
+fn read_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 fn org_seed() -> Option<PathBuf> {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/org_corpus");
     let mut files: Vec<PathBuf> = fs::read_dir(corpus)
@@ -163,7 +265,127 @@ fn main() {
         met: t < Duration::from_millis(200),
     });
 
-    // 3. The same org file through Emacs and through `tangle`, whole process against whole process.
+    // 3. A generated 10,000-fragment web, from scratch: against the floor (reading its chapters
+    //    and writing its outputs, in process) and against entangled-rs on the same web in its
+    //    syntax; whole processes, peak memory from wait4. Runs interleaved; medians.
+    let dir = tempdir("web");
+    let size = generate_web(&dir, 10_000, 10);
+    let (ours_dir, theirs_dir) = (dir.join("ours"), dir.join("entangled"));
+    run(Command::new(TANGLE).arg("-q").current_dir(&ours_dir));
+    let outputs = read_tree(&ours_dir.join("src"));
+    let chapters: Vec<PathBuf> = (0..20)
+        .map(|c| ours_dir.join(format!("docs/c{c}.md")))
+        .collect();
+    let lines: usize = outputs
+        .iter()
+        .map(|(_, b)| b.iter().filter(|&&c| c == b'\n').count())
+        .sum();
+    let entangled = which_args("entangled", &["--version"]);
+    if entangled {
+        run(Command::new("entangled")
+            .arg("tangle")
+            .current_dir(&theirs_dir));
+        // The same work: their files are ours without our header line (and without the
+        // final newline, which entangled-rs leaves out).
+        for (rel, ours) in &outputs {
+            let theirs = fs::read(theirs_dir.join("src").join(rel)).unwrap();
+            let body = &ours[ours.iter().position(|&c| c == b'\n').unwrap() + 1..];
+            let body = body.strip_suffix(b"\n").unwrap_or(body);
+            let theirs = theirs.strip_suffix(b"\n").unwrap_or(&theirs);
+            assert!(
+                body == theirs,
+                "entangled-rs wrote {} differently",
+                rel.display()
+            );
+        }
+    }
+    let floor_dir = dir.join("floor");
+    let (mut floor, mut ours, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..11 {
+        let _ = fs::remove_dir_all(&floor_dir);
+        let t = Instant::now();
+        let mut read = 0;
+        for c in &chapters {
+            read += fs::read(c).unwrap().len();
+        }
+        for (rel, bytes) in &outputs {
+            let to = floor_dir.join(rel);
+            fs::create_dir_all(to.parent().unwrap()).unwrap();
+            fs::write(&to, bytes).unwrap();
+        }
+        floor.push(t.elapsed());
+        assert_eq!(read, size);
+        let _ = fs::remove_dir_all(ours_dir.join("src"));
+        let _ = fs::remove_file(ours_dir.join(".tangled"));
+        ours.push(measured(
+            Command::new(TANGLE).arg("-q").current_dir(&ours_dir),
+        ));
+        if entangled {
+            let _ = fs::remove_dir_all(theirs_dir.join("src"));
+            let _ = fs::remove_dir_all(theirs_dir.join(".entangled"));
+            theirs.push(measured(
+                Command::new("entangled")
+                    .arg("tangle")
+                    .current_dir(&theirs_dir),
+            ));
+        }
+    }
+    floor.sort();
+    let floor = floor[floor.len() / 2];
+    let ours_time = median_of(ours.iter().map(|m| m.0));
+    let ours_rss = median_of(ours.iter().map(|m| m.1));
+    rows.push(Row {
+        what: format!(
+            "web: read {:.1} MB of chapters, write {lines} lines (floor)",
+            size as f64 / 1e6
+        ),
+        time: floor,
+        target: "reference".into(),
+        met: true,
+    });
+    rows.push(Row {
+        what: format!(
+            "web: `tangle`, 10,000 fragments ({:.1}x floor, {} MiB)",
+            ours_time.as_secs_f64() / floor.as_secs_f64(),
+            ours_rss / 1024
+        ),
+        time: ours_time,
+        target: "<= 2x floor".into(),
+        met: ours_time <= floor * 2,
+    });
+    if entangled {
+        let theirs_time = median_of(theirs.iter().map(|m| m.0));
+        let theirs_rss = median_of(theirs.iter().map(|m| m.1));
+        let ratio = theirs_time.as_secs_f64() / ours_time.as_secs_f64();
+        rows.push(Row {
+            what: format!(
+                "web: entangled-rs `entangled tangle` ({} MiB)",
+                theirs_rss / 1024
+            ),
+            time: theirs_time,
+            target: "reference".into(),
+            met: true,
+        });
+        rows.push(Row {
+            what: format!("web: tangle is {ratio:.1}x faster than entangled-rs"),
+            time: ours_time,
+            target: ">= 3x faster".into(),
+            met: ratio >= 3.0,
+        });
+        rows.push(Row {
+            what: format!(
+                "web: peak memory, tangle {} KiB vs entangled-rs {} KiB",
+                ours_rss, theirs_rss
+            ),
+            time: ours_time,
+            target: "<= entangled-rs".into(),
+            met: ours_rss <= theirs_rss,
+        });
+    } else {
+        println!("note: entangled-rs not found (`cargo install --locked entangled-cli`); its rows are not run");
+    }
+
+    // 4. The same org file through Emacs and through `tangle`, whole process against whole process.
     match (org_seed(), which("emacs")) {
         (Some(org), true) => {
             let dir = tempdir("org");
@@ -202,7 +424,7 @@ fn main() {
         _ => println!("note: org comparison not run (needs emacs and tests/org_corpus)"),
     }
 
-    // 4. mdBook on the project's book, with the preprocessor as book.toml wires it and with
+    // 5. mdBook on the project's book, with the preprocessor as book.toml wires it and with
     //    the preprocessor switched off, runs interleaved.
     if which("mdbook") {
         let out = tempdir("mdbook");
@@ -259,6 +481,20 @@ fn main() {
             if r.met { "yes" } else { "NO" }
         );
     }
+}
+
+/// The median of some values.
+fn median_of<T: Ord + Copy>(values: impl Iterator<Item = T>) -> T {
+    let mut v: Vec<T> = values.collect();
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn which_args(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn which(program: &str) -> bool {
