@@ -160,3 +160,35 @@ fn a_second_org_file_in_the_folder_joins_the_project() {
     );
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn watch_retangles_an_org_project_on_save() {
+    let dir = project("watch");
+    ok(&tangle(&dir, &["lit.org"]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tangle"))
+        .args(["watch", "--interval", "0.05"])
+        .current_dir(dir.join("src"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if fs::read_to_string(dir.join("src/main.rs")).is_ok_and(|t| t.contains(needle)) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    };
+    let edited = LIT.replace("hello, {who}", "good morning, {who}");
+    fs::write(dir.join("lit.org"), edited).unwrap();
+    let seen = wait_for("good morning");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen,
+        "watch (started in a subfolder) did not re-tangle the org file"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
