@@ -108,6 +108,10 @@ impl Report {
         });
     }
 
+    fn checks(&self) -> usize {
+        self.rows.iter().filter(|r| r.ok.is_some()).count()
+    }
+
     fn failed(&self) -> usize {
         self.rows.iter().filter(|r| r.ok == Some(false)).count()
     }
@@ -153,7 +157,7 @@ fn main() {
     );
     let mut report = Report::default();
     hostile(&settings, &mut report);
-    idle(&settings, &mut report);
+    idle(&settings, files, &mut report);
     keep_alive(&settings, &mut report);
     drain(&settings, &mut report);
     report.print();
@@ -164,7 +168,7 @@ fn main() {
         if failed == 0 {
             "every check passed".to_owned()
         } else {
-            format!("{failed} checks MISSED")
+            format!("{failed} of {} checks MISSED", report.checks())
         }
     );
     if failed > 0 {
@@ -799,9 +803,21 @@ fn first_reply(bytes: &[u8]) -> Result<Option<String>, Bad> {
 // 2. Idle connections
 
 /// Ordeal 2: `idle` connections held open; memory per connection; a good client meanwhile.
-fn idle(settings: &Settings, report: &mut Report) {
+fn idle(settings: &Settings, open_files: libc::rlim_t, report: &mut Report) {
     const PART: &str = "idle";
     println!("\n2. {} idle connections", settings.idle);
+    // This process holds them, and the server accepts them: each needs a descriptor for each,
+    // and a few to spare.
+    if settings.idle as libc::rlim_t + 64 > open_files {
+        report.check(
+            PART,
+            "idle connections the open-files limit allows",
+            format!("{open_files} descriptors"),
+            &format!(">= {} + 64", settings.idle),
+            false,
+        );
+        return;
+    }
     // One slot more than the idle ones, for the probe and the good client's searches; a
     // timeout long enough that none of the idle ones is dropped while they are counted.
     let slots = (settings.idle + 1).to_string();
