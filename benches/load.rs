@@ -9,9 +9,12 @@
 //! Request rates are the medians of several short runs, the two servers taking turns.
 //! Everything stays on 127.0.0.1 and every loop is bounded in time.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::*;
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -23,7 +26,6 @@ const RUN: Duration = Duration::from_secs(1);
 const ROUNDS: usize = 5;
 const IDLE_CONNECTIONS: usize = 10_000;
 const BIG: usize = 16 << 20;
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() {
     if std::env::var_os("FLOOR_SERVER").is_some() {
@@ -106,7 +108,9 @@ fn main() {
         }
     }
 
-    let (held, per_connection) = idle_memory(&server);
+    let idle = hold_idle(&server, IDLE_CONNECTIONS, Duration::from_secs(30));
+    let (held, per_connection) = (idle.socks.len(), idle.per_connection);
+    drop(idle);
     println!(
         "{:<24} {:>12} held; server RSS {:>6.0} B per connection  <= 4096 B {}",
         "idle connections",
@@ -129,121 +133,6 @@ fn main() {
     );
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "ok"
-    } else {
-        "MISSED"
-    }
-}
-
-/// A child server process, killed on drop.
-struct Spawned {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Spawned {
-    fn start(cmd: &mut Command) -> Spawned {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("address");
-        Spawned { child, addr }
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS")
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn raise_open_files_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain getrlimit/setrlimit on a local struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
-
-/// The request the original app-client sends for `search morpheus`.
-fn request(keep_alive: bool) -> Vec<u8> {
-    text_json_frame(br#"{"action": "search", "value": "morpheus"}"#, keep_alive)
-}
-
-/// A `text/json` frame as the original writes it, with `"keep-alive": true` when asked.
-fn text_json_frame(content: &[u8], keep_alive: bool) -> Vec<u8> {
-    let extra = if keep_alive {
-        ", \"keep-alive\": true"
-    } else {
-        ""
-    };
-    let header = format!(
-        "{{\"byteorder\": \"little\", \"content-type\": \"text/json\", \
-         \"content-encoding\": \"utf-8\", \"content-length\": {}{extra}}}",
-        content.len()
-    );
-    let mut out = (header.len() as u16).to_be_bytes().to_vec();
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(content);
-    out
-}
-
-/// Reads one reply frame; returns its content length.
-fn read_reply(sock: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    let mut proto = [0u8; 2];
-    sock.read_exact(&mut proto)?;
-    buf.resize(u16::from_be_bytes(proto) as usize, 0);
-    sock.read_exact(buf)?;
-    let header = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
-    let len: usize = header
-        .split("\"content-length\": ")
-        .nth(1)
-        .and_then(|rest| rest.split([',', '}']).next())
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| std::io::Error::other("no content-length"))?;
-    buf.resize(len, 0);
-    sock.read_exact(buf)?;
-    Ok(len)
-}
-
-fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
-    let sock = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
-    sock.set_read_timeout(Some(IO_TIMEOUT))?;
-    sock.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(sock)
-}
-
 /// Results of one load run.
 #[derive(Default)]
 struct Load {
@@ -261,12 +150,7 @@ impl Load {
     }
 
     fn p99(&self) -> Duration {
-        let mut sorted = self.latencies.clone();
-        sorted.sort_unstable();
-        sorted
-            .get(sorted.len().saturating_sub(1) * 99 / 100)
-            .copied()
-            .unwrap_or_default()
+        p99(&self.latencies)
     }
 }
 
@@ -355,33 +239,6 @@ fn run_load(addr: SocketAddr, keep_alive: bool, run: Duration) -> Load {
     load
 }
 
-/// Holds `IDLE_CONNECTIONS` idle connections to the server and measures its RSS growth.
-fn idle_memory(server: &Spawned) -> (usize, f64) {
-    let before = server.rss_kib();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut held = Vec::with_capacity(IDLE_CONNECTIONS);
-    while held.len() < IDLE_CONNECTIONS && Instant::now() < deadline {
-        match TcpStream::connect_timeout(&server.addr, IO_TIMEOUT) {
-            Ok(sock) => held.push(sock),
-            Err(e) => {
-                eprintln!("idle connection {} failed: {e}", held.len());
-                break;
-            }
-        }
-    }
-    // The server accepts in order: once it answers a request on a newer connection, it has
-    // accepted every idle one before it.
-    let mut probe = connect(server.addr).expect("probe connection");
-    probe.write_all(&request(false)).expect("probe request");
-    read_reply(&mut probe, &mut Vec::new()).expect("probe reply");
-    thread::sleep(Duration::from_millis(200));
-    let after = server.rss_kib();
-    let n = held.len();
-    let per = (after.saturating_sub(before) * 1024) as f64 / n.max(1) as f64;
-    drop(held);
-    (n, per)
-}
-
 /// Sends one 16 MiB binary request (best of three) and returns the time and GB/s.
 fn big_request(addr: SocketAddr) -> (Duration, f64) {
     let header = format!(
@@ -422,8 +279,7 @@ mod floor {
     }
 
     fn reply(keep_alive: bool) -> Vec<u8> {
-        let content = "{\"result\": \"Follow the white rabbit. \u{1f430}\"}";
-        super::text_json_frame(content.as_bytes(), keep_alive)
+        super::text_json_frame(super::MORPHEUS.as_bytes(), keep_alive)
     }
 
     /// Length of the first complete frame in `buf` and whether it asks for keep-alive.
