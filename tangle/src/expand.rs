@@ -1,6 +1,7 @@
-//! The expander: turns a root into text by replacing every `<<name>>` reference with the
-//! fragment's lines, with org-babel's semantics: the text before a reference is repeated before
-//! every line of the expansion, the text after it follows the last line.
+//! The expander, shared by the Markdown and org readers: turns a root block into text by
+//! replacing every reference with what it resolves to, with org-babel's semantics: the text
+//! before a reference is repeated before every line of the expansion, the text after it
+//! follows the last line. Where the readers differ, a [`Dialect`] decides.
 //!
 //! Expansion runs on an explicit stack, so deep (legal) nesting cannot overflow the call stack,
 //! and it records for every output line where it came from.
@@ -10,6 +11,8 @@
 //! line it is part of ends; a reference whose expansion fits on one line copies nothing.
 
 use crate::diag::{Diagnostic, Pos};
+use crate::dialect::{shown_steps, CalledAt, CycleStep, Dialect, Found, PrefixRule, Separator};
+use crate::mapped::MappedText;
 use crate::model::{find_reference, BlockRef, Web};
 use crate::output::{Origin, Segment, SourceMap};
 
@@ -20,140 +23,235 @@ pub struct Expansion {
     pub map: SourceMap,
 }
 
-/// What is being expanded: a root block, or a fragment reached by a reference.
-struct Frame {
-    /// The fragment, or `None` for the root block.
-    fragment: Option<usize>,
+/// Expands root `root` of `web`. Errors: an undefined reference, a reference cycle.
+pub fn expand_root(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
+    let mut d = Markdown::new(web);
+    let (text, map) = expand(&mut d, web.roots[root].block)?.into_parts();
+    Ok(Expansion { text, map })
+}
+
+/// Our Markdown books: `<<name>>` references (see [`find_reference`]), fragments by exact
+/// name, `name+=` parts on new lines, an undefined name an error.
+pub struct Markdown<'w> {
+    web: &'w Web,
+    /// Chapter index → index in the map's files (+1; 0 = not yet added).
+    file_ids: Vec<u32>,
+    /// Fragment index (last slot: the root) → index in the map's fragments.
+    fragment_ids: Vec<u32>,
+}
+
+impl<'w> Markdown<'w> {
+    pub fn new(web: &'w Web) -> Self {
+        Markdown {
+            web,
+            file_ids: Vec::new(),
+            fragment_ids: vec![u32::MAX; web.fragments.len() + 1],
+        }
+    }
+
+    fn pos(&self, at: CalledAt<BlockRef>) -> Pos {
+        let block = self.web.block(at.unit);
+        Pos::new(
+            &self.web.chapters[at.unit.chapter].path,
+            block.body_line + at.line,
+            block.col(at.line, at.chars),
+        )
+    }
+}
+
+impl<'w> Dialect<'w> for Markdown<'w> {
+    type Unit = BlockRef;
+    type Target = usize;
+
+    fn rules(&self) -> crate::dialect::Rules {
+        crate::dialect::Rules {
+            prefix: PrefixRule::Line,
+            trim_blank_lines: true,
+            cr_breaks: false,
+            terminate: true,
+        }
+    }
+
+    fn part(&self, f: usize, k: usize) -> Option<BlockRef> {
+        self.web.fragments[f].parts.get(k).copied()
+    }
+
+    fn line_count(&self, unit: BlockRef) -> usize {
+        self.web.block(unit).lines.len()
+    }
+
+    fn line(&self, unit: BlockRef, i: usize) -> &'w str {
+        self.web.code(unit, i)
+    }
+
+    fn line_shift(&self, unit: BlockRef, i: usize) -> i32 {
+        self.web.block(unit).shift(i)
+    }
+
+    fn find_reference(&self, line: &'w str, from: usize) -> Option<Found> {
+        find_reference(line, from).map(|r| Found {
+            open: r.start,
+            name: (r.start + 2, r.end - 2),
+            end: r.end,
+        })
+    }
+
+    fn resolve(
+        &mut self,
+        name: &'w str,
+        at: CalledAt<BlockRef>,
+    ) -> Result<Option<usize>, Diagnostic> {
+        match self.web.by_name.get(name) {
+            Some(&f) => Ok(Some(f)),
+            None => Err(Diagnostic::error(
+                self.pos(at),
+                format!("undefined reference «{name}»"),
+            )),
+        }
+    }
+
+    fn separator(&mut self, _: usize, _: usize) -> Result<Separator, Diagnostic> {
+        Ok(Separator::NewLine)
+    }
+
+    fn expands(&mut self, _: Option<usize>, _: BlockRef) -> bool {
+        true
+    }
+
+    fn key(&self, target: Option<usize>, _: BlockRef) -> Option<usize> {
+        target
+    }
+
+    fn key_count(&self) -> usize {
+        self.web.fragments.len()
+    }
+
+    fn origin(
+        &mut self,
+        map: &mut SourceMap,
+        fragment: Option<usize>,
+        at: BlockRef,
+        line: usize,
+        col_shift: i32,
+    ) -> Origin {
+        if self.file_ids.len() <= at.chapter {
+            self.file_ids.resize(at.chapter + 1, 0);
+        }
+        if self.file_ids[at.chapter] == 0 {
+            map.files.push(self.web.chapters[at.chapter].path.clone());
+            self.file_ids[at.chapter] = map.files.len() as u32;
+        }
+        let slot = fragment.unwrap_or(self.web.fragments.len());
+        if self.fragment_ids[slot] == u32::MAX {
+            self.fragment_ids[slot] = map.fragments.len() as u32;
+            let name = match fragment {
+                Some(f) => self.web.fragments[f].name.clone(),
+                None => self
+                    .web
+                    .roots
+                    .iter()
+                    .find(|r| r.block == at)
+                    .map_or_else(String::new, |r| r.path.display().to_string()),
+            };
+            map.fragments.push(name);
+        }
+        Origin {
+            file: self.file_ids[at.chapter] - 1,
+            line: (self.web.block(at).body_line + line) as u32,
+            col_shift,
+            fragment: self.fragment_ids[slot],
+        }
+    }
+
+    /// The chain of references from the fragment back to itself. A long chain shows its
+    /// first and last few steps and how many were left out.
+    fn cycle(&self, steps: &[CycleStep<BlockRef>], again: CycleStep<BlockRef>) -> Diagnostic {
+        let name = |key: usize| self.web.fragments[key].name.as_str();
+        let (shown, omitted) = shown_steps(steps.len());
+        let mut chain = String::new();
+        for (k, s) in steps.iter().enumerate() {
+            if shown(k) {
+                chain.push_str(&format!("«{}» → ", name(s.key)));
+            } else if k == crate::dialect::CYCLE_SHOWN {
+                chain.push_str(&format!("… {omitted} more … → "));
+            }
+        }
+        chain.push_str(&format!("«{}»", name(again.key)));
+        let message = if omitted > 0 {
+            format!("reference cycle of {} fragments: {chain}", steps.len())
+        } else {
+            format!("reference cycle: {chain}")
+        };
+        let mut d = Diagnostic::error(self.pos(again.called_at), message);
+        for (_, s) in steps.iter().enumerate().filter(|(k, _)| shown(*k)) {
+            d = d.with_note(
+                self.pos(s.called_at),
+                format!("«{}» is referenced here", name(s.key)),
+            );
+        }
+        d
+    }
+}
+
+/// Where a piece of text stands in the line being built: bytes and characters.
+#[derive(Debug, Clone, Copy, Default)]
+struct At {
+    bytes: usize,
+    chars: usize,
+}
+
+/// An expansion in progress: the root block, or what a reference resolved to.
+struct Frame<U, T> {
+    /// `None` for the root block.
+    target: Option<T>,
     part: usize,
     /// Next body line to emit within the current part.
     line: usize,
+    /// Whether the current part was entered (its key checked and marked).
+    entered: bool,
+    expands: bool,
+    key: Option<usize>,
     /// Whether this frame has emitted its first line (which continues the caller's line).
     started: bool,
-    /// The text repeated before each of this frame's lines after the first: the output line
-    /// as it stood when the frame was opened, `prefix_len` bytes (`prefix_chars` characters)
-    /// in `prefix_segments` pieces. While that line is being built, the prefix is the start
-    /// of [`Expander::cur`], except that its last piece (`last_piece`, an empty piece) may
-    /// have been replaced there by a later one at the same column. When the line ends, the
-    /// prefix is copied into the shared [`Expander::prefix`] buffer (see
-    /// [`Expander::materialize`]).
-    prefix_len: usize,
-    prefix_chars: usize,
-    prefix_segments: usize,
-    last_piece: Option<(u32, Origin)>,
-    /// Once copied: the caller's last prefix piece, when this frame's prefix replaced it in
-    /// the shared buffer; put back when this frame ends.
-    replaced: Option<(u32, Origin)>,
-    /// Where the reference that opened this frame stands (for cycle messages): block, body
-    /// line, 1-based column.
-    called_at: (BlockRef, usize, usize),
+    /// Whether the next line continues the current output line (after separator text).
+    continues: bool,
+    /// The text that this frame's prefix adds to its caller's, while the line the frame was
+    /// opened on is built: a range of [`Engine::cur`] and the first piece overlapping it.
+    contrib: (At, At, usize),
+    /// The frame's prefix: bytes, characters and pieces (the pieces known once it is copied
+    /// into the shared buffer, see [`Engine::materialize`]).
+    plen: usize,
+    pchars: usize,
+    psegs: usize,
+    /// Where this frame's own text starts on the output line numbered `base_line` (on later
+    /// lines: after its prefix).
+    base: At,
+    base_line: usize,
+    called_at: CalledAt<U>,
     /// Remaining text of the current line after a reference, still to be scanned.
-    rest: Option<Resume>,
+    rest: Option<Resume<U>>,
 }
 
 /// A place to resume scanning: block, body line, byte offset and character offset.
-type Resume = (BlockRef, usize, usize, usize);
-
-/// How many steps of a long cycle an error shows at its start and at its end.
-const CYCLE_SHOWN: usize = 4;
-
-/// Expands root `root` of `web`. Errors: an undefined reference, a reference cycle.
-pub fn expand_root(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
-    let r = &web.roots[root];
-    let root_block = web.block(r.block);
-    let mut ex = Expander {
-        web,
-        root: r.block,
-        cur: String::new(),
-        cur_content_start: 0,
-        cur_chars: 0,
-        cur_segments: Vec::new(),
-        cur_origin: None,
-        prefix: String::new(),
-        prefix_segments: Vec::new(),
-        materialized: 1,
-        on_stack: vec![false; web.fragments.len()],
-        out: Expansion::default(),
-        file_ids: Vec::new(),
-        fragment_ids: vec![u32::MAX; web.fragments.len() + 1],
-    };
-    let mut stack = vec![Frame {
-        fragment: None,
-        part: 0,
-        line: 0,
-        started: false,
-        prefix_len: 0,
-        prefix_chars: 0,
-        prefix_segments: 0,
-        last_piece: None,
-        replaced: None,
-        called_at: (r.block, 0, root_block.indent + 1),
-        rest: None,
-    }];
-    let mut any_line = false;
-    while let Some(top) = stack.last_mut() {
-        if let Some((at, line, offset, chars)) = top.rest.take() {
-            if let Some((child, resume)) = ex.scan(&stack, at, line, offset, chars)? {
-                stack.last_mut().expect("scanning frame").rest = Some(resume);
-                stack.push(child);
-            }
-            continue;
-        }
-        let Some((at, i)) = ex.next_line(top) else {
-            let done = stack.pop().expect("stack is not empty");
-            if let Some(f) = done.fragment {
-                ex.on_stack[f] = false;
-            }
-            if ex.materialized > stack.len() {
-                // The frame's prefix is in the shared buffer: give the caller's back.
-                ex.materialized -= 1;
-                let Some(caller) = stack.last() else {
-                    break; // the root frame
-                };
-                ex.prefix.truncate(caller.prefix_len);
-                match done.replaced {
-                    Some(piece) => {
-                        ex.prefix_segments.truncate(caller.prefix_segments - 1);
-                        ex.prefix_segments.push(piece);
-                    }
-                    None => ex.prefix_segments.truncate(caller.prefix_segments),
-                }
-            }
-            continue;
-        };
-        any_line = true;
-        if top.started {
-            ex.materialize(&mut stack);
-            ex.emit();
-            let top = stack.last_mut().expect("stack is not empty");
-            ex.cur.push_str(&ex.prefix[..top.prefix_len]);
-            ex.cur_content_start = ex.cur.len();
-            ex.cur_chars = top.prefix_chars;
-            ex.cur_segments
-                .extend_from_slice(&ex.prefix_segments[..top.prefix_segments]);
-        }
-        let top = stack.last_mut().expect("stack is not empty");
-        top.started = true;
-        let block = web.block(at);
-        let shift = ex.cur_chars as i32 - block.shift(i);
-        let fragment = top.fragment;
-        let origin = ex.origin(at, i, shift, fragment);
-        ex.push_segment(origin.clone());
-        ex.cur_origin = Some(origin);
-        if let Some((child, resume)) = ex.scan(&stack, at, i, 0, 0)? {
-            stack.last_mut().expect("scanning frame").rest = Some(resume);
-            stack.push(child);
-        }
-    }
-    if any_line {
-        ex.emit();
-    }
-    Ok(ex.out)
+#[derive(Clone, Copy)]
+struct Resume<U> {
+    unit: U,
+    line: usize,
+    offset: usize,
+    chars: usize,
 }
 
-struct Expander<'w> {
-    web: &'w Web,
-    /// The root block being expanded.
-    root: BlockRef,
+/// What a frame does next.
+enum Step<U> {
+    Line(U, usize),
+    Again,
+    Done,
+}
+
+struct Engine<'d, 's, D: Dialect<'s>> {
+    d: &'d mut D,
+    root: D::Unit,
+    rules: crate::dialect::Rules,
     /// The output line being built.
     cur: String,
     /// Byte offset in `cur` where the current line's own content starts (after its prefix).
@@ -163,87 +261,261 @@ struct Expander<'w> {
     /// The pieces of `cur`: starting column and origin.
     cur_segments: Vec<(u32, Origin)>,
     cur_origin: Option<Origin>,
-    /// The prefix of the topmost frame whose prefix was copied, and its pieces (see
-    /// [`Frame`]); the frames below it own the buffer's starts.
+    /// Where the current scan of a body line started in `cur` (after the last reference).
+    scan_start: At,
+    /// The prefixes of the frames whose prefix was copied, and their pieces; each frame's
+    /// is the start of the buffer.
     prefix: String,
     prefix_segments: Vec<(u32, Origin)>,
     /// How many frames, from the bottom of the stack, have their prefix in the buffer.
     materialized: usize,
     on_stack: Vec<bool>,
-    out: Expansion,
-    /// Chapter index → index in `out.map.files` (+1; 0 = not yet added).
-    file_ids: Vec<u32>,
-    /// Fragment index (last slot: the root) → index in `out.map.fragments`.
-    fragment_ids: Vec<u32>,
+    /// Output lines finished so far.
+    lines: usize,
+    out: MappedText,
+    _text: std::marker::PhantomData<&'s str>,
 }
 
-impl Expander<'_> {
-    /// The blocks whose lines a frame emits, in order.
-    fn parts(&self, frame: &Frame) -> &[BlockRef] {
-        match frame.fragment {
-            Some(f) => &self.web.fragments[f].parts,
-            None => std::slice::from_ref(&self.root),
+/// Expands block `root` with dialect `d`: its text with every reference replaced, and where
+/// each line came from. The last line is terminated or left open as the dialect's rules say.
+pub fn expand<'s, D: Dialect<'s>>(d: &mut D, root: D::Unit) -> Result<MappedText, Diagnostic> {
+    let rules = d.rules();
+    let keys = d.key_count();
+    let mut ex = Engine {
+        d,
+        root,
+        rules,
+        cur: String::new(),
+        cur_content_start: 0,
+        cur_chars: 0,
+        cur_segments: Vec::new(),
+        cur_origin: None,
+        scan_start: At::default(),
+        prefix: String::new(),
+        prefix_segments: Vec::new(),
+        materialized: 1,
+        on_stack: vec![false; keys],
+        lines: 0,
+        out: MappedText {
+            text: String::new(),
+            map: SourceMap::default(),
+        },
+        _text: std::marker::PhantomData,
+    };
+    let mut stack = vec![Frame {
+        target: None,
+        part: 0,
+        line: 0,
+        entered: false,
+        expands: false,
+        key: None,
+        started: false,
+        continues: false,
+        contrib: (At::default(), At::default(), 0),
+        plen: 0,
+        pchars: 0,
+        psegs: 0,
+        base: At::default(),
+        base_line: 0,
+        called_at: CalledAt {
+            unit: root,
+            line: 0,
+            chars: 0,
+        },
+        rest: None,
+    }];
+    let mut any_line = false;
+    while let Some(top) = stack.last_mut() {
+        if let Some(r) = top.rest.take() {
+            ex.scan(&mut stack, r)?;
+            continue;
+        }
+        let (u, i) = match ex.next_line(&mut stack)? {
+            Step::Again => continue,
+            Step::Line(u, i) => (u, i),
+            Step::Done => {
+                let done = stack.pop().expect("stack is not empty");
+                if let (true, Some(k)) = (done.entered, done.key) {
+                    ex.on_stack[k] = false;
+                }
+                if ex.materialized > stack.len() {
+                    // The frame's prefix is in the shared buffer: give the caller's back.
+                    ex.materialized -= 1;
+                    if let Some(caller) = stack.last() {
+                        ex.prefix.truncate(caller.plen);
+                        ex.prefix_segments.truncate(caller.psegs);
+                    }
+                }
+                continue;
+            }
+        };
+        any_line = true;
+        let top = stack.last_mut().expect("stack is not empty");
+        let new_line = top.started && !top.continues;
+        top.started = true;
+        top.continues = false;
+        if new_line {
+            ex.new_line(&mut stack);
+        }
+        let top = stack.last().expect("stack is not empty");
+        let shift = ex.cur_chars as i32 - ex.d.line_shift(u, i);
+        let origin = ex.d.origin(&mut ex.out.map, top.target, u, i, shift);
+        ex.push_segment(origin.clone());
+        ex.cur_origin = Some(origin);
+        ex.scan(
+            &mut stack,
+            Resume {
+                unit: u,
+                line: i,
+                offset: 0,
+                chars: 0,
+            },
+        )?;
+    }
+    if any_line && ex.rules.terminate {
+        ex.emit();
+    }
+    // The last, open line.
+    ex.finish_line(false);
+    Ok(ex.out)
+}
+
+impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
+    /// The next body line of the top frame, moving across its parts (entering a part checks
+    /// for a cycle; leaving one emits the separator).
+    fn next_line(
+        &mut self,
+        stack: &mut [Frame<D::Unit, D::Target>],
+    ) -> Result<Step<D::Unit>, Diagnostic> {
+        let n = stack.len();
+        let top = &mut stack[n - 1];
+        let part = match top.target {
+            Some(t) => self.d.part(t, top.part),
+            None => (top.part == 0).then_some(self.root),
+        };
+        let Some(u) = part else {
+            return Ok(Step::Done);
+        };
+        if !top.entered {
+            top.entered = true;
+            top.expands = self.d.expands(top.target, u);
+            top.key = if top.expands {
+                self.d.key(top.target, u)
+            } else {
+                None
+            };
+            if let Some(k) = top.key {
+                if self.on_stack[k] {
+                    return Err(self.cycle(stack, k));
+                }
+                self.on_stack[k] = true;
+            }
+            return Ok(Step::Again);
+        }
+        if top.line < self.d.line_count(u) {
+            top.line += 1;
+            return Ok(Step::Line(u, top.line - 1));
+        }
+        // Leave the part.
+        if let Some(k) = top.key {
+            self.on_stack[k] = false;
+        }
+        top.part += 1;
+        top.line = 0;
+        top.entered = false;
+        top.key = None;
+        if let Some(t) = top.target {
+            if self.d.part(t, top.part).is_some() {
+                if let Separator::Text(s) = self.d.separator(t, top.part - 1)? {
+                    let top = &mut stack[n - 1];
+                    top.started = true;
+                    top.continues = true;
+                    self.text(stack, &s);
+                }
+            }
+        }
+        Ok(Step::Again)
+    }
+
+    /// Emits separator text in the top frame, its line breaks repeating the prefix.
+    fn text(&mut self, stack: &mut [Frame<D::Unit, D::Target>], s: &str) {
+        let cr = self.rules.cr_breaks;
+        for (k, piece) in s.split(|c| c == '\n' || (cr && c == '\r')).enumerate() {
+            if k > 0 {
+                self.new_line(stack);
+            }
+            self.push(piece);
         }
     }
 
-    /// The next body line of a frame, moving across its parts.
-    fn next_line(&self, frame: &mut Frame) -> Option<(BlockRef, usize)> {
-        while let Some(&at) = self.parts(frame).get(frame.part) {
-            if frame.line < self.web.block(at).lines.len() {
-                frame.line += 1;
-                return Some((at, frame.line - 1));
+    /// Ends the current output line and starts the next with the top frame's prefix.
+    fn new_line(&mut self, stack: &mut [Frame<D::Unit, D::Target>]) {
+        self.materialize(stack);
+        self.emit();
+        let top = stack.last().expect("stack is not empty");
+        self.cur.push_str(&self.prefix[..top.plen]);
+        self.cur_content_start = self.cur.len();
+        self.cur_chars = top.pchars;
+        self.cur_segments
+            .extend_from_slice(&self.prefix_segments[..top.psegs]);
+    }
+
+    /// Where frame `f`'s own text starts on the current line.
+    fn base(&self, f: &Frame<D::Unit, D::Target>) -> At {
+        if f.base_line == self.lines {
+            f.base
+        } else {
+            At {
+                bytes: f.plen,
+                chars: f.pchars,
             }
-            frame.part += 1;
-            frame.line = 0;
         }
-        None
     }
 
     /// Copies the prefixes of the frames opened on the current line into the shared buffer,
-    /// before the line ends. Each extends its caller's prefix, so the buffer grows by the
-    /// difference; its pieces agree with the caller's except perhaps the last (an empty piece
-    /// that a later piece at the same column replaced).
-    fn materialize(&mut self, stack: &mut [Frame]) {
+    /// before the line ends: each is its caller's and the text it adds.
+    fn materialize(&mut self, stack: &mut [Frame<D::Unit, D::Target>]) {
         while self.materialized < stack.len() {
             let (below, above) = stack.split_at_mut(self.materialized);
             let caller = below.last().expect("the root frame's prefix is empty");
             let frame = &mut above[0];
-            debug_assert_eq!(self.prefix.len(), caller.prefix_len);
-            self.prefix
-                .push_str(&self.cur[caller.prefix_len..frame.prefix_len]);
-            // The frame's pieces are the current line's, but for the last.
-            let nf = frame.prefix_segments;
-            let piece = |k: usize| -> (u32, Origin) {
-                if k + 1 == nf {
-                    frame.last_piece.clone().expect("a last piece")
-                } else {
-                    self.cur_segments[k].clone()
+            debug_assert_eq!(self.prefix.len(), caller.plen);
+            let (from, to, first) = frame.contrib;
+            self.prefix.push_str(&self.cur[from.bytes..to.bytes]);
+            if to.chars > from.chars {
+                for (col, origin) in &self.cur_segments[first..] {
+                    let start = *col as usize - 1;
+                    if start >= to.chars {
+                        break;
+                    }
+                    let col = (start.max(from.chars) - from.chars + caller.pchars + 1) as u32;
+                    if self.prefix_segments.last().map(|p| &p.1) != Some(origin) {
+                        self.prefix_segments.push((col, origin.clone()));
+                    }
                 }
-            };
-            let n = caller.prefix_segments;
-            debug_assert!(nf + 1 >= n);
-            let keep = if n > 0 && (nf < n || piece(n - 1) != self.prefix_segments[n - 1]) {
-                n - 1
-            } else {
-                n
-            };
-            frame.replaced = (keep < n).then(|| self.prefix_segments[n - 1].clone());
-            let pieces: Vec<(u32, Origin)> = (keep..nf).map(piece).collect();
-            self.prefix_segments.truncate(keep);
-            self.prefix_segments.extend(pieces);
+            }
+            frame.psegs = self.prefix_segments.len();
+            debug_assert_eq!(self.prefix.len(), frame.plen);
             self.materialized += 1;
         }
     }
 
-    /// Finishes the current output line. A line whose own content is empty is a blank line
-    /// of an expansion and gets no trailing whitespace from its prefix.
+    /// Finishes the current output line. Under Markdown's rules a line whose own content is
+    /// empty is a blank line of an expansion and gets no trailing whitespace from its prefix.
     fn emit(&mut self) {
-        if self.cur.len() == self.cur_content_start {
+        if self.rules.trim_blank_lines && self.cur.len() == self.cur_content_start {
             let keep = self.cur.trim_end().len();
             self.cur.truncate(keep);
         }
+        self.finish_line(true);
+        self.lines += 1;
+    }
+
+    fn finish_line(&mut self, newline: bool) {
         self.out.text.push_str(&self.cur);
-        self.out.text.push('\n');
+        if newline {
+            self.out.text.push('\n');
+        }
         self.out.map.lines.push(self.cur_origin.take());
         if self.cur_segments.len() > 1 {
             let line = self.out.map.lines.len() as u32 - 1;
@@ -259,107 +531,132 @@ impl Expander<'_> {
         self.cur_chars = 0;
     }
 
-    fn origin(
-        &mut self,
-        at: BlockRef,
-        line: usize,
-        col_shift: i32,
-        fragment: Option<usize>,
-    ) -> Origin {
-        if self.file_ids.len() <= at.chapter {
-            self.file_ids.resize(at.chapter + 1, 0);
-        }
-        if self.file_ids[at.chapter] == 0 {
-            self.out
-                .map
-                .files
-                .push(self.web.chapters[at.chapter].path.clone());
-            self.file_ids[at.chapter] = self.out.map.files.len() as u32;
-        }
-        let slot = fragment.unwrap_or(self.web.fragments.len());
-        if self.fragment_ids[slot] == u32::MAX {
-            self.fragment_ids[slot] = self.out.map.fragments.len() as u32;
-            let name = match fragment {
-                Some(f) => self.web.fragments[f].name.clone(),
-                None => self
-                    .web
-                    .roots
-                    .iter()
-                    .find(|r| r.block == at)
-                    .map_or_else(String::new, |r| r.path.display().to_string()),
-            };
-            self.out.map.fragments.push(name);
-        }
-        Origin {
-            file: self.file_ids[at.chapter] - 1,
-            line: (self.web.block(at).body_line + line) as u32,
-            col_shift,
-            fragment: self.fragment_ids[slot],
-        }
-    }
-
-    /// Appends body line `i` of block `at` from byte `offset` (character `chars`) on to the
-    /// current line, up to its first reference; returns the frame that expands that reference.
+    /// Appends the rest of a body line, from `r`, on to the current line, up to its first
+    /// reference that resolves; pushes the frame that expands it.
     fn scan(
         &mut self,
-        stack: &[Frame],
-        at: BlockRef,
-        i: usize,
-        offset: usize,
-        chars: usize,
-    ) -> Result<Option<(Frame, Resume)>, Diagnostic> {
-        let block = self.web.block(at);
-        let text = self.web.code(at, i);
-        if offset > 0 {
-            // Resuming after a reference: the rest of the line is a piece of its own.
-            let fragment = stack.last().and_then(|f| f.fragment);
-            let shift = self.cur_chars as i32 - block.shift(i) - chars as i32;
-            let origin = self.origin(at, i, shift, fragment);
-            self.push_segment(origin);
+        stack: &mut Vec<Frame<D::Unit, D::Target>>,
+        r: Resume<D::Unit>,
+    ) -> Result<(), Diagnostic> {
+        let Resume {
+            unit: at,
+            line: i,
+            mut offset,
+            mut chars,
+        } = r;
+        let text = self.d.line(at, i);
+        let (target, expands) = {
+            let top = stack.last().expect("scanning frame");
+            (top.target, top.expands)
+        };
+        loop {
+            if offset > 0 {
+                // Resuming after a reference: the rest of the line is a piece of its own.
+                let shift = self.cur_chars as i32 - self.d.line_shift(at, i) - chars as i32;
+                let origin = self.d.origin(&mut self.out.map, target, at, i, shift);
+                self.push_segment(origin);
+            }
+            self.scan_start = At {
+                bytes: self.cur.len(),
+                chars: self.cur_chars,
+            };
+            let found = if expands {
+                self.d.find_reference(text, offset)
+            } else {
+                None
+            };
+            let Some(f) = found else {
+                self.push(&text[offset..]);
+                return Ok(());
+            };
+            let before = self.push(&text[offset..f.open]);
+            let called_at = CalledAt {
+                unit: at,
+                line: i,
+                chars: chars + before,
+            };
+            let reference = text[f.open..f.end].chars().count();
+            let resolved = self.d.resolve(&text[f.name.0..f.name.1], called_at)?;
+            offset = f.end;
+            chars += before + reference;
+            let Some(t) = resolved else {
+                continue;
+            };
+            self.open(stack, t, called_at);
+            let n = stack.len();
+            stack[n - 2].rest = Some(Resume {
+                unit: at,
+                line: i,
+                offset,
+                chars,
+            });
+            return Ok(());
         }
-        let Some(r) = find_reference(text, offset) else {
-            self.push(&text[offset..]);
-            return Ok(None);
-        };
-        let before = self.push(&text[offset..r.start]);
-        let col = block.col(i, chars + before);
-        let Some(&f) = self.web.by_name.get(r.name) else {
-            return Err(Diagnostic::error(
-                self.pos(at, i, col),
-                format!("undefined reference «{}»", r.name),
-            ));
-        };
-        if self.on_stack[f] {
-            return Err(self.cycle(stack, f, (at, i, col)));
-        }
-        self.on_stack[f] = true;
-        self.cur_content_start = self.cur.len();
-        // The caller resumes this line after the reference once the child is done.
-        let reference = text[r.start..r.end].chars().count();
-        let resume = (at, i, r.end, chars + before + reference);
-        let child = Frame {
-            fragment: Some(f),
-            part: 0,
-            line: 0,
-            started: false,
-            prefix_len: self.cur.len(),
-            prefix_chars: self.cur_chars,
-            prefix_segments: self.cur_segments.len(),
-            last_piece: self.cur_segments.last().cloned(),
-            replaced: None,
-            called_at: (at, i, col),
-            rest: None,
-        };
-        Ok(Some((child, resume)))
     }
 
-    /// The position of column `col` of body line `i` of block `at`.
-    fn pos(&self, at: BlockRef, i: usize, col: usize) -> Pos {
-        let block = self.web.block(at);
-        Pos::new(
-            &self.web.chapters[at.chapter].path,
-            block.body_line + i,
-            col,
+    /// Pushes the frame for a reference to `t` at `called_at`, its prefix the caller's and
+    /// the text before the reference that the dialect's prefix rule takes.
+    fn open(
+        &mut self,
+        stack: &mut Vec<Frame<D::Unit, D::Target>>,
+        t: D::Target,
+        called_at: CalledAt<D::Unit>,
+    ) {
+        let caller = stack.last().expect("a calling frame");
+        let from = match self.rules.prefix {
+            PrefixRule::Line => self.base(caller),
+            PrefixRule::SinceLastReference => self.scan_start,
+        };
+        let to = At {
+            bytes: self.cur.len(),
+            chars: self.cur_chars,
+        };
+        let first = self
+            .cur_segments
+            .partition_point(|(col, _)| (*col as usize - 1) <= from.chars)
+            .saturating_sub(1);
+        let frame = Frame {
+            target: Some(t),
+            part: 0,
+            line: 0,
+            entered: false,
+            expands: false,
+            key: None,
+            started: false,
+            continues: false,
+            contrib: (from, to, first),
+            plen: caller.plen + (to.bytes - from.bytes),
+            pchars: caller.pchars + (to.chars - from.chars),
+            psegs: 0,
+            base: to,
+            base_line: self.lines,
+            called_at,
+            rest: None,
+        };
+        self.cur_content_start = self.cur.len();
+        stack.push(frame);
+    }
+
+    /// The error for the top frame, entering key `k` that a frame below already expands.
+    fn cycle(&self, stack: &[Frame<D::Unit, D::Target>], k: usize) -> Diagnostic {
+        let n = stack.len();
+        let first = stack[..n - 1]
+            .iter()
+            .position(|f| f.key == Some(k))
+            .expect("the key is on the stack");
+        let steps: Vec<CycleStep<D::Unit>> = stack[first..n - 1]
+            .iter()
+            .map(|f| CycleStep {
+                key: f.key.expect("keyed frames"),
+                called_at: f.called_at,
+            })
+            .collect();
+        self.d.cycle(
+            &steps,
+            CycleStep {
+                key: k,
+                called_at: stack[n - 1].called_at,
+            },
         )
     }
 
@@ -379,47 +676,5 @@ impl Expander<'_> {
         self.cur.push_str(text);
         self.cur_chars += n;
         n
-    }
-
-    /// The error for a reference to fragment `f`, which is already being expanded: the
-    /// chain of references from `f` back to itself. A long chain shows its first and last
-    /// [`CYCLE_SHOWN`] steps and how many were left out.
-    fn cycle(&self, stack: &[Frame], f: usize, at: (BlockRef, usize, usize)) -> Diagnostic {
-        let first = stack
-            .iter()
-            .position(|fr| fr.fragment == Some(f))
-            .expect("fragment is on the stack");
-        let cycle = &stack[first..];
-        let name = |fr: &Frame| {
-            self.web.fragments[fr.fragment.expect("fragments only")]
-                .name
-                .as_str()
-        };
-        let long = cycle.len() > 2 * CYCLE_SHOWN + 1;
-        let shown = |k: usize| !long || k < CYCLE_SHOWN || k >= cycle.len() - CYCLE_SHOWN;
-        let mut chain = String::new();
-        for (k, fr) in cycle.iter().enumerate() {
-            if shown(k) {
-                chain.push_str(&format!("«{}» → ", name(fr)));
-            } else if k == CYCLE_SHOWN {
-                let omitted = cycle.len() - 2 * CYCLE_SHOWN;
-                chain.push_str(&format!("… {omitted} more … → "));
-            }
-        }
-        chain.push_str(&format!("«{}»", self.web.fragments[f].name));
-        let message = if long {
-            format!("reference cycle of {} fragments: {chain}", cycle.len())
-        } else {
-            format!("reference cycle: {chain}")
-        };
-        let mut d = Diagnostic::error(self.pos(at.0, at.1, at.2), message);
-        for (_, fr) in cycle.iter().enumerate().filter(|(k, _)| shown(*k)) {
-            let (b, i, col) = fr.called_at;
-            d = d.with_note(
-                self.pos(b, i, col),
-                format!("«{}» is referenced here", name(fr)),
-            );
-        }
-        d
     }
 }

@@ -12,7 +12,9 @@
 pub mod book;
 pub mod cargo;
 pub mod diag;
+pub mod dialect;
 pub mod expand;
+pub mod mapped;
 pub mod markdown;
 pub mod mdbook;
 pub mod model;
