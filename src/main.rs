@@ -9,6 +9,7 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
+use socket2::{Domain, Socket, Type};
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -130,7 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     raise_open_files_limit(max_clients);
 
     let addr = listen_address(&cli.host, cli.port)?;
-    let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let mut server = Server::new(listener, service, max_clients, cli.grace)?;
 
     let local = server.local_addr()?;
@@ -228,6 +229,19 @@ fn listen_address(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("cannot resolve host '{host}'"))?
         .next()
         .with_context(|| format!("host '{host}' has no address"))
+}
+
+/// Pending connections the kernel queues for us while we are busy elsewhere.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// A non-blocking listener on `addr` with `SO_REUSEADDR` and a backlog of [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 /// Each client is a file descriptor: make sure `max_clients` of them fit under the soft
