@@ -5,36 +5,32 @@
 use super::*;
 
 /// `org-trim`.
-pub(super) fn org_trim(m: &mut MText) {
+pub(super) fn org_trim(m: &mut Vec<MappedLine>) {
     // Trailing [ \t\n\r]+.
     loop {
-        let last = m.lines.last_mut().expect("non-empty");
+        let last = m.last_mut().expect("non-empty");
         let t = last.text.trim_end_matches(is_blank_char).len();
         last.text.truncate(t);
-        last.chars = last.text.chars().count();
-        if last.text.is_empty() && m.lines.len() > 1 {
-            m.lines.pop();
+        if last.text.is_empty() && m.len() > 1 {
+            m.pop();
         } else {
             break;
         }
     }
     // Leading [ \t\n\r]+.
     let skip = m
-        .lines
         .iter()
         .position(|l| l.text.chars().any(|c| !is_blank_char(c)))
-        .unwrap_or(m.lines.len() - 1);
-    m.lines.drain(..skip);
-    let first = &mut m.lines[0];
+        .unwrap_or(m.len() - 1);
+    m.drain(..skip);
+    let first = &mut m[0];
     let t = first.text.trim_start_matches(is_blank_char);
-    let kept = t.chars().count();
-    let removed = first.chars - kept;
+    let removed = first.text[..first.text.len() - t.len()].chars().count();
     first.text = t.to_string();
-    first.chars = kept;
     first.shift_left(removed);
-    let last = m.lines.last_mut().expect("non-empty");
-    let len = last.chars;
-    last.truncate_segs(len);
+    let last = m.last_mut().expect("non-empty");
+    let len = last.chars();
+    last.truncate(len);
 }
 
 /// Columns of the leading `[ \t]` of a line (tab width 8), and their length in bytes.
@@ -53,9 +49,9 @@ pub(super) fn indentation(s: &str) -> (usize, usize) {
 }
 
 /// `org-remove-indentation` on each line (joined by newlines).
-pub(super) fn remove_indentation(m: &mut MText) {
+pub(super) fn remove_indentation(m: &mut Vec<MappedLine>) {
     let mut min: Option<usize> = None;
-    for l in &m.lines {
+    for l in m.iter() {
         let (col, n) = indentation(&l.text);
         match l.text[n..].chars().next() {
             Some(c) if !c.is_whitespace() => {
@@ -69,19 +65,14 @@ pub(super) fn remove_indentation(m: &mut MText) {
     }
     // `org-do-remove-indentation` starts its minimum at `point-max`, so a short text keeps
     // part of a large indentation.
-    let point_max = m
-        .lines
-        .iter()
-        .map(|l| l.text.chars().count() + 1)
-        .sum::<usize>();
+    let point_max = m.iter().map(|l| l.text.chars().count() + 1).sum::<usize>();
     let n = min.map_or(point_max, |m| m.min(point_max));
-    let mut out = Vec::with_capacity(m.lines.len());
-    for l in &m.lines {
+    let mut out = Vec::with_capacity(m.len());
+    for l in m.iter() {
         let (col, nb) = indentation(&l.text);
         if nb == l.text.len() {
             let mut l2 = l.clone();
             l2.text.clear();
-            l2.chars = 0;
             out.push(l2);
             continue;
         }
@@ -113,11 +104,10 @@ pub(super) fn remove_indentation(m: &mut MText) {
         let removed = nb as i32 - kept.chars().count() as i32;
         let mut l2 = l.clone();
         l2.text = format!("{kept}{}", &l.text[nb..]);
-        l2.chars = (l.chars as i32 - removed) as usize;
         l2.shift_left(removed.max(0) as usize);
         out.push(l2);
     }
-    m.lines = out;
+    *m = out;
 }
 
 /// Matches `fmt` (with `%s` as a label) followed by `[ \t]*` and the end of `s`, from the
@@ -154,9 +144,9 @@ pub(super) fn coderef_tail(s: &[char], parts: &[Vec<char>]) -> bool {
 }
 
 /// Removes coderef labels (and the blanks before them) at line ends.
-pub(super) fn remove_coderefs(m: &mut MText, fmt: &str) {
+pub(super) fn remove_coderefs(m: &mut [MappedLine], fmt: &str) {
     let parts: Vec<Vec<char>> = fmt.split("%s").map(|p| p.chars().collect()).collect();
-    for l in &mut m.lines {
+    for l in m.iter_mut() {
         let chars: Vec<char> = l.text.chars().collect();
         for s in 0..=chars.len() {
             if coderef_tail(&chars[s..], &parts) {
@@ -165,9 +155,7 @@ pub(super) fn remove_coderefs(m: &mut MText, fmt: &str) {
                     p -= 1;
                 }
                 l.text = chars[..p].iter().collect();
-                l.chars = p;
-                l.truncate_segs(p);
-                l.content = l.text.chars().any(|c| c != ' ' && c != '\t');
+                l.truncate(p);
                 break;
             }
         }
@@ -242,25 +230,24 @@ pub(super) fn has_c_main(body: &str) -> bool {
 impl Tangler<'_> {
     /// The body of block `b` as Org normalizes it: final newline dropped, common indentation
     /// removed unless `-i`.
-    pub(super) fn normalized_body(&self, b: usize) -> BodyText {
+    pub(super) fn normalized_body(&self, b: usize) -> Body {
         let block = &self.blocks[b];
-        let mut m = MText { lines: Vec::new() };
-        for bl in &block.body {
-            let content = bl.text.chars().any(|c| c != ' ' && c != '\t');
-            m.lines.push(MLine {
+        let mut m: Vec<MappedLine> = block
+            .body
+            .iter()
+            .map(|bl| MappedLine {
                 text: bl.text.clone(),
-                chars: bl.text.chars().count(),
-                origin: Some(Src {
+                origin: Some(Origin {
+                    file: 0,
                     line: bl.line as u32,
-                    shift: -(bl.removed as i32),
-                    frag: b as u32,
+                    col_shift: -(bl.removed as i32),
+                    fragment: b as u32,
                 }),
-                content,
-                segs: Vec::new(),
-            });
-        }
-        if m.lines.is_empty() {
-            m.lines.push(MLine::default());
+                pieces: Vec::new(),
+            })
+            .collect();
+        if m.is_empty() {
+            m.push(MappedLine::default());
         }
         let preserve = {
             let s = &block.switches;
@@ -274,20 +261,21 @@ impl Tangler<'_> {
         if !preserve {
             remove_indentation(&mut m);
         }
-        m.lines
+        let lines = m
             .into_iter()
             .map(|l| {
-                let o = l.origin.map(|o| {
+                let (line, col) = match l.origin {
                     // Column (0-based, characters) in the org line of the line's first char.
-                    let col = (-o.shift).max(0) as usize;
-                    SrcAt {
-                        line: o.line,
-                        col,
-                        frag: o.frag,
-                    }
-                });
-                (l.text, o)
+                    Some(o) => (o.line, (-o.col_shift).max(0) as usize),
+                    None => (block.line as u32 + 1, 0),
+                };
+                NormalLine {
+                    text: l.text,
+                    line,
+                    col,
+                }
             })
-            .collect()
+            .collect();
+        Body { lines }
     }
 }

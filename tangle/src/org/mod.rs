@@ -77,10 +77,9 @@ mod text;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
-use crate::output::{Origin, Output, Segment, SourceMap};
+use crate::output::{Origin, Output, SourceMap};
 
 use body::*;
 use header::*;
@@ -159,6 +158,14 @@ fn abbreviate(s: &str) -> String {
     }
 }
 
+/// The blocks a reference can name.
+struct NameIndex {
+    /// Lower-case `#+name:` -> first block.
+    names: HashMap<String, usize>,
+    /// `:noweb-ref` -> blocks.
+    refs: HashMap<String, Vec<usize>>,
+}
+
 struct Tangler<'a> {
     path: &'a Path,
     text: &'a str,
@@ -176,13 +183,13 @@ struct Tangler<'a> {
     /// The errors reported so far, as printed (each is reported once).
     reported: HashSet<String>,
     outputs: Vec<Output>,
-    resolutions: HashMap<String, Resolution>,
+    /// Reference name -> index in `groups` (`None`: unresolved).
+    resolutions: HashMap<String, Option<usize>>,
+    groups: Vec<Group>,
     headings: Vec<Heading>,
     /// The property drawer before the first headline.
     top_props: Vec<Property>,
-    /// Lower-case `#+name:` -> first block; `:noweb-ref` -> blocks.
-    #[allow(clippy::type_complexity)]
-    name_index: Option<(HashMap<String, usize>, HashMap<String, Vec<usize>>)>,
+    name_index: Option<NameIndex>,
     light_params: Vec<Option<Params>>,
 }
 
@@ -201,6 +208,7 @@ impl<'a> Tangler<'a> {
             reported: HashSet::new(),
             outputs: Vec::new(),
             resolutions: HashMap::new(),
+            groups: Vec::new(),
             headings: Vec::new(),
             top_props: Vec::new(),
             name_index: None,

@@ -4,6 +4,9 @@
 //! every line of its expansion).
 
 use super::*;
+use crate::dialect::{
+    shown_steps, CalledAt, CycleStep, Dialect, Found, PrefixRule, Rules, Separator, CYCLE_SHOWN,
+};
 
 // The noweb reference regexp of Org 9.5.5:
 //   \(.*?\)\(<<\([^ \t\n]\(?:.*?[^ \t\n]\)?\)>>\)
@@ -61,40 +64,203 @@ pub(super) fn find_ref(line: &str, start: usize) -> Option<RefMatch> {
     None
 }
 
-/// How many steps of a long reference cycle an error shows at its start and at its end.
-pub(super) const CYCLE_SHOWN: usize = 4;
-
-/// How a reference resolves.
+/// A resolved reference: the blocks it expands to and the separators between them.
 #[derive(Debug, Clone)]
-pub(super) enum Resolution {
-    Blocks(Vec<usize>),
-    Unresolved,
+pub(super) struct Group {
+    pub(super) blocks: Vec<usize>,
+    /// `seps[k]` goes between `blocks[k]` and `blocks[k + 1]` (`:noweb-sep`, default newline).
+    pub(super) seps: Vec<String>,
 }
 
-pub(super) enum Task {
-    /// Continue the body of block `b` at line `line`, byte `off` (character `chars`);
-    /// `expand` tells whether references are expanded.
-    Body {
+/// The org dialect of the shared expander: Org 9.5.5's reference regexp, resolution by
+/// `#+name:` or `:noweb-ref` joined by `:noweb-sep`, an unresolved reference expanding to
+/// nothing (with a warning), `:noweb` per block, the prefix since the previous reference,
+/// blank lines keeping their prefix (Org trims later, per block) and the body left open.
+pub(super) struct Org<'t, 'a, 'b> {
+    t: &'t mut Tangler<'a>,
+    bodies: &'b [Body],
+    /// Whether the root's references are expanded (its `:noweb`).
+    root_expands: bool,
+}
+
+impl<'b> Org<'_, '_, 'b> {
+    /// The place of `at` in the org file: line and 1-based column.
+    fn place(&self, at: CalledAt<usize>) -> (usize, usize) {
+        let l = &self.bodies[at.unit].lines[at.line];
+        (l.line as usize, l.col + at.chars + 1)
+    }
+}
+
+impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
+    type Unit = usize;
+    type Target = usize;
+
+    fn rules(&self) -> Rules {
+        Rules {
+            prefix: PrefixRule::SinceLastReference,
+            trim_blank_lines: false,
+            cr_breaks: true,
+            terminate: false,
+        }
+    }
+
+    fn part(&self, group: usize, k: usize) -> Option<usize> {
+        self.t.groups[group].blocks.get(k).copied()
+    }
+
+    fn line_count(&self, b: usize) -> usize {
+        self.bodies[b].lines.len()
+    }
+
+    fn line(&self, b: usize, i: usize) -> &'b str {
+        &self.bodies[b].lines[i].text
+    }
+
+    fn line_shift(&self, b: usize, i: usize) -> i32 {
+        self.bodies[b].lines[i].col as i32
+    }
+
+    fn find_reference(&self, line: &'b str, from: usize) -> Option<Found> {
+        // The match starts where the search does (`\\(.*?\\)`): the engine's scan start,
+        // which `PrefixRule::SinceLastReference` takes as the prefix's start.
+        find_ref(line, from).map(|m| Found {
+            open: m.lt + (m.mb - from),
+            name: m.id,
+            end: m.me,
+        })
+    }
+
+    fn resolve(&mut self, id: &'b str, at: CalledAt<usize>) -> Result<Option<usize>, Diagnostic> {
+        let (line, col) = self.place(at);
+        let t = &mut *self.t;
+        if id.contains(">>") && id.contains("<<") {
+            t.warn(
+                line,
+                col,
+                format!(
+                    "Org 9.5.5 reads this line's references as the single reference \
+                     `<<{id}>>` (its noweb regexp spans `>>` … `<<` on one line); put each \
+                     reference on its own line"
+                ),
+            );
+        }
+        if let Some(p) = id.find('(') {
+            if id[p..].contains(')') {
+                return Err(t.diag(
+                    line,
+                    col,
+                    format!("`<<{id}>>` asks Org to evaluate a block; evaluation is not supported"),
+                ));
+            }
+        }
+        if t.ids.iter().any(|x| x == id) {
+            return Err(t.diag(
+                line,
+                col,
+                format!(
+                    "`<<{id}>>` names a headline `:ID:`/`:CUSTOM_ID:`; Org would insert the \
+                     headline's text, which is not supported"
+                ),
+            ));
+        }
+        match t.resolve(id)? {
+            Some(g) => Ok(Some(g)),
+            None => {
+                t.warn(
+                    line,
+                    col,
+                    format!(
+                        "unresolved reference `<<{id}>>`: no block is named `{id}` or has \
+                         `:noweb-ref {id}`; Org expands it to nothing"
+                    ),
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    fn separator(&mut self, group: usize, k: usize) -> Result<Separator, Diagnostic> {
+        Ok(Separator::Text(self.t.groups[group].seps[k].clone()))
+    }
+
+    fn expands(&mut self, group: Option<usize>, b: usize) -> bool {
+        match group {
+            None => self.root_expands,
+            // Included blocks are expanded in the `:eval` context.
+            Some(_) => self.t.noweb_eval(b),
+        }
+    }
+
+    fn key(&self, _: Option<usize>, b: usize) -> Option<usize> {
+        Some(b)
+    }
+
+    fn key_count(&self) -> usize {
+        self.t.blocks.len()
+    }
+
+    fn origin(
+        &mut self,
+        _: &mut SourceMap,
+        _: Option<usize>,
         b: usize,
-        line: usize,
-        off: usize,
-        chars: usize,
-        expand: bool,
-    },
-    /// Include block `b` as a reference (expanded if its `:noweb` allows it in `:eval`).
-    Child {
-        b: usize,
-        via: (usize, usize),
-    },
-    Text(String),
-    PopPrefix,
-    PopPath,
+        i: usize,
+        col_shift: i32,
+    ) -> Origin {
+        // The fragment is the block until the file's map is assembled.
+        Origin {
+            file: 0,
+            line: self.bodies[b].lines[i].line,
+            col_shift,
+            fragment: b as u32,
+        }
+    }
+
+    /// The chain of inclusions from the block back to itself. A long chain shows its first
+    /// and last few steps and how many were left out.
+    fn cycle(&self, steps: &[CycleStep<usize>], again: CycleStep<usize>) -> Diagnostic {
+        let t = &*self.t;
+        let (shown, omitted) = shown_steps(steps.len());
+        let mut chain = Vec::new();
+        for (k, s) in steps.iter().enumerate() {
+            if shown(k) {
+                chain.push(t.block_name(s.key));
+            } else if k == CYCLE_SHOWN {
+                chain.push(format!("… {omitted} more …"));
+            }
+        }
+        chain.push(t.block_name(again.key));
+        let block = &t.blocks[again.key];
+        let what = if omitted > 0 {
+            format!("reference cycle of {} blocks", steps.len())
+        } else {
+            "reference cycle".to_string()
+        };
+        let mut d = Diagnostic::error(
+            t.pos(block.line, block.col),
+            format!(
+                "{what}: {} (Emacs would recurse until `max-lisp-eval-depth`)",
+                chain.join(" -> ")
+            ),
+        );
+        // Step k: block k - 1 of the cycle includes block k (the last step closes it).
+        let n = steps.len();
+        for k in (1..=n).filter(|&k| shown(k - 1)) {
+            let to = if k < n { steps[k] } else { again };
+            let (line, col) = self.place(to.called_at);
+            let from = t.block_name(steps[k - 1].key);
+            let name = t.block_name(to.key);
+            d = d.with_note(t.pos(line, col), format!("{from} includes {name} here"));
+        }
+        d
+    }
 }
 
 impl Tangler<'_> {
-    pub(super) fn resolve(&mut self, id: &str) -> Resolution {
-        if let Some(r) = self.resolutions.get(id) {
-            return r.clone();
+    /// The blocks reference `id` expands to (an index in `groups`), or `None`.
+    pub(super) fn resolve(&mut self, id: &str) -> Result<Option<usize>, Diagnostic> {
+        if let Some(&r) = self.resolutions.get(id) {
+            return Ok(r);
         }
         if self.name_index.is_none() {
             let mut names: HashMap<String, usize> = HashMap::new();
@@ -113,269 +279,57 @@ impl Tangler<'_> {
                     refs.entry(r).or_default().push(b);
                 }
             }
-            self.name_index = Some((names, refs));
+            self.name_index = Some(NameIndex { names, refs });
         }
-        let (names, refs) = self.name_index.as_ref().expect("just built");
+        let index = self.name_index.as_ref().expect("just built");
         // The first block whose name matches, case-insensitively (`case-fold-search`); the
         // lower-case index is exact for the names Org documents use.
-        let named = names
+        let named = index
+            .names
             .get(&id.to_lowercase())
             .copied()
             .filter(|&b| self.blocks[b].names.iter().any(|n| eq_fold(n, id)));
-        let r = match named {
-            Some(b) if !self.blocks[b].commented => Resolution::Blocks(vec![b]),
-            _ => match refs.get(id) {
-                Some(v) => Resolution::Blocks(v.clone()),
-                None => Resolution::Unresolved,
+        let blocks = match named {
+            Some(b) if !self.blocks[b].commented => vec![b],
+            _ => match index.refs.get(id) {
+                Some(v) => v.clone(),
+                None => {
+                    self.resolutions.insert(id.to_string(), None);
+                    return Ok(None);
+                }
             },
         };
-        self.resolutions.insert(id.to_string(), r.clone());
-        r
+        let mut seps = Vec::with_capacity(blocks.len() - 1);
+        for &cb in &blocks[..blocks.len() - 1] {
+            seps.push(match self.light_val(cb, ":noweb-sep") {
+                Val::Nil => "\n".to_string(),
+                Val::Str(s) => s,
+                _ => {
+                    let l = self.blocks[cb].line;
+                    return Err(self.diag(l, 1, "`:noweb-sep` must be a string"));
+                }
+            });
+        }
+        self.groups.push(Group { blocks, seps });
+        let g = self.groups.len() - 1;
+        self.resolutions.insert(id.to_string(), Some(g));
+        Ok(Some(g))
     }
 
-    /// Expands the body of tangled block `root` (noweb references expanded when `expand`).
-    pub(super) fn expand_root(&mut self, root: usize, expand: bool) -> Result<MText, Diagnostic> {
-        let mut out = MText::new();
-        let mut prefix = String::new();
-        let mut prefix_lens: Vec<usize> = Vec::new();
-        let mut path: Vec<(usize, (usize, usize))> = Vec::new();
-        let mut on_path = vec![false; self.blocks.len()];
-        let mut bodies: HashMap<usize, Rc<BodyText>> = HashMap::new();
-        let mut stack = vec![Task::Body {
-            b: root,
-            line: 0,
-            off: 0,
-            chars: 0,
-            expand,
-        }];
-        on_path[root] = expand;
-        if expand {
-            path.push((root, (0, 0)));
-        }
-        // Emits text, repeating the prefixes after every line break.
-        fn emit(out: &mut MText, prefix: &str, depth: usize, s: &str, src: Option<SrcAt>) {
-            if depth == 0 || !s.contains(['\n', '\r']) {
-                out.push_str(s, src);
-                return;
-            }
-            let mut first = true;
-            for piece in s.split(['\n', '\r']) {
-                if !first {
-                    out.push_str("\n", None);
-                    out.push_str(prefix, None);
-                }
-                out.push_str(piece, if first { src } else { None });
-                first = false;
-            }
-        }
-        while let Some(task) = stack.pop() {
-            match task {
-                Task::Text(s) => emit(&mut out, &prefix, prefix_lens.len(), &s, None),
-                Task::PopPrefix => {
-                    let l = prefix_lens.pop().expect("balanced");
-                    prefix.truncate(l);
-                }
-                Task::PopPath => {
-                    let (b, _) = path.pop().expect("balanced");
-                    on_path[b] = false;
-                }
-                Task::Child { b, via } => {
-                    let expand = self.noweb_eval(b);
-                    if expand {
-                        if on_path[b] {
-                            return Err(self.cycle_error(&path, b, via));
-                        }
-                        on_path[b] = true;
-                        path.push((b, via));
-                        stack.push(Task::PopPath);
-                    }
-                    stack.push(Task::Body {
-                        b,
-                        line: 0,
-                        off: 0,
-                        chars: 0,
-                        expand,
-                    });
-                }
-                Task::Body {
-                    b,
-                    line,
-                    off,
-                    chars,
-                    expand,
-                } => {
-                    let body = Rc::clone(
-                        bodies
-                            .entry(b)
-                            .or_insert_with(|| Rc::new(self.normalized_body(b))),
-                    );
-                    let (text, src) = &body[line];
-                    let src = *src;
-                    let nlines = body.len();
-                    let at = src.map(|s| SrcAt {
-                        col: s.col + chars,
-                        ..s
-                    });
-                    let m = if expand { find_ref(text, off) } else { None };
-                    match m {
-                        None => {
-                            emit(&mut out, &prefix, prefix_lens.len(), &text[off..], at);
-                            if line + 1 < nlines {
-                                emit(&mut out, &prefix, prefix_lens.len(), "\n", None);
-                                stack.push(Task::Body {
-                                    b,
-                                    line: line + 1,
-                                    off: 0,
-                                    chars: 0,
-                                    expand,
-                                });
-                            }
-                        }
-                        Some(m) => {
-                            emit(&mut out, &prefix, prefix_lens.len(), &text[off..m.lt], at);
-                            let id = text[m.id.0..m.id.1].to_string();
-                            let before = text[off..m.lt].chars().count();
-                            let ref_pos = match src {
-                                Some(s) => (s.line as usize, s.col + chars + before + 1),
-                                None => (self.blocks[b].line, 1),
-                            };
-                            stack.push(Task::Body {
-                                b,
-                                line,
-                                off: m.me,
-                                chars: chars + before + text[m.lt..m.me].chars().count(),
-                                expand,
-                            });
-                            stack.push(Task::PopPrefix);
-                            prefix_lens.push(prefix.len());
-                            prefix.push_str(&text[m.mb..m.lt]);
-                            if id.contains(">>") && id.contains("<<") {
-                                self.warn(
-                                    ref_pos.0,
-                                    ref_pos.1,
-                                    format!(
-                                        "Org 9.5.5 reads this line's references as the single \
-                                         reference `<<{id}>>` (its noweb regexp spans `>>` … \
-                                         `<<` on one line); put each reference on its own line"
-                                    ),
-                                );
-                            }
-                            if let Some(p) = id.find('(') {
-                                if id[p..].contains(')') {
-                                    return Err(self.diag(
-                                        ref_pos.0,
-                                        ref_pos.1,
-                                        format!(
-                                            "`<<{id}>>` asks Org to evaluate a block; \
-                                             evaluation is not supported"
-                                        ),
-                                    ));
-                                }
-                            }
-                            if self.ids.iter().any(|x| x == &id) {
-                                return Err(self.diag(
-                                    ref_pos.0,
-                                    ref_pos.1,
-                                    format!(
-                                        "`<<{id}>>` names a headline `:ID:`/`:CUSTOM_ID:`; Org \
-                                         would insert the headline's text, which is not \
-                                         supported"
-                                    ),
-                                ));
-                            }
-                            match self.resolve(&id) {
-                                Resolution::Unresolved => self.warn(
-                                    ref_pos.0,
-                                    ref_pos.1,
-                                    format!(
-                                        "unresolved reference `<<{id}>>`: no block is named \
-                                         `{id}` or has `:noweb-ref {id}`; Org expands it to \
-                                         nothing"
-                                    ),
-                                ),
-                                Resolution::Blocks(bs) => {
-                                    let mut tasks = Vec::new();
-                                    let last = bs.len() - 1;
-                                    for (k, &cb) in bs.iter().enumerate() {
-                                        tasks.push(Task::Child {
-                                            b: cb,
-                                            via: ref_pos,
-                                        });
-                                        if k < last {
-                                            let sep = match self.light_val(cb, ":noweb-sep") {
-                                                Val::Nil => "\n".to_string(),
-                                                Val::Str(s) => s,
-                                                _ => {
-                                                    let l = self.blocks[cb].line;
-                                                    return Err(self.diag(
-                                                        l,
-                                                        1,
-                                                        "`:noweb-sep` must be a string",
-                                                    ));
-                                                }
-                                            };
-                                            tasks.push(Task::Text(sep));
-                                        }
-                                    }
-                                    stack.extend(tasks.into_iter().rev());
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// The error for block `b`, included again at `via` while it is being expanded: the
-    /// chain of inclusions from `b` back to itself. A long chain shows its first and last
-    /// [`CYCLE_SHOWN`] steps and how many were left out.
-    pub(super) fn cycle_error(
-        &self,
-        path: &[(usize, (usize, usize))],
-        b: usize,
-        via: (usize, usize),
-    ) -> Diagnostic {
-        let start = path.iter().position(|p| p.0 == b).unwrap_or(0);
-        let cycle = &path[start..];
-        let long = cycle.len() > 2 * CYCLE_SHOWN + 1;
-        let shown = |k: usize| !long || k < CYCLE_SHOWN || k >= cycle.len() - CYCLE_SHOWN;
-        let mut chain = Vec::new();
-        for (k, p) in cycle.iter().enumerate() {
-            if shown(k) {
-                chain.push(self.block_name(p.0));
-            } else if k == CYCLE_SHOWN {
-                chain.push(format!("… {} more …", cycle.len() - 2 * CYCLE_SHOWN));
-            }
-        }
-        chain.push(self.block_name(b));
-        let block = &self.blocks[b];
-        let what = if long {
-            format!("reference cycle of {} blocks", cycle.len())
-        } else {
-            "reference cycle".to_string()
+    /// Expands the body of tangled block `root` (noweb references expanded when `expand`);
+    /// `bodies` are the normalized bodies of all blocks.
+    pub(super) fn expand_root(
+        &mut self,
+        root: usize,
+        expand: bool,
+        bodies: &[Body],
+    ) -> Result<MappedText, Diagnostic> {
+        let mut org = Org {
+            t: self,
+            bodies,
+            root_expands: expand,
         };
-        let mut d = Diagnostic::error(
-            self.pos(block.line, block.col),
-            format!(
-                "{what}: {} (Emacs would recurse until `max-lisp-eval-depth`)",
-                chain.join(" -> ")
-            ),
-        );
-        // Step k: block k - 1 of the cycle includes block k (the last step closes it).
-        let steps = cycle.len();
-        for k in (1..=steps).filter(|&k| shown(k - 1)) {
-            let (to, at) = if k < steps {
-                (cycle[k].0, cycle[k].1)
-            } else {
-                (b, via)
-            };
-            let from = self.block_name(cycle[k - 1].0);
-            let name = self.block_name(to);
-            d = d.with_note(self.pos(at.0, at.1), format!("{from} includes {name} here"));
-        }
-        d
+        crate::expand::expand(&mut org, root)
     }
 }
 

@@ -15,7 +15,7 @@ struct COptions {
 /// What `org-babel-tangle-single-block` gives for one block: its target, options and body.
 pub(super) struct TangledBlock {
     pub(super) tangle: Option<String>,
-    pub(super) body: MText,
+    pub(super) body: MappedText,
     pub(super) shebang: Option<String>,
     pub(super) padline: bool,
     pub(super) mkdirp: bool,
@@ -48,6 +48,16 @@ impl Tangler<'_> {
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // Each block's body is normalized once, for every root that includes it.
+        let bodies: Vec<Body> = (0..self.blocks.len())
+            .map(|b| {
+                if self.babel_visible(b) {
+                    self.normalized_body(b)
+                } else {
+                    Body::default()
+                }
+            })
+            .collect();
         for b in 0..self.blocks.len() {
             if !self.babel_visible(b) || self.blocks[b].commented || self.blocks[b].archived {
                 continue;
@@ -55,7 +65,7 @@ impl Tangler<'_> {
             if self.light_val(b, ":tangle") == Val::Str("no".to_string()) {
                 continue;
             }
-            let tb = match self.tangle_block(b) {
+            let tb = match self.tangle_block(b, &bodies) {
                 Ok(tb) => tb,
                 Err(d) => {
                     self.report(d);
@@ -91,7 +101,7 @@ impl Tangler<'_> {
         for (file, blocks) in groups {
             let first = &self.blocks[blocks[0].0];
             let block_pos = self.pos(first.line, first.col);
-            let mut m = MText::new();
+            let mut m = MappedText::new();
             let mut empty = true;
             let mut she_banged = false;
             let mut mode: Option<u32> = None;
@@ -110,58 +120,45 @@ impl Tangler<'_> {
                     make_dir = true;
                 }
                 if tb.padline && !empty {
-                    m.push_str("\n", None);
+                    m.push_str("\n");
                 }
                 if let Some(sb) = &tb.shebang {
                     if !she_banged {
-                        m.push_str(sb, None);
-                        m.push_str("\n", None);
+                        m.push_str(sb);
+                        m.push_str("\n");
                         she_banged = true;
                     }
                 }
                 if let Some(LinkComments { begin, .. }) = &tb.comment {
-                    m.push_str(begin, None);
-                    m.push_str("\n", None);
+                    m.push_str(begin);
+                    m.push_str("\n");
                 }
                 m.append(tb.body);
-                m.push_str("\n", None);
+                m.push_str("\n");
                 if let Some(LinkComments { end, .. }) = &tb.comment {
-                    m.push_str(end, None);
-                    m.push_str("\n", None);
+                    m.push_str(end);
+                    m.push_str("\n");
                 }
                 empty = false;
             }
-            let content = m.text();
+            let (content, mut map) = m.into_parts();
+            // The expander's fragments are blocks: name them.
             let mut fragments: Vec<String> = Vec::new();
             let mut frag_index: HashMap<u32, u32> = HashMap::new();
-            let mut lines = Vec::new();
-            let mut segments = Vec::new();
-            let nlines =
-                m.lines.len() - usize::from(m.lines.last().is_some_and(|l| l.text.is_empty()));
-            let mut origin = |o: Src| {
-                let fragment = *frag_index.entry(o.frag).or_insert_with(|| {
-                    fragments.push(self.fragment_name(o.frag as usize));
+            let mut name = |o: &mut Origin| {
+                o.fragment = *frag_index.entry(o.fragment).or_insert_with(|| {
+                    fragments.push(self.fragment_name(o.fragment as usize));
                     (fragments.len() - 1) as u32
                 });
-                Origin {
-                    file: 0,
-                    line: o.line,
-                    col_shift: o.shift,
-                    fragment,
-                }
             };
-            for (i, l) in m.lines[..nlines].iter().enumerate() {
-                lines.push(l.origin.map(&mut origin));
-                if l.segs.len() > 1 && l.origin.is_some() {
-                    for &(col, o) in &l.segs {
-                        segments.push(Segment {
-                            line: i as u32,
-                            col: col as u32 + 1,
-                            origin: origin(o),
-                        });
-                    }
-                }
+            for o in map.lines.iter_mut().flatten() {
+                name(o);
             }
+            for s in &mut map.segments {
+                name(&mut s.origin);
+            }
+            map.files = vec![self.path.to_path_buf()];
+            map.fragments = fragments;
             let path = PathBuf::from(&file);
             let out = Output {
                 path: path.clone(),
@@ -169,12 +166,7 @@ impl Tangler<'_> {
                 mode: mode.map_or(0o644, |m| m & 0o7777),
                 mkdirp: make_dir,
                 block: block_pos,
-                map: SourceMap {
-                    files: vec![self.path.to_path_buf()],
-                    fragments,
-                    lines,
-                    segments,
-                },
+                map,
             };
             // Emacs writes files with the same name as often as they appear; the last wins.
             let norm = normalize(&path);
@@ -204,7 +196,11 @@ impl Tangler<'_> {
     }
 
     /// `org-babel-tangle-single-block`: the target and the final body of a tangled block.
-    pub(super) fn tangle_block(&mut self, b: usize) -> Result<TangledBlock, Diagnostic> {
+    pub(super) fn tangle_block(
+        &mut self,
+        b: usize,
+        bodies: &[Body],
+    ) -> Result<TangledBlock, Diagnostic> {
         let params = self.params_of(b);
         let block_line = self.blocks[b].line;
         let lang = self.blocks[b].lang.clone().unwrap_or_default();
@@ -288,9 +284,9 @@ impl Tangler<'_> {
         } else {
             None
         };
-        let body = self.expand_root(b, expand)?;
+        let body = self.expand_root(b, expand, bodies)?;
         // Language-specific expansion.
-        let mut body = if no_expand {
+        let body = if no_expand {
             body
         } else if let Some(COptions {
             includes,
@@ -323,50 +319,52 @@ impl Tangler<'_> {
                 .split_whitespace()
                 .map(|n| format!("using namespace {n};"))
                 .collect();
-            let mut m = MText::from_str(&inc.join("\n"));
-            m.push_str("\n", None);
-            m.push_str(&defs.join("\n"), None);
-            m.push_str("\n", None);
-            m.push_str(&ns.join("\n"), None);
-            m.push_str("\n\n\n\n\n", None);
-            if main.as_deref() != Some("no") && !has_c_main(&body.text()) {
-                m.push_str("int main() {\n", None);
+            let mut m = MappedText::generated(&inc.join("\n"));
+            m.push_str("\n");
+            m.push_str(&defs.join("\n"));
+            m.push_str("\n");
+            m.push_str(&ns.join("\n"));
+            m.push_str("\n\n\n\n\n");
+            if main.as_deref() != Some("no") && !has_c_main(&body.text) {
+                m.push_str("int main() {\n");
                 m.append(body);
-                m.push_str("\nreturn 0;\n}\n", None);
+                m.push_str("\nreturn 0;\n}\n");
             } else {
                 m.append(body);
             }
-            m.push_str("\n\n", None);
+            m.push_str("\n\n");
             m
         } else if lang == "emacs-lisp" || lang == "elisp" {
             // `elisp` is an alias (`org-babel-make-language-alias`) of `emacs-lisp`.
             let mut body = body;
-            body.push_str("\n", None);
+            body.push_str("\n");
             body
         } else {
-            let mut m = MText::new();
+            let mut m = MappedText::new();
             let mut first = true;
             if let Some(p) = prologue {
-                m.push_str(&p, None);
+                m.push_str(&p);
                 first = false;
             }
             if !first {
-                m.push_str("\n", None);
+                m.push_str("\n");
             }
             m.append(body);
             if let Some(e) = epilogue {
-                m.push_str("\n", None);
-                m.push_str(&e, None);
+                m.push_str("\n");
+                m.push_str(&e);
             }
             m
         };
+        let mut lines = body.into_lines();
         let switches = &self.blocks[b].switches;
         if switches.contains("-r") {
             let fmt = label_format(switches).unwrap_or_else(|| "(ref:%s)".to_string());
-            remove_coderefs(&mut body, &fmt);
+            remove_coderefs(&mut lines, &fmt);
         }
-        remove_indentation(&mut body);
-        org_trim(&mut body);
+        remove_indentation(&mut lines);
+        org_trim(&mut lines);
+        let body = MappedText::from_lines(lines, Vec::new(), Vec::new());
         let comment = if link_comments {
             Some(self.link_comments(b, tangle.as_deref().unwrap_or(""), comments_line)?)
         } else {
