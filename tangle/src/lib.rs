@@ -11,6 +11,7 @@
 
 pub mod book;
 pub mod cargo;
+pub mod coderef;
 pub mod diag;
 pub mod dialect;
 pub mod expand;

@@ -1,7 +1,8 @@
 //! The document model: the web of named fragments and file roots that a book defines.
 
+use crate::coderef::{find_label, Label, LabelRules};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
-use crate::markdown::{find_label, Block, BlockKind, Chapter};
+use crate::markdown::{Block, BlockKind, Chapter};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -299,7 +300,8 @@ fn find_labels(chapters: &[Chapter], default_fmt: &str) -> (Vec<CodeLabel>, Vec<
             if block.kind != BlockKind::Illustration {
                 let fmt = block.labels.as_deref().unwrap_or(default_fmt);
                 for (i, line) in block.lines.iter().enumerate() {
-                    if let Some((keep, name)) = find_label(line, fmt) {
+                    if let Some(Label { keep, name }) = find_label(line, fmt, LabelRules::Markdown)
+                    {
                         mine.push(labels.len() as u32);
                         labels.push(CodeLabel {
                             block: BlockRef {

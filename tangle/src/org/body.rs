@@ -3,6 +3,7 @@
 //! also the C wrapper's test for a `main` function (`org-babel-C-ensure-main-wrap`).
 
 use super::*;
+use crate::coderef::{find_label, LabelRules};
 
 /// `org-trim`.
 pub(super) fn org_trim(m: &mut Vec<MappedLine>) {
@@ -110,54 +111,14 @@ pub(super) fn remove_indentation(m: &mut Vec<MappedLine>) {
     *m = out;
 }
 
-/// Matches `fmt` (with `%s` as a label) followed by `[ \t]*` and the end of `s`, from the
-/// start of `s`. Literal parts compare case-insensitively, as `case-fold-search` is on.
-pub(super) fn coderef_tail(s: &[char], parts: &[Vec<char>]) -> bool {
-    let lit = &parts[0];
-    if s.len() < lit.len() {
-        return false;
-    }
-    for (a, b) in s.iter().zip(lit.iter()) {
-        if !a.to_lowercase().eq(b.to_lowercase()) {
-            return false;
-        }
-    }
-    let s = &s[lit.len()..];
-    if parts.len() == 1 {
-        return s.iter().all(|&c| c == ' ' || c == '\t');
-    }
-    let label_first = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    if s.is_empty() || !label_first(s[0]) {
-        return false;
-    }
-    let mut n = 1;
-    while n < s.len() && (label_first(s[n]) || s[n] == ' ') {
-        n += 1;
-    }
-    while n >= 1 {
-        if coderef_tail(&s[n..], &parts[1..]) {
-            return true;
-        }
-        n -= 1;
-    }
-    false
-}
-
-/// Removes coderef labels (and the blanks before them) at line ends.
+/// Removes coderef labels (and the blanks before them) at line ends, as Org reads them
+/// (see [`crate::coderef`]).
 pub(super) fn remove_coderefs(m: &mut [MappedLine], fmt: &str) {
-    let parts: Vec<Vec<char>> = fmt.split("%s").map(|p| p.chars().collect()).collect();
     for l in m.iter_mut() {
-        let chars: Vec<char> = l.text.chars().collect();
-        for s in 0..=chars.len() {
-            if coderef_tail(&chars[s..], &parts) {
-                let mut p = s;
-                while p > 0 && (chars[p - 1] == ' ' || chars[p - 1] == '\t') {
-                    p -= 1;
-                }
-                l.text = chars[..p].iter().collect();
-                l.truncate(p);
-                break;
-            }
+        if let Some(label) = find_label(&l.text, fmt, LabelRules::Org) {
+            let keep = l.text[..label.keep].chars().count();
+            l.text.truncate(label.keep);
+            l.truncate(keep);
         }
     }
 }

@@ -32,13 +32,6 @@ pub(super) fn file_name_sans_extension(name: &str) -> &str {
     }
 }
 
-/// Removes `.` components, for comparing target names.
-pub(super) fn normalize(p: &Path) -> PathBuf {
-    p.components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect()
-}
-
 impl Tangler<'_> {
     pub(super) fn tangle(&mut self) {
         // Groups of (file name, [(block, lang)]), in order of first appearance.
@@ -169,8 +162,11 @@ impl Tangler<'_> {
                 map,
             };
             // Emacs writes files with the same name as often as they appear; the last wins.
-            let norm = normalize(&path);
-            if let Some(k) = self.outputs.iter().position(|o| normalize(&o.path) == norm) {
+            if let Some(k) = self
+                .outputs
+                .iter()
+                .position(|o| crate::paths::same(&o.path, &path))
+            {
                 self.warn(
                     1,
                     1,
