@@ -25,7 +25,35 @@ pub(super) enum Val {
     Unreadable(String, ReadError),
 }
 
-pub(super) type Params = Vec<(String, Cell)>;
+/// One header argument: its key (`:tangle`) and value.
+#[derive(Debug, Clone)]
+pub(super) struct Param {
+    pub(super) key: String,
+    pub(super) cell: Cell,
+}
+
+/// Header arguments in the order Org merges them: a later one overrides an earlier one with
+/// the same key.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Params(pub(super) Vec<Param>);
+
+impl Params {
+    /// The value in force for `key`.
+    pub(super) fn get(&self, key: &str) -> Option<&Cell> {
+        self.0.iter().rev().find(|p| p.key == key).map(|p| &p.cell)
+    }
+
+    fn push(&mut self, key: impl Into<String>, raw: Option<String>, line: usize) {
+        self.0.push(Param {
+            key: key.into(),
+            cell: Cell { raw, line },
+        });
+    }
+
+    fn extend(&mut self, other: Params) {
+        self.0.extend(other.0);
+    }
+}
 
 /// A used parameter after evaluation (never [`Val::Other`] or [`Val::Unreadable`]), and the
 /// line it was written on.
@@ -40,7 +68,7 @@ pub(super) struct Evaluated {
 }
 
 pub(super) fn param<'a>(params: &'a Params, key: &str) -> Option<&'a Cell> {
-    params.iter().rev().find(|(k, _)| k == key).map(|(_, c)| c)
+    params.get(key)
 }
 
 /// `org-babel-read`. `light` leaves Lisp unevaluated, as `org-babel-get-src-block-info` does
@@ -171,7 +199,7 @@ pub(super) fn balanced_split(s: &str) -> Vec<String> {
 
 /// `org-babel-parse-header-arguments` (without evaluation: values stay raw).
 pub(super) fn parse_header_args(s: &str, line: usize) -> Params {
-    let mut out = Vec::new();
+    let mut out = Params::default();
     if !string_nw(s) {
         return out;
     }
@@ -201,8 +229,8 @@ pub(super) fn parse_header_args(s: &str, line: usize) -> Params {
             }
         }
         match parsed {
-            Some((k, v)) => out.push((k, Cell { raw: Some(v), line })),
-            None => out.push((chomp(&arg).to_string(), Cell { raw: None, line })),
+            Some((k, v)) => out.push(k, Some(v), line),
+            None => out.push(chomp(&arg), None, line),
         }
     }
     out
@@ -264,7 +292,11 @@ impl Tangler<'_> {
                 _ => None,
             };
         }
-        if let Some((g, gline)) = self.props.get(&prop) {
+        if let Some(PropertyValue {
+            value: g,
+            line: gline,
+        }) = self.props.get(&prop)
+        {
             if g != "nil" {
                 if line == 0 {
                     line = *gline;
@@ -281,7 +313,7 @@ impl Tangler<'_> {
     /// The merged header arguments of block `b` (raw values, later entries override).
     pub(super) fn params_of(&self, b: usize) -> Params {
         let block = &self.blocks[b];
-        let mut params: Params = Vec::new();
+        let mut params = Params::default();
         let l = block.line;
         for (k, v) in [
             (":session", "none"),
@@ -292,23 +324,11 @@ impl Tangler<'_> {
             (":hlines", "no"),
             (":tangle", "no"),
         ] {
-            params.push((
-                k.to_string(),
-                Cell {
-                    raw: Some(v.to_string()),
-                    line: 0,
-                },
-            ));
+            params.push(k, Some(v.to_string()), 0);
         }
         let lang = block.lang.clone().unwrap_or_default();
         if lang == "emacs-lisp" || lang == "elisp" {
-            params.push((
-                ":lexical".to_string(),
-                Cell {
-                    raw: Some("no".to_string()),
-                    line: 0,
-                },
-            ));
+            params.push(":lexical", Some("no".to_string()), 0);
         }
         if let Some((v, line)) = self.entry_get(block.heading, "header-args") {
             params.extend(parse_header_args(&v, line));
@@ -443,10 +463,10 @@ mod tests {
         assert_eq!(read_val(Some("\"a\\nb\""), true).0, Val::Str("a\nb".into()));
         assert_eq!(read_val(Some("0444"), false), (Val::Int(444), true));
         let p = parse_header_args(":tangle yes :shebang \"#!/bin/sh -e\" :x (a :b)", 1);
-        let kv: Vec<_> = p
-            .iter()
-            .map(|(k, c)| (k.as_str(), c.raw.as_deref()))
-            .collect();
+        let kv: Vec<_> =
+            p.0.iter()
+                .map(|p| (p.key.as_str(), p.cell.raw.as_deref()))
+                .collect();
         assert_eq!(
             kv,
             vec![

@@ -158,6 +158,13 @@ fn abbreviate(s: &str) -> String {
     }
 }
 
+/// A `#+property:` value and the line that (last) set it.
+#[derive(Debug, Clone)]
+struct PropertyValue {
+    value: String,
+    line: usize,
+}
+
 /// The blocks a reference can name.
 struct NameIndex {
     /// Lower-case `#+name:` -> first block.
@@ -173,7 +180,7 @@ struct Tangler<'a> {
     lines: Vec<&'a str>,
     blocks: Vec<Block>,
     /// `#+property:` values: lower-case name -> (value, line).
-    props: HashMap<String, (String, usize)>,
+    props: HashMap<String, PropertyValue>,
     /// Values of `:ID:` / `:CUSTOM_ID:` properties.
     ids: Vec<String>,
     errors: Vec<Diagnostic>,

@@ -5,6 +5,16 @@
 
 use super::*;
 
+/// A headline whose subtree the scan is in.
+struct OpenHeadline {
+    level: usize,
+    /// Whether it or a headline above it is `COMMENT` / `:ARCHIVE:`.
+    commented: bool,
+    archived: bool,
+    /// Index into `Tangler::headings`.
+    heading: usize,
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Block {
     /// 1-based line of `#+begin_src`.
@@ -358,8 +368,7 @@ impl Tangler<'_> {
                 self.top_props = props;
             }
         }
-        // (level, commented, archived, index into self.headings)
-        let mut heads: Vec<(usize, bool, bool, usize)> = Vec::new();
+        let mut heads: Vec<OpenHeadline> = Vec::new();
         // Whether there is text since the last headline's stars or Babel block end.
         let mut region_nonblank = false;
         let mut counters: HashMap<Option<usize>, usize> = HashMap::new();
@@ -368,11 +377,13 @@ impl Tangler<'_> {
             let line = lines[i];
             if let Some(level) = headline_level(line) {
                 let (c, a) = headline_flags(line, level);
-                while heads.last().is_some_and(|h| h.0 >= level) {
+                while heads.last().is_some_and(|h| h.level >= level) {
                     heads.pop();
                 }
-                let (pc, pa) = heads.last().map_or((false, false), |h| (h.1, h.2));
-                let parent = heads.last().map(|h| h.3);
+                let (pc, pa) = heads
+                    .last()
+                    .map_or((false, false), |h| (h.commented, h.archived));
+                let parent = heads.last().map(|h| h.heading);
                 let title = heading_title(line, level);
                 region_nonblank = string_nw(&line[level + 1..]);
                 // The property drawer: right after the headline or its planning line.
@@ -402,7 +413,12 @@ impl Tangler<'_> {
                             level,
                             line: i + 1,
                         });
-                        heads.push((level, pc || c, pa || a, self.headings.len() - 1));
+                        heads.push(OpenHeadline {
+                            level,
+                            commented: pc || c,
+                            archived: pa || a,
+                            heading: self.headings.len() - 1,
+                        });
                         region_nonblank = true;
                         i = end + 1;
                         continue;
@@ -415,7 +431,12 @@ impl Tangler<'_> {
                     level,
                     line: i + 1,
                 });
-                heads.push((level, pc || c, pa || a, self.headings.len() - 1));
+                heads.push(OpenHeadline {
+                    level,
+                    commented: pc || c,
+                    archived: pa || a,
+                    heading: self.headings.len() - 1,
+                });
                 i += 1;
                 continue;
             }
@@ -509,8 +530,10 @@ impl Tangler<'_> {
                         });
                     }
                 }
-                let (commented, archived) = heads.last().map_or((false, false), |h| (h.1, h.2));
-                let heading = heads.last().map(|h| h.3);
+                let (commented, archived) = heads
+                    .last()
+                    .map_or((false, false), |h| (h.commented, h.archived));
+                let heading = heads.last().map(|h| h.heading);
                 let counter = if lang.is_some() {
                     let c = counters.entry(heading).or_insert(0);
                     *c += 1;
@@ -588,11 +611,17 @@ impl Tangler<'_> {
                 }
                 match self.props.get_mut(&key) {
                     Some(old) if appending => {
-                        old.0 = format!("{} {}", old.0, val);
-                        old.1 = i + 1;
+                        old.value = format!("{} {}", old.value, val);
+                        old.line = i + 1;
                     }
                     _ => {
-                        self.props.insert(key, (val.to_string(), i + 1));
+                        self.props.insert(
+                            key,
+                            PropertyValue {
+                                value: val.to_string(),
+                                line: i + 1,
+                            },
+                        );
                     }
                 }
             }

@@ -24,6 +24,13 @@ pub(super) struct TangledBlock {
     pub(super) comment: Option<LinkComments>,
 }
 
+/// The blocks tangled to one file (`org-babel-tangle` groups them by file name).
+struct FileGroup {
+    file: String,
+    /// Each block's index and what `org-babel-tangle-single-block` gave for it.
+    blocks: Vec<(usize, TangledBlock)>,
+}
+
 /// `file-name-sans-extension`.
 pub(super) fn file_name_sans_extension(name: &str) -> &str {
     match name.rfind('.') {
@@ -34,8 +41,8 @@ pub(super) fn file_name_sans_extension(name: &str) -> &str {
 
 impl Tangler<'_> {
     pub(super) fn tangle(&mut self) {
-        // Groups of (file name, [(block, lang)]), in order of first appearance.
-        let mut groups: Vec<(String, Vec<(usize, TangledBlock)>)> = Vec::new();
+        // The blocks of each file, in order of first appearance.
+        let mut groups: Vec<FileGroup> = Vec::new();
         let org_name = self
             .path
             .file_name()
@@ -83,15 +90,18 @@ impl Tangler<'_> {
                 None => None,
             };
             let Some(file) = file else { continue };
-            match groups.iter_mut().find(|g| g.0 == file) {
-                Some(g) => g.1.push((b, tb)),
-                None => groups.push((file, vec![(b, tb)])),
+            match groups.iter_mut().find(|g| g.file == file) {
+                Some(g) => g.blocks.push((b, tb)),
+                None => groups.push(FileGroup {
+                    file,
+                    blocks: vec![(b, tb)],
+                }),
             }
         }
         if !self.errors.is_empty() {
             return;
         }
-        for (file, blocks) in groups {
+        for FileGroup { file, blocks } in groups {
             let first = &self.blocks[blocks[0].0];
             let block_pos = self.pos(first.line, first.col);
             let mut m = MappedText::new();
