@@ -1,5 +1,6 @@
-//! Properties of the expander: random fragment graphs expand exactly as a naive recursive
-//! reference expander says, deep legal nesting works, and line maps point at real lines.
+//! Properties of the shared expander: random fragment graphs expand exactly as a naive
+//! recursive reference expander says, deep legal nesting works, line maps point at real
+//! lines, and webs that the Markdown and org dialects read alike tangle alike.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -233,4 +234,105 @@ fn line_maps_point_at_the_source_text() {
         "text after the reference maps back to its own line"
     );
     assert!(o.map.locate(1, 1).is_none(), "the header has no origin");
+}
+
+/// A random acyclic web that both dialects read alike: one reference per line (named
+/// `fragN`, so Org's one-character quirk cannot apply), no blank lines, every part starting
+/// with unindented code (so Org's indentation removal and trimming change nothing).
+fn agreeing_web(rng: &mut Rng) -> Vec<Vec<Vec<String>>> {
+    let n = 1 + rng.below(7);
+    (0..n)
+        .map(|i| {
+            let parts = if i == 0 { 1 } else { 1 + rng.below(2) };
+            (0..parts)
+                .map(|k| {
+                    let mut lines = vec![format!("part{i}_{k} = {}", rng.below(100))];
+                    for _ in 0..rng.below(4) {
+                        if i + 1 < n && rng.below(2) == 0 {
+                            let j = i + 1 + rng.below(n - i - 1);
+                            let indent = rng.pick(&["", "  ", "    ", "\t"]);
+                            let pre = rng.pick(&["", "call(", "x = ", "é "]);
+                            let post = rng.pick(&["", ");", " + 1", " é"]);
+                            lines.push(format!("{indent}{pre}<<frag{j}>>{post}"));
+                        } else {
+                            let indent = rng.pick(&["", "  ", "\t"]);
+                            lines.push(format!("{indent}code {}", rng.below(1000)));
+                        }
+                    }
+                    lines
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn webs_written_in_both_syntaxes_tangle_alike() {
+    for seed in 1..=1000u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let web = agreeing_web(&mut rng);
+        let mut md = String::new();
+        let mut org = String::from("#+property: header-args :noweb yes\n");
+        for (i, parts) in web.iter().enumerate() {
+            for (k, part) in parts.iter().enumerate() {
+                let (md_attr, org_attr) = match (i, k) {
+                    (0, _) => ("file=out.txt".to_string(), ":tangle out.txt".to_string()),
+                    (_, 0) => (format!("name=frag{i}"), format!(":noweb-ref frag{i}")),
+                    _ => (format!("name+=frag{i}"), format!(":noweb-ref frag{i}")),
+                };
+                md.push_str(&format!("```text {md_attr}\n"));
+                org.push_str(&format!("#+begin_src text {org_attr}\n"));
+                for line in part {
+                    md.push_str(&format!("{line}\n"));
+                    org.push_str(&format!("{line}\n"));
+                }
+                md.push_str("```\n\n");
+                org.push_str("#+end_src\n\n");
+            }
+        }
+        let from_md = tangle_chapters(&[(PathBuf::from("p.md"), md.clone())], "(ref:%s)")
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{md}"));
+        let from_org = tangle::org::tangle_org(std::path::Path::new("p.org"), &org)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{org}"));
+        assert_eq!(
+            String::from_utf8_lossy(&from_org.outputs[0].content),
+            String::from_utf8_lossy(&from_md.outputs[0].content),
+            "seed {seed}, documents:\n{md}\n{org}"
+        );
+        let lines = |o: &tangle::Output| {
+            o.map
+                .lines
+                .iter()
+                .map(|l| l.as_ref().map(|o| o.col_shift))
+                .collect::<Vec<_>>()
+        };
+        // Lines of several pieces holding text (Org's trimming drops an empty piece at the
+        // end of the body).
+        let pieces = |o: &tangle::Output| {
+            let text = String::from_utf8_lossy(&o.content).into_owned();
+            let widths: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
+            let mut by_line: Vec<Vec<(u32, i32)>> = vec![Vec::new(); widths.len()];
+            for s in &o.map.segments {
+                if s.col as usize <= widths[s.line as usize] {
+                    by_line[s.line as usize].push((s.col, s.origin.col_shift));
+                }
+            }
+            by_line
+                .into_iter()
+                .enumerate()
+                .filter(|(_, p)| p.len() > 1)
+                .collect::<Vec<_>>()
+        };
+        // The same columns shift the same way (the documents' line numbers differ).
+        assert_eq!(
+            lines(&from_org.outputs[0]),
+            lines(&from_md.outputs[0]),
+            "seed {seed}, documents:\n{md}\n{org}"
+        );
+        assert_eq!(
+            pieces(&from_org.outputs[0]),
+            pieces(&from_md.outputs[0]),
+            "seed {seed}, documents:\n{md}\n{org}"
+        );
+    }
 }
