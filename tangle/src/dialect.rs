@@ -83,8 +83,14 @@ pub trait Dialect<'s> {
     fn line(&self, unit: Self::Unit, i: usize) -> &'s str;
     /// Document column minus column in line `i` (characters).
     fn line_shift(&self, unit: Self::Unit, i: usize) -> i32;
-    /// The first reference in `line` at or after byte `from`.
-    fn find_reference(&self, line: &'s str, from: usize) -> Option<Found>;
+    /// The first reference in `line` (body line `i` of `unit`) at or after byte `from`.
+    fn find_reference(
+        &self,
+        unit: Self::Unit,
+        i: usize,
+        line: &'s str,
+        from: usize,
+    ) -> Option<Found>;
     /// What reference `name` at `at` expands to; `Ok(None)`: to nothing.
     fn resolve(
         &mut self,

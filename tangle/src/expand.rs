@@ -13,7 +13,7 @@
 use crate::diag::{Diagnostic, Pos};
 use crate::dialect::{shown_steps, CalledAt, CycleStep, Dialect, Found, PrefixRule, Separator};
 use crate::mapped::MappedText;
-use crate::model::{find_reference, BlockRef, Web};
+use crate::model::{BlockRef, Web};
 use crate::output::{Origin, Segment, SourceMap};
 
 /// The text of one root, without header, and its line map. Lines end with `\n`.
@@ -30,7 +30,7 @@ pub fn expand_root(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
     Ok(Expansion { text, map })
 }
 
-/// Our Markdown books: `<<name>>` references (see [`find_reference`]), fragments by exact
+/// Our Markdown books: `<<name>>` references (see [`crate::model::find_reference`]), fragments by exact
 /// name, `name+=` parts on new lines, an undefined name an error.
 pub struct Markdown<'w> {
     web: &'w Web,
@@ -88,11 +88,18 @@ impl<'w> Dialect<'w> for Markdown<'w> {
         self.web.block(unit).shift(i)
     }
 
-    fn find_reference(&self, line: &'w str, from: usize) -> Option<Found> {
-        find_reference(line, from).map(|r| Found {
-            open: r.start,
-            name: (r.start + 2, r.end - 2),
-            end: r.end,
+    /// The references found when the web was built (see [`crate::model::find_reference`]).
+    fn find_reference(&self, at: BlockRef, i: usize, _: &'w str, from: usize) -> Option<Found> {
+        let refs = self.web.found_refs(at);
+        let (i, from) = (i as u32, from as u32);
+        let k = refs.partition_point(|r| (r.line, r.start) < (i, from));
+        refs.get(k).filter(|r| r.line == i).map(|r| {
+            let (start, end) = (r.start as usize, r.end as usize);
+            Found {
+                open: start,
+                name: (start + 2, end - 2),
+                end,
+            }
         })
     }
 
@@ -561,7 +568,7 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
                 chars: self.cur_chars,
             };
             let found = if expands {
-                self.d.find_reference(text, offset)
+                self.d.find_reference(at, i, text, offset)
             } else {
                 None
             };

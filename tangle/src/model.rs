@@ -63,6 +63,20 @@ pub struct Web {
     pub labels: Vec<CodeLabel>,
     /// For each chapter and block, the indices in `labels` of its labels (by body line).
     label_index: Vec<Vec<Vec<u32>>>,
+    /// Every reference of every block, found once when the web is built, in block order.
+    refs: Vec<FoundRef>,
+    /// For each chapter and block, the range of its references in `refs`.
+    ref_index: Vec<Vec<std::ops::Range<u32>>>,
+}
+
+/// A reference found when the web was built: body line, byte range of `<<name>>` in the line
+/// as tangled ([`Web::code`]) and the characters before it on that line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundRef {
+    pub line: u32,
+    pub start: u32,
+    pub end: u32,
+    pub before: u32,
 }
 
 /// The default mode of generated files: read-only, as in the original document.
@@ -177,7 +191,7 @@ impl Web {
         }
         if errors.is_empty() {
             let (found, label_index) = find_labels(&chapters, labels);
-            Ok(Web {
+            let mut web = Web {
                 chapters,
                 fragments,
                 by_name,
@@ -185,7 +199,11 @@ impl Web {
                 label_format: labels.to_string(),
                 labels: found,
                 label_index,
-            })
+                refs: Vec::new(),
+                ref_index: Vec::new(),
+            };
+            web.find_refs();
+            Ok(web)
         } else {
             Err(Diagnostics(errors))
         }
@@ -208,19 +226,59 @@ impl Web {
         }
     }
 
+    /// Finds the references of every block, once.
+    fn find_refs(&mut self) {
+        let mut refs = Vec::new();
+        let mut index = Vec::with_capacity(self.chapters.len());
+        for (c, chapter) in self.chapters.iter().enumerate() {
+            let mut per_block = Vec::with_capacity(chapter.blocks.len());
+            for (b, block) in chapter.blocks.iter().enumerate() {
+                let at = BlockRef {
+                    chapter: c,
+                    block: b,
+                };
+                let first = refs.len() as u32;
+                for i in 0..block.lines.len() {
+                    let line = self.code(at, i);
+                    let (mut from, mut chars) = (0, 0);
+                    while let Some(r) = find_reference(line, from) {
+                        let before = chars + line[from..r.start].chars().count();
+                        chars = before + line[r.start..r.end].chars().count();
+                        from = r.end;
+                        refs.push(FoundRef {
+                            line: i as u32,
+                            start: r.start as u32,
+                            end: r.end as u32,
+                            before: before as u32,
+                        });
+                    }
+                }
+                per_block.push(first..refs.len() as u32);
+            }
+            index.push(per_block);
+        }
+        self.refs = refs;
+        self.ref_index = index;
+    }
+
+    /// The references of block `at`, found when the web was built, in order.
+    pub fn found_refs(&self, at: BlockRef) -> &[FoundRef] {
+        let r = &self.ref_index[at.chapter][at.block];
+        &self.refs[r.start as usize..r.end as usize]
+    }
+
     /// The references of block `at`: each with its body line and the characters before it on
-    /// that line (counted as the scan moves on, so a line of many references stays linear).
+    /// that line.
     pub fn references(&self, at: BlockRef) -> impl Iterator<Item = (usize, Reference<'_>, usize)> {
-        (0..self.block(at).lines.len()).flat_map(move |i| {
-            let line = self.code(at, i);
-            let (mut from, mut chars) = (0, 0);
-            std::iter::from_fn(move || {
-                let r = find_reference(line, from)?;
-                let before = chars + line[from..r.start].chars().count();
-                chars = before + line[r.start..r.end].chars().count();
-                from = r.end;
-                Some((i, r, before))
-            })
+        self.found_refs(at).iter().map(move |f| {
+            let line = self.code(at, f.line as usize);
+            let (start, end) = (f.start as usize, f.end as usize);
+            let r = Reference {
+                name: &line[start + 2..end - 2],
+                start,
+                end,
+            };
+            (f.line as usize, r, f.before as usize)
         })
     }
 

@@ -120,7 +120,7 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
         self.bodies[b].lines[i].col as i32
     }
 
-    fn find_reference(&self, line: &'b str, from: usize) -> Option<Found> {
+    fn find_reference(&self, _: usize, _: usize, line: &'b str, from: usize) -> Option<Found> {
         // The match starts where the search does (`\\(.*?\\)`): the engine's scan start,
         // which `PrefixRule::SinceLastReference` takes as the prefix's start.
         find_ref(line, from).map(|m| Found {
