@@ -14,6 +14,7 @@ pub mod cargo;
 pub mod diag;
 pub mod dialect;
 pub mod expand;
+pub mod fmt;
 pub mod mapped;
 pub mod markdown;
 pub mod mdbook;
@@ -23,6 +24,7 @@ pub mod output;
 pub mod paths;
 pub mod project;
 pub mod source;
+pub mod sync;
 pub mod tangle;
 pub mod write;
 
