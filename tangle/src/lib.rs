@@ -15,6 +15,7 @@ pub mod coderef;
 pub mod diag;
 pub mod dialect;
 pub mod expand;
+pub mod fmt;
 pub mod mapped;
 pub mod markdown;
 pub mod mdbook;
@@ -24,6 +25,7 @@ pub mod output;
 pub mod paths;
 pub mod project;
 pub mod source;
+pub mod sync;
 pub mod tangle;
 pub mod write;
 

@@ -48,6 +48,21 @@ enum Command {
     /// `tangle mdbook` reads mdBook's JSON on standard input and writes the rendered book;
     /// `tangle mdbook supports RENDERER` answers mdBook's question.
     Mdbook { args: Vec<String> },
+    /// Carry edits made to the tangled files back into the documents.
+    ///
+    /// Each changed line goes to the document line it came from, an inserted line joins the
+    /// fragment of the line above it, a deleted line is deleted. Nothing is written unless the
+    /// edited documents tangle to exactly the edited files.
+    Sync,
+    /// Format the Rust outputs with rustfmt and carry the result into the documents.
+    ///
+    /// Uses the project's `rustfmt.toml` and the edition of its `Cargo.toml`. With `--check`,
+    /// writes nothing and reports each unformatted place at its document line.
+    Fmt {
+        /// Write nothing; exit 1 and show rustfmt's changes at their document lines.
+        #[arg(long)]
+        check: bool,
+    },
     /// Re-tangle whenever a chapter changes (until interrupted).
     Watch {
         /// Seconds between checks for changes.
@@ -82,6 +97,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
         Some(Command::Watch { interval }) => watch(&cwd, interval, cli.quiet),
+        Some(Command::Sync) => sync(&cwd, cli.quiet),
+        Some(Command::Fmt { check }) => fmt(&cwd, check, cli.quiet),
         Some(Command::Mdbook { args }) => mdbook(&args),
         None if cli.files.is_empty() => {
             let project = find_project(&cwd)?;
@@ -224,6 +241,85 @@ fn report_check(project: &Project, cwd: &Path, diffs: Vec<write::Difference>) ->
         diffs.len()
     );
     ExitCode::FAILURE
+}
+
+/// `tangle sync`: the edited outputs' changes, carried into the documents.
+fn sync(cwd: &Path, quiet: bool) -> Result<ExitCode> {
+    let project = find_project(cwd)?;
+    let fresh = tangle(&project, cwd)?;
+    let edited =
+        tangle::sync::edited_outputs(&project, &fresh).map_err(|ds| shown(&project, cwd, ds))?;
+    if edited.is_empty() {
+        if !quiet {
+            eprintln!("tangle: no edited output to carry back");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let plan =
+        tangle::sync::plan(&project, &fresh, &edited).map_err(|ds| shown(&project, cwd, ds))?;
+    carry(&project, cwd, &plan, quiet)?;
+    if !quiet {
+        for p in &plan.carried {
+            eprintln!(
+                "tangle: carried the edits of {} back",
+                project.shown_from(&Pos::new(p, 1, 1), cwd).path.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a sync plan: the documents (all or nothing), then the manifest and any output whose
+/// content the plan changes.
+fn carry(project: &Project, cwd: &Path, plan: &tangle::sync::Plan, quiet: bool) -> Result<()> {
+    write::replace_documents(&project.root, &plan.texts).map_err(|ds| shown(project, cwd, ds))?;
+    let manifest = project.manifest(&plan.tangled.outputs);
+    let report = write::write_all(project.target(manifest.as_ref()), &plan.tangled.outputs)
+        .map_err(|ds| shown(project, cwd, ds))?;
+    if !quiet {
+        let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
+        for p in plan.texts.keys().chain(&report.written) {
+            eprintln!("tangle: wrote {}", at(p).display());
+        }
+    }
+    Ok(())
+}
+
+/// `tangle fmt [--check]`: rustfmt over the Rust outputs, carried into the documents.
+fn fmt(cwd: &Path, check: bool, quiet: bool) -> Result<ExitCode> {
+    let project = find_project(cwd)?;
+    let fresh = tangle(&project, cwd)?;
+    let formatted =
+        tangle::fmt::unformatted(&project, &fresh).map_err(|ds| shown(&project, cwd, ds))?;
+    if check {
+        if formatted.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        for place in tangle::fmt::report(&fresh, &formatted) {
+            print!("{place}");
+        }
+        eprintln!(
+            "tangle: {} file(s) are not formatted as rustfmt would; run `tangle fmt`",
+            formatted.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let pending =
+        tangle::sync::edited_outputs(&project, &fresh).map_err(|ds| shown(&project, cwd, ds))?;
+    if let Some(p) = pending.keys().next() {
+        bail!(
+            "{} has edits that are not in the documents yet; run `tangle sync` first (formatting \
+             would overwrite them)",
+            p.display()
+        );
+    }
+    if formatted.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let plan =
+        tangle::sync::plan(&project, &fresh, &formatted).map_err(|ds| shown(&project, cwd, ds))?;
+    carry(&project, cwd, &plan, quiet)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn mdbook(args: &[String]) -> Result<ExitCode> {

@@ -14,6 +14,7 @@ use crate::output::Output;
 use crate::paths::{normalize, relative_to};
 use crate::tangle::{tangle_files, Tangled};
 use crate::write::{Manifest, Target};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What a project reads.
@@ -164,15 +165,55 @@ impl Project {
         }
     }
 
+    /// Tangles the project as if the documents in `texts` (relative to the root) held those
+    /// texts; the others are read from disk. Nothing is written.
+    pub fn tangle_with(&self, texts: &BTreeMap<PathBuf, String>) -> Result<Tangled, Diagnostics> {
+        let (chapters, labels) = match &self.documents {
+            Documents::Book(book) => (&book.chapters, &book.labels),
+            Documents::Markdown { chapters, labels } => (chapters, labels),
+            Documents::Org { files } => return self.tangle_org_texts(files, texts),
+        };
+        let mut read = Vec::with_capacity(chapters.len());
+        let mut errors = Vec::new();
+        for rel in chapters {
+            match self.text_of(rel, texts) {
+                Ok(text) => read.push((rel.clone(), text)),
+                Err(d) => errors.push(d),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Diagnostics(errors));
+        }
+        crate::tangle::tangle_chapters(&read, labels)
+    }
+
+    /// The text of document `rel`: given in `texts`, or read from disk.
+    fn text_of(&self, rel: &Path, texts: &BTreeMap<PathBuf, String>) -> Result<String, Diagnostic> {
+        match texts.get(rel) {
+            Some(text) => Ok(text.clone()),
+            None => crate::source::read(&self.root.join(rel)).map_err(|mut d| {
+                d.pos.path = rel.to_path_buf();
+                d
+            }),
+        }
+    }
+
     /// Each org file on its own, as Emacs tangles it; two files writing one target is an error.
     fn tangle_org_files(&self, files: &[PathBuf]) -> Result<Tangled, Diagnostics> {
+        self.tangle_org_texts(files, &BTreeMap::new())
+    }
+
+    fn tangle_org_texts(
+        &self,
+        files: &[PathBuf],
+        texts: &BTreeMap<PathBuf, String>,
+    ) -> Result<Tangled, Diagnostics> {
         let mut all = Tangled::default();
         let mut errors = Vec::new();
         for file in files {
-            let text = match crate::source::read(&self.root.join(file)) {
+            let text = match self.text_of(file, texts) {
                 Ok(text) => text,
-                Err(mut d) => {
-                    d.pos.path = file.clone();
+                Err(d) => {
                     errors.push(d);
                     continue;
                 }

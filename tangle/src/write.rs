@@ -46,6 +46,16 @@ pub struct Target<'a> {
 pub struct Manifest {
     pub documents: Vec<PathBuf>,
     pub outputs: Vec<PathBuf>,
+    /// For each output, the hash of the content tangled for it ([`content_hash`]): what the
+    /// disk held right after the run, so that `tangle sync` can tell whose side changed.
+    pub hashes: std::collections::BTreeMap<PathBuf, u64>,
+}
+
+/// A stable 64-bit hash of a file's content (FNV-1a), as the manifest records it.
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 const MANIFEST_COMMENT: &str = "# Written by `tangle`: the documents it read and the files it wrote (stale files listed\n# here are removed on the next run when they carry tangle's header).\n";
@@ -56,6 +66,10 @@ impl Manifest {
         Manifest {
             documents: documents.to_vec(),
             outputs: outputs.iter().map(|o| normalize(&o.path)).collect(),
+            hashes: outputs
+                .iter()
+                .map(|o| (normalize(&o.path), content_hash(&o.content)))
+                .collect(),
         }
     }
 
@@ -63,12 +77,18 @@ impl Manifest {
     pub fn text(&self) -> String {
         let mut text = String::from(MANIFEST_COMMENT);
         for (section, paths) in [("documents", &self.documents), ("outputs", &self.outputs)] {
-            let mut paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            paths.sort();
-            paths.dedup();
+            let mut lines: Vec<String> = paths
+                .iter()
+                .map(|p| match self.hashes.get(p) {
+                    Some(h) => format!("{}\tfnv1a64:{h:016x}", p.display()),
+                    None => p.display().to_string(),
+                })
+                .collect();
+            lines.sort();
+            lines.dedup();
             text.push_str(&format!("[{section}]\n"));
-            for p in paths {
-                text.push_str(&p);
+            for l in lines {
+                text.push_str(&l);
                 text.push('\n');
             }
         }
@@ -87,7 +107,17 @@ impl Manifest {
                 "[documents]" => documents = true,
                 "[outputs]" => documents = false,
                 l if documents => m.documents.push(PathBuf::from(l)),
-                l => m.outputs.push(PathBuf::from(l)),
+                l => {
+                    let (path, hash) = match l.split_once("\tfnv1a64:") {
+                        Some((p, h)) => (p, u64::from_str_radix(h, 16).ok()),
+                        None => (l, None),
+                    };
+                    let path = PathBuf::from(path);
+                    if let Some(h) = hash {
+                        m.hashes.insert(path.clone(), h);
+                    }
+                    m.outputs.push(path);
+                }
             }
         }
         m
@@ -239,6 +269,29 @@ pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagn
         }
     }
     Ok(report)
+}
+
+/// Replaces documents (relative to `base`) with new texts, all or nothing, each keeping its
+/// permission bits.
+pub fn replace_documents(
+    base: &Path,
+    texts: &std::collections::BTreeMap<PathBuf, String>,
+) -> Result<(), Diagnostics> {
+    let changes: Vec<Change<'_>> = texts
+        .iter()
+        .map(|(rel, text)| {
+            let full = base.join(rel);
+            let mode = fs::metadata(&full).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+            Change {
+                rel: rel.clone(),
+                full,
+                content: text.as_bytes(),
+                mode,
+                blame: Pos::new(rel, 1, 1),
+            }
+        })
+        .collect();
+    commit(&changes)
 }
 
 /// An I/O error in plain words, without the OS's error number.
@@ -412,9 +465,15 @@ mod tests {
         let m = Manifest {
             documents: vec!["lit.org".into()],
             outputs: vec!["src/main.rs".into(), "Cargo.toml".into()],
+            hashes: [(
+                PathBuf::from("src/main.rs"),
+                content_hash(b"fn main() {}\n"),
+            )]
+            .into(),
         };
         let back = Manifest::parse(&m.text());
         assert_eq!(back.documents, m.documents);
+        assert_eq!(back.hashes, m.hashes);
         assert_eq!(
             back.outputs,
             vec![PathBuf::from("Cargo.toml"), "src/main.rs".into()]

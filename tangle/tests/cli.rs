@@ -123,6 +123,7 @@ fn stale_outputs_are_removed_and_nothing_else() {
         p.read(".tangled")
             .lines()
             .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('\t').next().unwrap())
             .collect::<Vec<_>>(),
         ["[documents]", "docs/a.md", "[outputs]", "src/a.rs"]
     );

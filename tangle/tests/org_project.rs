@@ -137,10 +137,22 @@ fn a_second_org_file_in_the_folder_joins_the_project() {
     ok(&tangle(&dir, &["lit.org"]));
     ok(&tangle(&dir, &["notes.org"]));
     let manifest = fs::read_to_string(dir.join(".tangled")).unwrap();
-    assert!(
-        manifest.contains(
-            "[documents]\nlit.org\nnotes.org\n[outputs]\nCargo.toml\nnotes.sh\nsrc/main.rs\n"
-        ),
+    let names: Vec<&str> = manifest
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "[documents]",
+            "lit.org",
+            "notes.org",
+            "[outputs]",
+            "Cargo.toml",
+            "notes.sh",
+            "src/main.rs"
+        ],
         "{manifest}"
     );
     let at = ok(&tangle(&dir, &["locate", "notes.sh:1"]));

@@ -1,0 +1,612 @@
+//! `tangle sync`: carries edits made to the tangled outputs back into the documents.
+//!
+//! The outputs carry no markers: every line's origin comes from the line map the tangle builds.
+//! Sync compares each output on disk with what the documents tangle to now, line by line, and
+//! turns each difference into an edit of a document line:
+//!
+//! - a **changed line** becomes an edit of the place its changed characters came from: the
+//!   fragment's line for its code, the reference's line for the text a reference put before
+//!   or after the fragment (the repeated prefix, the rest of the line);
+//! - an **inserted line** joins the fragment of the output line above it (at the top of a file,
+//!   the line below), written with that line's indentation taken off, as the fragment's own
+//!   lines are; so a line added at the boundary between two fragments goes to the first;
+//! - a **deleted line** deletes the document line it came from.
+//!
+//! Refused, with nothing written: an edit to the generated header; an output that is not UTF-8;
+//! an output whose documents changed since it was tangled while it was edited too (the
+//! manifest records what each output held when it was written); copies of a fragment used in
+//! several places edited differently; any edit after which the documents would not tangle to
+//! exactly the edited outputs. That last check is the guarantee: after `tangle sync`, tangling
+//! reproduces the edited outputs byte for byte, or sync wrote nothing.
+
+use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::output::{Origin, Output};
+use crate::paths::normalize;
+use crate::project::Project;
+use crate::tangle::Tangled;
+use crate::write::{content_hash, Manifest};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The documents' new texts and what they tangle to (equal to the edited outputs).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// New texts of the documents that change, relative to the project root.
+    pub texts: BTreeMap<PathBuf, String>,
+    /// The tangle of the new texts.
+    pub tangled: Tangled,
+    /// The outputs whose edits were carried back.
+    pub carried: Vec<PathBuf>,
+}
+
+/// A change to one line of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Change {
+    /// Characters `from..to` of the line become `text`.
+    Replace {
+        from: usize,
+        to: usize,
+        text: String,
+    },
+    /// The line goes.
+    Delete,
+}
+
+/// Lines to add beside a document line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Anchor {
+    doc: PathBuf,
+    /// 1-based line of the document.
+    line: usize,
+    /// After the line (else before it).
+    after: bool,
+}
+
+/// Everything the differences ask of the documents, with the output places that asked.
+#[derive(Default)]
+struct Edits {
+    lines: BTreeMap<(PathBuf, usize), Vec<(Change, Pos)>>,
+    inserts: BTreeMap<Anchor, Vec<(Vec<String>, Pos)>>,
+}
+
+/// The documents' lines, read once: text without line ending, and the ending.
+struct Documents<'p> {
+    project: &'p Project,
+    texts: BTreeMap<PathBuf, Vec<(String, String)>>,
+}
+
+impl Documents<'_> {
+    fn lines(&mut self, doc: &Path) -> Result<&Vec<(String, String)>, Diagnostic> {
+        if !self.texts.contains_key(doc) {
+            let text = crate::source::read(&self.project.root.join(doc)).map_err(|mut d| {
+                d.pos.path = doc.to_path_buf();
+                d
+            })?;
+            let lines = text
+                .split_inclusive('\n')
+                .map(|l| {
+                    let body = l.trim_end_matches('\n').trim_end_matches('\r');
+                    (body.to_string(), l[body.len()..].to_string())
+                })
+                .collect();
+            self.texts.insert(doc.to_path_buf(), lines);
+        }
+        Ok(&self.texts[doc])
+    }
+
+    fn line(&mut self, doc: &Path, line: usize) -> Result<String, Diagnostic> {
+        let lines = self.lines(doc)?;
+        lines
+            .get(line.wrapping_sub(1))
+            .map(|(l, _)| l.clone())
+            .ok_or_else(|| Diagnostic::error(Pos::new(doc, line, 1), "this line no longer exists"))
+    }
+}
+
+/// The pieces of output line `i` (0-based): where each starts (0-based character) and where
+/// it comes from. `None` for a generated line.
+fn pieces(o: &Output, i: usize) -> Option<Vec<(usize, Origin)>> {
+    let main = o.map.lines.get(i)?.clone()?;
+    let first = o.map.segments.partition_point(|s| (s.line as usize) < i);
+    let segs: Vec<(usize, Origin)> = o.map.segments[first..]
+        .iter()
+        .take_while(|s| s.line as usize == i)
+        .map(|s| (s.col as usize - 1, s.origin.clone()))
+        .collect();
+    Some(if segs.is_empty() {
+        vec![(0, main)]
+    } else {
+        segs
+    })
+}
+
+/// The piece holding the line's own content: the one its main origin names.
+fn content_piece(o: &Output, i: usize) -> Option<(usize, Origin)> {
+    let main = o.map.lines.get(i)?.clone()?;
+    let pieces = pieces(o, i)?;
+    pieces
+        .iter()
+        .rev()
+        .find(|(_, p)| p.file == main.file && p.line == main.line)
+        .cloned()
+        .or_else(|| pieces.last().cloned())
+}
+
+fn char_slice(s: &str, from: usize, to: usize) -> String {
+    s.chars().skip(from).take(to.saturating_sub(from)).collect()
+}
+
+/// Plans the edits that carry `edited` (new contents of outputs, by output path) back into the
+/// documents of `project`, whose current tangle is `fresh`. Nothing is written.
+pub fn plan(
+    project: &Project,
+    fresh: &Tangled,
+    edited: &BTreeMap<PathBuf, String>,
+) -> Result<Plan, Diagnostics> {
+    let mut docs = Documents {
+        project,
+        texts: BTreeMap::new(),
+    };
+    let mut edits = Edits::default();
+    let mut errors = Vec::new();
+    for o in &fresh.outputs {
+        let Some(new) = edited.get(&normalize(&o.path)) else {
+            continue;
+        };
+        let old = String::from_utf8_lossy(&o.content);
+        if let Err(mut e) = diff_output(o, &old, new, &mut docs, &mut edits) {
+            errors.append(&mut e);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    let texts = apply(&mut docs, &edits)?;
+    let tangled = project.tangle_with(&texts).map_err(|ds| {
+        let mut d = Diagnostic::error(
+            Pos::new(".", 1, 1),
+            "the edits, carried into the documents, would leave them broken; nothing was written",
+        );
+        d.notes = ds.0.into_iter().map(|e| (e.pos, e.message)).collect();
+        Diagnostics::from(d)
+    })?;
+    verify(fresh, &tangled, edited)?;
+    Ok(Plan {
+        texts,
+        tangled,
+        carried: edited.keys().cloned().collect(),
+    })
+}
+
+/// Turns the differences between `old` (tangled) and `new` (edited) into edits.
+fn diff_output(
+    o: &Output,
+    old: &str,
+    new: &str,
+    docs: &mut Documents<'_>,
+    edits: &mut Edits,
+) -> Result<(), Vec<Diagnostic>> {
+    let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
+    let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old_lines, &new_lines);
+    let mut errors = Vec::new();
+    let strip = |l: &str| l.trim_end_matches('\n').to_string();
+    for op in ops {
+        let (old_index, old_len, new_index, new_len) = match op {
+            similar::DiffOp::Equal { .. } => continue,
+            similar::DiffOp::Delete {
+                old_index,
+                old_len,
+                new_index,
+            } => (old_index, old_len, new_index, 0),
+            similar::DiffOp::Insert {
+                old_index,
+                new_index,
+                new_len,
+            } => (old_index, 0, new_index, new_len),
+            similar::DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => (old_index, old_len, new_index, new_len),
+        };
+        let paired = old_len.min(new_len);
+        for k in 0..paired {
+            let (i, j) = (old_index + k, new_index + k);
+            if let Err(e) = changed(
+                o,
+                i,
+                j,
+                &strip(old_lines[i]),
+                &strip(new_lines[j]),
+                docs,
+                edits,
+            ) {
+                errors.push(e);
+            }
+        }
+        for i in old_index + paired..old_index + old_len {
+            if let Err(e) = deleted(o, i, edits) {
+                errors.push(e);
+            }
+        }
+        if new_len > paired {
+            let added: Vec<String> = new_lines[new_index + paired..new_index + new_len]
+                .iter()
+                .map(|l| strip(l))
+                .collect();
+            let place = Pos::new(&o.path, new_index + paired + 1, 1);
+            if let Err(e) = inserted(o, old_index + paired, &added, place, docs, edits) {
+                errors.push(e);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+fn header_error(o: &Output, line: usize) -> Diagnostic {
+    Diagnostic::error(
+        Pos::new(&o.path, line, 1),
+        "this line is generated by the tangler (the header): an edit to it cannot be carried back",
+    )
+}
+
+/// Old line `i` became new line `j`: the changed characters go to the piece they lie in.
+fn changed(
+    o: &Output,
+    i: usize,
+    j: usize,
+    old: &str,
+    new: &str,
+    docs: &mut Documents<'_>,
+    edits: &mut Edits,
+) -> Result<(), Diagnostic> {
+    let place = Pos::new(&o.path, j + 1, 1);
+    let pieces = pieces(o, i).ok_or_else(|| header_error(o, i + 1))?;
+    let (a, b): (Vec<char>, Vec<char>) = (old.chars().collect(), new.chars().collect());
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let room = a.len().min(b.len()) - prefix;
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(room)
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (from, to) = (prefix, a.len() - suffix);
+    let text: String = b[prefix..b.len() - suffix].iter().collect();
+    // The piece the change starts in; at a boundary, the piece that starts there.
+    let k = pieces
+        .iter()
+        .rposition(|(start, _)| *start <= from)
+        .unwrap_or(0);
+    let end = pieces.get(k + 1).map_or(a.len(), |(start, _)| *start);
+    if to > end {
+        let d = Diagnostic::error(
+            Pos::new(&o.path, j + 1, from + 1),
+            "this edit spans text that comes from several places in the documents (a \
+             reference and the text around it); edit each part on its own",
+        );
+        return Err(d);
+    }
+    let origin = &pieces[k].1;
+    let doc = o.map.files[origin.file as usize].clone();
+    let shift = origin.col_shift as i64;
+    let source = docs.line(&doc, origin.line as usize)?;
+    let (sfrom, sto) = (from as i64 - shift, to as i64 - shift);
+    if sfrom < 0 || sto as usize > source.chars().count() {
+        return Err(Diagnostic::error(
+            Pos::new(&o.path, j + 1, from + 1),
+            "this edit falls outside the document line it maps to",
+        ));
+    }
+    edits
+        .lines
+        .entry((doc, origin.line as usize))
+        .or_default()
+        .push((
+            Change::Replace {
+                from: sfrom as usize,
+                to: sto as usize,
+                text,
+            },
+            place,
+        ));
+    Ok(())
+}
+
+/// Old line `i` is gone: so is the document line its content came from.
+fn deleted(o: &Output, i: usize, edits: &mut Edits) -> Result<(), Diagnostic> {
+    let (_, origin) = content_piece(o, i).ok_or_else(|| header_error(o, i + 1))?;
+    let doc = o.map.files[origin.file as usize].clone();
+    edits
+        .lines
+        .entry((doc, origin.line as usize))
+        .or_default()
+        .push((Change::Delete, Pos::new(&o.path, i + 1, 1)));
+    Ok(())
+}
+
+/// New lines stand before old line `i`: they join the fragment of the line above (old line
+/// `i - 1`), or, at the top, of the line below.
+fn inserted(
+    o: &Output,
+    i: usize,
+    added: &[String],
+    place: Pos,
+    docs: &mut Documents<'_>,
+    edits: &mut Edits,
+) -> Result<(), Diagnostic> {
+    let above = i
+        .checked_sub(1)
+        .and_then(|a| content_piece(o, a).map(|p| (a, p, true)));
+    let (anchor, (start, origin), after) = match above {
+        Some(found) => found,
+        None => {
+            let below = (i..o.map.lines.len()).find_map(|b| content_piece(o, b).map(|p| (b, p)));
+            let (b, p) = below.ok_or_else(|| header_error(o, i + 1))?;
+            (b, p, false)
+        }
+    };
+    let old = String::from_utf8_lossy(&o.content);
+    let anchor_text = old.split('\n').nth(anchor).unwrap_or("");
+    let out_prefix: String = anchor_text.chars().take(start).collect();
+    let doc = o.map.files[origin.file as usize].clone();
+    let source = docs.line(&doc, origin.line as usize)?;
+    let kept = (start as i64 - origin.col_shift as i64).max(0) as usize;
+    let doc_prefix = char_slice(&source, 0, kept);
+    let mut lines = Vec::with_capacity(added.len());
+    for (n, line) in added.iter().enumerate() {
+        if line.trim().is_empty() {
+            lines.push(String::new());
+        } else if let Some(rest) = line.strip_prefix(&out_prefix) {
+            lines.push(format!("{doc_prefix}{rest}"));
+        } else {
+            return Err(Diagnostic::error(
+                Pos::new(&place.path, place.line + n, 1),
+                format!(
+                    "this new line is indented less than the fragment it joins (its lines start \
+                     with {:?}); indent it, or add it in the document",
+                    out_prefix
+                ),
+            ));
+        }
+    }
+    let anchor = Anchor {
+        doc,
+        line: origin.line as usize,
+        after,
+    };
+    edits
+        .inserts
+        .entry(anchor)
+        .or_default()
+        .push((lines, place));
+    Ok(())
+}
+
+/// One edit per place: copies asking the same are one edit, copies asking differently are a
+/// conflict.
+fn one<T: PartialEq + Clone>(asks: &[(T, Pos)], doc: &Path, line: usize) -> Result<T, Diagnostic> {
+    let first = &asks[0].0;
+    if asks.iter().all(|(t, _)| t == first) {
+        return Ok(first.clone());
+    }
+    let mut d = Diagnostic::error(
+        Pos::new(doc, line, 1),
+        "this line is expanded in several places, and their copies were edited differently",
+    );
+    for (_, at) in asks {
+        d = d.with_note(at.clone(), "a copy edited here");
+    }
+    Err(d)
+}
+
+/// The documents' new texts: every planned edit applied.
+fn apply(
+    docs: &mut Documents<'_>,
+    edits: &Edits,
+) -> Result<BTreeMap<PathBuf, String>, Diagnostics> {
+    let mut errors = Vec::new();
+    let mut changes: BTreeMap<PathBuf, BTreeMap<usize, Change>> = BTreeMap::new();
+    for ((doc, line), asks) in &edits.lines {
+        match one(asks, doc, *line) {
+            Ok(c) => {
+                changes.entry(doc.clone()).or_default().insert(*line, c);
+            }
+            Err(d) => errors.push(d),
+        }
+    }
+    let mut inserts: BTreeMap<PathBuf, BTreeMap<(usize, bool), Vec<String>>> = BTreeMap::new();
+    for (anchor, asks) in &edits.inserts {
+        match one(asks, &anchor.doc, anchor.line) {
+            Ok(lines) => {
+                inserts
+                    .entry(anchor.doc.clone())
+                    .or_default()
+                    .insert((anchor.line, anchor.after), lines);
+            }
+            Err(d) => errors.push(d),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    let mut texts = BTreeMap::new();
+    let touched: std::collections::BTreeSet<&PathBuf> =
+        changes.keys().chain(inserts.keys()).collect();
+    for doc in touched {
+        let lines = docs.lines(doc).map_err(Diagnostics::from)?;
+        let none_c = BTreeMap::new();
+        let none_i = BTreeMap::new();
+        let line_changes = changes.get(doc).unwrap_or(&none_c);
+        let line_inserts = inserts.get(doc).unwrap_or(&none_i);
+        let mut out = String::new();
+        for (k, (text, ending)) in lines.iter().enumerate() {
+            let n = k + 1;
+            let eol = if ending.is_empty() {
+                "\n"
+            } else {
+                ending.as_str()
+            };
+            if let Some(before) = line_inserts.get(&(n, false)) {
+                for l in before {
+                    out.push_str(l);
+                    out.push_str(eol);
+                }
+            }
+            match line_changes.get(&n) {
+                Some(Change::Delete) => {}
+                Some(Change::Replace {
+                    from,
+                    to,
+                    text: new,
+                }) => {
+                    let total = text.chars().count();
+                    out.push_str(&char_slice(text, 0, *from));
+                    out.push_str(new);
+                    out.push_str(&char_slice(text, *to, total));
+                    out.push_str(ending);
+                }
+                None => {
+                    out.push_str(text);
+                    out.push_str(ending);
+                }
+            }
+            if let Some(after) = line_inserts.get(&(n, true)) {
+                if ending.is_empty() && !after.is_empty() {
+                    out.push_str(eol);
+                }
+                for (m, l) in after.iter().enumerate() {
+                    out.push_str(l);
+                    if m + 1 < after.len() || !ending.is_empty() {
+                        out.push_str(eol);
+                    }
+                }
+            }
+        }
+        texts.insert(doc.clone(), out);
+    }
+    Ok(texts)
+}
+
+/// The guarantee: the new documents tangle to exactly the edited outputs (and to the same
+/// files as before).
+fn verify(
+    fresh: &Tangled,
+    tangled: &Tangled,
+    edited: &BTreeMap<PathBuf, String>,
+) -> Result<(), Diagnostics> {
+    let mut errors = Vec::new();
+    for o in &fresh.outputs {
+        let path = normalize(&o.path);
+        let want: &[u8] = edited.get(&path).map_or(&o.content, |s| s.as_bytes());
+        let Some(got) = tangled.outputs.iter().find(|t| normalize(&t.path) == path) else {
+            errors.push(Diagnostic::error(
+                o.block.clone(),
+                format!(
+                    "after the edits the documents would no longer write `{}`; nothing was written",
+                    path.display()
+                ),
+            ));
+            continue;
+        };
+        if got.content == want {
+            continue;
+        }
+        let (g, w) = (
+            String::from_utf8_lossy(&got.content),
+            String::from_utf8_lossy(want),
+        );
+        let line = g
+            .split('\n')
+            .zip(w.split('\n'))
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| g.split('\n').count().min(w.split('\n').count()));
+        let mut d = Diagnostic::error(
+            Pos::new(&path, line + 1, 1),
+            format!(
+                "the edits cannot be carried back as made: the documents would tangle this line \
+                 to {:?} instead of {:?} (a fragment used in several places edited in one, or an \
+                 indentation the fragment does not own); nothing was written",
+                g.split('\n').nth(line).unwrap_or(""),
+                w.split('\n').nth(line).unwrap_or("")
+            ),
+        );
+        if let Ok(at) = got.locate(line + 1, None) {
+            d = d.with_note(
+                Pos::new(at.path, at.line, at.col),
+                format!("that line comes from «{}» here", at.fragment),
+            );
+        }
+        errors.push(d);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(errors))
+    }
+}
+
+/// What [`sync`] found on disk: the outputs edited since they were tangled, as text.
+pub fn edited_outputs(
+    project: &Project,
+    fresh: &Tangled,
+) -> Result<BTreeMap<PathBuf, String>, Diagnostics> {
+    let manifest = Manifest::read(&project.root).unwrap_or_default();
+    let mut edited = BTreeMap::new();
+    let mut errors = Vec::new();
+    for o in &fresh.outputs {
+        let path = normalize(&o.path);
+        let Ok(disk) = std::fs::read(project.root.join(&o.path)) else {
+            continue; // a missing output has nothing to carry back; `tangle` writes it again
+        };
+        if disk == o.content {
+            continue;
+        }
+        let recorded = manifest.hashes.get(&path).copied();
+        let documents_changed = recorded != Some(content_hash(&o.content));
+        let output_changed = recorded != Some(content_hash(&disk));
+        match (recorded, documents_changed, output_changed) {
+            (None, _, _) => errors.push(Diagnostic::error(
+                o.block.clone(),
+                format!(
+                    "`{}` differs from its documents, and the manifest does not say what was \
+                     tangled into it; run `tangle` first (edits to it would be lost) or restore it",
+                    path.display()
+                ),
+            )),
+            (_, true, false) => {} // only the documents moved on: `tangle` updates the output
+            (_, true, true) => errors.push(Diagnostic::error(
+                Pos::new(&path, 1, 1),
+                "both this file and its documents changed since it was tangled; sync would \
+                 lose one side: merge by hand (or run `tangle` to drop the file's edits)",
+            )),
+            (_, false, _) => match String::from_utf8(disk) {
+                Ok(text) => {
+                    edited.insert(path, text);
+                }
+                Err(e) => {
+                    let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                    let good = String::from_utf8_lossy(good);
+                    let line = good.matches('\n').count() + 1;
+                    let col = good.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    errors.push(Diagnostic::error(
+                        Pos::new(&path, line, col),
+                        "the file is not valid UTF-8: nothing can be carried back from it",
+                    ));
+                }
+            },
+        }
+    }
+    if errors.is_empty() {
+        Ok(edited)
+    } else {
+        Err(Diagnostics(errors))
+    }
+}

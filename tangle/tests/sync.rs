@@ -1,0 +1,233 @@
+//! `tangle sync` with the real binary: edits made to tangled files go back to the chapter lines
+//! they came from, and every edit that cannot be carried back exactly is refused with nothing
+//! written.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Book(PathBuf);
+
+impl Book {
+    fn new(tag: &str, chapter: &str) -> Book {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sync-{tag}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("docs")).unwrap();
+        fs::write(dir.join("book.toml"), "[book]\nsrc = \"docs\"\n").unwrap();
+        fs::write(dir.join("docs/SUMMARY.md"), "- [A](a.md)\n").unwrap();
+        fs::write(dir.join("docs/a.md"), chapter).unwrap();
+        let book = Book(dir);
+        book.ok(&["-q"]);
+        book
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tangle"))
+            .args(args)
+            .current_dir(&self.0)
+            .output()
+            .unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tangle {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "tangle {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+    fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.0.join(rel)).unwrap()
+    }
+    /// Edits a tangled (read-only) file as an editor would.
+    fn edit(&self, rel: &str, f: impl FnOnce(&str) -> String) {
+        let path = self.0.join(rel);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let new = f(&fs::read_to_string(&path).unwrap());
+        fs::write(&path, new).unwrap();
+    }
+}
+
+impl Drop for Book {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+const CHAPTER: &str = "# A\n\n```rust file=src/m.rs\nfn main() {\n    <<body>>\n    let s = <<value>>;\n}\n```\n\nThe body.\n\n```rust name=body\nlet x = 1;\nlet y = 2;\n```\n\n```rust name=value\n\"text\"\n```\n";
+
+#[test]
+fn changed_inserted_and_deleted_lines_go_to_their_chapter_lines() {
+    let b = Book::new("basic", CHAPTER);
+    b.edit("src/m.rs", |t| {
+        t.replace("    let x = 1;\n", "    let x = 10;\n    let z = 3;\n")
+            .replace("    let y = 2;\n", "")
+    });
+    let said = b.ok(&["sync"]);
+    assert!(said.contains("wrote docs/a.md"), "{said}");
+    let chapter = b.read("docs/a.md");
+    assert!(
+        chapter.contains("```rust name=body\nlet x = 10;\nlet z = 3;\n```"),
+        "{chapter}"
+    );
+    // The chapters now tangle to the edited file, byte for byte.
+    b.ok(&["--check"]);
+    // Nothing left to carry back.
+    assert!(b.ok(&["sync"]).contains("no edited output"));
+}
+
+#[test]
+fn text_around_a_reference_goes_to_the_reference_line() {
+    let b = Book::new("around", CHAPTER);
+    b.edit("src/m.rs", |t| {
+        t.replace("let s = \"text\";", "let s: &str = \"text\";")
+    });
+    b.ok(&["sync"]);
+    assert!(b
+        .read("docs/a.md")
+        .contains("    let s: &str = <<value>>;\n"));
+    b.edit("src/m.rs", |t| t.replace("\"text\"", "\"other\""));
+    b.ok(&["sync"]);
+    assert!(b
+        .read("docs/a.md")
+        .contains("```rust name=value\n\"other\"\n```"));
+    b.ok(&["--check"]);
+}
+
+#[test]
+fn reindenting_a_fragment_line_changes_the_fragment_not_the_reference() {
+    let b = Book::new("indent", CHAPTER);
+    b.edit("src/m.rs", |t| {
+        t.replace("    let y = 2;", "        let y = 2;")
+    });
+    b.ok(&["sync"]);
+    assert!(b.read("docs/a.md").contains("let x = 1;\n    let y = 2;\n"));
+    b.ok(&["--check"]);
+}
+
+#[test]
+fn refusals_write_nothing() {
+    let twice = "```rust file=src/m.rs\nfn a() {\n    <<shared>>\n}\nfn b() {\n    <<shared>>\n}\n```\n\n```rust name=shared\nwork();\n```\n";
+    let b = Book::new("refuse", twice);
+    let before = b.read("docs/a.md");
+    // One copy of a fragment used twice edited, the other not.
+    b.edit("src/m.rs", |t| t.replacen("work();", "rest();", 1));
+    let err = b.fails(&["sync"]);
+    assert!(err.contains("cannot be carried back"), "{err}");
+    assert_eq!(b.read("docs/a.md"), before);
+    // Both copies edited alike: one edit.
+    b.edit("src/m.rs", |t| t.replace("work();", "rest();"));
+    b.ok(&["sync"]);
+    assert!(b
+        .read("docs/a.md")
+        .contains("```rust name=shared\nrest();\n```"));
+    // Both copies edited differently.
+    b.edit("src/m.rs", |t| {
+        t.replacen("rest();", "one();", 1)
+            .replacen("    rest();", "    two();", 1)
+    });
+    let err = b.fails(&["sync"]);
+    assert!(err.contains("edited differently"), "{err}");
+    b.ok(&["-q"]);
+    // The generated header.
+    b.edit("src/m.rs", |t| t.replacen("Generated", "Made", 1));
+    let err = b.fails(&["sync"]);
+    assert!(
+        err.contains("src/m.rs:1:1: error:") && err.contains("header"),
+        "{err}"
+    );
+    b.ok(&["-q"]);
+    // Not UTF-8.
+    b.edit("src/m.rs", |t| t.to_string());
+    let mut bytes = fs::read(b.0.join("src/m.rs")).unwrap();
+    bytes.extend_from_slice(b"\xff\n");
+    fs::write(b.0.join("src/m.rs"), bytes).unwrap();
+    let err = b.fails(&["sync"]);
+    assert!(err.contains("not valid UTF-8"), "{err}");
+    b.ok(&["-q"]);
+    // Both sides edited since the last tangle.
+    b.edit("src/m.rs", |t| t.replace("rest();", "again();"));
+    let chapter = b.read("docs/a.md").replace("fn b()", "fn c()");
+    fs::write(b.0.join("docs/a.md"), &chapter).unwrap();
+    let err = b.fails(&["sync"]);
+    assert!(
+        err.contains("both this file and its documents changed"),
+        "{err}"
+    );
+    assert_eq!(b.read("docs/a.md"), chapter);
+}
+
+/// Copies the project's book (book.toml, Cargo.toml for the edition, docs/) into `dir`.
+fn copy_project_book(dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir.join("docs")).unwrap();
+    for f in ["book.toml", "Cargo.toml"] {
+        fs::copy(root.join(f), dir.join(f)).unwrap();
+    }
+    for e in fs::read_dir(root.join("docs")).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), dir.join("docs").join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn fmt_turns_a_misformatted_copy_of_the_book_back_into_the_book() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sync-fmt-book");
+    copy_project_book(&dir);
+    let b = Book(dir.clone());
+    let original: Vec<(PathBuf, String)> = fs::read_dir(dir.join("docs"))
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let t = fs::read_to_string(&p).unwrap();
+            (p, t)
+        })
+        .collect();
+    // Three kinds of damage rustfmt repairs: spacing, a line's indentation, a split call.
+    let damage = [
+        (
+            "framing.md",
+            "pub fn frame(header_json: &[u8], content: &[u8]) -> Result<Vec<u8>, ProtocolError> {",
+            "pub fn frame(header_json:&[u8],content:&[u8])->Result<Vec<u8>,ProtocolError>{",
+        ),
+        (
+            "event-loop.md",
+            "    let mut events = Events::with_capacity(1024);",
+            "  let mut events = Events::with_capacity( 1024 ) ;",
+        ),
+    ];
+    let mut damaged = 0;
+    for (chapter, good, bad) in damage {
+        let path = dir.join("docs").join(chapter);
+        let text = fs::read_to_string(&path).unwrap();
+        if text.contains(good) {
+            fs::write(&path, text.replacen(good, bad, 1)).unwrap();
+            damaged += 1;
+        }
+    }
+    assert_eq!(damaged, 2, "the book changed: pick other lines to damage");
+    b.ok(&["-q"]);
+    let check = b.run(&["fmt", "--check"]);
+    assert!(!check.status.success(), "fmt --check must see the damage");
+    let places = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(places.contains("docs/framing.md:"), "{places}");
+    b.ok(&["fmt"]);
+    for (path, text) in &original {
+        assert_eq!(
+            &fs::read_to_string(path).unwrap(),
+            text,
+            "{}",
+            path.display()
+        );
+    }
+    // Idempotent, and the outputs match the chapters.
+    b.ok(&["fmt", "--check"]);
+    b.ok(&["--check"]);
+}
