@@ -89,6 +89,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let cwd = std::env::current_dir()?;
     match cli.command {
         Some(Command::Locate { place }) => locate(&cwd, &place),
+        Some(Command::Cargo { args }) if tangle::cargo::fix::is_fix(&args) => {
+            cargo_fix(&cwd, &args, cli.quiet)
+        }
         Some(Command::Cargo { args }) => {
             let project = find_project(&cwd)?;
             let tangled = tangle(&project, &cwd)?;
@@ -283,6 +286,37 @@ fn carry(project: &Project, cwd: &Path, plan: &tangle::sync::Plan, quiet: bool) 
         }
     }
     Ok(())
+}
+
+/// `tangle cargo fix` / `tangle cargo clippy --fix`: the machine-applicable suggestions,
+/// applied to the outputs in memory and carried into the documents.
+fn cargo_fix(cwd: &Path, args: &[OsString], quiet: bool) -> Result<ExitCode> {
+    let project = find_project(cwd)?;
+    let fresh = tangle(&project, cwd)?;
+    // The compiler reads the files on disk: they must be what the documents make them.
+    let stale = write::check_all(project.target(None), &fresh.outputs);
+    if let Some(d) = stale.first() {
+        bail!(
+            "{} differs from the documents; run `tangle` (or `tangle sync`) first",
+            d.path.display()
+        );
+    }
+    let report = tangle::cargo::fix::report_args(args);
+    let (code, messages) = tangle::cargo::fix::messages(&project.root, &report)?;
+    let (edited, applied) = tangle::cargo::fix::apply(&messages, &project.root, &fresh.outputs);
+    if edited.is_empty() {
+        if !quiet {
+            eprintln!("tangle: no machine-applicable suggestion to apply");
+        }
+        return Ok(ExitCode::from(code.clamp(0, 255) as u8));
+    }
+    let plan =
+        tangle::sync::plan(&project, &fresh, &edited).map_err(|ds| shown(&project, cwd, ds))?;
+    carry(&project, cwd, &plan, quiet)?;
+    if !quiet {
+        eprintln!("tangle: applied {applied} suggestion(s) in the documents");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `tangle fmt [--check]`: rustfmt over the Rust outputs, carried into the documents.

@@ -231,3 +231,25 @@ fn fmt_turns_a_misformatted_copy_of_the_book_back_into_the_book() {
     b.ok(&["fmt", "--check"]);
     b.ok(&["--check"]);
 }
+
+#[test]
+fn a_clippy_fix_lands_in_the_chapter_line() {
+    let chapter = "# A\n\n```rust file=src/main.rs\nfn main() {\n    <<check the list>>\n}\n```\n\nThe check.\n\n```rust name=\"check the list\"\nlet list = vec![1, 2];\nif list.len() == 0 {\n    println!(\"empty\");\n}\n```\n";
+    let b = Book::new("clippy-fix", chapter);
+    fs::write(
+        b.0.join("Cargo.toml"),
+        "[package]\nname = \"fixme\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    let said = b.ok(&["cargo", "clippy", "--quiet", "--fix"]);
+    assert!(said.contains("applied 2 suggestion(s)"), "{said}");
+    let fixed = b.read("docs/a.md");
+    assert!(
+        fixed.contains(
+            "```rust name=\"check the list\"\nlet list = [1, 2];\nif list.is_empty() {\n"
+        ),
+        "{fixed}"
+    );
+    // The outputs are what the chapter tangles to; no source file was written by cargo.
+    b.ok(&["--check"]);
+}

@@ -27,6 +27,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 
+pub mod fix;
 mod render;
 use render::{paint, BOLD, WARNING};
 pub use render::{render, Mapper};
