@@ -68,6 +68,11 @@ enum Command {
         /// Seconds between checks for changes.
         #[arg(long, default_value_t = 0.2)]
         interval: f64,
+        /// Both ways: also carry saved edits of the tangled files back into the documents
+        /// (`tangle sync`). The tangled files are kept writable for their owner while watching;
+        /// the next plain `tangle` makes them read-only again.
+        #[arg(long)]
+        sync: bool,
     },
 }
 
@@ -99,7 +104,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let code = tangle::cargo::run(&project.root, &tangled.outputs, &args)?;
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
-        Some(Command::Watch { interval }) => watch(&cwd, interval, cli.quiet),
+        Some(Command::Watch { interval, sync }) => watch(&cwd, interval, cli.quiet, sync),
         Some(Command::Sync) => sync(&cwd, cli.quiet),
         Some(Command::Fmt { check }) => fmt(&cwd, check, cli.quiet),
         Some(Command::Mdbook { args }) => mdbook(&args),
@@ -427,32 +432,90 @@ fn locate(cwd: &Path, place: &str) -> Result<ExitCode> {
     }
 }
 
-/// Re-tangles the project whenever one of its inputs changes.
-fn watch(cwd: &Path, interval: f64, quiet: bool) -> Result<ExitCode> {
+/// Re-tangles the project whenever one of its inputs changes; with `both_ways`, also carries
+/// saved outputs back first.
+fn watch(cwd: &Path, interval: f64, quiet: bool, both_ways: bool) -> Result<ExitCode> {
     WATCHING.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut last = None;
+    let report = |result: Result<ExitCode>| {
+        if let Err(e) = result {
+            match e.downcast_ref::<Diagnostics>() {
+                Some(ds) => eprintln!("{ds}"),
+                None => eprintln!("tangle: error: {e:#}"),
+            }
+        }
+    };
+    let (mut last, mut last_outputs) = (None, None);
     loop {
         let project = find_project(cwd);
+        if both_ways {
+            let stamp = project.as_ref().map(outputs_stamp).unwrap_or_default();
+            if last_outputs.is_some() && Some(&stamp) != last_outputs.as_ref() {
+                // An output was saved: carry it back (the documents then change, and the
+                // next check below re-tangles them, which changes nothing more).
+                report(sync(cwd, quiet));
+            }
+            last_outputs = Some(stamp);
+        }
         let stamp = project.as_ref().map(watched_stamp).unwrap_or_default();
         if Some(&stamp) != last.as_ref() {
             last = Some(stamp);
-            let result = project.and_then(|p| finish(&p, cwd, None, false, quiet));
-            match result {
-                Ok(_) => eprintln!("tangle: up to date"),
-                Err(e) => match e.downcast_ref::<Diagnostics>() {
-                    Some(ds) => eprintln!("{ds}"),
-                    None => eprintln!("tangle: error: {e:#}"),
-                },
+            let result = project.and_then(|p| {
+                let code = finish(&p, cwd, None, false, quiet)?;
+                if both_ways {
+                    writable_outputs(&p);
+                }
+                Ok(code)
+            });
+            if result.is_ok() {
+                eprintln!("tangle: up to date");
+            }
+            report(result);
+            if both_ways {
+                last_outputs = find_project(cwd).ok().as_ref().map(outputs_stamp);
             }
         }
         std::thread::sleep(std::time::Duration::from_secs_f64(interval.max(0.02)));
     }
 }
 
+/// The project's outputs, as its manifest lists them.
+fn manifest_outputs(project: &Project) -> Vec<PathBuf> {
+    tangle::write::Manifest::read(&project.root)
+        .map(|m| m.outputs)
+        .unwrap_or_default()
+}
+
+/// Gives the owner write permission on every output, so that an editor can save it.
+fn writable_outputs(project: &Project) {
+    use std::os::unix::fs::PermissionsExt;
+    for out in manifest_outputs(project) {
+        let path = project.root.join(out);
+        if let Ok(meta) = std::fs::metadata(&path) {
+            let mode = meta.permissions().mode();
+            if mode & 0o200 == 0 {
+                let _ =
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o200));
+            }
+        }
+    }
+}
+
+/// Modification times and sizes of the outputs.
+fn outputs_stamp(project: &Project) -> Vec<(PathBuf, Option<std::time::SystemTime>, u64)> {
+    stamps(project, manifest_outputs(project))
+}
+
 /// Modification times and sizes of everything that a tangle reads.
 fn watched_stamp(project: &Project) -> Vec<(PathBuf, Option<std::time::SystemTime>, u64)> {
-    project
-        .inputs()
+    stamps(project, project.inputs())
+}
+
+/// Modification times and sizes of `files` (relative to the project root).
+fn stamps(
+    project: &Project,
+    files: Vec<PathBuf>,
+) -> Vec<(PathBuf, Option<std::time::SystemTime>, u64)> {
+    files
         .into_iter()
         .map(|f| {
             let meta = std::fs::metadata(project.root.join(&f)).ok();

@@ -253,3 +253,41 @@ fn a_clippy_fix_lands_in_the_chapter_line() {
     // The outputs are what the chapter tangles to; no source file was written by cargo.
     b.ok(&["--check"]);
 }
+
+#[test]
+fn watch_both_ways_carries_a_saved_output_back() {
+    let b = Book::new("watch-sync", CHAPTER);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tangle"))
+        .args(["watch", "--sync", "--interval", "0.05"])
+        .current_dir(&b.0)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_until = |done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if done() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    };
+    let out = b.0.join("src/m.rs");
+    // While watching both ways, the tangled file is writable: an editor saves it in place.
+    let writable =
+        wait_until(&|| fs::metadata(&out).is_ok_and(|m| m.permissions().mode() & 0o200 != 0));
+    if writable {
+        let text = fs::read_to_string(&out).unwrap();
+        fs::write(&out, text.replace("let y = 2;", "let y = 20;")).unwrap();
+    }
+    let carried = wait_until(&|| b.read("docs/a.md").contains("let y = 20;\n"));
+    // The chapter is written first, then the manifest: wait for both.
+    let settled = wait_until(&|| b.run(&["--check"]).status.success());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(writable, "the output did not become writable");
+    assert!(carried, "the saved output was not carried back");
+    assert!(settled, "the outputs and manifest did not settle");
+    b.ok(&["--check"]);
+}
