@@ -25,7 +25,7 @@ struct Cli {
     #[arg(long)]
     check: bool,
     /// Print nothing but errors.
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     quiet: bool,
     #[command(subcommand)]
     command: Option<Command>,
