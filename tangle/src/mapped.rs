@@ -58,13 +58,11 @@ impl MappedText {
     /// Appends another text, its first line continuing our last line (whose origin, if it
     /// has none, becomes that line's).
     pub fn append(&mut self, other: MappedText) {
-        let last = self.map.lines.len() - 1;
-        let at = self.text.len() - self.text.rfind('\n').map_or(0, |k| k + 1);
-        let shift = self.text[self.text.len() - at..].chars().count();
+        let shift = self.text[self.last_line_start()..].chars().count();
         let mut others = other.into_lines().into_iter();
         let first = others.next().expect("a mapped text has a line");
         if !first.text.is_empty() || first.origin.is_some() {
-            let mut mine = self.line(last);
+            let mut mine = self.last_line();
             self.pop_line();
             let mut pieces = mine.all_pieces();
             for (col, o) in first.all_pieces() {
@@ -94,26 +92,29 @@ impl MappedText {
         }
     }
 
-    /// Line `i` for editing.
-    pub fn line(&self, i: usize) -> MappedLine {
-        let text = self.text.split('\n').nth(i).unwrap_or("").to_string();
+    /// Where the last line starts in `text`.
+    fn last_line_start(&self) -> usize {
+        self.text.rfind('\n').map_or(0, |k| k + 1)
+    }
+
+    /// The last line, for editing.
+    fn last_line(&self) -> MappedLine {
+        let i = self.map.lines.len() - 1;
         let first = self.map.segments.partition_point(|s| (s.line as usize) < i);
-        let pieces = self.map.segments[first..]
-            .iter()
-            .take_while(|s| s.line as usize == i)
-            .map(|s| (s.col, s.origin.clone()))
-            .collect();
         MappedLine {
-            text,
+            text: self.text[self.last_line_start()..].to_string(),
             origin: self.map.lines[i].clone(),
-            pieces,
+            pieces: self.map.segments[first..]
+                .iter()
+                .map(|s| (s.col, s.origin.clone()))
+                .collect(),
         }
     }
 
     /// Removes the last line (its text, not the line break before it).
     fn pop_line(&mut self) {
         let i = self.map.lines.len() - 1;
-        let start = self.text.rfind('\n').map_or(0, |k| k + 1);
+        let start = self.last_line_start();
         self.text.truncate(start);
         self.map.lines.pop();
         let keep = self.map.segments.partition_point(|s| (s.line as usize) < i);
@@ -247,5 +248,79 @@ impl MappedLine {
             let (_, o) = self.pieces.pop().expect("one piece");
             self.origin = Some(o);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: u32, col_shift: i32) -> Origin {
+        Origin {
+            file: 0,
+            line,
+            col_shift,
+            fragment: 0,
+        }
+    }
+
+    fn text(lines: &[(&str, Option<Origin>)]) -> MappedText {
+        let lines = lines
+            .iter()
+            .map(|(t, o)| MappedLine {
+                text: t.to_string(),
+                origin: o.clone(),
+                pieces: Vec::new(),
+            })
+            .collect();
+        MappedText::from_lines(lines, Vec::new(), Vec::new())
+    }
+
+    #[test]
+    fn append_continues_the_last_line_and_shifts_its_pieces() {
+        let mut m = MappedText::generated("int main() {\n  ");
+        m.append(text(&[("x;", Some(at(5, 0))), ("y;", Some(at(6, 0)))]));
+        m.push_str("\n}\n");
+        assert_eq!(m.text, "int main() {\n  x;\ny;\n}\n");
+        assert_eq!(
+            m.map.lines,
+            vec![None, Some(at(5, 2)), Some(at(6, 0)), None, None]
+        );
+        assert!(m.map.segments.is_empty());
+        let (text, map) = m.into_parts();
+        assert_eq!(text.lines().count(), map.lines.len());
+    }
+
+    #[test]
+    fn appending_to_a_mapped_line_records_both_pieces() {
+        let mut m = text(&[("a = ", Some(at(1, 0)))]);
+        m.append(text(&[("42", Some(at(9, 0)))]));
+        assert_eq!(m.text, "a = 42");
+        assert_eq!(m.map.lines, vec![Some(at(1, 0))]);
+        let pieces: Vec<_> = m
+            .map
+            .segments
+            .iter()
+            .map(|s| (s.col, s.origin.line))
+            .collect();
+        assert_eq!(pieces, vec![(1, 1), (5, 9)]);
+        let mut l = m.into_lines().pop().unwrap();
+        l.text.truncate(3);
+        l.truncate(3);
+        assert!(l.pieces.is_empty());
+        assert_eq!(l.origin, Some(at(1, 0)));
+    }
+
+    #[test]
+    fn shifting_left_moves_origins_and_pieces() {
+        let mut l = MappedLine {
+            text: "    x = y".into(),
+            origin: Some(at(3, 0)),
+            pieces: vec![(1, at(3, 0)), (9, at(4, 8))],
+        };
+        l.text.drain(..4);
+        l.shift_left(4);
+        assert_eq!(l.origin, Some(at(3, -4)));
+        assert_eq!(l.pieces, vec![(1, at(3, -4)), (5, at(4, 4))]);
     }
 }

@@ -170,3 +170,27 @@ fn a_long_org_cycle_is_reported_in_a_few_lines() {
         "{e}"
     );
 }
+
+#[test]
+fn many_org_blocks_in_one_file_and_one_noweb_ref_assemble_in_linear_time() {
+    // Each block's body is appended to its file's mapped text; re-reading the text so far
+    // per block was quadratic.
+    let n = 40_000;
+    let mut doc = String::from("#+property: header-args :noweb yes\n");
+    for i in 0..n {
+        doc.push_str(&format!(
+            "#+begin_src sh :tangle one.sh\necho {i}\n#+end_src\n"
+        ));
+    }
+    for i in 0..n {
+        doc.push_str(&format!(
+            "#+begin_src sh :noweb-ref part\necho part {i}\n#+end_src\n"
+        ));
+    }
+    doc.push_str("#+begin_src sh :tangle parts.sh\n  <<part>>\n#+end_src\n");
+    let one = org_output(&doc, "one.sh");
+    assert_eq!(one.iter().filter(|&&b| b == b'\n').count(), 2 * n - 1);
+    let parts = String::from_utf8(org_output(&doc, "parts.sh")).unwrap();
+    assert_eq!(parts.lines().count(), n);
+    assert_eq!(parts.lines().last(), Some(&*format!("echo part {}", n - 1)));
+}

@@ -124,7 +124,10 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
         // The match starts where the search does (`\\(.*?\\)`): the engine's scan start,
         // which `PrefixRule::SinceLastReference` takes as the prefix's start.
         find_ref(line, from).map(|m| Found {
-            open: m.lt + (m.mb - from),
+            open: {
+                debug_assert_eq!(m.mb, from);
+                m.lt
+            },
             name: m.id,
             end: m.me,
         })
