@@ -1,8 +1,10 @@
 //! `tangle`: a literate-programming tangler for Markdown books and org-mode documents.
 //!
 //! - [`markdown`] and [`book`] read a book's chapters; [`org`] reads org documents.
-//! - [`model`] is the web of named fragments and roots, [`expand`] the reference expander,
-//!   [`tangle`] the Markdown pipeline that joins them.
+//! - [`model`] is the web of named fragments and roots, [`expand`] the reference expander
+//!   that both readers share (their differences are a [`dialect`]; it writes [`mapped`]
+//!   text), [`tangle`] the Markdown pipeline that joins them; [`coderef`] reads coderef
+//!   labels for both readers.
 //! - [`write`] puts outputs on disk atomically, or compares them with the disk.
 //! - [`cargo`] maps rustc's diagnostics back into the chapters; [`mdbook`] is the mdBook
 //!   preprocessor that renders fragments as a literate program.

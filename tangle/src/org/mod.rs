@@ -60,10 +60,13 @@
 //!
 //! The submodules follow the Org functions they reproduce, in the order a tangle runs:
 //! `scan` reads headlines, keywords, drawers and blocks; `header` merges and reads header
-//! arguments, with Lisp values read by `lisp`; `noweb` resolves and expands references;
-//! `body` removes indentation, coderefs and surrounding blanks; `link` writes
-//! `:comments link` lines; `mode` reads Org 9.6 `:tangle-mode` strings; `tangle` groups
-//! the blocks into files. `text` is the line-mapped text they all work on.
+//! arguments, with Lisp values read by `lisp`; `noweb` is the org dialect of the shared
+//! expander ([`crate::expand`]): Org's reference regexp, resolution and per-block `:noweb`;
+//! `body` removes indentation, coderefs (with the shared [`crate::coderef`] matcher under
+//! Org's rules) and surrounding blanks; `link` writes `:comments link` lines; `mode` reads
+//! Org 9.6 `:tangle-mode` strings; `tangle` groups the blocks into files. `text` holds the
+//! normalized bodies; the line-mapped text they all work on is the shared
+//! [`crate::mapped::MappedText`].
 
 mod body;
 mod header;
