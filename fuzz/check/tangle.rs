@@ -301,7 +301,8 @@ fn check_output(docs: &[(&Path, &str)], out: &Output, mode: Blanks) {
     // lines are asked, so that checking stays linear.)
     for (i, text) in lines.iter().enumerate().take(LOCATED_LINES) {
         let line = i + 1;
-        let len = text.trim_end_matches('\r').chars().count();
+        // As `locate` reads a line: one `\r` before the newline ends it.
+        let len = text.strip_suffix('\r').unwrap_or(text).chars().count();
         for col in [
             None,
             Some(1),
