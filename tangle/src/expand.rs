@@ -222,9 +222,8 @@ struct Frame<U, T> {
     started: bool,
     /// Whether the next line continues the current output line (after separator text).
     continues: bool,
-    /// The text that this frame's prefix adds to its caller's, while the line the frame was
-    /// opened on is built: a range of [`Engine::cur`] and the first piece overlapping it.
-    contrib: (At, At, usize),
+    /// The text that this frame's prefix adds to its caller's.
+    contrib: Contribution,
     /// The frame's prefix: bytes, characters and pieces (the pieces known once it is copied
     /// into the shared buffer, see [`Engine::materialize`]).
     plen: usize,
@@ -237,6 +236,15 @@ struct Frame<U, T> {
     called_at: CalledAt<U>,
     /// Remaining text of the current line after a reference, still to be scanned.
     rest: Option<Resume<U>>,
+}
+
+/// The text a frame's prefix adds to its caller's, while the line the frame was opened on is
+/// built: a range of [`Engine::cur`] and the index of the first piece overlapping it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Contribution {
+    from: At,
+    to: At,
+    first_piece: usize,
 }
 
 /// A place to resume scanning: block, body line, byte offset and character offset.
@@ -318,7 +326,7 @@ pub fn expand<'s, D: Dialect<'s>>(d: &mut D, root: D::Unit) -> Result<MappedText
         key: None,
         started: false,
         continues: false,
-        contrib: (At::default(), At::default(), 0),
+        contrib: Contribution::default(),
         plen: 0,
         pchars: 0,
         psegs: 0,
@@ -487,7 +495,11 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             let caller = below.last().expect("the root frame's prefix is empty");
             let frame = &mut above[0];
             debug_assert_eq!(self.prefix.len(), caller.plen);
-            let (from, to, first) = frame.contrib;
+            let Contribution {
+                from,
+                to,
+                first_piece: first,
+            } = frame.contrib;
             self.prefix.push_str(&self.cur[from.bytes..to.bytes]);
             if to.chars > from.chars {
                 for (col, origin) in &self.cur_segments[first..] {
@@ -631,7 +643,11 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             key: None,
             started: false,
             continues: false,
-            contrib: (from, to, first),
+            contrib: Contribution {
+                from,
+                to,
+                first_piece: first,
+            },
             plen: caller.plen + (to.bytes - from.bytes),
             pchars: caller.pchars + (to.chars - from.chars),
             psegs: 0,
