@@ -1,7 +1,8 @@
 //! Noweb references: Org 9.5.5's reference regexp (`org-babel-noweb-wrap`), their
-//! resolution by `#+name:` or `:noweb-ref` and their expansion as
-//! `org-babel-expand-noweb-references` does it (the text before a reference repeated before
-//! every line of its expansion).
+//! resolution by `#+name:` or `:noweb-ref`, and the [`Org`] dialect with which the shared
+//! expander ([`crate::expand::expand`]) expands them as `org-babel-expand-noweb-references`
+//! does (the text before a reference, since the previous one, repeated before every line of
+//! its expansion).
 
 use super::*;
 use crate::dialect::{
