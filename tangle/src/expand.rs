@@ -684,11 +684,18 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
     }
 
     /// Starts a new piece of the current line at the current column; a piece that this one
-    /// starts at the same column is empty and is dropped.
+    /// starts at the same column is empty and is dropped (and when it was the line's main
+    /// piece, as after a reference that expands to nothing, the new piece is).
     fn push_segment(&mut self, origin: Origin) {
         let col = self.cur_chars as u32 + 1;
-        while self.cur_segments.last().is_some_and(|(c, _)| *c == col) {
-            self.cur_segments.pop();
+        while let Some((c, _)) = self.cur_segments.last() {
+            if *c != col {
+                break;
+            }
+            let (_, dropped) = self.cur_segments.pop().expect("a piece");
+            if self.cur_origin.as_ref() == Some(&dropped) {
+                self.cur_origin = Some(origin.clone());
+            }
         }
         self.cur_segments.push((col, origin));
     }
