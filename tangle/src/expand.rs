@@ -502,14 +502,21 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             } = frame.contrib;
             self.prefix.push_str(&self.cur[from.bytes..to.bytes]);
             if to.chars > from.chars {
+                // The text moves from column `from` to the end of the caller's prefix (under
+                // Markdown's rule it stays where it is).
+                let moved = caller.pchars as i32 - from.chars as i32;
                 for (col, origin) in &self.cur_segments[first..] {
                     let start = *col as usize - 1;
                     if start >= to.chars {
                         break;
                     }
                     let col = (start.max(from.chars) - from.chars + caller.pchars + 1) as u32;
-                    if self.prefix_segments.last().map(|p| &p.1) != Some(origin) {
-                        self.prefix_segments.push((col, origin.clone()));
+                    let origin = Origin {
+                        col_shift: origin.col_shift + moved,
+                        ..origin.clone()
+                    };
+                    if self.prefix_segments.last().map(|p| &p.1) != Some(&origin) {
+                        self.prefix_segments.push((col, origin));
                     }
                 }
             }

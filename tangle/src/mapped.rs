@@ -217,16 +217,22 @@ impl MappedLine {
 
     /// Records that `removed` characters were deleted at the start of the line.
     pub fn shift_left(&mut self, removed: usize) {
-        if removed == 0 {
+        self.reindent(-(removed as i32));
+    }
+
+    /// Records that the line's leading blanks were rewritten, `delta` characters longer
+    /// (negative: shorter), as when indentation is removed and a tab that straddles the new
+    /// indentation becomes spaces.
+    pub fn reindent(&mut self, delta: i32) {
+        if delta == 0 {
             return;
         }
-        let r = removed as i32;
         if let Some(o) = &mut self.origin {
-            o.col_shift -= r;
+            o.col_shift += delta;
         }
         for (c, o) in &mut self.pieces {
-            *c = (*c as i32 - r).max(1) as u32;
-            o.col_shift -= r;
+            *c = (*c as i32 + delta).max(1) as u32;
+            o.col_shift += delta;
         }
         // Pieces now starting at column 1: the last of them starts the line.
         let first = self.pieces.iter().rposition(|p| p.0 == 1).unwrap_or(0);

@@ -102,10 +102,10 @@ pub(super) fn remove_indentation(m: &mut Vec<MappedLine>) {
                 }
             }
         }
-        let removed = nb as i32 - kept.chars().count() as i32;
+        let delta = kept.chars().count() as i32 - nb as i32;
         let mut l2 = l.clone();
         l2.text = format!("{kept}{}", &l.text[nb..]);
-        l2.shift_left(removed.max(0) as usize);
+        l2.reindent(delta);
         out.push(l2);
     }
     *m = out;
@@ -225,15 +225,14 @@ impl Tangler<'_> {
         let lines = m
             .into_iter()
             .map(|l| {
-                let (line, col) = match l.origin {
-                    // Column (0-based, characters) in the org line of the line's first char.
-                    Some(o) => (o.line, (-o.col_shift).max(0) as usize),
+                let (line, shift) = match l.origin {
+                    Some(o) => (o.line, -o.col_shift),
                     None => (block.line as u32 + 1, 0),
                 };
                 NormalLine {
                     text: l.text,
                     line,
-                    col,
+                    shift,
                 }
             })
             .collect();

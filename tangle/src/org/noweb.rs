@@ -88,7 +88,10 @@ impl<'b> Org<'_, '_, 'b> {
     /// The place of `at` in the org file: line and 1-based column.
     fn place(&self, at: CalledAt<usize>) -> (usize, usize) {
         let l = &self.bodies[at.unit].lines[at.line];
-        (l.line as usize, l.col + at.chars + 1)
+        (
+            l.line as usize,
+            (at.chars as i32 + l.shift + 1).max(1) as usize,
+        )
     }
 }
 
@@ -118,7 +121,7 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
     }
 
     fn line_shift(&self, b: usize, i: usize) -> i32 {
-        self.bodies[b].lines[i].col as i32
+        self.bodies[b].lines[i].shift
     }
 
     fn find_reference(&self, _: usize, _: usize, line: &'b str, from: usize) -> Option<Found> {

@@ -17,6 +17,7 @@ pub(super) struct NormalLine {
     pub(super) text: String,
     /// 1-based line in the org file.
     pub(super) line: u32,
-    /// 0-based character column in the org line of the line's first character.
-    pub(super) col: usize,
+    /// Column in the org line minus column in `text` (characters): what normalization
+    /// removed before the text (negative when a tab became wider spaces).
+    pub(super) shift: i32,
 }
