@@ -11,7 +11,6 @@
 //! character, which lies in the reference before the piece.
 
 #[path = "../../fuzz/check/tangle.rs"]
-#[allow(dead_code)]
 mod check;
 
 /// A small deterministic generator (xorshift64*), so failures are reproducible by seed.
