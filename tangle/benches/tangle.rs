@@ -252,7 +252,9 @@ fn main() {
 
     // 1b. `tangle sync` on the book with nothing edited: it tangles, reads every output and
     //     compares; the cost of a watcher's idle check.
-    let t = median(21, || run(Command::new(TANGLE).args(["sync", "-q"]).current_dir(&dir)));
+    let t = median(21, || {
+        run(Command::new(TANGLE).args(["sync", "-q"]).current_dir(&dir))
+    });
     rows.push(Row {
         what: "the book: `tangle sync`, no edits (process)".into(),
         time: t,
