@@ -22,6 +22,8 @@ fn tangle(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tangle"))
         .args(args)
         .current_dir(dir)
+        // Plain text to compare with, whatever the caller's terminal settings.
+        .env("CARGO_TERM_COLOR", "never")
         .output()
         .unwrap()
 }
