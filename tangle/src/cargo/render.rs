@@ -2,6 +2,7 @@
 //! with the chapter's lines as the snippet, the way rustc lays them out.
 
 use super::*;
+use crate::paths::normalize;
 
 /// Renders one diagnostic without colour. `message` is a cargo `compiler-message` (whose
 /// `manifest_path` helps to find files) or rustc's diagnostic object itself.
@@ -1050,23 +1051,6 @@ fn visit_spans(diag: &Value, f: &mut impl FnMut(&Value)) {
             visit_spans(c, f);
         }
     }
-}
-
-/// Removes `.` and resolves `..` lexically.
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            c => out.push(c.as_os_str()),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
