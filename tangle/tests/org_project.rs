@@ -206,3 +206,31 @@ fn watch_retangles_an_org_project_on_save() {
     );
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sync_carries_an_edited_output_back_into_the_org_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = project("sync");
+    ok(&tangle(&dir, &["lit.org"]));
+    let main = dir.join("src/main.rs");
+    fs::set_permissions(&main, fs::Permissions::from_mode(0o644)).unwrap();
+    let text = fs::read_to_string(&main).unwrap();
+    fs::write(
+        &main,
+        text.replace("\"many\"", "\"several\"").replace(
+            "    println!(\"hello, {who} ({count})\");\n",
+            "    println!(\"hello, {who} ({count})\");\n    println!(\"bye\");\n",
+        ),
+    )
+    .unwrap();
+    ok(&tangle(&dir, &["sync"]));
+    let org = fs::read_to_string(dir.join("lit.org")).unwrap();
+    assert!(
+        org.contains(
+            "#+begin_src rust\nlet count: usize = \"several\";\nprintln!(\"hello, {who} ({count})\");\nprintln!(\"bye\");\n#+end_src"
+        ),
+        "{org}"
+    );
+    ok(&tangle(&dir, &["--check"]));
+    fs::remove_dir_all(&dir).unwrap();
+}
