@@ -95,3 +95,24 @@ fn chapters_split_at_nul() {
     assert_eq!(names, ["ch1.md", "ch2.md", "ch3.md", "ch4.md"]);
     assert_eq!(chapters[3].1, "d\0e");
 }
+
+#[path = "../../fuzz/check/sync.rs"]
+mod sync_check;
+
+#[test]
+fn sync_corpus_and_regressions_pass_the_fuzz_checks() {
+    replay("sync", sync_check::check_sync);
+    // The seeds reach both ends: edits carried back exactly, and edits refused.
+    let outcomes: Vec<sync_check::Outcome> = inputs("sync")
+        .iter()
+        .map(|p| sync_check::outcome(&std::fs::read(p).unwrap()))
+        .collect();
+    assert!(
+        outcomes.contains(&sync_check::Outcome::Carried),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&sync_check::Outcome::Refused),
+        "{outcomes:?}"
+    );
+}
