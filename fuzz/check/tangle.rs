@@ -278,9 +278,16 @@ fn check_output(docs: &[(&Path, &str)], out: &Output, mode: Blanks) {
             }
             // Blanks may be made: the source's text, from its first non-blank character, is
             // where the map puts it, and the non-blank characters that follow are its own.
-            let Some(first) = src.iter().position(|ch| !matches!(ch, ' ' | '\t')) else {
+            let Some(mut first) = src.iter().position(|ch| !matches!(ch, ' ' | '\t')) else {
                 continue;
             };
+            // Org's escape comma (`,*`, `,#+`, and `,,*` keeping one) is removed, not copied:
+            // the line's one shift counts it, so its text starts one character later.
+            let commas = src[first..].iter().take_while(|c| **c == ',').count();
+            let after = &src[first + commas..];
+            if commas > 0 && (after.first() == Some(&'*') || after.starts_with(&['#', '+'])) {
+                first += 1;
+            }
             let anchor = first as i64 + o.col_shift as i64;
             if anchor >= start as i64 && anchor < end as i64 && out[anchor as usize] != src[first] {
                 mismatch(anchor as usize, Some(&src[first]));
