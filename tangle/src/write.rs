@@ -331,18 +331,30 @@ fn commit(changes: &[Change<'_>]) -> Result<(), Diagnostics> {
         ))
     };
     let mut staged: Vec<PathBuf> = Vec::with_capacity(changes.len());
+    let mut files: Vec<fs::File> = Vec::with_capacity(changes.len());
     for c in changes {
         let (tmp, _) = side_names(&c.full);
         let _ = fs::remove_file(&tmp);
-        if let Err(e) = stage(&tmp, c.content, c.mode) {
-            let _ = fs::remove_file(&tmp);
-            for t in &staged {
-                let _ = fs::remove_file(t);
+        match stage(&tmp, c.content, c.mode) {
+            Ok(f) => files.push(f),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                for t in &staged {
+                    let _ = fs::remove_file(t);
+                }
+                return Err(fail(c, &e));
             }
-            return Err(fail(c, &e));
         }
         staged.push(tmp);
     }
+    // Every staged file is on disk before the first rename.
+    if let Some((k, e)) = sync_data_all(&files) {
+        for t in &staged {
+            let _ = fs::remove_file(t);
+        }
+        return Err(fail(&changes[k], &e));
+    }
+    drop(files);
     // Which targets are in place, and where their old content waits (`None`: there was none).
     let mut done: Vec<(&Path, Option<PathBuf>)> = Vec::with_capacity(changes.len());
     for (c, tmp) in changes.iter().zip(&staged) {
@@ -390,8 +402,9 @@ fn commit(changes: &[Change<'_>]) -> Result<(), Diagnostics> {
     Ok(())
 }
 
-/// Writes `content` with `mode` to the new file `tmp`, making missing folders.
-fn stage(tmp: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
+/// Writes `content` with `mode` to the new file `tmp`, making missing folders. The file is
+/// written, not yet synced to disk: see [`sync_data_all`].
+fn stage(tmp: &Path, content: &[u8], mode: u32) -> std::io::Result<fs::File> {
     if let Some(dir) = tmp.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
@@ -402,13 +415,54 @@ fn stage(tmp: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
         .open(tmp)?;
     f.write_all(content)?;
     f.set_permissions(fs::Permissions::from_mode(mode))?;
-    f.sync_data()
+    Ok(f)
+}
+
+/// Syncs the data of every file to disk; the first failure, by index, if one fails. The syncs
+/// run side by side (a few threads waiting on the disk), so that the file system can commit
+/// them together instead of one journal commit after another.
+fn sync_data_all(files: &[fs::File]) -> Option<(usize, std::io::Error)> {
+    const THREADS: usize = 8;
+    if files.len() < 2 {
+        return files
+            .iter()
+            .enumerate()
+            .find_map(|(k, f)| f.sync_data().err().map(|e| (k, e)));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let sync = || {
+        let mut failed = None;
+        loop {
+            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(f) = files.get(k) else { break failed };
+            if let Err(e) = f.sync_data() {
+                failed = failed.or(Some((k, e)));
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..THREADS.min(files.len()))
+            .map(|_| s.spawn(sync))
+            .collect();
+        let mut failed = sync();
+        for h in helpers {
+            if let Some((k, e)) = h.join().expect("a sync thread does not panic") {
+                match &failed {
+                    Some((j, _)) if *j < k => {}
+                    _ => failed = Some((k, e)),
+                }
+            }
+        }
+        failed
+    })
 }
 
 /// Replaces `path` with `content` through a temporary file in the same folder and a rename.
 pub fn replace(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
     let (tmp, _) = side_names(path);
-    let result = stage(&tmp, content, mode).and_then(|()| fs::rename(&tmp, path));
+    let result = stage(&tmp, content, mode)
+        .and_then(|f| f.sync_data())
+        .and_then(|()| fs::rename(&tmp, path));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
