@@ -77,7 +77,7 @@ impl<'w> Dialect<'w> for Markdown<'w> {
     }
 
     fn line_count(&self, unit: BlockRef) -> usize {
-        self.web.block(unit).lines.len()
+        self.web.block(unit).len()
     }
 
     fn line(&self, unit: BlockRef, i: usize) -> &'w str {

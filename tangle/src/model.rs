@@ -215,7 +215,7 @@ impl Web {
 
     /// Body line `i` of block `at` as it is tangled: without its coderef label.
     pub fn code(&self, at: BlockRef, i: usize) -> &str {
-        let line = &self.block(at).lines[i];
+        let line = self.block(at).line(i);
         let index = &self.label_index[at.chapter][at.block];
         if index.is_empty() {
             return line;
@@ -238,7 +238,7 @@ impl Web {
                     block: b,
                 };
                 let first = refs.len() as u32;
-                for i in 0..block.lines.len() {
+                for i in 0..block.len() {
                     let line = self.code(at, i);
                     let (mut from, mut chars) = (0, 0);
                     while let Some(r) = find_reference(line, from) {
@@ -357,7 +357,7 @@ fn find_labels(chapters: &[Chapter], default_fmt: &str) -> (Vec<CodeLabel>, Vec<
             let mut mine = Vec::new();
             if block.kind != BlockKind::Illustration {
                 let fmt = block.labels.as_deref().unwrap_or(default_fmt);
-                for (i, line) in block.lines.iter().enumerate() {
+                for (i, line) in block.lines().enumerate() {
                     if let Some(Label { keep, name }) = find_label(line, fmt, LabelRules::Markdown)
                     {
                         mine.push(labels.len() as u32);
