@@ -53,9 +53,14 @@ pub struct Manifest {
 
 /// A stable 64-bit hash of a file's content (FNV-1a), as the manifest records it.
 pub fn content_hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    let step = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    // Eight bytes per round: the same hash, without a loop test per byte.
+    let mut chunks = bytes.chunks_exact(8);
+    let mut h = 0xcbf2_9ce4_8422_2325;
+    for c in &mut chunks {
+        h = c.iter().fold(h, |h, &b| step(h, b));
+    }
+    chunks.remainder().iter().fold(h, |h, &b| step(h, b))
 }
 
 const MANIFEST_COMMENT: &str = "# Written by `tangle`: the documents it read and the files it wrote (stale files listed\n# here are removed on the next run when they carry tangle's header).\n";
