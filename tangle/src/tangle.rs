@@ -13,6 +13,9 @@ use std::path::{Component, Path, PathBuf};
 pub struct Tangled {
     pub outputs: Vec<Output>,
     pub warnings: Vec<Diagnostic>,
+    /// The web the outputs were tangled from (Markdown), kept with them so that a process
+    /// that ends after writing them can skip freeing both (see `finish` in main.rs).
+    _web: Option<std::sync::Arc<Web>>,
 }
 
 /// A Markdown tangle together with the web it was tangled from: the mdBook preprocessor renders
@@ -23,13 +26,23 @@ pub struct MarkdownTangle {
     pub tangled: Tangled,
 }
 
+impl MarkdownTangle {
+    /// The tangle, holding on to the web.
+    fn into_tangled(self) -> Tangled {
+        Tangled {
+            _web: Some(std::sync::Arc::new(self.web)),
+            ..self.tangled
+        }
+    }
+}
+
 /// Tangles chapters given in book order as `(path, text)`. Paths are used in messages and
 /// headers as given. Nothing is written: on error, nothing is produced at all.
 pub fn tangle_chapters(
     chapters: &[(PathBuf, String)],
     labels: &str,
 ) -> Result<Tangled, Diagnostics> {
-    tangle_markdown(chapters, labels).map(|m| m.tangled)
+    tangle_markdown(chapters, labels).map(MarkdownTangle::into_tangled)
 }
 
 /// [`tangle_chapters`], keeping the web. Every error of the document is reported, each once at
@@ -107,7 +120,11 @@ fn tangle_parsed(parsed: Parsed, labels: &str) -> Result<MarkdownTangle, Diagnos
     warnings.extend(web.unused_fragments());
     Ok(MarkdownTangle {
         web,
-        tangled: Tangled { outputs, warnings },
+        tangled: Tangled {
+            outputs,
+            warnings,
+            _web: None,
+        },
     })
 }
 
@@ -129,7 +146,7 @@ pub fn tangle_files(
             }
         }
     }
-    tangle_parsed(parsed, labels).map(|m| m.tangled)
+    tangle_parsed(parsed, labels).map(MarkdownTangle::into_tangled)
 }
 
 /// Tangles the book whose `book.toml` is in `root`, in `SUMMARY.md` order.
