@@ -601,7 +601,7 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
                 line: i,
                 chars: chars + before,
             };
-            let reference = text[f.open..f.end].chars().count();
+            let reference = char_count(&text[f.open..f.end]);
             let resolved = self.d.resolve(&text[f.name.0..f.name.1], called_at)?;
             offset = f.end;
             chars += before + reference;
@@ -709,9 +709,18 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
 
     /// Appends text to the current line; returns its length in characters.
     fn push(&mut self, text: &str) -> usize {
-        let n = text.chars().count();
+        let n = char_count(text);
         self.cur.push_str(text);
         self.cur_chars += n;
         n
+    }
+}
+
+/// The number of characters of `s`; most code is ASCII, which is checked a word at a time.
+pub(crate) fn char_count(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
     }
 }
