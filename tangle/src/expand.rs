@@ -25,8 +25,18 @@ pub struct Expansion {
 
 /// Expands root `root` of `web`. Errors: an undefined reference, a reference cycle.
 pub fn expand_root(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
+    expand_root_as(web, root, true)
+}
+
+/// [`expand_root`] without the line map: its `lines` and `segments` stay empty (its `files`
+/// and `fragments` are filled). For writing files, which needs the text only.
+pub fn expand_root_text(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
+    expand_root_as(web, root, false)
+}
+
+fn expand_root_as(web: &Web, root: usize, lines: bool) -> Result<Expansion, Diagnostic> {
     let mut d = Markdown::new(web);
-    let (text, map) = expand(&mut d, web.roots[root].block)?.into_parts();
+    let (text, map) = expand_as(&mut d, web.roots[root].block, lines)?.into_parts();
     Ok(Expansion { text, map })
 }
 
@@ -287,6 +297,8 @@ struct Engine<'d, 's, D: Dialect<'s>> {
     on_stack: Vec<bool>,
     /// Output lines finished so far.
     lines: usize,
+    /// Whether finished lines' origins and pieces go into the map.
+    map_lines: bool,
     out: MappedText,
     _text: std::marker::PhantomData<&'s str>,
 }
@@ -294,6 +306,15 @@ struct Engine<'d, 's, D: Dialect<'s>> {
 /// Expands block `root` with dialect `d`: its text with every reference replaced, and where
 /// each line came from. The last line is terminated or left open as the dialect's rules say.
 pub fn expand<'s, D: Dialect<'s>>(d: &mut D, root: D::Unit) -> Result<MappedText, Diagnostic> {
+    expand_as(d, root, true)
+}
+
+/// [`expand`], recording each line's origin and pieces in the map only if `lines`.
+fn expand_as<'s, D: Dialect<'s>>(
+    d: &mut D,
+    root: D::Unit,
+    lines: bool,
+) -> Result<MappedText, Diagnostic> {
     let rules = d.rules();
     let keys = d.key_count();
     let mut ex = Engine {
@@ -311,6 +332,7 @@ pub fn expand<'s, D: Dialect<'s>>(d: &mut D, root: D::Unit) -> Result<MappedText
         materialized: 1,
         on_stack: vec![false; keys],
         lines: 0,
+        map_lines: lines,
         out: MappedText {
             text: String::new(),
             map: SourceMap::default(),
@@ -542,7 +564,12 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
         if newline {
             self.out.text.push('\n');
         }
-        self.out.map.lines.push(self.cur_origin.take());
+        let origin = self.cur_origin.take();
+        if !self.map_lines {
+            self.cur_segments.clear();
+        } else {
+            self.out.map.lines.push(origin);
+        }
         if self.cur_segments.len() > 1 {
             let line = self.out.map.lines.len() as u32 - 1;
             let segments =
