@@ -18,6 +18,7 @@
 
 use crate::diag::{Diagnostic, Pos};
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -84,6 +85,21 @@ impl Block {
     pub fn line(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.body[start..self.ends[i]]
+    }
+
+    /// The indices of the body lines that hold `byte`, in order: one search through the
+    /// whole body instead of one per line.
+    pub fn lines_with(&self, byte: u8) -> impl Iterator<Item = usize> + '_ {
+        let (mut at, mut i) = (0, 0);
+        std::iter::from_fn(move || {
+            let k = at + memchr::memchr(byte, &self.body.as_bytes()[at..])?;
+            while self.ends[i] <= k {
+                i += 1;
+            }
+            at = self.ends[i];
+            i += 1;
+            Some(i - 1)
+        })
     }
 
     /// The body lines in order.
@@ -219,12 +235,18 @@ struct Code {
 }
 
 impl Code {
-    fn new(range: Range<usize>, fenced: bool, container: Option<&'static str>) -> Code {
+    /// A code block at `range`; `pieces` is an empty buffer to reuse.
+    fn new(
+        range: Range<usize>,
+        fenced: bool,
+        container: Option<&'static str>,
+        pieces: Vec<Piece>,
+    ) -> Code {
         Code {
             range,
             fenced,
             container,
-            pieces: Vec::new(),
+            pieces,
             at_line_start: true,
             pending_spaces: 0,
             newlines: 0,
@@ -274,6 +296,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
     let mut warnings = Vec::new();
     let mut containers: Vec<&'static str> = Vec::new();
     let mut code: Option<Code> = None;
+    // The pieces of the block before, for the next block.
+    let mut spare = Vec::new();
     for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
         match event {
             Event::Text(piece) => {
@@ -283,7 +307,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
             }
             Event::Start(Tag::CodeBlock(kind)) => {
                 let fenced = matches!(kind, CodeBlockKind::Fenced(_));
-                code = Some(Code::new(range, fenced, containers.last().copied()));
+                let pieces = std::mem::take(&mut spare);
+                code = Some(Code::new(range, fenced, containers.last().copied(), pieces));
             }
             Event::End(TagEnd::CodeBlock) => {
                 let Some(code) = code.take() else { continue };
@@ -293,6 +318,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
                 {
                     warnings.push(w);
                 }
+                spare = code.pieces;
+                spare.clear();
             }
             Event::Start(Tag::BlockQuote(_)) => containers.push("block quote"),
             Event::Start(Tag::Item) => containers.push("list item"),
@@ -382,7 +409,9 @@ fn fenced_block(
         let (at, spaces) = first.unwrap_or((eol, 0));
         let at = at.clamp(line_start, eol);
         let removed = char_count(&text[line_start..at]);
-        body.extend(std::iter::repeat(' ').take(spaces));
+        if spaces > 0 {
+            body.extend(std::iter::repeat(' ').take(spaces));
+        }
         body.push_str(&text[at..eol]);
         ends.push(body.len());
         shifts.push(removed as i32 - spaces as i32);
@@ -475,7 +504,15 @@ fn tangle_fence_in_indented_code(
 }
 
 /// Splits an info string into words separated by spaces or commas; double quotes group.
-fn words(info: &str, pos: &Pos) -> Result<Vec<String>, Diagnostic> {
+fn words<'i>(info: &'i str, pos: &Pos) -> Result<Vec<Cow<'i, str>>, Diagnostic> {
+    if !info.contains('"') {
+        // Nothing groups or escapes: the words are pieces of the info string.
+        return Ok(info
+            .split([' ', '\t', ','])
+            .filter(|w| !w.is_empty())
+            .map(Cow::Borrowed)
+            .collect());
+    }
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_quotes = false;
@@ -486,7 +523,7 @@ fn words(info: &str, pos: &Pos) -> Result<Vec<String>, Diagnostic> {
             '\\' if in_quotes => cur.extend(chars.next()),
             ' ' | '\t' | ',' if !in_quotes => {
                 if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
+                    out.push(Cow::Owned(std::mem::take(&mut cur)));
                 }
             }
             c => cur.push(c),
@@ -499,7 +536,7 @@ fn words(info: &str, pos: &Pos) -> Result<Vec<String>, Diagnostic> {
         ));
     }
     if !cur.is_empty() {
-        out.push(cur);
+        out.push(Cow::Owned(cur));
     }
     Ok(out)
 }
@@ -510,7 +547,7 @@ fn parse_info(info: &str, pos: &Pos) -> Result<Info, Diagnostic> {
     let words = words(info, pos)?;
     let mut iter = words.iter().peekable();
     let lang = match iter.peek() {
-        Some(w) if !w.contains('=') => iter.next().cloned().unwrap_or_default(),
+        Some(w) if !w.contains('=') => iter.next().map(|w| w.to_string()).unwrap_or_default(),
         _ => String::new(),
     };
     let err = |m: String| Err(Diagnostic::error(pos.clone(), m));
@@ -847,6 +884,12 @@ mod tests {
             let doc: Vec<&str> = text.split('\n').collect();
             for b in &ch.blocks {
                 assert_eq!(b.len(), b.shifts.len(), "{text:?}");
+                for byte in [b'x', b' ', b'`'] {
+                    let plain: Vec<usize> = (0..b.len())
+                        .filter(|&i| b.line(i).as_bytes().contains(&byte))
+                        .collect();
+                    assert_eq!(b.lines_with(byte).collect::<Vec<_>>(), plain, "{text:?}");
+                }
                 assert!(b.end_line + 1 >= b.body_line + b.len(), "{text:?}");
                 let open = doc[b.pos.line - 1];
                 assert!(open.starts_with(&b.prefix), "{text:?}");

@@ -281,7 +281,8 @@ impl Web {
                     block: b,
                 };
                 let first = refs.len() as u32;
-                for i in 0..block.len() {
+                // A line without `<` holds no reference.
+                for i in block.lines_with(b'<') {
                     let line = self.code(at, i);
                     let (mut from, mut chars) = (0, 0);
                     while let Some(r) = find_reference(line, from) {
