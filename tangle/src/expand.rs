@@ -28,8 +28,9 @@ pub fn expand_root(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
     expand_root_as(web, root, true)
 }
 
-/// [`expand_root`] without the line map: its `lines` and `segments` stay empty (its `files`
-/// and `fragments` are filled). For writing files, which needs the text only.
+/// [`expand_root`] without the line map: its `lines`, `segments` and `fragments` stay empty
+/// (its `files`, which the header names, are filled). For writing files, which needs the text
+/// only.
 pub fn expand_root_text(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
     expand_root_as(web, root, false)
 }
@@ -57,6 +58,18 @@ impl<'w> Markdown<'w> {
             file_ids: Vec::new(),
             fragment_ids: vec![u32::MAX; web.fragments.len() + 1],
         }
+    }
+
+    /// The index in the map's files of chapter `chapter`, added at its first line.
+    fn file_id(&mut self, map: &mut SourceMap, chapter: usize) -> u32 {
+        if self.file_ids.len() <= chapter {
+            self.file_ids.resize(chapter + 1, 0);
+        }
+        if self.file_ids[chapter] == 0 {
+            map.files.push(self.web.chapters[chapter].path.clone());
+            self.file_ids[chapter] = map.files.len() as u32;
+        }
+        self.file_ids[chapter] - 1
     }
 
     fn pos(&self, at: CalledAt<BlockRef>) -> Pos {
@@ -151,13 +164,7 @@ impl<'w> Dialect<'w> for Markdown<'w> {
         line: usize,
         col_shift: i32,
     ) -> Origin {
-        if self.file_ids.len() <= at.chapter {
-            self.file_ids.resize(at.chapter + 1, 0);
-        }
-        if self.file_ids[at.chapter] == 0 {
-            map.files.push(self.web.chapters[at.chapter].path.clone());
-            self.file_ids[at.chapter] = map.files.len() as u32;
-        }
+        let file = self.file_id(map, at.chapter);
         let slot = fragment.unwrap_or(self.web.fragments.len());
         if self.fragment_ids[slot] == u32::MAX {
             self.fragment_ids[slot] = map.fragments.len() as u32;
@@ -173,11 +180,15 @@ impl<'w> Dialect<'w> for Markdown<'w> {
             map.fragments.push(name);
         }
         Origin {
-            file: self.file_ids[at.chapter] - 1,
+            file,
             line: (self.web.block(at).body_line + line) as u32,
             col_shift,
             fragment: self.fragment_ids[slot],
         }
+    }
+
+    fn note_unit(&mut self, map: &mut SourceMap, at: BlockRef) {
+        self.file_id(map, at.chapter);
     }
 
     /// The chain of references from the fragment back to itself. A long chain shows its
@@ -395,10 +406,14 @@ fn expand_as<'s, D: Dialect<'s>>(
             ex.new_line(&mut stack);
         }
         let top = stack.last().expect("stack is not empty");
-        let shift = ex.cur_chars as i32 - ex.d.line_shift(u, i);
-        let origin = ex.d.origin(&mut ex.out.map, top.target, u, i, shift);
-        ex.push_segment(origin.clone());
-        ex.cur_origin = Some(origin);
+        if ex.map_lines {
+            let shift = ex.cur_chars as i32 - ex.d.line_shift(u, i);
+            let origin = ex.d.origin(&mut ex.out.map, top.target, u, i, shift);
+            ex.push_segment(origin.clone());
+            ex.cur_origin = Some(origin);
+        } else {
+            ex.d.note_unit(&mut ex.out.map, u);
+        }
         ex.scan(
             &mut stack,
             Resume {
@@ -603,7 +618,7 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             (top.target, top.expands)
         };
         loop {
-            if offset > 0 {
+            if offset > 0 && self.map_lines {
                 // Resuming after a reference: the rest of the line is a piece of its own.
                 let shift = self.cur_chars as i32 - self.d.line_shift(at, i) - chars as i32;
                 let origin = self.d.origin(&mut self.out.map, target, at, i, shift);
