@@ -136,18 +136,27 @@ impl Manifest {
     }
 }
 
-/// Checks that `rel` stays inside `base` even through symbolic links that already exist.
-fn confined(base: &Path, rel: &Path) -> Result<(), String> {
+/// `base` with every symbolic link resolved, or why it cannot be.
+fn resolve(base: &Path) -> Result<PathBuf, String> {
+    fs::canonicalize(base).map_err(|e| format!("cannot resolve {}: {e}", base.display()))
+}
+
+/// Checks that `rel` stays inside `base` (resolved: see [`resolve`]) even through symbolic
+/// links that already exist.
+fn confined(base: &Result<PathBuf, String>, rel: &Path) -> Result<(), String> {
     check_target(rel).map_err(str::to_string)?;
-    let base =
-        fs::canonicalize(base).map_err(|e| format!("cannot resolve {}: {e}", base.display()))?;
+    let base = base.as_ref().map_err(String::clone)?;
     let full = base.join(rel);
     let existing = full
         .ancestors()
         .find(|p| fs::symlink_metadata(p).is_ok())
-        .unwrap_or(&base);
+        .unwrap_or(base);
+    if existing == base {
+        // Resolved already.
+        return Ok(());
+    }
     match fs::canonicalize(existing) {
-        Ok(real) if real.starts_with(&base) => Ok(()),
+        Ok(real) if real.starts_with(base) => Ok(()),
         Ok(real) => Err(format!(
             "the target leaves the project through a symbolic link (to {})",
             real.display()
@@ -157,10 +166,10 @@ fn confined(base: &Path, rel: &Path) -> Result<(), String> {
 }
 
 /// Why `o` cannot be written under `target`, if it cannot.
-fn problem(target: Target<'_>, o: &Output) -> Option<String> {
+fn problem(target: Target<'_>, base: &Result<PathBuf, String>, o: &Output) -> Option<String> {
     let full = target.base.join(&o.path);
     if target.confine {
-        if let Err(why) = confined(target.base, &o.path) {
+        if let Err(why) = confined(base, &o.path) {
             return Some(why);
         }
     }
@@ -202,10 +211,16 @@ struct Change<'a> {
 /// Checks every target, then writes the outputs that changed and the manifest (all or nothing),
 /// then removes stale outputs. Errors are reported at each output's block.
 pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagnostics> {
+    // Resolved once for all outputs.
+    let base = if target.confine {
+        resolve(target.base)
+    } else {
+        Ok(PathBuf::new())
+    };
     let errors: Vec<Diagnostic> = outputs
         .iter()
         .filter_map(|o| {
-            let why = problem(target, o)?;
+            let why = problem(target, &base, o)?;
             Some(Diagnostic::error(
                 o.block.clone(),
                 format!("cannot write `{}`: {why}", normalize(&o.path).display()),
