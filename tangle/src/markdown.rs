@@ -152,6 +152,13 @@ impl LineCounter {
         LineCounter { offset: 0, line: 0 }
     }
 
+    /// Records that line `line` (0-based) starts at byte `offset`, when that is ahead.
+    fn skip_to(&mut self, offset: usize, line: usize) {
+        if offset > self.offset {
+            *self = LineCounter { offset, line };
+        }
+    }
+
     /// The 0-based line holding byte `offset`, and where that line starts.
     fn line_of(&mut self, text: &str, offset: usize) -> (usize, usize) {
         if offset < self.offset {
@@ -418,6 +425,10 @@ fn fenced_block(
         next = after;
     }
     let count = ends.len();
+    if let Some(s) = next {
+        // The body's lines are counted: the next block's line is counted from here.
+        lines.skip_to(s, open + count + 1);
+    }
     // `next`: the line after the body, if there is one.
     let last = code.range.end.saturating_sub(1).max(start);
     let end_line = match next.filter(|&s| s <= last) {
@@ -507,11 +518,20 @@ fn tangle_fence_in_indented_code(
 fn words<'i>(info: &'i str, pos: &Pos) -> Result<Vec<Cow<'i, str>>, Diagnostic> {
     if !info.contains('"') {
         // Nothing groups or escapes: the words are pieces of the info string.
-        return Ok(info
-            .split([' ', '\t', ','])
-            .filter(|w| !w.is_empty())
-            .map(Cow::Borrowed)
-            .collect());
+        let mut out = Vec::with_capacity(4);
+        let mut start = 0;
+        for (k, b) in info.bytes().enumerate() {
+            if matches!(b, b' ' | b'\t' | b',') {
+                if k > start {
+                    out.push(Cow::Borrowed(&info[start..k]));
+                }
+                start = k + 1;
+            }
+        }
+        if info.len() > start {
+            out.push(Cow::Borrowed(&info[start..]));
+        }
+        return Ok(out);
     }
     let mut out = Vec::new();
     let mut cur = String::new();
