@@ -260,7 +260,7 @@ struct Frame<U, T> {
 }
 
 /// The text a frame's prefix adds to its caller's, while the line the frame was opened on is
-/// built: a range of [`Engine::cur`] and the index of the first piece overlapping it.
+/// built: a range of the current line (see [`Engine::line_start`]) and the index of the first piece overlapping it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Contribution {
     from: At,
@@ -288,16 +288,16 @@ struct Engine<'d, 's, D: Dialect<'s>> {
     d: &'d mut D,
     root: D::Unit,
     rules: crate::dialect::Rules,
-    /// The output line being built.
-    cur: String,
-    /// Byte offset in `cur` where the current line's own content starts (after its prefix).
+    /// Where the output line being built starts in `out.text`: the line is written in place.
+    line_start: usize,
+    /// Byte offset in the current line where the current line's own content starts (after its prefix).
     cur_content_start: usize,
-    /// Characters in `cur`.
+    /// Characters in the current line.
     cur_chars: usize,
-    /// The pieces of `cur`: starting column and origin.
+    /// The pieces of the current line: starting column and origin.
     cur_segments: Vec<(u32, Origin)>,
     cur_origin: Option<Origin>,
-    /// Where the current scan of a body line started in `cur` (after the last reference).
+    /// Where the current scan of a body line started in the current line (after the last reference).
     scan_start: At,
     /// The prefixes of the frames whose prefix was copied, and their pieces; each frame's
     /// is the start of the buffer.
@@ -332,7 +332,7 @@ fn expand_as<'s, D: Dialect<'s>>(
         d,
         root,
         rules,
-        cur: String::new(),
+        line_start: 0,
         cur_content_start: 0,
         cur_chars: 0,
         cur_segments: Vec::new(),
@@ -505,8 +505,8 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
         self.materialize(stack);
         self.emit();
         let top = stack.last().expect("stack is not empty");
-        self.cur.push_str(&self.prefix[..top.plen]);
-        self.cur_content_start = self.cur.len();
+        self.out.text.push_str(&self.prefix[..top.plen]);
+        self.cur_content_start = self.cur_len();
         self.cur_chars = top.pchars;
         self.cur_segments
             .extend_from_slice(&self.prefix_segments[..top.psegs]);
@@ -537,7 +537,8 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
                 to,
                 first_piece: first,
             } = frame.contrib;
-            self.prefix.push_str(&self.cur[from.bytes..to.bytes]);
+            let line = &self.out.text[self.line_start..];
+            self.prefix.push_str(&line[from.bytes..to.bytes]);
             if to.chars > from.chars {
                 // The text moves from column `from` to the end of the caller's prefix (under
                 // Markdown's rule it stays where it is).
@@ -566,19 +567,19 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
     /// Finishes the current output line. Under Markdown's rules a line whose own content is
     /// empty is a blank line of an expansion and gets no trailing whitespace from its prefix.
     fn emit(&mut self) {
-        if self.rules.trim_blank_lines && self.cur.len() == self.cur_content_start {
-            let keep = self.cur.trim_end().len();
-            self.cur.truncate(keep);
+        if self.rules.trim_blank_lines && self.cur_len() == self.cur_content_start {
+            let keep = self.out.text[self.line_start..].trim_end().len();
+            self.out.text.truncate(self.line_start + keep);
         }
         self.finish_line(true);
         self.lines += 1;
     }
 
     fn finish_line(&mut self, newline: bool) {
-        self.out.text.push_str(&self.cur);
         if newline {
             self.out.text.push('\n');
         }
+        self.line_start = self.out.text.len();
         let origin = self.cur_origin.take();
         if !self.map_lines {
             self.cur_segments.clear();
@@ -594,7 +595,6 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             self.out.map.segments.extend(segments);
         }
         self.cur_segments.clear();
-        self.cur.clear();
         self.cur_content_start = 0;
         self.cur_chars = 0;
     }
@@ -625,7 +625,7 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
                 self.push_segment(origin);
             }
             self.scan_start = At {
-                bytes: self.cur.len(),
+                bytes: self.cur_len(),
                 chars: self.cur_chars,
             };
             let found = if expands {
@@ -676,7 +676,7 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             PrefixRule::SinceLastReference => self.scan_start,
         };
         let to = At {
-            bytes: self.cur.len(),
+            bytes: self.cur_len(),
             chars: self.cur_chars,
         };
         let first = self
@@ -705,7 +705,7 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             called_at,
             rest: None,
         };
-        self.cur_content_start = self.cur.len();
+        self.cur_content_start = self.cur_len();
         stack.push(frame);
     }
 
@@ -749,10 +749,15 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
         self.cur_segments.push((col, origin));
     }
 
+    /// The length in bytes of the current line so far.
+    fn cur_len(&self) -> usize {
+        self.out.text.len() - self.line_start
+    }
+
     /// Appends text to the current line; returns its length in characters.
     fn push(&mut self, text: &str) -> usize {
         let n = char_count(text);
-        self.cur.push_str(text);
+        self.out.text.push_str(text);
         self.cur_chars += n;
         n
     }
