@@ -186,8 +186,10 @@ impl Web {
     /// marker, a continuation of an undefined name, two roots writing one file.
     pub fn new(chapters: Vec<Chapter>, labels: &str) -> Result<Web, Diagnostics> {
         let mut errors = Vec::new();
-        let mut fragments: Vec<Fragment> = Vec::new();
-        let mut by_name = NameMap::default();
+        // At most one fragment per block: room for all at once.
+        let blocks = chapters.iter().map(|c| c.blocks.len()).sum();
+        let mut fragments: Vec<Fragment> = Vec::with_capacity(blocks);
+        let mut by_name = NameMap::with_capacity_and_hasher(blocks, Default::default());
         let mut roots: Vec<Root> = Vec::new();
         for (c, chapter) in chapters.iter().enumerate() {
             for (b, block) in chapter.blocks.iter().enumerate() {
