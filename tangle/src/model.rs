@@ -261,6 +261,9 @@ impl Web {
     /// Body line `i` of block `at` as it is tangled: without its coderef label.
     pub fn code(&self, at: BlockRef, i: usize) -> &str {
         let line = self.block(at).line(i);
+        if self.labels.is_empty() {
+            return line;
+        }
         let index = &self.label_index[at.chapter][at.block];
         if index.is_empty() {
             return line;
