@@ -17,6 +17,35 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// The floor program (`examples/floor.rs`), built now with the bench's profile: a process that
+/// reads a web's chapters and writes its outputs (as many bytes, copied from the chapters, to
+/// the same paths) and does nothing else, so that the floor pays for process start-up as `tangle` does.
+fn floor_program() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run(Command::new(cargo)
+        .args([
+            "build",
+            "-q",
+            "--profile",
+            "bench",
+            "-p",
+            "tangle",
+            "--example",
+            "floor",
+        ])
+        .current_dir(workspace()));
+    // This bench runs as target/<profile>/deps/tangle-<hash>; examples are built beside deps.
+    let exe = std::env::current_exe().unwrap();
+    let floor = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/floor");
+    assert!(floor.exists(), "no floor program at {}", floor.display());
+    floor
+}
+
 /// Median wall time of `runs` runs of `f` (after one warm-up run).
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     f();
@@ -277,17 +306,15 @@ fn main() {
         met: t < Duration::from_millis(200),
     });
 
-    // 3. A generated 10,000-fragment web, from scratch: against the floor (reading its chapters
-    //    and writing its outputs, in process) and against entangled-rs on the same web in its
-    //    syntax; whole processes, peak memory from wait4. Runs interleaved; medians.
+    // 3. A generated 10,000-fragment web, from scratch: against the floor (a whole process that
+    //    reads its chapters and writes its outputs, nothing else: see `floor_program`) and
+    //    against entangled-rs on the same web in its syntax; whole processes, peak memory from
+    //    wait4. Runs interleaved; medians.
     let dir = tempdir("web");
     let size = generate_web(&dir, 10_000, 10);
     let (ours_dir, theirs_dir) = (dir.join("ours"), dir.join("entangled"));
     run(Command::new(TANGLE).arg("-q").current_dir(&ours_dir));
     let outputs = read_tree(&ours_dir.join("src"));
-    let chapters: Vec<PathBuf> = (0..20)
-        .map(|c| ours_dir.join(format!("docs/c{c}.md")))
-        .collect();
     let lines: usize = outputs
         .iter()
         .map(|(_, b)| b.iter().filter(|&&c| c == b'\n').count())
@@ -311,22 +338,31 @@ fn main() {
             );
         }
     }
+    // The floor: a whole process (`examples/floor.rs`) that reads every chapter and writes
+    // every output from scratch (as many bytes to the same paths), and does nothing else.
+    let floor_bin = floor_program();
     let floor_dir = dir.join("floor");
+    let mut floor_cmd = Command::new(&floor_bin);
+    floor_cmd.arg(&floor_dir).current_dir(&ours_dir);
+    floor_cmd.args((0..20).map(|c| format!("docs/c{c}.md")));
+    floor_cmd.arg("--");
+    floor_cmd.args(
+        outputs.iter().map(|(rel, bytes)| {
+            format!("{}={}", Path::new("src").join(rel).display(), bytes.len())
+        }),
+    );
+    let said = floor_cmd.output().expect("the floor program runs");
+    assert!(said.status.success(), "the floor program failed");
+    let written: usize = outputs.iter().map(|(_, b)| b.len()).sum();
+    assert_eq!(
+        String::from_utf8_lossy(&said.stdout).trim(),
+        format!("read {size} wrote {written}"),
+        "the floor reads every chapter and writes every output"
+    );
     let (mut floor, mut ours, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..11 {
         let _ = fs::remove_dir_all(&floor_dir);
-        let t = Instant::now();
-        let mut read = 0;
-        for c in &chapters {
-            read += fs::read(c).unwrap().len();
-        }
-        for (rel, bytes) in &outputs {
-            let to = floor_dir.join(rel);
-            fs::create_dir_all(to.parent().unwrap()).unwrap();
-            fs::write(&to, bytes).unwrap();
-        }
-        floor.push(t.elapsed());
-        assert_eq!(read, size);
+        floor.push(measured(&mut floor_cmd).0);
         let _ = fs::remove_dir_all(ours_dir.join("src"));
         let _ = fs::remove_file(ours_dir.join(".tangled"));
         ours.push(measured(
@@ -348,7 +384,7 @@ fn main() {
     let ours_rss = median_of(ours.iter().map(|m| m.1));
     rows.push(Row {
         what: format!(
-            "web: read {:.1} MB of chapters, write {lines} lines (floor)",
+            "web: floor process: read {:.1} MB, write {lines} lines",
             size as f64 / 1e6
         ),
         time: floor,

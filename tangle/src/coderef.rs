@@ -46,19 +46,41 @@ fn name_char(c: char) -> bool {
 }
 
 fn markdown_label<'a>(line: &'a str, fmt: &str) -> Option<Label<'a>> {
-    // Most lines carry no label: rule them out before any search.
-    let hole = fmt.as_bytes().windows(2).position(|w| w == b"%s")?;
-    let (before, after) = (&fmt[..hole], &fmt[hole + 2..]);
-    let body = line.trim_end_matches([' ', '\t']);
-    let body = body.strip_suffix(after)?;
-    let open = memchr::memmem::rfind(body.as_bytes(), before.as_bytes())?;
-    let name = &body[open + before.len()..];
-    let valid = name.starts_with(name_char) && name.chars().all(|c| name_char(c) || c == ' ');
-    if !valid {
-        return None;
+    MarkdownFormat::new(fmt)?.find(line)
+}
+
+/// A label format read by Markdown's rules, split once at its `%s`, to look for labels on
+/// many lines.
+#[derive(Debug, Clone, Copy)]
+pub struct MarkdownFormat<'f> {
+    before: &'f str,
+    after: &'f str,
+}
+
+impl<'f> MarkdownFormat<'f> {
+    /// The format `fmt`; `None` if it has no `%s` (then no line has a label).
+    pub fn new(fmt: &'f str) -> Option<MarkdownFormat<'f>> {
+        let hole = fmt.as_bytes().windows(2).position(|w| w == b"%s")?;
+        Some(MarkdownFormat {
+            before: &fmt[..hole],
+            after: &fmt[hole + 2..],
+        })
     }
-    let keep = line[..open].trim_end_matches([' ', '\t']).len();
-    Some(Label { keep, name })
+
+    /// The label at the end of `line`: [`find_label`] with [`LabelRules::Markdown`].
+    pub fn find<'a>(&self, line: &'a str) -> Option<Label<'a>> {
+        // Most lines carry no label: rule them out before any search.
+        let body = line.trim_end_matches([' ', '\t']);
+        let body = body.strip_suffix(self.after)?;
+        let open = memchr::memmem::rfind(body.as_bytes(), self.before.as_bytes())?;
+        let name = &body[open + self.before.len()..];
+        let valid = name.starts_with(name_char) && name.chars().all(|c| name_char(c) || c == ' ');
+        if !valid {
+            return None;
+        }
+        let keep = line[..open].trim_end_matches([' ', '\t']).len();
+        Some(Label { keep, name })
+    }
 }
 
 fn org_label<'a>(line: &'a str, fmt: &str) -> Option<Label<'a>> {

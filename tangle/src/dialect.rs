@@ -115,6 +115,11 @@ pub trait Dialect<'s> {
         i: usize,
         col_shift: i32,
     ) -> Origin;
+    /// Records, when the expansion keeps no line origins, that a line of `unit` is in the
+    /// output: the map's tables filled as [`Dialect::origin`] would fill them for what the
+    /// reader reads from an expansion without lines (Markdown: its documents, for the
+    /// header). By default, nothing.
+    fn note_unit(&mut self, _map: &mut SourceMap, _unit: Self::Unit) {}
     /// The error for a cycle: the steps from the first expansion of `again.key` on, then the
     /// reference that would open it again. [`shown_steps`] bounds what a long one shows.
     fn cycle(&self, steps: &[CycleStep<Self::Unit>], again: CycleStep<Self::Unit>) -> Diagnostic;

@@ -25,8 +25,19 @@ pub struct Expansion {
 
 /// Expands root `root` of `web`. Errors: an undefined reference, a reference cycle.
 pub fn expand_root(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
+    expand_root_as(web, root, true)
+}
+
+/// [`expand_root`] without the line map: its `lines`, `segments` and `fragments` stay empty
+/// (its `files`, which the header names, are filled). For writing files, which needs the text
+/// only.
+pub fn expand_root_text(web: &Web, root: usize) -> Result<Expansion, Diagnostic> {
+    expand_root_as(web, root, false)
+}
+
+fn expand_root_as(web: &Web, root: usize, lines: bool) -> Result<Expansion, Diagnostic> {
     let mut d = Markdown::new(web);
-    let (text, map) = expand(&mut d, web.roots[root].block)?.into_parts();
+    let (text, map) = expand_as(&mut d, web.roots[root].block, lines)?.into_parts();
     Ok(Expansion { text, map })
 }
 
@@ -47,6 +58,18 @@ impl<'w> Markdown<'w> {
             file_ids: Vec::new(),
             fragment_ids: vec![u32::MAX; web.fragments.len() + 1],
         }
+    }
+
+    /// The index in the map's files of chapter `chapter`, added at its first line.
+    fn file_id(&mut self, map: &mut SourceMap, chapter: usize) -> u32 {
+        if self.file_ids.len() <= chapter {
+            self.file_ids.resize(chapter + 1, 0);
+        }
+        if self.file_ids[chapter] == 0 {
+            map.files.push(self.web.chapters[chapter].path.clone());
+            self.file_ids[chapter] = map.files.len() as u32;
+        }
+        self.file_ids[chapter] - 1
     }
 
     fn pos(&self, at: CalledAt<BlockRef>) -> Pos {
@@ -77,7 +100,7 @@ impl<'w> Dialect<'w> for Markdown<'w> {
     }
 
     fn line_count(&self, unit: BlockRef) -> usize {
-        self.web.block(unit).lines.len()
+        self.web.block(unit).len()
     }
 
     fn line(&self, unit: BlockRef, i: usize) -> &'w str {
@@ -141,13 +164,7 @@ impl<'w> Dialect<'w> for Markdown<'w> {
         line: usize,
         col_shift: i32,
     ) -> Origin {
-        if self.file_ids.len() <= at.chapter {
-            self.file_ids.resize(at.chapter + 1, 0);
-        }
-        if self.file_ids[at.chapter] == 0 {
-            map.files.push(self.web.chapters[at.chapter].path.clone());
-            self.file_ids[at.chapter] = map.files.len() as u32;
-        }
+        let file = self.file_id(map, at.chapter);
         let slot = fragment.unwrap_or(self.web.fragments.len());
         if self.fragment_ids[slot] == u32::MAX {
             self.fragment_ids[slot] = map.fragments.len() as u32;
@@ -163,11 +180,15 @@ impl<'w> Dialect<'w> for Markdown<'w> {
             map.fragments.push(name);
         }
         Origin {
-            file: self.file_ids[at.chapter] - 1,
+            file,
             line: (self.web.block(at).body_line + line) as u32,
             col_shift,
             fragment: self.fragment_ids[slot],
         }
+    }
+
+    fn note_unit(&mut self, map: &mut SourceMap, at: BlockRef) {
+        self.file_id(map, at.chapter);
     }
 
     /// The chain of references from the fragment back to itself. A long chain shows its
@@ -239,7 +260,7 @@ struct Frame<U, T> {
 }
 
 /// The text a frame's prefix adds to its caller's, while the line the frame was opened on is
-/// built: a range of [`Engine::cur`] and the index of the first piece overlapping it.
+/// built: a range of the current line (see [`Engine::line_start`]) and the index of the first piece overlapping it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Contribution {
     from: At,
@@ -267,16 +288,16 @@ struct Engine<'d, 's, D: Dialect<'s>> {
     d: &'d mut D,
     root: D::Unit,
     rules: crate::dialect::Rules,
-    /// The output line being built.
-    cur: String,
-    /// Byte offset in `cur` where the current line's own content starts (after its prefix).
+    /// Where the output line being built starts in `out.text`: the line is written in place.
+    line_start: usize,
+    /// Byte offset in the current line where the current line's own content starts (after its prefix).
     cur_content_start: usize,
-    /// Characters in `cur`.
+    /// Characters in the current line.
     cur_chars: usize,
-    /// The pieces of `cur`: starting column and origin.
+    /// The pieces of the current line: starting column and origin.
     cur_segments: Vec<(u32, Origin)>,
     cur_origin: Option<Origin>,
-    /// Where the current scan of a body line started in `cur` (after the last reference).
+    /// Where the current scan of a body line started in the current line (after the last reference).
     scan_start: At,
     /// The prefixes of the frames whose prefix was copied, and their pieces; each frame's
     /// is the start of the buffer.
@@ -287,6 +308,8 @@ struct Engine<'d, 's, D: Dialect<'s>> {
     on_stack: Vec<bool>,
     /// Output lines finished so far.
     lines: usize,
+    /// Whether finished lines' origins and pieces go into the map.
+    map_lines: bool,
     out: MappedText,
     _text: std::marker::PhantomData<&'s str>,
 }
@@ -294,13 +317,22 @@ struct Engine<'d, 's, D: Dialect<'s>> {
 /// Expands block `root` with dialect `d`: its text with every reference replaced, and where
 /// each line came from. The last line is terminated or left open as the dialect's rules say.
 pub fn expand<'s, D: Dialect<'s>>(d: &mut D, root: D::Unit) -> Result<MappedText, Diagnostic> {
+    expand_as(d, root, true)
+}
+
+/// [`expand`], recording each line's origin and pieces in the map only if `lines`.
+fn expand_as<'s, D: Dialect<'s>>(
+    d: &mut D,
+    root: D::Unit,
+    lines: bool,
+) -> Result<MappedText, Diagnostic> {
     let rules = d.rules();
     let keys = d.key_count();
     let mut ex = Engine {
         d,
         root,
         rules,
-        cur: String::new(),
+        line_start: 0,
         cur_content_start: 0,
         cur_chars: 0,
         cur_segments: Vec::new(),
@@ -311,6 +343,7 @@ pub fn expand<'s, D: Dialect<'s>>(d: &mut D, root: D::Unit) -> Result<MappedText
         materialized: 1,
         on_stack: vec![false; keys],
         lines: 0,
+        map_lines: lines,
         out: MappedText {
             text: String::new(),
             map: SourceMap::default(),
@@ -373,10 +406,14 @@ pub fn expand<'s, D: Dialect<'s>>(d: &mut D, root: D::Unit) -> Result<MappedText
             ex.new_line(&mut stack);
         }
         let top = stack.last().expect("stack is not empty");
-        let shift = ex.cur_chars as i32 - ex.d.line_shift(u, i);
-        let origin = ex.d.origin(&mut ex.out.map, top.target, u, i, shift);
-        ex.push_segment(origin.clone());
-        ex.cur_origin = Some(origin);
+        if ex.map_lines {
+            let shift = ex.cur_chars as i32 - ex.d.line_shift(u, i);
+            let origin = ex.d.origin(&mut ex.out.map, top.target, u, i, shift);
+            ex.push_segment(origin.clone());
+            ex.cur_origin = Some(origin);
+        } else {
+            ex.d.note_unit(&mut ex.out.map, u);
+        }
         ex.scan(
             &mut stack,
             Resume {
@@ -468,8 +505,8 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
         self.materialize(stack);
         self.emit();
         let top = stack.last().expect("stack is not empty");
-        self.cur.push_str(&self.prefix[..top.plen]);
-        self.cur_content_start = self.cur.len();
+        self.out.text.push_str(&self.prefix[..top.plen]);
+        self.cur_content_start = self.cur_len();
         self.cur_chars = top.pchars;
         self.cur_segments
             .extend_from_slice(&self.prefix_segments[..top.psegs]);
@@ -500,7 +537,8 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
                 to,
                 first_piece: first,
             } = frame.contrib;
-            self.prefix.push_str(&self.cur[from.bytes..to.bytes]);
+            let line = &self.out.text[self.line_start..];
+            self.prefix.push_str(&line[from.bytes..to.bytes]);
             if to.chars > from.chars {
                 // The text moves from column `from` to the end of the caller's prefix (under
                 // Markdown's rule it stays where it is).
@@ -529,20 +567,25 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
     /// Finishes the current output line. Under Markdown's rules a line whose own content is
     /// empty is a blank line of an expansion and gets no trailing whitespace from its prefix.
     fn emit(&mut self) {
-        if self.rules.trim_blank_lines && self.cur.len() == self.cur_content_start {
-            let keep = self.cur.trim_end().len();
-            self.cur.truncate(keep);
+        if self.rules.trim_blank_lines && self.cur_len() == self.cur_content_start {
+            let keep = self.out.text[self.line_start..].trim_end().len();
+            self.out.text.truncate(self.line_start + keep);
         }
         self.finish_line(true);
         self.lines += 1;
     }
 
     fn finish_line(&mut self, newline: bool) {
-        self.out.text.push_str(&self.cur);
         if newline {
             self.out.text.push('\n');
         }
-        self.out.map.lines.push(self.cur_origin.take());
+        self.line_start = self.out.text.len();
+        let origin = self.cur_origin.take();
+        if !self.map_lines {
+            self.cur_segments.clear();
+        } else {
+            self.out.map.lines.push(origin);
+        }
         if self.cur_segments.len() > 1 {
             let line = self.out.map.lines.len() as u32 - 1;
             let segments =
@@ -552,7 +595,6 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             self.out.map.segments.extend(segments);
         }
         self.cur_segments.clear();
-        self.cur.clear();
         self.cur_content_start = 0;
         self.cur_chars = 0;
     }
@@ -576,14 +618,14 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             (top.target, top.expands)
         };
         loop {
-            if offset > 0 {
+            if offset > 0 && self.map_lines {
                 // Resuming after a reference: the rest of the line is a piece of its own.
                 let shift = self.cur_chars as i32 - self.d.line_shift(at, i) - chars as i32;
                 let origin = self.d.origin(&mut self.out.map, target, at, i, shift);
                 self.push_segment(origin);
             }
             self.scan_start = At {
-                bytes: self.cur.len(),
+                bytes: self.cur_len(),
                 chars: self.cur_chars,
             };
             let found = if expands {
@@ -601,7 +643,7 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
                 line: i,
                 chars: chars + before,
             };
-            let reference = text[f.open..f.end].chars().count();
+            let reference = char_count(&text[f.open..f.end]);
             let resolved = self.d.resolve(&text[f.name.0..f.name.1], called_at)?;
             offset = f.end;
             chars += before + reference;
@@ -634,7 +676,7 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             PrefixRule::SinceLastReference => self.scan_start,
         };
         let to = At {
-            bytes: self.cur.len(),
+            bytes: self.cur_len(),
             chars: self.cur_chars,
         };
         let first = self
@@ -663,7 +705,7 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
             called_at,
             rest: None,
         };
-        self.cur_content_start = self.cur.len();
+        self.cur_content_start = self.cur_len();
         stack.push(frame);
     }
 
@@ -707,11 +749,25 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
         self.cur_segments.push((col, origin));
     }
 
+    /// The length in bytes of the current line so far.
+    fn cur_len(&self) -> usize {
+        self.out.text.len() - self.line_start
+    }
+
     /// Appends text to the current line; returns its length in characters.
     fn push(&mut self, text: &str) -> usize {
-        let n = text.chars().count();
-        self.cur.push_str(text);
+        let n = char_count(text);
+        self.out.text.push_str(text);
         self.cur_chars += n;
         n
+    }
+}
+
+/// The number of characters of `s`; most code is ASCII, which is checked a word at a time.
+pub(crate) fn char_count(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
     }
 }

@@ -178,7 +178,10 @@ fn finish(
     check: bool,
     quiet: bool,
 ) -> Result<ExitCode> {
-    let tangled = tangle(project, cwd)?;
+    // Writing and checking need the outputs' contents, not their line maps.
+    let tangled = project
+        .tangle_to_write()
+        .map_err(|ds| shown(project, cwd, ds))?;
     print_warnings(project, cwd, &tangled.warnings, !quiet);
     let manifest = project.manifest(&tangled.outputs);
     let selected: Vec<Output>;

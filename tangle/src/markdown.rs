@@ -18,6 +18,7 @@
 
 use crate::diag::{Diagnostic, Pos};
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -56,25 +57,63 @@ pub struct Block {
     pub indent: usize,
     /// The text before the opening fence on its line (container markers and indentation).
     pub prefix: String,
-    /// Body lines without line endings and without their container prefix and indentation
-    /// (a tab that is only partly removed leaves spaces for its remaining columns, as in
-    /// CommonMark), coderef labels kept.
-    pub lines: Vec<String>,
-    /// For each body line, document column minus column in `lines` (characters): what was
-    /// removed before the line's text, less the spaces left for a partly removed tab.
+    /// The body lines ([`Block::line`]) without line endings and without their container
+    /// prefix and indentation (a tab that is only partly removed leaves spaces for its
+    /// remaining columns, as in CommonMark), coderef labels kept: all in one string, line `i`
+    /// ending at `ends[i]` and starting where line `i - 1` ends.
+    body: String,
+    ends: Vec<usize>,
+    /// For each body line, document column minus column in [`Block::line`] (characters): what
+    /// was removed before the line's text, less the spaces left for a partly removed tab.
     pub shifts: Vec<i32>,
     /// Coderef label format for this block, if the info string sets one.
     pub labels: Option<String>,
 }
 
 impl Block {
+    /// The number of body lines.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the body has no lines.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Body line `i` (see [`Block::lines`]).
+    pub fn line(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.body[start..self.ends[i]]
+    }
+
+    /// The indices of the body lines that hold `byte`, in order: one search through the
+    /// whole body instead of one per line.
+    pub fn lines_with(&self, byte: u8) -> impl Iterator<Item = usize> + '_ {
+        let (mut at, mut i) = (0, 0);
+        std::iter::from_fn(move || {
+            let k = at + memchr::memchr(byte, &self.body.as_bytes()[at..])?;
+            while self.ends[i] <= k {
+                i += 1;
+            }
+            at = self.ends[i];
+            i += 1;
+            Some(i - 1)
+        })
+    }
+
+    /// The body lines in order.
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.line(i))
+    }
+
     /// The document column (1-based, characters) of character `k` (0-based, characters) of
     /// body line `i`.
     pub fn col(&self, i: usize, k: usize) -> usize {
         (k as i64 + 1 + i64::from(self.shift(i))).max(1) as usize
     }
 
-    /// Document column minus column in `lines[i]`.
+    /// Document column minus column in line `i`.
     pub fn shift(&self, i: usize) -> i32 {
         self.shifts.get(i).copied().unwrap_or(self.indent as i32)
     }
@@ -100,41 +139,89 @@ fn options() -> Options {
         | Options::ENABLE_HEADING_ATTRIBUTES
 }
 
-/// Where the lines of a text start, to turn byte offsets into lines.
-struct Lines<'t> {
-    text: &'t str,
-    starts: Vec<usize>,
+/// Line numbers of byte offsets, counted forward: the parser gives code blocks in document
+/// order, so the text is scanned for line ends once.
+struct LineCounter {
+    /// A byte offset and the 0-based line holding it.
+    offset: usize,
+    line: usize,
 }
 
-impl<'t> Lines<'t> {
-    fn new(text: &'t str) -> Lines<'t> {
-        let mut starts = Vec::with_capacity(text.len() / 32 + 1);
-        starts.push(0);
-        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        Lines { text, starts }
+impl LineCounter {
+    fn new() -> LineCounter {
+        LineCounter { offset: 0, line: 0 }
     }
 
-    /// The 0-based line holding byte `offset`.
-    fn of(&self, offset: usize) -> usize {
-        self.starts.partition_point(|&s| s <= offset) - 1
-    }
-
-    fn start(&self, line: usize) -> usize {
-        self.starts[line]
-    }
-
-    /// Where line `line`'s text ends: before its `\n` and a `\r` before that.
-    fn end(&self, line: usize) -> usize {
-        let end = self
-            .starts
-            .get(line + 1)
-            .map_or(self.text.len(), |&next| next - 1);
-        if self.text[..end].ends_with('\r') && end > self.starts[line] {
-            end - 1
-        } else {
-            end
+    /// Records that line `line` (0-based) starts at byte `offset`, when that is ahead.
+    fn skip_to(&mut self, offset: usize, line: usize) {
+        if offset > self.offset {
+            *self = LineCounter { offset, line };
         }
     }
+
+    /// The 0-based line holding byte `offset`, and where that line starts.
+    fn line_of(&mut self, text: &str, offset: usize) -> (usize, usize) {
+        if offset < self.offset {
+            *self = LineCounter::new();
+        }
+        self.line += newlines(&text.as_bytes()[self.offset..offset]);
+        self.offset = offset;
+        (self.line, line_start(text, offset))
+    }
+}
+
+/// The number of line ends in `bytes`. Counted 64 bytes at a time into a byte-wide counter,
+/// which compilers turn into vector compares.
+fn newlines(bytes: &[u8]) -> usize {
+    let mut chunks = bytes.chunks_exact(64);
+    let mut n = 0;
+    for chunk in &mut chunks {
+        let mut k = 0u8;
+        for &b in chunk {
+            k += u8::from(b == b'\n');
+        }
+        n += usize::from(k);
+    }
+    n + chunks.remainder().iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Where the line holding byte `offset` starts.
+fn line_start(text: &str, offset: usize) -> usize {
+    memchr::memrchr(b'\n', &text.as_bytes()[..offset]).map_or(0, |i| i + 1)
+}
+
+/// The line starting at byte `start`: where its text ends (before its `\n` and a `\r` before
+/// that), and where the next line starts, if there is one.
+fn line_end(text: &str, start: usize) -> (usize, Option<usize>) {
+    let bytes = text.as_bytes();
+    let (end, next) = match memchr::memchr(b'\n', &bytes[start..]) {
+        Some(i) => (start + i, Some(start + i + 1)),
+        None => (bytes.len(), None),
+    };
+    if end > start && bytes[end - 1] == b'\r' {
+        (end - 1, next)
+    } else {
+        (end, next)
+    }
+}
+
+/// The number of characters of `s`, counted on bytes (`s` is UTF-8: every byte that does not
+/// continue a character starts one).
+fn char_count(s: &str) -> usize {
+    if s.is_empty() {
+        return 0;
+    }
+    s.bytes().filter(|&b| (b as i8) >= -0x40).count()
+}
+
+/// A piece of a code block's content that stands in the chapter's text.
+#[derive(Clone, Copy)]
+struct Piece {
+    start: usize,
+    end: usize,
+    /// Whether the piece starts a content line, and the spaces the parser put before it then
+    /// (for a partly removed tab).
+    first: Option<usize>,
 }
 
 /// A code block being read from the parser's events.
@@ -144,9 +231,9 @@ struct Code {
     fenced: bool,
     /// The innermost container holding the block, for messages.
     container: Option<&'static str>,
-    /// For each content line the parser gave: where its text starts in the chapter, and the
-    /// spaces the parser put before it for a partly removed tab.
-    starts: Vec<(usize, usize)>,
+    /// The pieces of content that stand in the chapter, in order. A content line's text
+    /// starts at the start of a piece that starts a line, or after a line end inside a piece.
+    pieces: Vec<Piece>,
     at_line_start: bool,
     pending_spaces: usize,
     /// Line ends in the content, and whether it ends with one (or is empty).
@@ -155,12 +242,18 @@ struct Code {
 }
 
 impl Code {
-    fn new(range: Range<usize>, fenced: bool, container: Option<&'static str>) -> Code {
+    /// A code block at `range`; `pieces` is an empty buffer to reuse.
+    fn new(
+        range: Range<usize>,
+        fenced: bool,
+        container: Option<&'static str>,
+        pieces: Vec<Piece>,
+    ) -> Code {
         Code {
             range,
             fenced,
             container,
-            starts: Vec::new(),
+            pieces,
             at_line_start: true,
             pending_spaces: 0,
             newlines: 0,
@@ -177,23 +270,19 @@ impl Code {
         }
         let real = !range.is_empty() && text.get(range.clone()) == Some(piece);
         if real {
+            let first = self.at_line_start.then_some(self.pending_spaces);
             if self.at_line_start {
-                self.starts.push((range.start, self.pending_spaces));
                 self.pending_spaces = 0;
             }
-            for i in memchr::memchr_iter(b'\n', piece.as_bytes()) {
-                self.newlines += 1;
-                let next = range.start + i + 1;
-                if next < range.end {
-                    self.starts.push((next, 0));
-                }
-            }
-        } else {
-            if self.at_line_start {
-                self.pending_spaces += piece.chars().count();
-            }
-            self.newlines += memchr::memchr_iter(b'\n', piece.as_bytes()).count();
+            self.pieces.push(Piece {
+                start: range.start,
+                end: range.end,
+                first,
+            });
+        } else if self.at_line_start {
+            self.pending_spaces += piece.chars().count();
         }
+        self.newlines += newlines(piece.as_bytes());
         self.ends_with_newline = piece.ends_with('\n');
         // Spaces made up before a line's text leave it at its start.
         self.at_line_start = self.ends_with_newline || (self.at_line_start && !real);
@@ -209,11 +298,13 @@ impl Code {
 /// of the file, a tangled block that the end of its block quote or list item closes, a
 /// malformed attribute.
 pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
-    let lines = Lines::new(text);
+    let mut lines = LineCounter::new();
     let mut blocks = Vec::new();
     let mut warnings = Vec::new();
     let mut containers: Vec<&'static str> = Vec::new();
     let mut code: Option<Code> = None;
+    // The pieces of the block before, for the next block.
+    let mut spare = Vec::new();
     for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
         match event {
             Event::Text(piece) => {
@@ -223,15 +314,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
             }
             Event::Start(Tag::CodeBlock(kind)) => {
                 let fenced = matches!(kind, CodeBlockKind::Fenced(_));
-                code = Some(Code::new(range, fenced, containers.last().copied()));
+                let pieces = std::mem::take(&mut spare);
+                code = Some(Code::new(range, fenced, containers.last().copied(), pieces));
             }
             Event::End(TagEnd::CodeBlock) => {
                 let Some(code) = code.take() else { continue };
                 if code.fenced {
-                    blocks.push(fenced_block(path, &lines, &code)?);
-                } else if let Some(w) = tangle_fence_in_indented_code(path, &lines, &code) {
+                    blocks.push(fenced_block(path, text, &mut lines, &code)?);
+                } else if let Some(w) = tangle_fence_in_indented_code(path, text, &mut lines, &code)
+                {
                     warnings.push(w);
                 }
+                spare = code.pieces;
+                spare.clear();
             }
             Event::Start(Tag::BlockQuote(_)) => containers.push("block quote"),
             Event::Start(Tag::Item) => containers.push("list item"),
@@ -257,63 +352,103 @@ fn columns(s: &str) -> usize {
     )
 }
 
+/// Where the text of the body line spanning `line..next` starts, from the content pieces
+/// from `pieces[*k]` on (those before it were used by earlier lines; `first`: this is the
+/// first body line, which also takes any content before it): the start of the last content
+/// line that starts before `next`, and the spaces the parser put before it.
+fn content_start(
+    text: &str,
+    pieces: &[Piece],
+    k: &mut usize,
+    line: usize,
+    next: usize,
+) -> Option<(usize, usize)> {
+    let mut found = None;
+    while let Some(p) = pieces.get(*k).filter(|p| p.start < next) {
+        if let Some(spaces) = p.first {
+            found = Some((p.start, spaces));
+        }
+        // The last line end inside the piece, before `next` and before the piece's last byte.
+        let upto = p.end.min(next);
+        if p.start < line && line < upto {
+            found = Some((line, 0));
+        } else if upto <= line {
+            if let Some(i) = memchr::memrchr(b'\n', &text.as_bytes()[p.start..upto - 1]) {
+                found = Some((p.start + i + 1, 0));
+            }
+        }
+        if p.end > next {
+            break;
+        }
+        *k += 1;
+    }
+    found
+}
+
 /// Reads a fenced block's lines from the chapter at the offsets the parser gave.
-fn fenced_block(path: &Path, lines: &Lines, code: &Code) -> Result<Block, Diagnostic> {
-    let text = lines.text;
+fn fenced_block(
+    path: &Path,
+    text: &str,
+    lines: &mut LineCounter,
+    code: &Code,
+) -> Result<Block, Diagnostic> {
     let start = code.range.start;
-    let open = lines.of(start);
-    let prefix = &text[lines.start(open)..start];
+    let (open, open_start) = lines.line_of(text, start);
+    let prefix = &text[open_start..start];
     let fence_ch = text[start..].chars().next().unwrap_or('`');
     let fence_len = text[start..].chars().take_while(|&c| c == fence_ch).count();
-    let info = text[start + fence_len..lines.end(open).max(start + fence_len)].trim();
-    let pos = Pos::new(path, open + 1, prefix.chars().count() + 1);
+    let (open_end, mut next) = line_end(text, open_start);
+    let info = text[start + fence_len..open_end.max(start + fence_len)].trim();
+    let pos = Pos::new(path, open + 1, char_count(prefix) + 1);
     let (lang, kind, labels) = parse_info(info, &pos)?;
     // One body line per line the parser gave content for (never past the end of the text).
-    let body = code.body_lines().min(lines.starts.len() - open - 1);
-    let last = lines.of(code.range.end.saturating_sub(1).max(start));
-    let end_line = if last > open + body {
-        last + 1
-    } else {
-        let fence = fence_ch.to_string().repeat(fence_len);
-        let after = open + body + 1;
-        let rest = lines.starts.get(after).map_or("", |&s| &text[s..]);
-        match code.container {
-            Some(container) if !rest.trim().is_empty() => {
-                if kind != BlockKind::Illustration {
-                    let ends = Pos::new(path, after + 1, 1);
-                    return Err(unterminated(pos, &fence, Some((container, ends))));
-                }
-                open + body + 1
-            }
-            _ => return Err(unterminated(pos, &fence, None)),
-        }
-    };
-    // Where each body line's text starts: the parser's content starts come in order, one per
-    // line at most.
-    let mut starts = vec![None; body];
-    let mut line = open + 1;
-    for &(offset, spaces) in &code.starts {
-        while line + 1 < lines.starts.len() && lines.start(line + 1) <= offset {
-            line += 1;
-        }
-        if let Some(slot) = starts.get_mut(line - (open + 1)) {
-            *slot = Some((offset, spaces));
-        }
-    }
-    let mut body_lines = Vec::with_capacity(body);
-    let mut shifts = Vec::with_capacity(body);
-    for (j, first) in starts.into_iter().enumerate() {
-        let line = open + 1 + j;
-        let (line_start, eol) = (lines.start(line), lines.end(line));
+    // Each starts where the parser's content for it starts.
+    let wanted = code.body_lines();
+    let mut body = String::with_capacity(code.range.len());
+    let mut ends = Vec::with_capacity(wanted);
+    let mut shifts = Vec::with_capacity(wanted);
+    let mut k = 0;
+    while ends.len() < wanted {
+        let Some(line_start) = next else { break };
+        let (eol, after) = line_end(text, line_start);
+        let limit = after.unwrap_or(text.len() + 1);
+        let first = content_start(text, &code.pieces, &mut k, line_start, limit);
         let (at, spaces) = first.unwrap_or((eol, 0));
         let at = at.clamp(line_start, eol);
-        let removed = text[line_start..at].chars().count();
-        let mut s = String::with_capacity(spaces + eol - at);
-        s.extend(std::iter::repeat(' ').take(spaces));
-        s.push_str(&text[at..eol]);
-        body_lines.push(s);
+        let removed = char_count(&text[line_start..at]);
+        if spaces > 0 {
+            body.extend(std::iter::repeat(' ').take(spaces));
+        }
+        body.push_str(&text[at..eol]);
+        ends.push(body.len());
         shifts.push(removed as i32 - spaces as i32);
+        next = after;
     }
+    let count = ends.len();
+    if let Some(s) = next {
+        // The body's lines are counted: the next block's line is counted from here.
+        lines.skip_to(s, open + count + 1);
+    }
+    // `next`: the line after the body, if there is one.
+    let last = code.range.end.saturating_sub(1).max(start);
+    let end_line = match next.filter(|&s| s <= last) {
+        Some(s) => open + count + 1 + newlines(&text.as_bytes()[s..last]) + 1,
+        None => {
+            let fence = fence_ch.to_string().repeat(fence_len);
+            let after = open + count + 1;
+            let rest = next.map_or("", |s| &text[s..]);
+            match code.container {
+                Some(container) if !rest.trim().is_empty() => {
+                    if kind != BlockKind::Illustration {
+                        let ends = Pos::new(path, after + 1, 1);
+                        return Err(unterminated(pos, &fence, Some((container, ends))));
+                    }
+                    open + count + 1
+                }
+                _ => return Err(unterminated(pos, &fence, None)),
+            }
+        }
+    };
     Ok(Block {
         kind,
         lang,
@@ -323,7 +458,8 @@ fn fenced_block(path: &Path, lines: &Lines, code: &Code) -> Result<Block, Diagno
         end_line,
         indent: columns(prefix),
         prefix: prefix.to_string(),
-        lines: body_lines,
+        body,
+        ends,
         shifts,
         labels,
     })
@@ -354,10 +490,14 @@ fn unterminated(pos: Pos, fence: &str, container: Option<(&str, Pos)>) -> Diagno
 
 /// A warning when an indented code block starts with what was meant as a tangle fence (one
 /// indented too far for its list item, say), which Markdown shows as code and never tangles.
-fn tangle_fence_in_indented_code(path: &Path, lines: &Lines, code: &Code) -> Option<Diagnostic> {
-    let text = lines.text;
-    let line = lines.of(code.range.start);
-    let eol = lines.end(line).max(code.range.start);
+fn tangle_fence_in_indented_code(
+    path: &Path,
+    text: &str,
+    lines: &mut LineCounter,
+    code: &Code,
+) -> Option<Diagnostic> {
+    let (line, line_start) = lines.line_of(text, code.range.start);
+    let eol = line_end(text, line_start).0.max(code.range.start);
     let first = &text[code.range.start..eol];
     let fence = first.trim_start_matches([' ', '\t']);
     let ch = fence.chars().next().filter(|c| *c == '`' || *c == '~')?;
@@ -367,7 +507,7 @@ fn tangle_fence_in_indented_code(path: &Path, lines: &Lines, code: &Code) -> Opt
         return None;
     }
     let at = eol - fence.len();
-    let col = text[lines.start(line)..at].chars().count() + 1;
+    let col = char_count(&text[line_start..at]) + 1;
     Some(Diagnostic::warning(
         Pos::new(path, line + 1, col),
         "this fence is indented too far: Markdown reads it as indented code, so it is not tangled",
@@ -375,7 +515,24 @@ fn tangle_fence_in_indented_code(path: &Path, lines: &Lines, code: &Code) -> Opt
 }
 
 /// Splits an info string into words separated by spaces or commas; double quotes group.
-fn words(info: &str, pos: &Pos) -> Result<Vec<String>, Diagnostic> {
+fn words<'i>(info: &'i str, pos: &Pos) -> Result<Vec<Cow<'i, str>>, Diagnostic> {
+    if !info.contains('"') {
+        // Nothing groups or escapes: the words are pieces of the info string.
+        let mut out = Vec::with_capacity(4);
+        let mut start = 0;
+        for (k, b) in info.bytes().enumerate() {
+            if matches!(b, b' ' | b'\t' | b',') {
+                if k > start {
+                    out.push(Cow::Borrowed(&info[start..k]));
+                }
+                start = k + 1;
+            }
+        }
+        if info.len() > start {
+            out.push(Cow::Borrowed(&info[start..]));
+        }
+        return Ok(out);
+    }
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_quotes = false;
@@ -386,7 +543,7 @@ fn words(info: &str, pos: &Pos) -> Result<Vec<String>, Diagnostic> {
             '\\' if in_quotes => cur.extend(chars.next()),
             ' ' | '\t' | ',' if !in_quotes => {
                 if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
+                    out.push(Cow::Owned(std::mem::take(&mut cur)));
                 }
             }
             c => cur.push(c),
@@ -399,7 +556,7 @@ fn words(info: &str, pos: &Pos) -> Result<Vec<String>, Diagnostic> {
         ));
     }
     if !cur.is_empty() {
-        out.push(cur);
+        out.push(Cow::Owned(cur));
     }
     Ok(out)
 }
@@ -410,7 +567,7 @@ fn parse_info(info: &str, pos: &Pos) -> Result<Info, Diagnostic> {
     let words = words(info, pos)?;
     let mut iter = words.iter().peekable();
     let lang = match iter.peek() {
-        Some(w) if !w.contains('=') => iter.next().cloned().unwrap_or_default(),
+        Some(w) if !w.contains('=') => iter.next().map(|w| w.to_string()).unwrap_or_default(),
         _ => String::new(),
     };
     let err = |m: String| Err(Diagnostic::error(pos.clone(), m));
@@ -482,7 +639,7 @@ mod tests {
                 append: false
             }
         );
-        assert_eq!(b[0].lines, vec!["one"]);
+        assert_eq!(b[0].lines().collect::<Vec<_>>(), vec!["one"]);
         assert_eq!(b[0].body_line, 3);
         assert_eq!(
             b[1].kind,
@@ -491,7 +648,7 @@ mod tests {
                 mode: Some(0o644)
             }
         );
-        assert_eq!(b[1].lines, vec!["```", "two"]);
+        assert_eq!(b[1].lines().collect::<Vec<_>>(), vec!["```", "two"]);
     }
 
     #[test]
@@ -504,7 +661,7 @@ mod tests {
                 append: false
             }
         );
-        assert_eq!(b[0].lines, vec!["x"]);
+        assert_eq!(b[0].lines().collect::<Vec<_>>(), vec!["x"]);
     }
 
     #[test]
@@ -518,7 +675,7 @@ mod tests {
             }
         );
         assert_eq!(b[0].indent, 4);
-        assert_eq!(b[0].lines, vec!["let x = 1;", "  y"]);
+        assert_eq!(b[0].lines().collect::<Vec<_>>(), vec!["let x = 1;", "  y"]);
         assert_eq!(b[0].pos.col, 5);
     }
 
@@ -539,9 +696,12 @@ mod tests {
         let text = "- outer\n  - inner\n\n      ```rust name=deep\n      x\n      ```\n  back in outer\n\n     ```rust name=outer\n     y\n     ```\n";
         let b = blocks(text);
         assert_eq!(b.len(), 2, "{b:?}");
-        assert_eq!(b[0].lines, vec!["x"]);
+        assert_eq!(b[0].lines().collect::<Vec<_>>(), vec!["x"]);
         assert_eq!(
-            (b[1].indent, b[1].lines.clone()),
+            (
+                b[1].indent,
+                b[1].lines().map(String::from).collect::<Vec<_>>()
+            ),
             (5, vec!["y".to_string()])
         );
     }
@@ -581,12 +741,12 @@ mod tests {
         assert_eq!((q.body_line, q.end_line, q.indent), (2, 6, 2));
         assert_eq!(q.prefix, "> ");
         assert_eq!(
-            q.lines,
+            q.lines().collect::<Vec<_>>(),
             vec!["let a = 1;", "  indented", "", "no space <<r>>"]
         );
         assert_eq!(q.shifts, vec![2, 2, 1, 1]);
         // `<<r>>` is at column 11 of line 5, behind a `>` without a space.
-        assert_eq!(q.col(3, q.lines[3].find("<<").unwrap()), 11);
+        assert_eq!(q.col(3, q.line(3).find("<<").unwrap()), 11);
         assert_eq!(q.col(0, 0), 3);
     }
 
@@ -597,13 +757,16 @@ mod tests {
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].pos, Pos::new("ch.md", 3, 6));
         assert_eq!((b[0].indent, b[0].prefix.as_str()), (5, "   > "));
-        assert_eq!(b[0].lines, vec!["x <<y>>", " z"]);
+        assert_eq!(b[0].lines().collect::<Vec<_>>(), vec!["x <<y>>", " z"]);
         assert_eq!(b[0].col(0, 2), 8);
         assert_eq!(b[0].end_line, 6);
         // A quote in a quote, the inner one without spaces.
         let b = blocks("> >```rust name=m\n> >a\n> >```\n");
         assert_eq!(
-            (b[0].pos.col, b[0].lines.clone()),
+            (
+                b[0].pos.col,
+                b[0].lines().map(String::from).collect::<Vec<_>>()
+            ),
             (4, vec!["a".to_string()])
         );
     }
@@ -614,7 +777,10 @@ mod tests {
         let b = blocks("> ```\n> x\nlazy paragraph\n");
         assert_eq!(b.len(), 1);
         assert_eq!(
-            (b[0].lines.clone(), b[0].end_line),
+            (
+                b[0].lines().map(String::from).collect::<Vec<_>>(),
+                b[0].end_line
+            ),
             (vec!["x".to_string()], 2)
         );
         // A tangled one is an error at its fence, with a note where the quote ends.
@@ -644,11 +810,14 @@ mod tests {
         assert_eq!(b.len(), 1, "{b:?}");
         assert_eq!(b[0].pos, Pos::new("ch.md", 3, 2));
         assert_eq!(b[0].indent, 4);
-        assert_eq!(b[0].lines, vec!["let t = 1;", "\tnested"]);
+        assert_eq!(
+            b[0].lines().collect::<Vec<_>>(),
+            vec!["let t = 1;", "\tnested"]
+        );
         assert_eq!(b[0].shifts, vec![1, 1]);
         // A tab that the list item only partly takes leaves spaces for the rest of it.
         let b = blocks("1. x\n\n   ```rust name=p\n\t  a <<b>>\n   ```\n");
-        assert_eq!(b[0].lines, vec!["   a <<b>>"]);
+        assert_eq!(b[0].lines().collect::<Vec<_>>(), vec!["   a <<b>>"]);
         assert_eq!(b[0].shifts, vec![0]);
         assert_eq!(b[0].col(0, 5), 6);
         // At top level, a tab is indented code, as four spaces are.
@@ -663,7 +832,13 @@ mod tests {
         let b = blocks(text);
         let got: Vec<(usize, usize, Vec<String>)> = b
             .iter()
-            .map(|b| (b.pos.line, b.indent, b.lines.clone()))
+            .map(|b| {
+                (
+                    b.pos.line,
+                    b.indent,
+                    b.lines().map(String::from).collect::<Vec<_>>(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -680,7 +855,7 @@ mod tests {
     #[test]
     fn crlf_in_a_block_quote() {
         let b = blocks("> ```rust name=c\r\n> a\r\n>\r\n> ```\r\n");
-        assert_eq!(b[0].lines, vec!["a", ""]);
+        assert_eq!(b[0].lines().collect::<Vec<_>>(), vec!["a", ""]);
         assert_eq!(b[0].end_line, 4);
     }
 
@@ -728,11 +903,17 @@ mod tests {
             };
             let doc: Vec<&str> = text.split('\n').collect();
             for b in &ch.blocks {
-                assert_eq!(b.lines.len(), b.shifts.len(), "{text:?}");
-                assert!(b.end_line + 1 >= b.body_line + b.lines.len(), "{text:?}");
+                assert_eq!(b.len(), b.shifts.len(), "{text:?}");
+                for byte in [b'x', b' ', b'`'] {
+                    let plain: Vec<usize> = (0..b.len())
+                        .filter(|&i| b.line(i).as_bytes().contains(&byte))
+                        .collect();
+                    assert_eq!(b.lines_with(byte).collect::<Vec<_>>(), plain, "{text:?}");
+                }
+                assert!(b.end_line + 1 >= b.body_line + b.len(), "{text:?}");
                 let open = doc[b.pos.line - 1];
                 assert!(open.starts_with(&b.prefix), "{text:?}");
-                for (i, line) in b.lines.iter().enumerate() {
+                for (i, line) in b.lines().enumerate() {
                     let src = doc[b.body_line - 1 + i];
                     let src = src.strip_suffix('\r').unwrap_or(src);
                     let width = line.chars().count() as i32 + b.shifts[i];

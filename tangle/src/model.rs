@@ -1,10 +1,53 @@
 //! The document model: the web of named fragments and file roots that a book defines.
 
-use crate::coderef::{find_label, Label, LabelRules};
+use crate::coderef::{Label, MarkdownFormat};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::expand::char_count;
 use crate::markdown::{Block, BlockKind, Chapter};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
+
+/// Fragment names to indices. Names are short, and there is no untrusted peer to defend
+/// against, so a cheap multiplicative hash (FxHash's) serves better than the default SipHash.
+pub type NameMap = HashMap<String, usize, BuildHasherDefault<NameHasher>>;
+
+/// The hasher of [`NameMap`]: eight bytes at a time, a rotate, a xor and a multiply each.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NameHasher(u64);
+
+impl NameHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("eight bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.add(u64::from(b));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Where one part of a fragment (one code block) lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +98,7 @@ pub struct CodeLabel {
 pub struct Web {
     pub chapters: Vec<Chapter>,
     pub fragments: Vec<Fragment>,
-    pub by_name: HashMap<String, usize>,
+    pub by_name: NameMap,
     pub roots: Vec<Root>,
     /// The book's coderef label format (a block's `labels=` overrides it).
     pub label_format: String,
@@ -143,8 +186,10 @@ impl Web {
     /// marker, a continuation of an undefined name, two roots writing one file.
     pub fn new(chapters: Vec<Chapter>, labels: &str) -> Result<Web, Diagnostics> {
         let mut errors = Vec::new();
-        let mut fragments: Vec<Fragment> = Vec::new();
-        let mut by_name: HashMap<String, usize> = HashMap::new();
+        // At most one fragment per block: room for all at once.
+        let blocks = chapters.iter().map(|c| c.blocks.len()).sum();
+        let mut fragments: Vec<Fragment> = Vec::with_capacity(blocks);
+        let mut by_name = NameMap::with_capacity_and_hasher(blocks, Default::default());
         let mut roots: Vec<Root> = Vec::new();
         for (c, chapter) in chapters.iter().enumerate() {
             for (b, block) in chapter.blocks.iter().enumerate() {
@@ -215,7 +260,10 @@ impl Web {
 
     /// Body line `i` of block `at` as it is tangled: without its coderef label.
     pub fn code(&self, at: BlockRef, i: usize) -> &str {
-        let line = &self.block(at).lines[i];
+        let line = self.block(at).line(i);
+        if self.labels.is_empty() {
+            return line;
+        }
         let index = &self.label_index[at.chapter][at.block];
         if index.is_empty() {
             return line;
@@ -238,12 +286,13 @@ impl Web {
                     block: b,
                 };
                 let first = refs.len() as u32;
-                for i in 0..block.lines.len() {
+                // A line without `<` holds no reference.
+                for i in block.lines_with(b'<') {
                     let line = self.code(at, i);
                     let (mut from, mut chars) = (0, 0);
                     while let Some(r) = find_reference(line, from) {
-                        let before = chars + line[from..r.start].chars().count();
-                        chars = before + line[r.start..r.end].chars().count();
+                        let before = chars + char_count(&line[from..r.start]);
+                        chars = before + char_count(&line[r.start..r.end]);
                         from = r.end;
                         refs.push(FoundRef {
                             line: i as u32,
@@ -357,9 +406,12 @@ fn find_labels(chapters: &[Chapter], default_fmt: &str) -> (Vec<CodeLabel>, Vec<
             let mut mine = Vec::new();
             if block.kind != BlockKind::Illustration {
                 let fmt = block.labels.as_deref().unwrap_or(default_fmt);
-                for (i, line) in block.lines.iter().enumerate() {
-                    if let Some(Label { keep, name }) = find_label(line, fmt, LabelRules::Markdown)
-                    {
+                let Some(fmt) = MarkdownFormat::new(fmt) else {
+                    per_block.push(mine);
+                    continue;
+                };
+                for (i, line) in block.lines().enumerate() {
+                    if let Some(Label { keep, name }) = fmt.find(line) {
                         mine.push(labels.len() as u32);
                         labels.push(CodeLabel {
                             block: BlockRef {

@@ -12,7 +12,7 @@ use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::org::tangle_org;
 use crate::output::Output;
 use crate::paths::{normalize, relative_to};
-use crate::tangle::{tangle_files, Tangled};
+use crate::tangle::{tangle_files_as, Maps, Tangled};
 use crate::write::{Manifest, Target};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -158,9 +158,23 @@ impl Project {
     /// Tangles every document of the project. Paths in the outputs' maps and in messages are
     /// relative to the root. Nothing is written.
     pub fn tangle(&self) -> Result<Tangled, Diagnostics> {
+        self.tangle_as(Maps::Full)
+    }
+
+    /// [`Project::tangle`] for writing the outputs: Markdown outputs come without line maps
+    /// (see [`Maps::Skip`]).
+    pub fn tangle_to_write(&self) -> Result<Tangled, Diagnostics> {
+        self.tangle_as(Maps::Skip)
+    }
+
+    fn tangle_as(&self, maps: Maps) -> Result<Tangled, Diagnostics> {
         match &self.documents {
-            Documents::Book(book) => tangle_files(&self.root, &book.chapters, &book.labels),
-            Documents::Markdown { chapters, labels } => tangle_files(&self.root, chapters, labels),
+            Documents::Book(book) => {
+                tangle_files_as(&self.root, &book.chapters, &book.labels, maps)
+            }
+            Documents::Markdown { chapters, labels } => {
+                tangle_files_as(&self.root, chapters, labels, maps)
+            }
             Documents::Org { files } => self.tangle_org_files(files),
         }
     }
