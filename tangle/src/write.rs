@@ -3,7 +3,10 @@
 //! Every target is checked before the first byte is written. Then every changed file (and the
 //! manifest) is staged as a temporary file beside its target; only when all are staged are they
 //! renamed into place, and if one rename fails the files already replaced are put back, so the
-//! outputs are either all old or all new and the manifest always matches the disk. A file whose
+//! outputs are either all old or all new and the manifest always matches the disk. Documents
+//! (what `tangle sync` and `tangle fmt` write) are synced to the disk before they replace the
+//! old ones; generated files are not (they can always be tangled again, and syncing each one
+//! cost more than the rest of a large run). A file whose
 //! content is unchanged is left alone, so its modification time stays. The manifest remembers
 //! the documents read and the files written, so that outputs no root produces any more can be
 //! removed (only those that carry our header), and so that commands run later in the folder
@@ -253,6 +256,9 @@ struct Change<'a> {
     content: &'a [u8],
     mode: u32,
     blame: Pos,
+    /// Whether the content must be on the disk before it replaces the old (the user's own
+    /// documents); generated files can always be tangled again, and are not synced.
+    durable: bool,
 }
 
 /// Checks every target, then writes the outputs that changed and the manifest (all or nothing),
@@ -301,6 +307,7 @@ pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagn
             content: &o.content,
             mode: o.mode,
             blame: o.block.clone(),
+            durable: false,
         });
     }
     let manifest_path = target.base.join(MANIFEST);
@@ -313,6 +320,7 @@ pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagn
             content: new.as_bytes(),
             mode: 0o644,
             blame: Pos::new(MANIFEST, 1, 1),
+            durable: false,
         });
     }
     commit(&changes)?;
@@ -355,6 +363,7 @@ pub fn replace_documents(
                 content: text.as_bytes(),
                 mode,
                 blame: Pos::new(rel, 1, 1),
+                durable: true,
             }
         })
         .collect();
@@ -414,8 +423,14 @@ fn commit(changes: &[Change<'_>]) -> Result<(), Diagnostics> {
         }
         staged.push(tmp);
     }
-    // Every staged file is on disk before the first rename.
-    if let Some((k, e)) = sync_data_all(&files) {
+    // Every staged document is on disk before the first rename.
+    let durable: Vec<(usize, fs::File)> = files
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| changes[*k].durable)
+        .collect();
+    let (which, files): (Vec<usize>, Vec<fs::File>) = durable.into_iter().unzip();
+    if let Some((k, e)) = sync_data_all(&files).map(|(k, e)| (which[k], e)) {
         for t in &staged {
             let _ = fs::remove_file(t);
         }
@@ -644,6 +659,7 @@ mod tests {
             content,
             mode: 0o644,
             blame: Pos::new("a.md", 1, 1),
+            durable: true,
         }
     }
 
