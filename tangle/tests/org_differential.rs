@@ -1,6 +1,7 @@
 //! Differential tests: every `tests/org_corpus/*.org` is tangled by real Emacs
 //! (`org-babel-tangle-file`, with python, shell, C and emacs-lisp loaded) and by
-//! `tangle::org::tangle_org`; the files written, their bytes and their modes must agree.
+//! `tangle::org::tangle_org_in`; the files written (in the document's folder tree and in a
+//! temporary home folder, which both get as `HOME`), their bytes and their modes must agree.
 //!
 //! Emacs (`emacs-nox` on Debian) is required: without it the test fails.
 
@@ -94,7 +95,8 @@ fn run_emacs(dir: &Path, name: &str) -> String {
 /// Writes our outputs like the real writer would.
 fn write_ours(dir: &Path, name: &str, text: &str) -> Result<(), String> {
     let doc_dir = dir.join("work/doc");
-    let t = tangle::org::tangle_org(Path::new(name), text).map_err(|e| e.to_string())?;
+    let env = tangle::org::OrgEnv::from_process().with_home(&dir.join("home"));
+    let t = tangle::org::tangle_org_in(Path::new(name), text, &env).map_err(|e| e.to_string())?;
     for o in &t.outputs {
         let target = doc_dir.join(&o.path);
         if let Some(parent) = target.parent() {
@@ -163,15 +165,13 @@ fn compare(name: &str) -> Result<(), String> {
     let emacs_dir = fresh_dir("emacs");
     fs::copy(&src, emacs_dir.join("work/doc").join(name)).map_err(|e| e.to_string())?;
     run_emacs(&emacs_dir, name);
-    let emacs = snapshot(
-        &emacs_dir.join("work"),
-        &emacs_dir.join("work/doc").join(name),
-    );
+    // The home folder too: `~/` targets are written there.
+    let emacs = snapshot(&emacs_dir, &emacs_dir.join("work/doc").join(name));
 
     let our_dir = fresh_dir("ours");
     fs::copy(&src, our_dir.join("work/doc").join(name)).map_err(|e| e.to_string())?;
     write_ours(&our_dir, name, &text)?;
-    let ours = snapshot(&our_dir.join("work"), &our_dir.join("work/doc").join(name));
+    let ours = snapshot(&our_dir, &our_dir.join("work/doc").join(name));
 
     let mut report = String::new();
     for (p, (bytes, mode)) in &emacs {

@@ -55,7 +55,8 @@
 //!
 //! Target paths are returned exactly as Emacs would resolve them relative to the org file's
 //! folder: `..` components and absolute paths are kept (the writer decides whether to allow
-//! them), `~` is not expanded. Files that Emacs does not chmod get mode 0644 (Emacs creates
+//! them); `~` and `~user` are expanded to home folders (`$HOME`, the passwd database) and
+//! `.` components dropped, as `expand-file-name` does. Files that Emacs does not chmod get mode 0644 (Emacs creates
 //! them with `0666 & ~umask`; a umask of 022 is assumed).
 //!
 //! The submodules follow the Org functions they reproduce, in the order a tangle runs:
@@ -69,6 +70,7 @@
 //! [`crate::mapped::MappedText`].
 
 mod body;
+mod env;
 mod header;
 mod link;
 mod lisp;
@@ -79,12 +81,13 @@ mod tangle;
 mod text;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::{Origin, Output, SourceMap};
 
 use body::*;
+pub use env::OrgEnv;
 use header::*;
 use link::*;
 use lisp::*;
@@ -107,7 +110,12 @@ pub const ORG_VERSION: &str = "9.5.5";
 /// Tangles an org document as `org-babel-tangle-file` (Org 9.5.5) would. `path` is used for
 /// diagnostics and for `:tangle yes` file names; no file is read or written.
 pub fn tangle_org(path: &Path, text: &str) -> Result<OrgTangle, Diagnostics> {
-    let mut t = Tangler::new(path, text);
+    tangle_org_in(path, text, &OrgEnv::from_process())
+}
+
+/// [`tangle_org`] on the machine `env` describes (home folder, environment, host name).
+pub fn tangle_org_in(path: &Path, text: &str, env: &OrgEnv) -> Result<OrgTangle, Diagnostics> {
+    let mut t = Tangler::new(path, text, env);
     t.parse();
     if t.errors.is_empty() {
         t.tangle();
@@ -178,6 +186,8 @@ struct NameIndex {
 
 struct Tangler<'a> {
     path: &'a Path,
+    /// The machine Emacs would look at.
+    env: &'a OrgEnv,
     text: &'a str,
     /// The document's lines (without their newlines).
     lines: Vec<&'a str>,
@@ -204,9 +214,10 @@ struct Tangler<'a> {
 }
 
 impl<'a> Tangler<'a> {
-    fn new(path: &'a Path, text: &'a str) -> Self {
+    fn new(path: &'a Path, text: &'a str, env: &'a OrgEnv) -> Self {
         Tangler {
             path,
+            env,
             text,
             lines: text.split('\n').collect(),
             blocks: Vec::new(),

@@ -162,7 +162,16 @@ impl Tangler<'_> {
             }
             map.files = vec![self.path.to_path_buf()];
             map.fragments = fragments;
-            let path = PathBuf::from(&file);
+            // `write-region` expands the name: `~` and `~user` are home folders, `.` and `..`
+            // components are resolved lexically.
+            let path = match self.env.expand_tilde(&file) {
+                Ok(f) => crate::paths::normalize(Path::new(&f)),
+                Err(why) => {
+                    let d = Diagnostic::error(block_pos, format!("cannot write `{file}`: {why}"));
+                    self.report(d);
+                    continue;
+                }
+            };
             let out = Output {
                 path: path.clone(),
                 content: content.into_bytes(),
