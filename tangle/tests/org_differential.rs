@@ -97,19 +97,20 @@ fn write_ours(dir: &Path, name: &str, text: &str) -> Result<(), String> {
     let doc_dir = dir.join("work/doc");
     let env = tangle::org::OrgEnv::from_process().with_home(&dir.join("home"));
     let t = tangle::org::tangle_org_in(Path::new(name), text, &env).map_err(|e| e.to_string())?;
+    // Like the real writer, every target is checked before anything is written.
+    for o in &t.outputs {
+        let target = doc_dir.join(&o.path);
+        if target.parent().is_some_and(|p| !p.exists()) && !o.mkdirp {
+            return Err(format!(
+                "{}: missing folder and no :mkdirp",
+                o.path.display()
+            ));
+        }
+    }
     for o in &t.outputs {
         let target = doc_dir.join(&o.path);
         if let Some(parent) = target.parent() {
-            if !parent.exists() {
-                if o.mkdirp {
-                    fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-                } else {
-                    return Err(format!(
-                        "{}: missing folder and no :mkdirp",
-                        o.path.display()
-                    ));
-                }
-            }
+            fs::create_dir_all(parent).map_err(|e| e.to_string())?;
         }
         if target.exists() {
             fs::remove_file(&target).map_err(|e| e.to_string())?;

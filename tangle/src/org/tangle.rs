@@ -3,6 +3,7 @@
 //! block's target, options and final body, and the files are assembled with their line maps.
 
 use super::*;
+use std::path::PathBuf;
 
 /// The C wrapper's options (`org-babel-C-expand-C`).
 struct COptions {
@@ -101,6 +102,9 @@ impl Tangler<'_> {
         if !self.errors.is_empty() {
             return;
         }
+        // The folders that files written earlier make (`:mkdirp`): Emacs writes the files one
+        // after the other, so a later file finds them.
+        let mut made: HashSet<PathBuf> = HashSet::new();
         for FileGroup { file, blocks } in groups {
             let first = &self.blocks[blocks[0].0];
             let block_pos = self.pos(first.line, first.col);
@@ -172,11 +176,15 @@ impl Tangler<'_> {
                     continue;
                 }
             };
+            let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            if make_dir {
+                made.extend(parent.ancestors().map(Path::to_path_buf));
+            }
             let out = Output {
                 path: path.clone(),
                 content: content.into_bytes(),
                 mode: mode.map_or(0o644, |m| m & 0o7777),
-                mkdirp: make_dir,
+                mkdirp: make_dir || made.contains(&parent),
                 block: block_pos,
                 map,
             };
