@@ -17,6 +17,8 @@ pub struct OrgEnv {
     pub passwd: String,
     /// `(system-name)`.
     pub system_name: String,
+    /// The folder relative paths of the org file start from (the current folder).
+    pub cwd: PathBuf,
 }
 
 impl OrgEnv {
@@ -33,6 +35,7 @@ impl OrgEnv {
                 .or_else(|_| std::fs::read_to_string("/etc/hostname"))
                 .map(|s| s.trim().to_string())
                 .unwrap_or_default(),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             vars,
         }
     }
@@ -42,6 +45,12 @@ impl OrgEnv {
         self.home = Some(home.to_path_buf());
         self.vars
             .insert("HOME".into(), home.to_string_lossy().into_owned());
+        self
+    }
+
+    /// The same environment seen from another current folder.
+    pub fn with_cwd(mut self, cwd: &Path) -> OrgEnv {
+        self.cwd = cwd.to_path_buf();
         self
     }
 

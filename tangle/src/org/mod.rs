@@ -19,7 +19,10 @@
 //!   `org-entry-get-with-inheritance` does it, including its reading of the drawer of a
 //!   headline on line 1 as the document's own), the block line, `#+header:` lines; values read
 //!   like `org-babel-read` (numbers, `"strings"`, and the Lisp forms `(identity X)`, `'X`,
-//!   integer literals `#o`/`#x`/`#b`/decimal; other Lisp is an error);
+//!   integer literals `#o`/`#x`/`#b`/decimal; other Lisp forms go to the small side-effect-free
+//!   evaluator in `eval` (string and file-name functions, `getenv`, `executable-find`,
+//!   `file-exists-p`, conditions, `org-get-tags` with inheritance); anything else is an
+//!   error that names the function);
 //! * `:tangle yes|no|FILE` (`yes` is the org file's base name plus the extension from
 //!   `org-babel-tangle-lang-exts`: python `.py`, emacs-lisp/elisp `.el`, and otherwise the
 //!   language name itself, so `shell` gives `.shell`, `sh` `.sh`, `bash` `.bash`, `C` `.C`),
@@ -48,7 +51,8 @@
 //! cycles (Emacs recurses until `max-lisp-eval-depth`), `:comments noweb`, `:comments` for
 //! other languages or with text before the block, `:var`, references that Emacs would
 //! evaluate (`<<name(args)>>`) or resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
-//! `#+setupfile:`, unsupported Lisp values, C++/D blocks, carriage returns.
+//! `#+setupfile:`, Lisp that runs programs or that the evaluator does not know, C++/D blocks,
+//! carriage returns.
 //!
 //! Org 9.6's `:tangle-mode` strings (`o444`, `rw-r--r--`, `u=rw,go=r`) get the mode Org 9.6
 //! gives them, with a warning that Org 9.5.5 fails on them (after writing the file).
@@ -71,6 +75,7 @@
 
 mod body;
 mod env;
+mod eval;
 mod header;
 mod link;
 mod lisp;
@@ -211,6 +216,10 @@ struct Tangler<'a> {
     top_props: Vec<Property>,
     name_index: Option<NameIndex>,
     light_params: Vec<Option<Params>>,
+    /// `#+filetags:` (inherited by every headline).
+    file_tags: Vec<String>,
+    /// The block whose parameters are being evaluated (for `org-get-tags`).
+    eval_block: Option<usize>,
 }
 
 impl<'a> Tangler<'a> {
@@ -234,6 +243,8 @@ impl<'a> Tangler<'a> {
             top_props: Vec::new(),
             name_index: None,
             light_params: Vec::new(),
+            file_tags: Vec::new(),
+            eval_block: None,
         }
     }
 
@@ -317,16 +328,18 @@ mod tests {
 
     #[test]
     fn an_error_in_an_inherited_property_is_reported_once_at_its_line() {
-        let mut doc = String::from("#+property: header-args :shebang (concat \"#!\" \"sh\")\n");
+        let mut doc =
+            String::from("#+property: header-args :shebang (shell-command-to-string \"x\")\n");
         for i in 0..300 {
             doc.push_str(&format!("#+begin_src sh :tangle f{i}.sh\nx\n#+end_src\n"));
         }
         let e = tangle(&doc).unwrap_err();
         assert_eq!(e.0.len(), 1, "{e}");
         assert!(
-            e.0[0]
-                .to_string()
-                .starts_with("doc.org:1:1: error: cannot evaluate `:shebang (concat"),
+            e.0[0].to_string().starts_with(
+                "doc.org:1:1: error: cannot evaluate `:shebang (shell-command-to-string \"x\")`: \
+                     `shell-command-to-string` runs a shell command"
+            ),
             "{e}"
         );
         let mut doc = String::from("* A\n:PROPERTIES:\n:header-args: :mkdirp 5\n:END:\n");
@@ -457,8 +470,13 @@ mod tests {
             m.contains("doc.org:2:1: error: `<<f(x=1)>>` asks Org to evaluate"),
             "{m}"
         );
-        let m = msg("#+begin_src python :tangle (concat \"a\" \"b\")\nx\n#+end_src\n");
-        assert!(m.contains("cannot evaluate `:tangle (concat"), "{m}");
+        let m = msg("#+begin_src python :tangle (frob \"a\" \"b\")\nx\n#+end_src\n");
+        assert!(
+            m.contains("cannot evaluate `:tangle (frob \"a\" \"b\")`: `frob` is not a function"),
+            "{m}"
+        );
+        let t = tangle("#+begin_src python :tangle (concat \"a\" \"b\")\nx\n#+end_src\n").unwrap();
+        assert_eq!(file(&t, "ab").content, b"x\n");
     }
 
     #[test]

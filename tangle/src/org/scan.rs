@@ -59,6 +59,8 @@ pub(super) struct Heading {
     pub(super) level: usize,
     /// 1-based line of the headline.
     pub(super) line: usize,
+    /// The headline's own tags.
+    pub(super) tags: Vec<String>,
 }
 
 /// The node properties of a property drawer starting at `lines[k]` (`org-property-drawer-re`:
@@ -145,6 +147,24 @@ pub(super) fn heading_title(line: &str, level: usize) -> String {
 }
 
 /// Whether a headline is commented (`COMMENT`) and whether it has the `ARCHIVE` tag.
+/// The tags at the end of a headline (`:a:b:`).
+pub(super) fn headline_tags(line: &str) -> Vec<String> {
+    let t = line.trim_end_matches([' ', '\t']);
+    if t.ends_with(':') {
+        if let Some(sp) = t.rfind([' ', '\t']) {
+            let tags = &t[sp + 1..];
+            if is_tag_string(tags) {
+                return tags
+                    .split(':')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string)
+                    .collect();
+            }
+        }
+    }
+    Vec::new()
+}
+
 pub(super) fn headline_flags(line: &str, level: usize) -> (bool, bool) {
     let mut rest = line[level..].trim_start_matches(' ');
     for kw in ["TODO", "DONE"] {
@@ -412,6 +432,7 @@ impl Tangler<'_> {
                             title,
                             level,
                             line: i + 1,
+                            tags: headline_tags(line),
                         });
                         heads.push(OpenHeadline {
                             level,
@@ -430,6 +451,7 @@ impl Tangler<'_> {
                     title,
                     level,
                     line: i + 1,
+                    tags: headline_tags(line),
                 });
                 heads.push(OpenHeadline {
                     level,
@@ -596,6 +618,14 @@ impl Tangler<'_> {
                     1,
                     "`#+setupfile:` is not supported (Org would read header arguments from \
                      another file)",
+                );
+            }
+            if let Some(v) = keyword_rest(line, "filetags:") {
+                self.file_tags.extend(
+                    v.split(':')
+                        .map(|x| x.trim_matches(is_blank_char))
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string),
                 );
             }
             if let Some(v) = keyword_rest(line, "property:") {

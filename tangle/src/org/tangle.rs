@@ -225,6 +225,7 @@ impl Tangler<'_> {
         bodies: &[Body],
     ) -> Result<TangledBlock, Diagnostic> {
         let params = self.params_of(b);
+        self.eval_block = Some(b);
         let block_line = self.blocks[b].line;
         let lang = self.blocks[b].lang.clone().unwrap_or_default();
         if param(&params, ":var").is_some() {
