@@ -467,7 +467,23 @@ mod tests {
         assert!(m.contains("carriage returns"), "{m}");
         let m = msg("#+begin_src python :tangle a.py :noweb yes\n<<f(x=1)>>\n#+end_src\n");
         assert!(
-            m.contains("doc.org:2:1: error: `<<f(x=1)>>` asks Org to evaluate"),
+            m.contains(
+                "doc.org:2:1: error: `<<f(x=1)>>` calls a code block: Emacs would execute code \
+                 blocks to tangle this, which this tangler never does"
+            ),
+            "{m}"
+        );
+        let m = msg("#+begin_src sh :tangle a.sh :var x=f()\nx\n#+end_src\n");
+        assert!(
+            m.contains("doc.org:1:1: error: `:var` may call code blocks"),
+            "{m}"
+        );
+        let m = msg("#+begin_src sh :tangle /sudo::/etc/x\nx\n#+end_src\n");
+        assert!(
+            m.contains(
+                "doc.org:1:1: error: cannot write `/sudo::/etc/x`: it is a remote or sudo \
+                 (TRAMP) file name"
+            ),
             "{m}"
         );
         let m = msg("#+begin_src python :tangle (frob \"a\" \"b\")\nx\n#+end_src\n");

@@ -168,6 +168,22 @@ impl Tangler<'_> {
             map.fragments = fragments;
             // `write-region` expands the name: `~` and `~user` are home folders, `.` and `..`
             // components are resolved lexically.
+            // TRAMP file names: `/sudo::/etc/x`, `/ssh:host:/x`.
+            let first = file
+                .strip_prefix('/')
+                .map(|r| r.split('/').next().unwrap_or(""));
+            if first.is_some_and(|c| c.contains(':')) {
+                let d = Diagnostic::error(
+                    block_pos,
+                    format!(
+                        "cannot write `{file}`: it is a remote or sudo (TRAMP) file name; Emacs \
+                         would write it through TRAMP, and this tangler does not write remote \
+                         or sudo targets"
+                    ),
+                );
+                self.report(d);
+                continue;
+            }
             let path = match self.env.expand_tilde(&file) {
                 Ok(f) => crate::paths::normalize(Path::new(&f)),
                 Err(why) => {
@@ -232,7 +248,8 @@ impl Tangler<'_> {
             return Err(self.diag(
                 block_line,
                 1,
-                "`:var` is not supported when tangling org files",
+                "`:var` may call code blocks (and sets variables in the tangled code): Emacs \
+                 would execute code blocks to tangle this, which this tangler never does",
             ));
         }
         if matches!(lang.as_str(), "C++" | "cpp" | "D") {
