@@ -30,9 +30,11 @@
 //!   block of a file that has one, as Emacs' `set-file-modes` calls leave it), `:mkdirp`,
 //!   `:prologue` / `:epilogue`, `:no-expand`, C's `:includes` / `:defines` / `:namespaces` /
 //!   `:main` wrapping, emacs-lisp's body expansion;
-//! * `:comments link` / `yes` (and `both` / `org` when no text precedes the block) for python,
-//!   sh/bash/shell, C and emacs-lisp blocks: the `[[file:...::search][name]]` comments that
-//!   `org-store-link` and `comment-region` produce;
+//! * `:comments link` / `yes` / `both` / `org`: the `[[file:...::search][name]]` comments that
+//!   `org-store-link` makes (relative to the target's folder, wherever it is) and the Org text
+//!   before the block (from the headline's stars or the previous block's end, its indentation
+//!   removed), commented as `comment-region` does in the language's Emacs 28 major mode (a
+//!   table measured with Emacs; a language without a mode keeps the previous block's mode);
 //! * noweb: `:noweb yes|tangle|no-export|strip-export` for the tangled block, and
 //!   `yes|no-export|strip-export|eval` for included blocks (Org expands included blocks in the
 //!   `:eval` context, so `:noweb tangle` blocks are included unexpanded); references resolved
@@ -48,8 +50,9 @@
 //!
 //! Reported as errors (Emacs would do something we cannot or should not reproduce):
 //! unterminated blocks (Emacs silently ignores them and the blocks they swallow), reference
-//! cycles (Emacs recurses until `max-lisp-eval-depth`), `:comments noweb`, `:comments` for
-//! other languages or with text before the block, `:var`, references that Emacs would
+//! cycles (Emacs recurses until `max-lisp-eval-depth`), `:comments noweb`, `:comments` in a
+//! file without comment syntax (Emacs asks on standard input) or for languages not in the
+//! table, `:var`, references that Emacs would
 //! evaluate (`<<name(args)>>`) or resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
 //! `#+setupfile:`, Lisp that runs programs or that the evaluator does not know, C++/D blocks,
 //! carriage returns.
@@ -461,7 +464,23 @@ mod tests {
             "{m}"
         );
         let m = msg("* H\n#+begin_src text :tangle a.txt :comments link\nx\n#+end_src\n");
-        assert!(m.contains("only supported for python"), "{m}");
+        assert!(
+            m.contains(
+                "doc.org:2:1: error: `:comments` needs a comment syntax, and the major mode of \
+                 `text` has no comment syntax: Emacs would ask for one on standard input and fail"
+            ),
+            "{m}"
+        );
+        let m = msg("#+begin_src fish :tangle a.fish :comments link\nx\n#+end_src\n");
+        assert!(
+            m.contains("Emacs 28 has no major mode for `fish`, so the file is in fundamental mode"),
+            "{m}"
+        );
+        let m = msg("#+begin_src brainfudge :tangle a.b :comments link\nx\n#+end_src\n");
+        assert!(
+            m.contains("the comment syntax of `brainfudge` is not known to this tangler"),
+            "{m}"
+        );
 
         let m = msg("#+begin_src python :tangle a.py\r\nx\r\n#+end_src\r\n");
         assert!(m.contains("carriage returns"), "{m}");

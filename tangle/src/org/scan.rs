@@ -41,9 +41,6 @@ pub(super) struct Block {
     pub(super) elem_names: usize,
     /// 1-based index of the block among the Babel blocks under the same headline.
     pub(super) counter: usize,
-    /// Whether the text between the previous Babel block (or the headline's stars) and the
-    /// block is blank (what `:comments org` would insert).
-    pub(super) prose_blank: bool,
     /// The `#+begin_src` line.
     pub(super) begin_text: String,
 }
@@ -389,8 +386,6 @@ impl Tangler<'_> {
             }
         }
         let mut heads: Vec<OpenHeadline> = Vec::new();
-        // Whether there is text since the last headline's stars or Babel block end.
-        let mut region_nonblank = false;
         let mut counters: HashMap<Option<usize>, usize> = HashMap::new();
         let mut i = 0;
         while i < n {
@@ -405,7 +400,6 @@ impl Tangler<'_> {
                     .map_or((false, false), |h| (h.commented, h.archived));
                 let parent = heads.last().map(|h| h.heading);
                 let title = heading_title(line, level);
-                region_nonblank = string_nw(&line[level + 1..]);
                 // The property drawer: right after the headline or its planning line.
                 let mut props = Vec::new();
                 let mut k = i + 1;
@@ -440,7 +434,6 @@ impl Tangler<'_> {
                             archived: pa || a,
                             heading: self.headings.len() - 1,
                         });
-                        region_nonblank = true;
                         i = end + 1;
                         continue;
                     }
@@ -563,8 +556,6 @@ impl Tangler<'_> {
                 } else {
                     0
                 };
-                let prose_blank = !region_nonblank;
-                region_nonblank = lang.is_none();
                 self.blocks.push(Block {
                     line: i + 1,
                     col,
@@ -580,7 +571,6 @@ impl Tangler<'_> {
                     elem_name: elem_names.first().cloned(),
                     elem_names: elem_names.len(),
                     counter,
-                    prose_blank,
                     begin_text: line.to_string(),
                 });
                 i = end + 1;
@@ -603,14 +593,10 @@ impl Tangler<'_> {
                         }
                     }
                     if let Some(end) = end {
-                        region_nonblank = true;
                         i = end + 1;
                         continue;
                     }
                 }
-            }
-            if string_nw(line) {
-                region_nonblank = true;
             }
             if keyword_rest(line, "setupfile:").is_some() {
                 self.error(

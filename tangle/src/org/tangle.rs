@@ -21,9 +21,16 @@ pub(super) struct TangledBlock {
     pub(super) padline: bool,
     pub(super) mkdirp: bool,
     pub(super) mode: Option<u32>,
-    /// The comment lines before and after the body (`:comments link`).
+    /// The texts of the comment lines before and after the body (`:comments link`).
     pub(super) comment: Option<LinkComments>,
+    /// The Org text before the block (`:comments org` / `both`).
+    pub(super) org_text: Option<String>,
+    /// The line of the `:comments` argument.
+    pub(super) comments_line: usize,
 }
+
+/// The comment prefix and suffix of the tangled file's major mode, or why it has none.
+type Syntax = Result<(&'static str, &'static str), Option<String>>;
 
 /// The blocks tangled to one file (`org-babel-tangle` groups them by file name).
 struct FileGroup {
@@ -105,7 +112,7 @@ impl Tangler<'_> {
         // The folders that files written earlier make (`:mkdirp`): Emacs writes the files one
         // after the other, so a later file finds them.
         let mut made: HashSet<PathBuf> = HashSet::new();
-        for FileGroup { file, blocks } in groups {
+        'groups: for FileGroup { file, blocks } in groups {
             let first = &self.blocks[blocks[0].0];
             let block_pos = self.pos(first.line, first.col);
             let mut m = MappedText::new();
@@ -114,7 +121,9 @@ impl Tangler<'_> {
             let mut mode: Option<u32> = None;
             let mut make_dir = false;
             let has_dir = file.contains('/');
-            for (_, tb) in blocks {
+            // The comment syntax of the buffer's major mode (fundamental mode at first).
+            let mut syntax: Syntax = Err(None);
+            for (b, tb) in blocks {
                 let tmode = tb.mode.or(if tb.shebang.is_some() {
                     Some(0o755)
                 } else {
@@ -136,15 +145,61 @@ impl Tangler<'_> {
                         she_banged = true;
                     }
                 }
-                if let Some(LinkComments { begin, .. }) = &tb.comment {
-                    m.push_str(begin);
-                    m.push_str("\n");
+                // The buffer's major mode changes with the language (a language without a
+                // mode keeps the previous one); `comment-region` comments in it.
+                let lang = self.blocks[b].lang.clone().unwrap_or_default();
+                match comment_syntax(&lang) {
+                    Some(CommentSyntax::Comment(p, s)) => syntax = Ok((p, s)),
+                    Some(CommentSyntax::NoComments) => {
+                        syntax = Err(Some(format!(
+                            "the major mode of `{lang}` has no comment syntax"
+                        )))
+                    }
+                    Some(CommentSyntax::NoMode) => {
+                        if syntax == Err(None) {
+                            syntax = Err(Some(format!(
+                                "Emacs 28 has no major mode for `{lang}`, so the file is in \
+                                 fundamental mode, which has no comment syntax"
+                            )));
+                        }
+                    }
+                    None => {
+                        syntax = Err(Some(format!(
+                            "the comment syntax of `{lang}` is not known to this tangler"
+                        )))
+                    }
+                }
+                let texts = [
+                    tb.org_text.as_deref(),
+                    tb.comment.as_ref().map(|c| c.begin.as_str()),
+                ];
+                let end = tb.comment.as_ref().map(|c| c.end.as_str());
+                let mut commented = Vec::new();
+                for text in texts.into_iter().chain([end]).flatten() {
+                    if !string_nw(text) {
+                        commented.push(String::new());
+                        continue;
+                    }
+                    match self.commented(text, &syntax, tb.comments_line) {
+                        Ok(c) => commented.push(c),
+                        Err(d) => {
+                            self.report(d);
+                            continue 'groups;
+                        }
+                    }
+                }
+                let end = if tb.comment.is_some() {
+                    commented.pop()
+                } else {
+                    None
+                };
+                for c in commented {
+                    m.push_str(&c);
                 }
                 m.append(tb.body);
                 m.push_str("\n");
-                if let Some(LinkComments { end, .. }) = &tb.comment {
-                    m.push_str(end);
-                    m.push_str("\n");
+                if let Some(end) = end {
+                    m.push_str(&end);
                 }
                 empty = false;
             }
@@ -226,6 +281,30 @@ impl Tangler<'_> {
         }
     }
 
+    /// `text` commented as `comment-region` does in the buffer's major mode.
+    fn commented(&self, text: &str, syntax: &Syntax, line: usize) -> Result<String, Diagnostic> {
+        match syntax {
+            Ok((p, s)) => comment_region(text, p, s).ok_or_else(|| {
+                self.diag(
+                    line,
+                    1,
+                    "`:comments`: the text to comment is indented as a whole; Emacs' \
+                     `comment-region` would indent its comments, which is not reproduced",
+                )
+            }),
+            Err(why) => Err(self.diag(
+                line,
+                1,
+                format!(
+                    "`:comments` needs a comment syntax, and {}: Emacs would ask for one on \
+                     standard input and fail",
+                    why.as_deref()
+                        .unwrap_or("the file has no major mode with comments")
+                ),
+            )),
+        }
+    }
+
     pub(super) fn fragment_name(&self, b: usize) -> String {
         let block = &self.blocks[b];
         match block.names.first() {
@@ -261,20 +340,10 @@ impl Tangler<'_> {
         }
         let comments = self.str_param(&params, ":comments")?;
         let comments_line = param(&params, ":comments").map_or(block_line, |c| c.line.max(1));
-        let link_comments = match comments.as_deref() {
-            Some("link" | "yes") => true,
-            Some(c @ ("both" | "org")) if self.blocks[b].prose_blank => c == "both",
-            Some(c @ ("both" | "org")) => {
-                return Err(self.diag(
-                    comments_line,
-                    1,
-                    format!(
-                        "`:comments {c}` is unsupported when text precedes the block (Org \
-                         would copy the text, including any `#+name:` line, into a comment); \
-                         use `:comments link`"
-                    ),
-                ));
-            }
+        let (link_comments, org_comments) = match comments.as_deref() {
+            Some("link" | "yes") => (true, false),
+            Some("both") => (true, true),
+            Some("org") => (false, true),
             Some("noweb") => {
                 return Err(self.diag(
                     comments_line,
@@ -282,7 +351,7 @@ impl Tangler<'_> {
                     "`:comments noweb` is unsupported (Org writes absolute paths into it)",
                 ));
             }
-            _ => false,
+            _ => (false, false),
         };
         if let Some(c) = param(&params, ":noweb-prefix") {
             let line = c.line.max(1);
@@ -411,6 +480,7 @@ impl Tangler<'_> {
         } else {
             None
         };
+        let org_text = org_comments.then(|| self.org_comment_text(b));
         Ok(TangledBlock {
             tangle,
             body,
@@ -419,6 +489,8 @@ impl Tangler<'_> {
             mkdirp,
             mode,
             comment,
+            org_text,
+            comments_line,
         })
     }
 }
