@@ -92,15 +92,37 @@ pub(super) fn org_link_escape(link: &str) -> String {
     out
 }
 
-/// The path from `from` to the folder `to` (both absolute and normalized), ending with `/`
-/// unless empty, as `file-relative-name` climbs with `../`.
-fn relative_dir(to: &Path, from: &Path) -> String {
-    let a: Vec<_> = to.components().collect();
-    let b: Vec<_> = from.components().collect();
-    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let mut out = "../".repeat(b.len() - common);
-    for c in &a[common..] {
-        out.push_str(&c.as_os_str().to_string_lossy());
+/// `file-relative-name` of `name` (relative to the absolute, normalized folder `base`) from
+/// the folder `from`: `name` expanded as `expand-file-name` does (`//` and `.` dropped, `..`
+/// cancelling the component before it), then reached from `from` with `../`.
+fn file_relative_name(base: &Path, name: &str, from: &Path) -> String {
+    let mut full: Vec<String> = base
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    for c in name.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                full.pop();
+            }
+            c => full.push(c.to_string()),
+        }
+    }
+    let from: Vec<String> = from
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let common = full.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut out = "../".repeat(from.len() - common);
+    out.push_str(&full[common..].join("/"));
+    if name.ends_with('/') && !out.ends_with('/') {
         out.push('/');
     }
     out
@@ -384,44 +406,35 @@ impl Tangler<'_> {
         } else {
             normalize_link_string(&block.begin_text, true)
         };
-        if search.contains("/.") || search.contains("//") || search.ends_with('/') {
-            return unsupported(self, "the link's search string looks like a path");
-        }
         let org_name = self
             .path
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let dir = tangle.rfind('/').map(|k| &tangle[..=k]);
-        let mut up = String::new();
-        if let Some(dir) = dir {
-            let outside = dir.starts_with(['/', '~']) || dir.split('/').any(|c| c == "..");
-            if outside {
-                // `file-relative-name` of the org file from the target's folder, both
-                // expanded against the org file's folder.
-                let doc_dir = crate::paths::normalize(
-                    &self
-                        .env
-                        .cwd
-                        .join(self.path.parent().unwrap_or(Path::new(""))),
-                );
+        // `file-relative-name` of `FILE::SEARCH` (a search string with `/` reads as folders)
+        // from the target's folder, both expanded against the org file's folder.
+        let raw = if string_nw(&search) {
+            format!("{org_name}::{search}")
+        } else {
+            org_name.clone()
+        };
+        let doc_dir = crate::paths::normalize(
+            &self
+                .env
+                .cwd
+                .join(self.path.parent().unwrap_or(Path::new(""))),
+        );
+        let target_dir = match tangle.rfind('/') {
+            Some(k) => {
                 let dir = self
                     .env
-                    .expand_tilde(dir)
+                    .expand_tilde(&tangle[..=k])
                     .map_err(|why| self.diag(line, 1, why))?;
-                let target_dir = crate::paths::normalize(&doc_dir.join(dir));
-                up = relative_dir(&doc_dir, &target_dir);
-            } else {
-                for _ in dir.split('/').filter(|c| !c.is_empty() && *c != ".") {
-                    up.push_str("../");
-                }
+                crate::paths::normalize(&doc_dir.join(dir))
             }
-        }
-        let link = if string_nw(&search) {
-            format!("file:{up}{org_name}::{search}")
-        } else {
-            format!("file:{up}{org_name}")
+            None => doc_dir.clone(),
         };
+        let link = format!("file:{}", file_relative_name(&doc_dir, &raw, &target_dir));
         let link = org_link_escape(&link);
         let source_name = match &block.elem_name {
             Some(n) => n.clone(),
