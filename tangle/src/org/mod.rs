@@ -55,7 +55,7 @@
 //! table, `:var`, references that Emacs would
 //! evaluate (`<<name(args)>>`) or resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
 //! `#+setupfile:`, Lisp that runs programs or that the evaluator does not know, C++/D blocks,
-//! carriage returns.
+//! carriage returns at line ends (a carriage return inside a line is text, as in Emacs).
 //!
 //! Org 9.6's `:tangle-mode` strings (`o444`, `rw-r--r--`, `u=rw,go=r`) get the mode Org 9.6
 //! gives them, with a warning that Org 9.5.5 fails on them (after writing the file).
@@ -483,7 +483,9 @@ mod tests {
         );
 
         let m = msg("#+begin_src python :tangle a.py\r\nx\r\n#+end_src\r\n");
-        assert!(m.contains("carriage returns"), "{m}");
+        assert!(m.contains("carriage returns at line ends"), "{m}");
+        let t = tangle("#+begin_src sh :tangle a.sh\necho \"x\ry\"\n#+end_src\n").unwrap();
+        assert_eq!(file(&t, "a.sh").content, b"echo \"x\ry\"\n");
         let m = msg("#+begin_src python :tangle a.py :noweb yes\n<<f(x=1)>>\n#+end_src\n");
         assert!(
             m.contains(

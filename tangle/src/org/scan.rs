@@ -355,13 +355,22 @@ pub(super) fn is_keyword_line(line: &str) -> bool {
 
 impl Tangler<'_> {
     pub(super) fn parse(&mut self) {
-        if let Some(i) = self.text.find('\r') {
+        // A carriage return before a line feed (or in a file without line feeds) makes Emacs
+        // decode the file with DOS (or Mac) line endings; other carriage returns are text.
+        let eol_cr = self.text.find("\r\n").or_else(|| {
+            if self.text.contains('\n') {
+                None
+            } else {
+                self.text.find('\r')
+            }
+        });
+        if let Some(i) = eol_cr {
             let line = self.text[..i].matches('\n').count() + 1;
             self.error(
                 line,
                 1,
-                "carriage returns are not supported in org documents (convert the file to \
-                 Unix line endings)",
+                "carriage returns at line ends are not supported in org documents (Emacs \
+                 reads the file with DOS or Mac line endings; convert it to Unix line endings)",
             );
             return;
         }
