@@ -45,6 +45,9 @@
 //!   including its quirk that a one-character name followed by another reference on the same
 //!   line reads as one reference (`<<a>> x <<b>>` is `<<a>> x <<b>>` named `a>> x <<b`; a
 //!   warning is returned). `:noweb-prefix` is an Org 9.6 argument: ignored, with a warning;
+//! * `#+setupfile:` of local files: their `#+property:`, `#+filetags:` and nested
+//!   `#+setupfile:` keywords, read where the keyword stands (a missing file is ignored with a
+//!   warning, as Org ignores it); `#+include:` is expanded only on export, so it is ignored;
 //! * coderefs: with `-r`, labels (`(ref:x)` or the `-l "fmt"` format) and the white space
 //!   before them are removed from the tangled code.
 //!
@@ -54,7 +57,7 @@
 //! file without comment syntax (Emacs asks on standard input) or for languages not in the
 //! table, `:var`, references that Emacs would
 //! evaluate (`<<name(args)>>`) or resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
-//! `#+setupfile:`, Lisp that runs programs or that the evaluator does not know, C++/D blocks,
+//! `#+setupfile:` URLs, Lisp that runs programs or that the evaluator does not know, C++/D blocks,
 //! carriage returns at line ends (a carriage return inside a line is text, as in Emacs).
 //!
 //! Org 9.6's `:tangle-mode` strings (`o444`, `rw-r--r--`, `u=rw,go=r`) get the mode Org 9.6

@@ -4,6 +4,7 @@
 //! switches, parameters, affiliated `#+name:` / `#+header:` keywords, the escaped body).
 
 use super::*;
+use std::path::PathBuf;
 
 /// A headline whose subtree the scan is in.
 struct OpenHeadline {
@@ -354,6 +355,122 @@ pub(super) fn is_keyword_line(line: &str) -> bool {
 }
 
 impl Tangler<'_> {
+    /// `#+filetags:` (`org-set-regexps-and-options`).
+    fn filetags(&mut self, v: &str) {
+        self.file_tags.extend(
+            v.split(':')
+                .map(|x| x.trim_matches(is_blank_char))
+                .filter(|x| !x.is_empty())
+                .map(str::to_string),
+        );
+    }
+
+    /// A `#+property:` keyword, which sets (or with `NAME+`, extends) a property of the whole
+    /// document.
+    fn property_keyword(&mut self, v: &str, line: usize) {
+        let v = v.trim_matches(is_blank_char);
+        let (key, val) = match v.find(char::is_whitespace) {
+            Some(k) => (&v[..k], v[k..].trim_start_matches([' ', '\t'])),
+            None => (v, ""),
+        };
+        let mut key = key.to_lowercase();
+        let appending = key.ends_with('+');
+        if appending {
+            key.pop();
+        }
+        match self.props.get_mut(&key) {
+            Some(old) if appending => {
+                old.value = format!("{} {}", old.value, val);
+                old.line = line;
+            }
+            _ => {
+                self.props.insert(
+                    key,
+                    PropertyValue {
+                        value: val.to_string(),
+                        line,
+                    },
+                );
+            }
+        }
+    }
+
+    /// `#+setupfile: FILE` (`org--collect-keywords-1`): the `#+property:`, `#+filetags:`
+    /// and `#+setupfile:` keywords of a local file, read where the keyword stands (`line`),
+    /// relative to `dir`; a file already being read is skipped, a missing one is ignored
+    /// (with a warning), as Org does.
+    fn setupfile(&mut self, value: &str, dir: &Path, line: usize, seen: &mut Vec<PathBuf>) {
+        let v = value.trim_matches(is_blank_char);
+        if v.is_empty() {
+            return;
+        }
+        let name = v
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or(v);
+        let lower = name.to_ascii_lowercase();
+        if ["http://", "https://", "ftp://", "file://"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+        {
+            self.error(
+                line,
+                1,
+                format!(
+                    "`#+setupfile: {name}` is a URL: Emacs would download it; this tangler \
+                     reads only local setup files"
+                ),
+            );
+            return;
+        }
+        let expanded = match self.env.expand_tilde(name) {
+            Ok(n) => n,
+            Err(why) => {
+                self.error(line, 1, format!("`#+setupfile: {name}`: {why}"));
+                return;
+            }
+        };
+        let file = crate::paths::normalize(&dir.join(expanded));
+        if seen.contains(&file) {
+            return;
+        }
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                self.warn(
+                    line,
+                    1,
+                    format!("`#+setupfile: {name}` cannot be read ({e}); Emacs ignores it too"),
+                );
+                return;
+            }
+        };
+        seen.push(file.clone());
+        let sub_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut in_block: Option<String> = None;
+        for l in text.lines() {
+            let t = l.trim_start_matches([' ', '\t']);
+            if let Some(name) = &in_block {
+                if strip_prefix_fold(t, &format!("#+end_{name}")).is_some() {
+                    in_block = None;
+                }
+                continue;
+            }
+            if let Some(r) = strip_prefix_fold(t, "#+begin_") {
+                let name: String = r.chars().take_while(|c| !c.is_whitespace()).collect();
+                in_block = Some(name.to_ascii_lowercase());
+                continue;
+            }
+            if let Some(v) = keyword_rest(l, "setupfile:") {
+                self.setupfile(v, &sub_dir, line, seen);
+            } else if let Some(v) = keyword_rest(l, "filetags:") {
+                self.filetags(v);
+            } else if let Some(v) = keyword_rest(l, "property:") {
+                self.property_keyword(v, line);
+            }
+        }
+    }
+
     pub(super) fn parse(&mut self) {
         // A carriage return before a line feed (or in a file without line feeds) makes Emacs
         // decode the file with DOS (or Mac) line endings; other carriage returns are text.
@@ -607,48 +724,19 @@ impl Tangler<'_> {
                     }
                 }
             }
-            if keyword_rest(line, "setupfile:").is_some() {
-                self.error(
-                    i + 1,
-                    1,
-                    "`#+setupfile:` is not supported (Org would read header arguments from \
-                     another file)",
-                );
+            if let Some(v) = keyword_rest(line, "setupfile:") {
+                let dir = self
+                    .env
+                    .cwd
+                    .join(self.path.parent().unwrap_or(Path::new("")));
+                let mut seen = Vec::new();
+                self.setupfile(v, &dir, i + 1, &mut seen);
             }
             if let Some(v) = keyword_rest(line, "filetags:") {
-                self.file_tags.extend(
-                    v.split(':')
-                        .map(|x| x.trim_matches(is_blank_char))
-                        .filter(|x| !x.is_empty())
-                        .map(str::to_string),
-                );
+                self.filetags(v);
             }
             if let Some(v) = keyword_rest(line, "property:") {
-                let v = v.trim_matches(is_blank_char);
-                let (key, val) = match v.find(char::is_whitespace) {
-                    Some(k) => (&v[..k], v[k..].trim_start_matches([' ', '\t'])),
-                    None => (v, ""),
-                };
-                let mut key = key.to_lowercase();
-                let appending = key.ends_with('+');
-                if appending {
-                    key.pop();
-                }
-                match self.props.get_mut(&key) {
-                    Some(old) if appending => {
-                        old.value = format!("{} {}", old.value, val);
-                        old.line = i + 1;
-                    }
-                    _ => {
-                        self.props.insert(
-                            key,
-                            PropertyValue {
-                                value: val.to_string(),
-                                line: i + 1,
-                            },
-                        );
-                    }
-                }
+                self.property_keyword(v, i + 1);
             }
             if heads.is_empty() && t.starts_with(':') {
                 let lower = t.to_lowercase();
