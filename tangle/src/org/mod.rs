@@ -502,6 +502,16 @@ mod tests {
             m.contains("doc.org:1:1: error: `:var` may call code blocks"),
             "{m}"
         );
+        let doc = format!(
+            "#+property: header-args :var x=1\n{}",
+            "#+begin_src sh :tangle a.sh\nx\n#+end_src\n".repeat(3)
+        );
+        let e = tangle(&doc).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert!(
+            e.to_string().starts_with("doc.org:1:1: error: `:var`"),
+            "{e}"
+        );
         let m = msg("#+begin_src sh :tangle /sudo::/etc/x\nx\n#+end_src\n");
         assert!(
             m.contains(

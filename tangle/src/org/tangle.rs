@@ -323,9 +323,11 @@ impl Tangler<'_> {
         self.eval_block = Some(b);
         let block_line = self.blocks[b].line;
         let lang = self.blocks[b].lang.clone().unwrap_or_default();
-        if param(&params, ":var").is_some() {
+        if let Some(var) = param(&params, ":var") {
+            // At the argument's line: a property that gives it is reported once.
+            let line = if var.line == 0 { block_line } else { var.line };
             return Err(self.diag(
-                block_line,
+                line,
                 1,
                 "`:var` may call code blocks (and sets variables in the tangled code): Emacs \
                  would execute code blocks to tangle this, which this tangler never does",
