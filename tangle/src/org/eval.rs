@@ -94,6 +94,7 @@ const IMPURE: &[(&str, &str)] = &[
 const KNOWN: &str = "`concat`, `format`, `expand-file-name`, `file-name-*`, \
                      `substitute-in-file-name`, `string-trim`, `getenv`, `system-name`, \
                      `executable-find`, `file-exists-p`, `file-directory-p`, `org-get-tags`, \
+                     `locate-user-emacs-file`, `abbreviate-file-name`, \
                      `if`/`when`/`unless`/`cond`/`and`/`or`/`not`/`let`, `equal`/`string=`/\
                      `eq`/`member`/`string-match-p`/`string-prefix-p`/`string-suffix-p`";
 
@@ -242,6 +243,20 @@ impl<'a> Ctx<'a> {
                 ))
             }
         })
+    }
+
+    /// `abbreviate-file-name`: the home folder written `~`.
+    fn abbreviate(&self, name: &str) -> String {
+        let home = self.env.expand_tilde("~").unwrap_or_default();
+        let home = home.trim_end_matches('/');
+        if home.is_empty() {
+            return name.to_string();
+        }
+        match name.strip_prefix(home) {
+            Some("") => "~".into(),
+            Some(rest) if rest.starts_with('/') => format!("~{rest}"),
+            _ => name.to_string(),
+        }
     }
 
     /// `expand-file-name NAME DIR`.
@@ -457,6 +472,31 @@ impl<'a> Ctx<'a> {
                     Some(d) => Some(string_arg(f, d)?),
                 };
                 Obj::Str(self.expand(&name, dir.as_deref())?)
+            }
+            "abbreviate-file-name" => {
+                arity(1, 1)?;
+                Obj::Str(self.abbreviate(&string_arg(f, &v[0])?))
+            }
+            "locate-user-emacs-file" => {
+                // In batch, Emacs does not create `user-emacs-directory` here.
+                arity(1, 2)?;
+                let new = string_arg(f, &v[0])?;
+                let best = self.abbreviate(&self.expand(&new, Some(&self.user_emacs_directory()))?);
+                let readable = |p: &str| {
+                    self.expand(p, None)
+                        .is_ok_and(|p| std::fs::File::open(p).is_ok())
+                };
+                match v.get(1) {
+                    Some(Obj::Str(old)) if !readable(&best) => {
+                        let at_home = self.expand(old, Some("~"))?;
+                        if readable(&at_home) {
+                            Obj::Str(at_home)
+                        } else {
+                            Obj::Str(best)
+                        }
+                    }
+                    _ => Obj::Str(best),
+                }
             }
             "file-name-as-directory" => {
                 arity(1, 1)?;
