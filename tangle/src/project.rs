@@ -9,7 +9,7 @@
 
 use crate::book::{Book, DEFAULT_LABELS};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
-use crate::org::tangle_org;
+use crate::org::tangle_org_in;
 use crate::output::Output;
 use crate::paths::{normalize, relative_to};
 use crate::tangle::{tangle_files_as, Maps, Tangled};
@@ -224,6 +224,10 @@ impl Project {
     ) -> Result<Tangled, Diagnostics> {
         let mut all = Tangled::default();
         let mut errors = Vec::new();
+        // Emacs reads each file from its own folder (`default-directory`), which matters for
+        // Lisp header values and link comments: files are relative to the root.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let env = crate::org::OrgEnv::from_process().with_cwd(&normalize(&cwd.join(&self.root)));
         for file in files {
             let text = match self.text_of(file, texts) {
                 Ok(text) => text,
@@ -232,7 +236,7 @@ impl Project {
                     continue;
                 }
             };
-            match tangle_org(file, &text) {
+            match tangle_org_in(file, &text, &env) {
                 Ok(t) => {
                     for o in t.outputs {
                         let path = normalize(&o.path);

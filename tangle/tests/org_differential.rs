@@ -1,6 +1,7 @@
 //! Differential tests: every `tests/org_corpus/*.org` is tangled by real Emacs
 //! (`org-babel-tangle-file`, with python, shell, C and emacs-lisp loaded) and by
-//! `tangle::org::tangle_org`; the files written, their bytes and their modes must agree.
+//! `tangle::org::tangle_org_in`; the files written (in the document's folder tree and in a
+//! temporary home folder, which both get as `HOME`), their bytes and their modes must agree.
 //!
 //! Emacs (`emacs-nox` on Debian) is required: without it the test fails.
 
@@ -41,8 +42,33 @@ fn fresh_dir(tag: &str) -> PathBuf {
     d
 }
 
-/// Every file under `root` except the org document: relative path -> (bytes, mode).
+/// The files beside the corpus documents that they read (`#+setupfile:`): `*.setup`.
+fn companions() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/org_corpus");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "setup"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Copies the document and its companions into `doc_dir`.
+fn place(src: &Path, doc_dir: &Path) -> Result<(), String> {
+    for f in std::iter::once(src.to_path_buf()).chain(companions()) {
+        fs::copy(&f, doc_dir.join(f.file_name().expect("name"))).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Every file under `root` except the org document and its companions: relative path ->
+/// (bytes, mode).
 fn snapshot(root: &Path, skip: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+    let companions: Vec<PathBuf> = companions()
+        .iter()
+        .map(|c| skip.with_file_name(c.file_name().expect("name")))
+        .collect();
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -51,7 +77,7 @@ fn snapshot(root: &Path, skip: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
             let meta = fs::symlink_metadata(&p).expect("metadata");
             if meta.is_dir() {
                 stack.push(p);
-            } else if p != skip {
+            } else if p != skip && !companions.contains(&p) {
                 let bytes = fs::read(&p).expect("read output");
                 out.insert(
                     p.strip_prefix(root).expect("under root").to_path_buf(),
@@ -94,20 +120,24 @@ fn run_emacs(dir: &Path, name: &str) -> String {
 /// Writes our outputs like the real writer would.
 fn write_ours(dir: &Path, name: &str, text: &str) -> Result<(), String> {
     let doc_dir = dir.join("work/doc");
-    let t = tangle::org::tangle_org(Path::new(name), text).map_err(|e| e.to_string())?;
+    let env = tangle::org::OrgEnv::from_process()
+        .with_home(&dir.join("home"))
+        .with_cwd(&doc_dir);
+    let t = tangle::org::tangle_org_in(Path::new(name), text, &env).map_err(|e| e.to_string())?;
+    // Like the real writer, every target is checked before anything is written.
+    for o in &t.outputs {
+        let target = doc_dir.join(&o.path);
+        if target.parent().is_some_and(|p| !p.exists()) && !o.mkdirp {
+            return Err(format!(
+                "{}: missing folder and no :mkdirp",
+                o.path.display()
+            ));
+        }
+    }
     for o in &t.outputs {
         let target = doc_dir.join(&o.path);
         if let Some(parent) = target.parent() {
-            if !parent.exists() {
-                if o.mkdirp {
-                    fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-                } else {
-                    return Err(format!(
-                        "{}: missing folder and no :mkdirp",
-                        o.path.display()
-                    ));
-                }
-            }
+            fs::create_dir_all(parent).map_err(|e| e.to_string())?;
         }
         if target.exists() {
             fs::remove_file(&target).map_err(|e| e.to_string())?;
@@ -161,17 +191,15 @@ fn compare(name: &str) -> Result<(), String> {
     let text = fs::read_to_string(&src).map_err(|e| e.to_string())?;
 
     let emacs_dir = fresh_dir("emacs");
-    fs::copy(&src, emacs_dir.join("work/doc").join(name)).map_err(|e| e.to_string())?;
+    place(&src, &emacs_dir.join("work/doc"))?;
     run_emacs(&emacs_dir, name);
-    let emacs = snapshot(
-        &emacs_dir.join("work"),
-        &emacs_dir.join("work/doc").join(name),
-    );
+    // The home folder too: `~/` targets are written there.
+    let emacs = snapshot(&emacs_dir, &emacs_dir.join("work/doc").join(name));
 
     let our_dir = fresh_dir("ours");
-    fs::copy(&src, our_dir.join("work/doc").join(name)).map_err(|e| e.to_string())?;
+    place(&src, &our_dir.join("work/doc"))?;
     write_ours(&our_dir, name, &text)?;
-    let ours = snapshot(&our_dir.join("work"), &our_dir.join("work/doc").join(name));
+    let ours = snapshot(&our_dir, &our_dir.join("work/doc").join(name));
 
     let mut report = String::new();
     for (p, (bytes, mode)) in &emacs {

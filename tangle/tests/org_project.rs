@@ -234,3 +234,38 @@ fn sync_carries_an_edited_output_back_into_the_org_file() {
     ok(&tangle(&dir, &["--check"]));
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_org_file_is_read_from_its_own_folder_wherever_tangle_runs() {
+    // Lisp header values and `#+setupfile:` see the org file's folder as Emacs'
+    // `default-directory`, also when `tangle` runs in a subfolder of the project.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("org-project-default-directory");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("sub")).unwrap();
+    let dir = fs::canonicalize(&dir).unwrap();
+    fs::write(
+        dir.join("setup.setup"),
+        "#+property: header-args:sh :shebang \"#!/bin/sh\"\n",
+    )
+    .unwrap();
+    let doc = |word: &str| {
+        format!(
+            "#+setupfile: setup.setup\n\
+             #+begin_src sh :tangle (concat (file-name-directory (buffer-file-name)) \"here.sh\")\n\
+             echo {word}\n#+end_src\n"
+        )
+    };
+    fs::write(dir.join("doc.org"), doc("one")).unwrap();
+    ok(&tangle(&dir, &["doc.org"]));
+    assert_eq!(
+        fs::read_to_string(dir.join("here.sh")).unwrap(),
+        "#!/bin/sh\necho one\n"
+    );
+    fs::write(dir.join("doc.org"), doc("two")).unwrap();
+    ok(&tangle(&dir.join("sub"), &[]));
+    assert_eq!(
+        fs::read_to_string(dir.join("here.sh")).unwrap(),
+        "#!/bin/sh\necho two\n"
+    );
+    assert!(!dir.join("sub/here.sh").exists());
+}

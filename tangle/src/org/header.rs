@@ -378,8 +378,22 @@ impl Tangler<'_> {
         let Some(cell) = param(params, key).cloned() else {
             return Ok(None);
         };
-        let (v, zero) = read_val(cell.raw.as_deref(), false);
+        let (mut v, zero) = read_val(cell.raw.as_deref(), false);
         let line = if cell.line == 0 { 1 } else { cell.line };
+        if let Val::Other(raw) = &v {
+            if raw.starts_with(['(', '\'']) {
+                v = match self.eval_lisp_value(raw) {
+                    Ok(v) => v,
+                    Err(why) => {
+                        return Err(self.diag(
+                            line,
+                            1,
+                            format!("cannot evaluate `{key} {}`: {why}", abbreviate(raw)),
+                        ))
+                    }
+                };
+            }
+        }
         match &v {
             Val::Other(raw) => {
                 return Err(self.diag(
@@ -424,6 +438,51 @@ impl Tangler<'_> {
             decimal_zero: zero,
             raw: cell.raw.unwrap_or_default(),
         }))
+    }
+
+    /// Evaluates a Lisp header value with [`eval`](super::eval), at the block being tangled.
+    fn eval_lisp_value(&self, raw: &str) -> Result<Val, String> {
+        let (form, _) = read_sexp(raw).map_err(|_| "it cannot be read".to_string())?;
+        let dir = self
+            .env
+            .cwd
+            .join(self.path.parent().unwrap_or(Path::new("")));
+        let dir = crate::paths::normalize(&dir).to_string_lossy().into_owned();
+        let file = self.env.cwd.join(self.path);
+        let file = crate::paths::normalize(&file)
+            .to_string_lossy()
+            .into_owned();
+        let mut ctx =
+            super::eval::Ctx::new(self.env, format!("{}/", dir.trim_end_matches('/')), file);
+        if let Some(h) = self.eval_block.and_then(|b| self.blocks[b].heading) {
+            ctx.local_tags = self.headings[h].tags.clone();
+            let mut inherited = self.file_tags.clone();
+            let mut chain = Vec::new();
+            let mut p = self.headings[h].parent;
+            while let Some(k) = p {
+                chain.push(k);
+                p = self.headings[k].parent;
+            }
+            for k in chain.into_iter().rev() {
+                for t in &self.headings[k].tags {
+                    if !inherited.contains(t) {
+                        inherited.push(t.clone());
+                    }
+                }
+            }
+            ctx.inherited_tags = inherited;
+        } else {
+            ctx.inherited_tags = self.file_tags.clone();
+        }
+        match ctx.eval(&form)? {
+            super::eval::Obj::Nil => Ok(Val::Nil),
+            super::eval::Obj::Str(s) => Ok(Val::Str(s)),
+            super::eval::Obj::Int(n) => Ok(Val::Int(n)),
+            other => Err(format!(
+                "it evaluates to `{}`, which is neither a string nor a number",
+                other.show(true)
+            )),
+        }
     }
 
     /// A parameter that Org uses as a string: `None` when absent or `nil`.

@@ -92,6 +92,216 @@ pub(super) fn org_link_escape(link: &str) -> String {
     out
 }
 
+/// `file-relative-name` of `name` (relative to the absolute, normalized folder `base`) from
+/// the folder `from`: `name` expanded as `expand-file-name` does (`//` and `.` dropped, `..`
+/// cancelling the component before it), then reached from `from` with `../`.
+fn file_relative_name(base: &Path, name: &str, from: &Path) -> String {
+    let mut full: Vec<String> = base
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    for c in name.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                full.pop();
+            }
+            c => full.push(c.to_string()),
+        }
+    }
+    let from: Vec<String> = from
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let common = full.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut out = "../".repeat(from.len() - common);
+    out.push_str(&full[common..].join("/"));
+    if name.ends_with('/') && !out.ends_with('/') {
+        out.push('/');
+    }
+    out
+}
+
+/// What Emacs 28 does with `comment-region` in the major mode of a language
+/// (`org-src-get-lang-mode`), measured with Emacs 28.2 itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CommentSyntax {
+    /// Each non-blank line gets this prefix and suffix (`comment-start`, `comment-add`,
+    /// `comment-padding`, `comment-end`).
+    Comment(&'static str, &'static str),
+    /// The mode has no comment syntax: Emacs asks for one on standard input (and fails in
+    /// batch).
+    NoComments,
+    /// Emacs 28 has no such mode: the tangled file keeps the previous block's mode.
+    NoMode,
+}
+
+/// The languages whose comment syntax is known (from `emacs -Q` 28.2, `comment-region` of a
+/// line in each mode).
+const COMMENT_SYNTAX: &[(&str, &str, &str)] = &[
+    ("python", "# ", ""),
+    ("sh", "# ", ""),
+    ("bash", "# ", ""),
+    ("shell", "# ", ""),
+    ("screen", "# ", ""),
+    ("shell-script", "# ", ""),
+    ("C", "/* ", " */"),
+    ("c", "/* ", " */"),
+    ("emacs-lisp", ";; ", ""),
+    ("elisp", ";; ", ""),
+    ("lisp", ";; ", ""),
+    ("lisp-interaction", ";; ", ""),
+    ("scheme", ";; ", ""),
+    ("asm", ";; ", ""),
+    ("conf", "# ", ""),
+    ("conf-unix", "# ", ""),
+    ("conf-space", "# ", ""),
+    ("conf-xdefaults", "! ", ""),
+    ("js", "// ", ""),
+    ("javascript", "// ", ""),
+    ("java", "// ", ""),
+    ("objc", "// ", ""),
+    ("idl", "// ", ""),
+    ("verilog", "// ", ""),
+    ("scss", "// ", ""),
+    ("css", "/* ", " */"),
+    ("sql", "-- ", ""),
+    ("sqlite", "-- ", ""),
+    ("vhdl", "-- ", ""),
+    ("ruby", "# ", ""),
+    ("perl", "# ", ""),
+    ("cperl", "# ", ""),
+    ("tcl", "# ", ""),
+    ("awk", "# ", ""),
+    ("m4", "# ", ""),
+    ("makefile", "# ", ""),
+    ("org", "# ", ""),
+    ("latex", "%% ", ""),
+    ("LaTeX", "%% ", ""),
+    ("tex", "%% ", ""),
+    ("prolog", "%% ", ""),
+    ("ps", "% ", ""),
+    ("octave", "## ", ""),
+    ("html", "<!-- ", " -->"),
+    ("xml", "<!-- ", " -->"),
+    ("nxml", "<!-- ", " -->"),
+    ("pascal", "{ ", " }"),
+    ("f90", "! ", ""),
+    ("dcl", "! ", ""),
+    ("simula", "! ", " ;"),
+    ("mixal", "* ", ""),
+    ("bibtex", "@Comment ", ""),
+];
+
+/// Languages with a mode but no comment syntax in Emacs 28.
+const NO_COMMENTS: &[&str] = &["dot", "text", "fundamental", "calc"];
+
+/// Languages Emacs 28 has no major mode for (`org-src-get-lang-mode` names a function that
+/// does not exist).
+const NO_MODE: &[&str] = &[
+    "zsh",
+    "fish",
+    "clojure",
+    "json",
+    "lua",
+    "toml",
+    "yaml",
+    "haskell",
+    "rust",
+    "go",
+    "make",
+    "sed",
+    "ocaml",
+    "matlab",
+    "R",
+    "julia",
+    "gitconfig",
+    "systemd",
+    "nix",
+    "vim",
+    "ini",
+    "desktop",
+    "xdefaults",
+    "dockerfile",
+    "erlang",
+    "elixir",
+    "scala",
+    "kotlin",
+    "typescript",
+    "php",
+    "plantuml",
+    "gnuplot",
+    "nasm",
+    "mermaid",
+    "markdown",
+    "csharp",
+    "less",
+    "powershell",
+    "cmake",
+    "ada",
+    "python3",
+    "ipython",
+    "jupyter-python",
+    "ksh",
+    "csh",
+    "tcsh",
+    "mksh",
+    "dash",
+    "rc",
+    "es",
+    "posix",
+];
+
+/// The comment syntax of `lang`'s major mode; `None`: not known to this tangler.
+pub(super) fn comment_syntax(lang: &str) -> Option<CommentSyntax> {
+    if let Some((_, p, s)) = COMMENT_SYNTAX.iter().find(|(l, _, _)| *l == lang) {
+        return Some(CommentSyntax::Comment(p, s));
+    }
+    if NO_COMMENTS.contains(&lang) {
+        return Some(CommentSyntax::NoComments);
+    }
+    NO_MODE.contains(&lang).then_some(CommentSyntax::NoMode)
+}
+
+/// `comment-region` (style `indent`) of `text` with `prefix` and `suffix`, followed by the
+/// newline `org-babel-spec-to-string` adds: blank lines stay as they are.
+pub(super) fn comment_region(text: &str, prefix: &str, suffix: &str) -> Option<String> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let indent = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
+    let nonblank = || {
+        lines
+            .iter()
+            .filter(|l| !l.trim_matches([' ', '\t']).is_empty())
+    };
+    // The comment starts at the smallest indentation; only a text starting at column 0 is
+    // reproduced.
+    if nonblank().any(|l| indent(l) == 0) || nonblank().next().is_none() {
+        let mut out = String::new();
+        for (k, l) in lines.iter().enumerate() {
+            if k > 0 {
+                out.push('\n');
+            }
+            if l.trim_matches([' ', '\t']).is_empty() {
+                out.push_str(l);
+            } else {
+                out.push_str(prefix);
+                out.push_str(l);
+                out.push_str(suffix);
+            }
+        }
+        out.push('\n');
+        Some(out)
+    } else {
+        None
+    }
+}
+
 /// The comment lines `:comments link` writes before and after a block's body.
 pub(super) struct LinkComments {
     pub(super) begin: String,
@@ -99,6 +309,48 @@ pub(super) struct LinkComments {
 }
 
 impl Tangler<'_> {
+    /// The Org text `:comments org` / `both` copies before a block
+    /// (`org-babel-tangle-single-block`): from the end of the headline's stars or of the
+    /// previous block's `#+end_src`, whichever is later, to the `#+begin_src` line (so with
+    /// its affiliated keywords), with its common indentation removed
+    /// (`org-remove-indentation`).
+    pub(super) fn org_comment_text(&self, b: usize) -> String {
+        let block = &self.blocks[b];
+        let begin = block.line - 1;
+        let mut start = (0usize, 0usize);
+        if let Some(h) = block.heading {
+            let h = &self.headings[h];
+            start = (h.line - 1, (h.level + 1).min(self.lines[h.line - 1].len()));
+        }
+        if let Some(prev) = self.blocks[..b].iter().rev().find(|p| p.lang.is_some()) {
+            let end = prev.line + prev.body.len();
+            if end < begin {
+                let l = self.lines[end];
+                let at = l.len() - l.trim_start_matches([' ', '\t']).len() + "#+end_src".len();
+                start = start.max((end, at.min(l.len())));
+            }
+        }
+        let mut text = String::from(&self.lines[start.0][start.1..]);
+        for l in &self.lines[start.0 + 1..begin] {
+            text.push('\n');
+            text.push_str(l);
+        }
+        text.push('\n');
+        let mut lines: Vec<MappedLine> = text
+            .split('\n')
+            .map(|t| MappedLine {
+                text: t.to_string(),
+                ..MappedLine::default()
+            })
+            .collect();
+        remove_indentation(&mut lines);
+        lines
+            .into_iter()
+            .map(|l| l.text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The comment lines `:comments link` puts around a block's body, as
     /// `org-babel-spec-to-string` writes them (link made by `org-store-link`, made relative to
     /// the target's folder, commented with the language's major mode).
@@ -109,19 +361,6 @@ impl Tangler<'_> {
         line: usize,
     ) -> Result<LinkComments, Diagnostic> {
         let block = &self.blocks[b];
-        let lang = block.lang.clone().unwrap_or_default();
-        let (start, end) = match lang.as_str() {
-            "python" | "sh" | "bash" | "shell" => ("# ", ""),
-            "C" => ("/* ", " */"),
-            "emacs-lisp" | "elisp" => (";; ", ""),
-            _ => {
-                return Err(self.diag(
-                    line,
-                    1,
-                    format!("`:comments link` is only supported for python, sh, bash, shell, C and emacs-lisp blocks, not `{lang}`"),
-                ));
-            }
-        };
         let unsupported = |t: &Self, why: &str| {
             Err(t.diag(
                 line,
@@ -167,32 +406,35 @@ impl Tangler<'_> {
         } else {
             normalize_link_string(&block.begin_text, true)
         };
-        if search.contains("/.") || search.contains("//") || search.ends_with('/') {
-            return unsupported(self, "the link's search string looks like a path");
-        }
         let org_name = self
             .path
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let dir = tangle.rfind('/').map(|k| &tangle[..=k]);
-        let mut up = String::new();
-        if let Some(dir) = dir {
-            if dir.starts_with(['/', '~']) {
-                return unsupported(self, "the target is an absolute path");
-            }
-            for c in dir.split('/').filter(|c| !c.is_empty() && *c != ".") {
-                if c == ".." {
-                    return unsupported(self, "the target is outside the org file's folder");
-                }
-                up.push_str("../");
-            }
-        }
-        let link = if string_nw(&search) {
-            format!("file:{up}{org_name}::{search}")
+        // `file-relative-name` of `FILE::SEARCH` (a search string with `/` reads as folders)
+        // from the target's folder, both expanded against the org file's folder.
+        let raw = if string_nw(&search) {
+            format!("{org_name}::{search}")
         } else {
-            format!("file:{up}{org_name}")
+            org_name.clone()
         };
+        let doc_dir = crate::paths::normalize(
+            &self
+                .env
+                .cwd
+                .join(self.path.parent().unwrap_or(Path::new(""))),
+        );
+        let target_dir = match tangle.rfind('/') {
+            Some(k) => {
+                let dir = self
+                    .env
+                    .expand_tilde(&tangle[..=k])
+                    .map_err(|why| self.diag(line, 1, why))?;
+                crate::paths::normalize(&doc_dir.join(dir))
+            }
+            None => doc_dir.clone(),
+        };
+        let link = format!("file:{}", file_relative_name(&doc_dir, &raw, &target_dir));
         let link = org_link_escape(&link);
         let source_name = match &block.elem_name {
             Some(n) => n.clone(),
@@ -221,9 +463,6 @@ impl Tangler<'_> {
         };
         let begin = fill("[[%link][%source-name]]");
         let finish = fill("%source-name ends here");
-        Ok(LinkComments {
-            begin: format!("{start}{begin}{end}"),
-            end: format!("{start}{finish}{end}"),
-        })
+        Ok(LinkComments { begin, end: finish })
     }
 }

@@ -19,7 +19,10 @@
 //!   `org-entry-get-with-inheritance` does it, including its reading of the drawer of a
 //!   headline on line 1 as the document's own), the block line, `#+header:` lines; values read
 //!   like `org-babel-read` (numbers, `"strings"`, and the Lisp forms `(identity X)`, `'X`,
-//!   integer literals `#o`/`#x`/`#b`/decimal; other Lisp is an error);
+//!   integer literals `#o`/`#x`/`#b`/decimal; other Lisp forms go to the small side-effect-free
+//!   evaluator in `eval` (string and file-name functions, `getenv`, `executable-find`,
+//!   `file-exists-p`, conditions, `org-get-tags` with inheritance); anything else is an
+//!   error that names the function);
 //! * `:tangle yes|no|FILE` (`yes` is the org file's base name plus the extension from
 //!   `org-babel-tangle-lang-exts`: python `.py`, emacs-lisp/elisp `.el`, and otherwise the
 //!   language name itself, so `shell` gives `.shell`, `sh` `.sh`, `bash` `.bash`, `C` `.C`),
@@ -27,9 +30,11 @@
 //!   block of a file that has one, as Emacs' `set-file-modes` calls leave it), `:mkdirp`,
 //!   `:prologue` / `:epilogue`, `:no-expand`, C's `:includes` / `:defines` / `:namespaces` /
 //!   `:main` wrapping, emacs-lisp's body expansion;
-//! * `:comments link` / `yes` (and `both` / `org` when no text precedes the block) for python,
-//!   sh/bash/shell, C and emacs-lisp blocks: the `[[file:...::search][name]]` comments that
-//!   `org-store-link` and `comment-region` produce;
+//! * `:comments link` / `yes` / `both` / `org`: the `[[file:...::search][name]]` comments that
+//!   `org-store-link` makes (relative to the target's folder, wherever it is) and the Org text
+//!   before the block (from the headline's stars or the previous block's end, its indentation
+//!   removed), commented as `comment-region` does in the language's Emacs 28 major mode (a
+//!   table measured with Emacs; a language without a mode keeps the previous block's mode);
 //! * noweb: `:noweb yes|tangle|no-export|strip-export` for the tangled block, and
 //!   `yes|no-export|strip-export|eval` for included blocks (Org expands included blocks in the
 //!   `:eval` context, so `:noweb tangle` blocks are included unexpanded); references resolved
@@ -40,22 +45,28 @@
 //!   including its quirk that a one-character name followed by another reference on the same
 //!   line reads as one reference (`<<a>> x <<b>>` is `<<a>> x <<b>>` named `a>> x <<b`; a
 //!   warning is returned). `:noweb-prefix` is an Org 9.6 argument: ignored, with a warning;
+//! * `#+setupfile:` of local files: their `#+property:`, `#+filetags:` and nested
+//!   `#+setupfile:` keywords, read where the keyword stands (a missing file is ignored with a
+//!   warning, as Org ignores it); `#+include:` is expanded only on export, so it is ignored;
 //! * coderefs: with `-r`, labels (`(ref:x)` or the `-l "fmt"` format) and the white space
 //!   before them are removed from the tangled code.
 //!
 //! Reported as errors (Emacs would do something we cannot or should not reproduce):
 //! unterminated blocks (Emacs silently ignores them and the blocks they swallow), reference
-//! cycles (Emacs recurses until `max-lisp-eval-depth`), `:comments noweb`, `:comments` for
-//! other languages or with text before the block, `:var`, references that Emacs would
+//! cycles (Emacs recurses until `max-lisp-eval-depth`), `:comments noweb`, `:comments` in a
+//! file without comment syntax (Emacs asks on standard input) or for languages not in the
+//! table, `:var`, references that Emacs would
 //! evaluate (`<<name(args)>>`) or resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
-//! `#+setupfile:`, unsupported Lisp values, C++/D blocks, carriage returns.
+//! `#+setupfile:` URLs, Lisp that runs programs or that the evaluator does not know, C++/D blocks,
+//! carriage returns at line ends (a carriage return inside a line is text, as in Emacs).
 //!
 //! Org 9.6's `:tangle-mode` strings (`o444`, `rw-r--r--`, `u=rw,go=r`) get the mode Org 9.6
 //! gives them, with a warning that Org 9.5.5 fails on them (after writing the file).
 //!
 //! Target paths are returned exactly as Emacs would resolve them relative to the org file's
 //! folder: `..` components and absolute paths are kept (the writer decides whether to allow
-//! them), `~` is not expanded. Files that Emacs does not chmod get mode 0644 (Emacs creates
+//! them); `~` and `~user` are expanded to home folders (`$HOME`, the passwd database) and
+//! `.` components dropped, as `expand-file-name` does. Files that Emacs does not chmod get mode 0644 (Emacs creates
 //! them with `0666 & ~umask`; a umask of 022 is assumed).
 //!
 //! The submodules follow the Org functions they reproduce, in the order a tangle runs:
@@ -69,6 +80,8 @@
 //! [`crate::mapped::MappedText`].
 
 mod body;
+mod env;
+mod eval;
 mod header;
 mod link;
 mod lisp;
@@ -79,12 +92,13 @@ mod tangle;
 mod text;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::{Origin, Output, SourceMap};
 
 use body::*;
+pub use env::OrgEnv;
 use header::*;
 use link::*;
 use lisp::*;
@@ -107,7 +121,12 @@ pub const ORG_VERSION: &str = "9.5.5";
 /// Tangles an org document as `org-babel-tangle-file` (Org 9.5.5) would. `path` is used for
 /// diagnostics and for `:tangle yes` file names; no file is read or written.
 pub fn tangle_org(path: &Path, text: &str) -> Result<OrgTangle, Diagnostics> {
-    let mut t = Tangler::new(path, text);
+    tangle_org_in(path, text, &OrgEnv::from_process())
+}
+
+/// [`tangle_org`] on the machine `env` describes (home folder, environment, host name).
+pub fn tangle_org_in(path: &Path, text: &str, env: &OrgEnv) -> Result<OrgTangle, Diagnostics> {
+    let mut t = Tangler::new(path, text, env);
     t.parse();
     if t.errors.is_empty() {
         t.tangle();
@@ -178,6 +197,8 @@ struct NameIndex {
 
 struct Tangler<'a> {
     path: &'a Path,
+    /// The machine Emacs would look at.
+    env: &'a OrgEnv,
     text: &'a str,
     /// The document's lines (without their newlines).
     lines: Vec<&'a str>,
@@ -201,12 +222,17 @@ struct Tangler<'a> {
     top_props: Vec<Property>,
     name_index: Option<NameIndex>,
     light_params: Vec<Option<Params>>,
+    /// `#+filetags:` (inherited by every headline).
+    file_tags: Vec<String>,
+    /// The block whose parameters are being evaluated (for `org-get-tags`).
+    eval_block: Option<usize>,
 }
 
 impl<'a> Tangler<'a> {
-    fn new(path: &'a Path, text: &'a str) -> Self {
+    fn new(path: &'a Path, text: &'a str, env: &'a OrgEnv) -> Self {
         Tangler {
             path,
+            env,
             text,
             lines: text.split('\n').collect(),
             blocks: Vec::new(),
@@ -223,6 +249,8 @@ impl<'a> Tangler<'a> {
             top_props: Vec::new(),
             name_index: None,
             light_params: Vec::new(),
+            file_tags: Vec::new(),
+            eval_block: None,
         }
     }
 
@@ -306,16 +334,18 @@ mod tests {
 
     #[test]
     fn an_error_in_an_inherited_property_is_reported_once_at_its_line() {
-        let mut doc = String::from("#+property: header-args :shebang (concat \"#!\" \"sh\")\n");
+        let mut doc =
+            String::from("#+property: header-args :shebang (shell-command-to-string \"x\")\n");
         for i in 0..300 {
             doc.push_str(&format!("#+begin_src sh :tangle f{i}.sh\nx\n#+end_src\n"));
         }
         let e = tangle(&doc).unwrap_err();
         assert_eq!(e.0.len(), 1, "{e}");
         assert!(
-            e.0[0]
-                .to_string()
-                .starts_with("doc.org:1:1: error: cannot evaluate `:shebang (concat"),
+            e.0[0].to_string().starts_with(
+                "doc.org:1:1: error: cannot evaluate `:shebang (shell-command-to-string \"x\")`: \
+                     `shell-command-to-string` runs a shell command"
+            ),
             "{e}"
         );
         let mut doc = String::from("* A\n:PROPERTIES:\n:header-args: :mkdirp 5\n:END:\n");
@@ -437,17 +467,66 @@ mod tests {
             "{m}"
         );
         let m = msg("* H\n#+begin_src text :tangle a.txt :comments link\nx\n#+end_src\n");
-        assert!(m.contains("only supported for python"), "{m}");
-
-        let m = msg("#+begin_src python :tangle a.py\r\nx\r\n#+end_src\r\n");
-        assert!(m.contains("carriage returns"), "{m}");
-        let m = msg("#+begin_src python :tangle a.py :noweb yes\n<<f(x=1)>>\n#+end_src\n");
         assert!(
-            m.contains("doc.org:2:1: error: `<<f(x=1)>>` asks Org to evaluate"),
+            m.contains(
+                "doc.org:2:1: error: `:comments` needs a comment syntax, and the major mode of \
+                 `text` has no comment syntax: Emacs would ask for one on standard input and fail"
+            ),
             "{m}"
         );
-        let m = msg("#+begin_src python :tangle (concat \"a\" \"b\")\nx\n#+end_src\n");
-        assert!(m.contains("cannot evaluate `:tangle (concat"), "{m}");
+        let m = msg("#+begin_src fish :tangle a.fish :comments link\nx\n#+end_src\n");
+        assert!(
+            m.contains("Emacs 28 has no major mode for `fish`, so the file is in fundamental mode"),
+            "{m}"
+        );
+        let m = msg("#+begin_src brainfudge :tangle a.b :comments link\nx\n#+end_src\n");
+        assert!(
+            m.contains("the comment syntax of `brainfudge` is not known to this tangler"),
+            "{m}"
+        );
+
+        let m = msg("#+begin_src python :tangle a.py\r\nx\r\n#+end_src\r\n");
+        assert!(m.contains("carriage returns at line ends"), "{m}");
+        let t = tangle("#+begin_src sh :tangle a.sh\necho \"x\ry\"\n#+end_src\n").unwrap();
+        assert_eq!(file(&t, "a.sh").content, b"echo \"x\ry\"\n");
+        let m = msg("#+begin_src python :tangle a.py :noweb yes\n<<f(x=1)>>\n#+end_src\n");
+        assert!(
+            m.contains(
+                "doc.org:2:1: error: `<<f(x=1)>>` calls a code block: Emacs would execute code \
+                 blocks to tangle this, which this tangler never does"
+            ),
+            "{m}"
+        );
+        let m = msg("#+begin_src sh :tangle a.sh :var x=f()\nx\n#+end_src\n");
+        assert!(
+            m.contains("doc.org:1:1: error: `:var` may call code blocks"),
+            "{m}"
+        );
+        let doc = format!(
+            "#+property: header-args :var x=1\n{}",
+            "#+begin_src sh :tangle a.sh\nx\n#+end_src\n".repeat(3)
+        );
+        let e = tangle(&doc).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert!(
+            e.to_string().starts_with("doc.org:1:1: error: `:var`"),
+            "{e}"
+        );
+        let m = msg("#+begin_src sh :tangle /sudo::/etc/x\nx\n#+end_src\n");
+        assert!(
+            m.contains(
+                "doc.org:1:1: error: cannot write `/sudo::/etc/x`: it is a remote or sudo \
+                 (TRAMP) file name"
+            ),
+            "{m}"
+        );
+        let m = msg("#+begin_src python :tangle (frob \"a\" \"b\")\nx\n#+end_src\n");
+        assert!(
+            m.contains("cannot evaluate `:tangle (frob \"a\" \"b\")`: `frob` is not a function"),
+            "{m}"
+        );
+        let t = tangle("#+begin_src python :tangle (concat \"a\" \"b\")\nx\n#+end_src\n").unwrap();
+        assert_eq!(file(&t, "ab").content, b"x\n");
     }
 
     #[test]

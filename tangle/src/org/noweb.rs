@@ -156,7 +156,10 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
                 return Err(t.diag(
                     line,
                     col,
-                    format!("`<<{id}>>` asks Org to evaluate a block; evaluation is not supported"),
+                    format!(
+                        "`<<{id}>>` calls a code block: Emacs would execute code blocks to \
+                         tangle this, which this tangler never does"
+                    ),
                 ));
             }
         }

@@ -4,6 +4,7 @@
 //! switches, parameters, affiliated `#+name:` / `#+header:` keywords, the escaped body).
 
 use super::*;
+use std::path::PathBuf;
 
 /// A headline whose subtree the scan is in.
 struct OpenHeadline {
@@ -41,9 +42,6 @@ pub(super) struct Block {
     pub(super) elem_names: usize,
     /// 1-based index of the block among the Babel blocks under the same headline.
     pub(super) counter: usize,
-    /// Whether the text between the previous Babel block (or the headline's stars) and the
-    /// block is blank (what `:comments org` would insert).
-    pub(super) prose_blank: bool,
     /// The `#+begin_src` line.
     pub(super) begin_text: String,
 }
@@ -59,6 +57,8 @@ pub(super) struct Heading {
     pub(super) level: usize,
     /// 1-based line of the headline.
     pub(super) line: usize,
+    /// The headline's own tags.
+    pub(super) tags: Vec<String>,
 }
 
 /// The node properties of a property drawer starting at `lines[k]` (`org-property-drawer-re`:
@@ -145,6 +145,24 @@ pub(super) fn heading_title(line: &str, level: usize) -> String {
 }
 
 /// Whether a headline is commented (`COMMENT`) and whether it has the `ARCHIVE` tag.
+/// The tags at the end of a headline (`:a:b:`).
+pub(super) fn headline_tags(line: &str) -> Vec<String> {
+    let t = line.trim_end_matches([' ', '\t']);
+    if t.ends_with(':') {
+        if let Some(sp) = t.rfind([' ', '\t']) {
+            let tags = &t[sp + 1..];
+            if is_tag_string(tags) {
+                return tags
+                    .split(':')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string)
+                    .collect();
+            }
+        }
+    }
+    Vec::new()
+}
+
 pub(super) fn headline_flags(line: &str, level: usize) -> (bool, bool) {
     let mut rest = line[level..].trim_start_matches(' ');
     for kw in ["TODO", "DONE"] {
@@ -337,14 +355,139 @@ pub(super) fn is_keyword_line(line: &str) -> bool {
 }
 
 impl Tangler<'_> {
+    /// `#+filetags:` (`org-set-regexps-and-options`).
+    fn filetags(&mut self, v: &str) {
+        self.file_tags.extend(
+            v.split(':')
+                .map(|x| x.trim_matches(is_blank_char))
+                .filter(|x| !x.is_empty())
+                .map(str::to_string),
+        );
+    }
+
+    /// A `#+property:` keyword, which sets (or with `NAME+`, extends) a property of the whole
+    /// document.
+    fn property_keyword(&mut self, v: &str, line: usize) {
+        let v = v.trim_matches(is_blank_char);
+        let (key, val) = match v.find(char::is_whitespace) {
+            Some(k) => (&v[..k], v[k..].trim_start_matches([' ', '\t'])),
+            None => (v, ""),
+        };
+        let mut key = key.to_lowercase();
+        let appending = key.ends_with('+');
+        if appending {
+            key.pop();
+        }
+        match self.props.get_mut(&key) {
+            Some(old) if appending => {
+                old.value = format!("{} {}", old.value, val);
+                old.line = line;
+            }
+            _ => {
+                self.props.insert(
+                    key,
+                    PropertyValue {
+                        value: val.to_string(),
+                        line,
+                    },
+                );
+            }
+        }
+    }
+
+    /// `#+setupfile: FILE` (`org--collect-keywords-1`): the `#+property:`, `#+filetags:`
+    /// and `#+setupfile:` keywords of a local file, read where the keyword stands (`line`),
+    /// relative to `dir`; a file already being read is skipped, a missing one is ignored
+    /// (with a warning), as Org does.
+    fn setupfile(&mut self, value: &str, dir: &Path, line: usize, seen: &mut Vec<PathBuf>) {
+        let v = value.trim_matches(is_blank_char);
+        if v.is_empty() {
+            return;
+        }
+        let name = v
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or(v);
+        let lower = name.to_ascii_lowercase();
+        if ["http://", "https://", "ftp://", "file://"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+        {
+            self.error(
+                line,
+                1,
+                format!(
+                    "`#+setupfile: {name}` is a URL: Emacs would download it; this tangler \
+                     reads only local setup files"
+                ),
+            );
+            return;
+        }
+        let expanded = match self.env.expand_tilde(name) {
+            Ok(n) => n,
+            Err(why) => {
+                self.error(line, 1, format!("`#+setupfile: {name}`: {why}"));
+                return;
+            }
+        };
+        let file = crate::paths::normalize(&dir.join(expanded));
+        if seen.contains(&file) {
+            return;
+        }
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                self.warn(
+                    line,
+                    1,
+                    format!("`#+setupfile: {name}` cannot be read ({e}); Emacs ignores it too"),
+                );
+                return;
+            }
+        };
+        seen.push(file.clone());
+        let sub_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut in_block: Option<String> = None;
+        for l in text.lines() {
+            let t = l.trim_start_matches([' ', '\t']);
+            if let Some(name) = &in_block {
+                if strip_prefix_fold(t, &format!("#+end_{name}")).is_some() {
+                    in_block = None;
+                }
+                continue;
+            }
+            if let Some(r) = strip_prefix_fold(t, "#+begin_") {
+                let name: String = r.chars().take_while(|c| !c.is_whitespace()).collect();
+                in_block = Some(name.to_ascii_lowercase());
+                continue;
+            }
+            if let Some(v) = keyword_rest(l, "setupfile:") {
+                self.setupfile(v, &sub_dir, line, seen);
+            } else if let Some(v) = keyword_rest(l, "filetags:") {
+                self.filetags(v);
+            } else if let Some(v) = keyword_rest(l, "property:") {
+                self.property_keyword(v, line);
+            }
+        }
+    }
+
     pub(super) fn parse(&mut self) {
-        if let Some(i) = self.text.find('\r') {
+        // A carriage return before a line feed (or in a file without line feeds) makes Emacs
+        // decode the file with DOS (or Mac) line endings; other carriage returns are text.
+        let eol_cr = self.text.find("\r\n").or_else(|| {
+            if self.text.contains('\n') {
+                None
+            } else {
+                self.text.find('\r')
+            }
+        });
+        if let Some(i) = eol_cr {
             let line = self.text[..i].matches('\n').count() + 1;
             self.error(
                 line,
                 1,
-                "carriage returns are not supported in org documents (convert the file to \
-                 Unix line endings)",
+                "carriage returns at line ends are not supported in org documents (Emacs \
+                 reads the file with DOS or Mac line endings; convert it to Unix line endings)",
             );
             return;
         }
@@ -369,8 +512,6 @@ impl Tangler<'_> {
             }
         }
         let mut heads: Vec<OpenHeadline> = Vec::new();
-        // Whether there is text since the last headline's stars or Babel block end.
-        let mut region_nonblank = false;
         let mut counters: HashMap<Option<usize>, usize> = HashMap::new();
         let mut i = 0;
         while i < n {
@@ -385,7 +526,6 @@ impl Tangler<'_> {
                     .map_or((false, false), |h| (h.commented, h.archived));
                 let parent = heads.last().map(|h| h.heading);
                 let title = heading_title(line, level);
-                region_nonblank = string_nw(&line[level + 1..]);
                 // The property drawer: right after the headline or its planning line.
                 let mut props = Vec::new();
                 let mut k = i + 1;
@@ -412,6 +552,7 @@ impl Tangler<'_> {
                             title,
                             level,
                             line: i + 1,
+                            tags: headline_tags(line),
                         });
                         heads.push(OpenHeadline {
                             level,
@@ -419,7 +560,6 @@ impl Tangler<'_> {
                             archived: pa || a,
                             heading: self.headings.len() - 1,
                         });
-                        region_nonblank = true;
                         i = end + 1;
                         continue;
                     }
@@ -430,6 +570,7 @@ impl Tangler<'_> {
                     title,
                     level,
                     line: i + 1,
+                    tags: headline_tags(line),
                 });
                 heads.push(OpenHeadline {
                     level,
@@ -541,8 +682,6 @@ impl Tangler<'_> {
                 } else {
                     0
                 };
-                let prose_blank = !region_nonblank;
-                region_nonblank = lang.is_none();
                 self.blocks.push(Block {
                     line: i + 1,
                     col,
@@ -558,7 +697,6 @@ impl Tangler<'_> {
                     elem_name: elem_names.first().cloned(),
                     elem_names: elem_names.len(),
                     counter,
-                    prose_blank,
                     begin_text: line.to_string(),
                 });
                 i = end + 1;
@@ -581,49 +719,24 @@ impl Tangler<'_> {
                         }
                     }
                     if let Some(end) = end {
-                        region_nonblank = true;
                         i = end + 1;
                         continue;
                     }
                 }
             }
-            if string_nw(line) {
-                region_nonblank = true;
+            if let Some(v) = keyword_rest(line, "setupfile:") {
+                let dir = self
+                    .env
+                    .cwd
+                    .join(self.path.parent().unwrap_or(Path::new("")));
+                let mut seen = Vec::new();
+                self.setupfile(v, &dir, i + 1, &mut seen);
             }
-            if keyword_rest(line, "setupfile:").is_some() {
-                self.error(
-                    i + 1,
-                    1,
-                    "`#+setupfile:` is not supported (Org would read header arguments from \
-                     another file)",
-                );
+            if let Some(v) = keyword_rest(line, "filetags:") {
+                self.filetags(v);
             }
             if let Some(v) = keyword_rest(line, "property:") {
-                let v = v.trim_matches(is_blank_char);
-                let (key, val) = match v.find(char::is_whitespace) {
-                    Some(k) => (&v[..k], v[k..].trim_start_matches([' ', '\t'])),
-                    None => (v, ""),
-                };
-                let mut key = key.to_lowercase();
-                let appending = key.ends_with('+');
-                if appending {
-                    key.pop();
-                }
-                match self.props.get_mut(&key) {
-                    Some(old) if appending => {
-                        old.value = format!("{} {}", old.value, val);
-                        old.line = i + 1;
-                    }
-                    _ => {
-                        self.props.insert(
-                            key,
-                            PropertyValue {
-                                value: val.to_string(),
-                                line: i + 1,
-                            },
-                        );
-                    }
-                }
+                self.property_keyword(v, i + 1);
             }
             if heads.is_empty() && t.starts_with(':') {
                 let lower = t.to_lowercase();

@@ -3,6 +3,7 @@
 //! block's target, options and final body, and the files are assembled with their line maps.
 
 use super::*;
+use std::path::PathBuf;
 
 /// The C wrapper's options (`org-babel-C-expand-C`).
 struct COptions {
@@ -20,9 +21,16 @@ pub(super) struct TangledBlock {
     pub(super) padline: bool,
     pub(super) mkdirp: bool,
     pub(super) mode: Option<u32>,
-    /// The comment lines before and after the body (`:comments link`).
+    /// The texts of the comment lines before and after the body (`:comments link`).
     pub(super) comment: Option<LinkComments>,
+    /// The Org text before the block (`:comments org` / `both`).
+    pub(super) org_text: Option<String>,
+    /// The line of the `:comments` argument.
+    pub(super) comments_line: usize,
 }
+
+/// The comment prefix and suffix of the tangled file's major mode, or why it has none.
+type Syntax = Result<(&'static str, &'static str), Option<String>>;
 
 /// The blocks tangled to one file (`org-babel-tangle` groups them by file name).
 struct FileGroup {
@@ -101,7 +109,10 @@ impl Tangler<'_> {
         if !self.errors.is_empty() {
             return;
         }
-        for FileGroup { file, blocks } in groups {
+        // The folders that files written earlier make (`:mkdirp`): Emacs writes the files one
+        // after the other, so a later file finds them.
+        let mut made: HashSet<PathBuf> = HashSet::new();
+        'groups: for FileGroup { file, blocks } in groups {
             let first = &self.blocks[blocks[0].0];
             let block_pos = self.pos(first.line, first.col);
             let mut m = MappedText::new();
@@ -110,7 +121,9 @@ impl Tangler<'_> {
             let mut mode: Option<u32> = None;
             let mut make_dir = false;
             let has_dir = file.contains('/');
-            for (_, tb) in blocks {
+            // The comment syntax of the buffer's major mode (fundamental mode at first).
+            let mut syntax: Syntax = Err(None);
+            for (b, tb) in blocks {
                 let tmode = tb.mode.or(if tb.shebang.is_some() {
                     Some(0o755)
                 } else {
@@ -132,15 +145,61 @@ impl Tangler<'_> {
                         she_banged = true;
                     }
                 }
-                if let Some(LinkComments { begin, .. }) = &tb.comment {
-                    m.push_str(begin);
-                    m.push_str("\n");
+                // The buffer's major mode changes with the language (a language without a
+                // mode keeps the previous one); `comment-region` comments in it.
+                let lang = self.blocks[b].lang.clone().unwrap_or_default();
+                match comment_syntax(&lang) {
+                    Some(CommentSyntax::Comment(p, s)) => syntax = Ok((p, s)),
+                    Some(CommentSyntax::NoComments) => {
+                        syntax = Err(Some(format!(
+                            "the major mode of `{lang}` has no comment syntax"
+                        )))
+                    }
+                    Some(CommentSyntax::NoMode) => {
+                        if syntax == Err(None) {
+                            syntax = Err(Some(format!(
+                                "Emacs 28 has no major mode for `{lang}`, so the file is in \
+                                 fundamental mode, which has no comment syntax"
+                            )));
+                        }
+                    }
+                    None => {
+                        syntax = Err(Some(format!(
+                            "the comment syntax of `{lang}` is not known to this tangler"
+                        )))
+                    }
+                }
+                let texts = [
+                    tb.org_text.as_deref(),
+                    tb.comment.as_ref().map(|c| c.begin.as_str()),
+                ];
+                let end = tb.comment.as_ref().map(|c| c.end.as_str());
+                let mut commented = Vec::new();
+                for text in texts.into_iter().chain([end]).flatten() {
+                    if !string_nw(text) {
+                        commented.push(String::new());
+                        continue;
+                    }
+                    match self.commented(text, &syntax, tb.comments_line) {
+                        Ok(c) => commented.push(c),
+                        Err(d) => {
+                            self.report(d);
+                            continue 'groups;
+                        }
+                    }
+                }
+                let end = if tb.comment.is_some() {
+                    commented.pop()
+                } else {
+                    None
+                };
+                for c in commented {
+                    m.push_str(&c);
                 }
                 m.append(tb.body);
                 m.push_str("\n");
-                if let Some(LinkComments { end, .. }) = &tb.comment {
-                    m.push_str(end);
-                    m.push_str("\n");
+                if let Some(end) = end {
+                    m.push_str(&end);
                 }
                 empty = false;
             }
@@ -162,12 +221,41 @@ impl Tangler<'_> {
             }
             map.files = vec![self.path.to_path_buf()];
             map.fragments = fragments;
-            let path = PathBuf::from(&file);
+            // `write-region` expands the name: `~` and `~user` are home folders, `.` and `..`
+            // components are resolved lexically.
+            // TRAMP file names: `/sudo::/etc/x`, `/ssh:host:/x`.
+            let first = file
+                .strip_prefix('/')
+                .map(|r| r.split('/').next().unwrap_or(""));
+            if first.is_some_and(|c| c.contains(':')) {
+                let d = Diagnostic::error(
+                    block_pos,
+                    format!(
+                        "cannot write `{file}`: it is a remote or sudo (TRAMP) file name; Emacs \
+                         would write it through TRAMP, and this tangler does not write remote \
+                         or sudo targets"
+                    ),
+                );
+                self.report(d);
+                continue;
+            }
+            let path = match self.env.expand_tilde(&file) {
+                Ok(f) => crate::paths::normalize(Path::new(&f)),
+                Err(why) => {
+                    let d = Diagnostic::error(block_pos, format!("cannot write `{file}`: {why}"));
+                    self.report(d);
+                    continue;
+                }
+            };
+            let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            if make_dir {
+                made.extend(parent.ancestors().map(Path::to_path_buf));
+            }
             let out = Output {
                 path: path.clone(),
                 content: content.into_bytes(),
                 mode: mode.map_or(0o644, |m| m & 0o7777),
-                mkdirp: make_dir,
+                mkdirp: make_dir || made.contains(&parent),
                 block: block_pos,
                 map,
             };
@@ -193,6 +281,30 @@ impl Tangler<'_> {
         }
     }
 
+    /// `text` commented as `comment-region` does in the buffer's major mode.
+    fn commented(&self, text: &str, syntax: &Syntax, line: usize) -> Result<String, Diagnostic> {
+        match syntax {
+            Ok((p, s)) => comment_region(text, p, s).ok_or_else(|| {
+                self.diag(
+                    line,
+                    1,
+                    "`:comments`: the text to comment is indented as a whole; Emacs' \
+                     `comment-region` would indent its comments, which is not reproduced",
+                )
+            }),
+            Err(why) => Err(self.diag(
+                line,
+                1,
+                format!(
+                    "`:comments` needs a comment syntax, and {}: Emacs would ask for one on \
+                     standard input and fail",
+                    why.as_deref()
+                        .unwrap_or("the file has no major mode with comments")
+                ),
+            )),
+        }
+    }
+
     pub(super) fn fragment_name(&self, b: usize) -> String {
         let block = &self.blocks[b];
         match block.names.first() {
@@ -208,13 +320,17 @@ impl Tangler<'_> {
         bodies: &[Body],
     ) -> Result<TangledBlock, Diagnostic> {
         let params = self.params_of(b);
+        self.eval_block = Some(b);
         let block_line = self.blocks[b].line;
         let lang = self.blocks[b].lang.clone().unwrap_or_default();
-        if param(&params, ":var").is_some() {
+        if let Some(var) = param(&params, ":var") {
+            // At the argument's line: a property that gives it is reported once.
+            let line = if var.line == 0 { block_line } else { var.line };
             return Err(self.diag(
-                block_line,
+                line,
                 1,
-                "`:var` is not supported when tangling org files",
+                "`:var` may call code blocks (and sets variables in the tangled code): Emacs \
+                 would execute code blocks to tangle this, which this tangler never does",
             ));
         }
         if matches!(lang.as_str(), "C++" | "cpp" | "D") {
@@ -226,20 +342,10 @@ impl Tangler<'_> {
         }
         let comments = self.str_param(&params, ":comments")?;
         let comments_line = param(&params, ":comments").map_or(block_line, |c| c.line.max(1));
-        let link_comments = match comments.as_deref() {
-            Some("link" | "yes") => true,
-            Some(c @ ("both" | "org")) if self.blocks[b].prose_blank => c == "both",
-            Some(c @ ("both" | "org")) => {
-                return Err(self.diag(
-                    comments_line,
-                    1,
-                    format!(
-                        "`:comments {c}` is unsupported when text precedes the block (Org \
-                         would copy the text, including any `#+name:` line, into a comment); \
-                         use `:comments link`"
-                    ),
-                ));
-            }
+        let (link_comments, org_comments) = match comments.as_deref() {
+            Some("link" | "yes") => (true, false),
+            Some("both") => (true, true),
+            Some("org") => (false, true),
             Some("noweb") => {
                 return Err(self.diag(
                     comments_line,
@@ -247,7 +353,7 @@ impl Tangler<'_> {
                     "`:comments noweb` is unsupported (Org writes absolute paths into it)",
                 ));
             }
-            _ => false,
+            _ => (false, false),
         };
         if let Some(c) = param(&params, ":noweb-prefix") {
             let line = c.line.max(1);
@@ -376,6 +482,7 @@ impl Tangler<'_> {
         } else {
             None
         };
+        let org_text = org_comments.then(|| self.org_comment_text(b));
         Ok(TangledBlock {
             tangle,
             body,
@@ -384,6 +491,8 @@ impl Tangler<'_> {
             mkdirp,
             mode,
             comment,
+            org_text,
+            comments_line,
         })
     }
 }
