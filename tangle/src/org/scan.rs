@@ -538,31 +538,16 @@ impl Tangler<'_> {
                         k += 1;
                     }
                 }
+                // After the headline, or after its property drawer.
+                let mut next = i + 1;
                 if let Some((drawer, end)) = property_drawer(&lines[..n], k) {
                     props = drawer;
-                    {
-                        for p in &props {
-                            if p.name == "id" || p.name == "custom_id" {
-                                self.ids.push(p.value.clone());
-                            }
+                    for p in &props {
+                        if p.name == "id" || p.name == "custom_id" {
+                            self.ids.push(p.value.clone());
                         }
-                        self.headings.push(Heading {
-                            parent,
-                            props,
-                            title,
-                            level,
-                            line: i + 1,
-                            tags: headline_tags(line),
-                        });
-                        heads.push(OpenHeadline {
-                            level,
-                            commented: pc || c,
-                            archived: pa || a,
-                            heading: self.headings.len() - 1,
-                        });
-                        i = end + 1;
-                        continue;
                     }
+                    next = end + 1;
                 }
                 self.headings.push(Heading {
                     parent,
@@ -578,7 +563,7 @@ impl Tangler<'_> {
                     archived: pa || a,
                     heading: self.headings.len() - 1,
                 });
-                i += 1;
+                i = next;
                 continue;
             }
             if let Some(rest) = is_begin_src(line) {
