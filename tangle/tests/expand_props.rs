@@ -6,23 +6,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use tangle::tangle::tangle_chapters;
 
-/// A small deterministic generator (xorshift64*), so failures are reproducible by seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
+mod common;
+use common::Rng;
 
 /// A random acyclic web: fragment `i` may only reference fragments `j > i`; fragment 0 is
 /// the root. Each fragment has one to three parts.

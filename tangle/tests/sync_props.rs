@@ -9,19 +9,8 @@ use std::path::{Path, PathBuf};
 use tangle::project::Project;
 use tangle::sync;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+mod common;
+use common::Rng;
 
 /// A book of `fragments` fragments (3 to 5 lines each), some nested in others, each used once;
 /// `twice` names one that is used twice as well.
