@@ -205,11 +205,7 @@ fn finish(
         } else {
             target
         };
-        return Ok(report_check(
-            project,
-            cwd,
-            write::check_all(target, outputs),
-        ));
+        return Ok(report_check(project, write::check_all(target, outputs)));
     }
     let report = write::write_all(target, outputs).map_err(|ds| shown(project, cwd, ds))?;
     if !quiet {
@@ -235,7 +231,7 @@ fn finish(
 /// Whether this process re-tangles in a loop (and so must free what each run builds).
 static WATCHING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn report_check(project: &Project, cwd: &Path, diffs: Vec<write::Difference>) -> ExitCode {
+fn report_check(project: &Project, diffs: Vec<write::Difference>) -> ExitCode {
     if diffs.is_empty() {
         return ExitCode::SUCCESS;
     }
@@ -246,7 +242,6 @@ fn report_check(project: &Project, cwd: &Path, diffs: Vec<write::Difference>) ->
         Documents::Org { .. } => "org files",
         _ => "chapters",
     };
-    let _ = cwd;
     eprintln!(
         "tangle: {} file(s) differ from the {documents}; run `tangle` to update them",
         diffs.len()

@@ -175,7 +175,7 @@ impl Project {
             Documents::Markdown { chapters, labels } => {
                 tangle_files_as(&self.root, chapters, labels, maps)
             }
-            Documents::Org { files } => self.tangle_org_files(files),
+            Documents::Org { files } => self.tangle_org_texts(files, &BTreeMap::new()),
         }
     }
 
@@ -212,11 +212,8 @@ impl Project {
         }
     }
 
-    /// Each org file on its own, as Emacs tangles it; two files writing one target is an error.
-    fn tangle_org_files(&self, files: &[PathBuf]) -> Result<Tangled, Diagnostics> {
-        self.tangle_org_texts(files, &BTreeMap::new())
-    }
-
+    /// Each org file on its own, as Emacs tangles it (with the texts in `texts` instead of
+    /// the disk's where given); two files writing one target is an error.
     fn tangle_org_texts(
         &self,
         files: &[PathBuf],

@@ -539,18 +539,6 @@ fn sync_data_all(files: &[fs::File]) -> Option<(usize, std::io::Error)> {
     })
 }
 
-/// Replaces `path` with `content` through a temporary file in the same folder and a rename.
-pub fn replace(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
-    let (tmp, _) = side_names(path);
-    let result = stage(&tmp, content, mode)
-        .and_then(|f| f.sync_data())
-        .and_then(|()| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// One output that differs from the disk, with a unified diff (disk → tangled).
 #[derive(Debug, Clone)]
 pub struct Difference {
