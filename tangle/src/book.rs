@@ -165,7 +165,10 @@ pub fn toml_str(text: &str, keys: &[&str]) -> Option<String> {
     }
 }
 
-fn lookup<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+pub(crate) fn lookup<'a, 'i>(
+    table: &'a DeTable<'i>,
+    key: &str,
+) -> Option<&'a Spanned<DeValue<'i>>> {
     table
         .iter()
         .find(|(k, _)| k.get_ref() == key)
@@ -173,7 +176,7 @@ fn lookup<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Spanned<DeVal
 }
 
 /// The position of byte `offset` of `text` (line and character column).
-fn offset_pos(path: &Path, text: &str, offset: usize) -> Pos {
+pub(crate) fn offset_pos(path: &Path, text: &str, offset: usize) -> Pos {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;

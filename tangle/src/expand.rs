@@ -37,7 +37,7 @@ pub fn expand_root_text(web: &Web, root: usize) -> Result<Expansion, Diagnostic>
 
 fn expand_root_as(web: &Web, root: usize, lines: bool) -> Result<Expansion, Diagnostic> {
     let mut d = Markdown::new(web);
-    let (text, map) = expand_as(&mut d, web.roots[root].block, lines)?.into_parts();
+    let (text, map) = expand_with(&mut d, web.roots[root].block, lines)?.into_parts();
     Ok(Expansion { text, map })
 }
 
@@ -317,11 +317,11 @@ struct Engine<'d, 's, D: Dialect<'s>> {
 /// Expands block `root` with dialect `d`: its text with every reference replaced, and where
 /// each line came from. The last line is terminated or left open as the dialect's rules say.
 pub fn expand<'s, D: Dialect<'s>>(d: &mut D, root: D::Unit) -> Result<MappedText, Diagnostic> {
-    expand_as(d, root, true)
+    expand_with(d, root, true)
 }
 
 /// [`expand`], recording each line's origin and pieces in the map only if `lines`.
-fn expand_as<'s, D: Dialect<'s>>(
+pub fn expand_with<'s, D: Dialect<'s>>(
     d: &mut D,
     root: D::Unit,
     lines: bool,

@@ -16,6 +16,7 @@ pub mod cargo;
 pub mod coderef;
 pub mod diag;
 pub mod dialect;
+pub mod entangled;
 pub mod expand;
 pub mod fmt;
 pub mod mapped;

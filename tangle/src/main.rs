@@ -134,7 +134,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// The project the current folder belongs to.
 fn find_project(cwd: &Path) -> Result<Project> {
     Project::find(cwd)?.context(
-        "no project here: no book.toml in this folder or a parent, and no manifest (.tangled) \
+        "no project here: no book.toml or entangled.toml in this folder or a parent, and no manifest (.tangled) \
          of an earlier `tangle FILE.org` (name the files to tangle instead)",
     )
 }
@@ -240,6 +240,7 @@ fn report_check(project: &Project, diffs: Vec<write::Difference>) -> ExitCode {
     }
     let documents = match project.documents {
         Documents::Org { .. } => "org files",
+        Documents::Entangled(_) => "documents",
         _ => "chapters",
     };
     eprintln!(

@@ -31,6 +31,16 @@ pub enum Documents {
     /// Org files in the root folder, each tangled on its own as Emacs tangles it, their targets
     /// relative to the root.
     Org { files: Vec<PathBuf> },
+    /// An Entangled book: the Markdown files its `entangled.toml` selects, read in Entangled's
+    /// dialect (see [`crate::entangled`]).
+    Entangled(Box<EntangledBook>),
+}
+
+/// An Entangled book's settings and the documents they select (relative to the root).
+#[derive(Debug, Clone)]
+pub struct EntangledBook {
+    pub config: crate::entangled::config::Config,
+    pub files: Vec<PathBuf>,
 }
 
 /// The documents and the folder that their paths, and the outputs' paths, are relative to.
@@ -57,6 +67,15 @@ impl Project {
     /// holds a `book.toml` or a manifest listing org documents.
     pub fn find(start: &Path) -> Result<Option<Project>, Diagnostics> {
         for dir in start.ancestors() {
+            if let Some(settings) = crate::entangled::config::settings_file(dir) {
+                let config = crate::entangled::config::Config::load(dir, &settings)
+                    .map_err(|d| Diagnostics(vec![d]))?;
+                let files = crate::entangled::documents(dir, &config);
+                return Ok(Some(Project {
+                    root: dir.to_path_buf(),
+                    documents: Documents::Entangled(Box::new(EntangledBook { config, files })),
+                }));
+            }
             if dir.join("book.toml").is_file() {
                 let book = Book::load(dir)?;
                 return Ok(Some(Project {
@@ -142,6 +161,7 @@ impl Project {
             Documents::Book(book) => book.chapters.clone(),
             Documents::Markdown { chapters, .. } => chapters.clone(),
             Documents::Org { files } => files.clone(),
+            Documents::Entangled(book) => book.files.clone(),
         }
     }
 
@@ -151,6 +171,9 @@ impl Project {
         if let Documents::Book(book) = &self.documents {
             inputs.push("book.toml".into());
             inputs.push(book.src.join("SUMMARY.md"));
+        }
+        if let Documents::Entangled(book) = &self.documents {
+            inputs.extend(book.config.path.clone());
         }
         inputs
     }
@@ -176,7 +199,21 @@ impl Project {
                 tangle_files_as(&self.root, chapters, labels, maps)
             }
             Documents::Org { files } => self.tangle_org_texts(files, &BTreeMap::new()),
+            Documents::Entangled(book) => {
+                self.tangle_entangled(book, &BTreeMap::new(), matches!(maps, Maps::Full))
+            }
         }
+    }
+
+    /// An Entangled book, with the texts in `texts` instead of the disk's where given.
+    fn tangle_entangled(
+        &self,
+        book: &EntangledBook,
+        texts: &BTreeMap<PathBuf, String>,
+        lines: bool,
+    ) -> Result<Tangled, Diagnostics> {
+        let docs = crate::entangled::read_texts(&self.root, &book.files, texts)?;
+        crate::entangled::tangle(&book.config, &docs, lines)
     }
 
     /// Tangles the project as if the documents in `texts` (relative to the root) held those
@@ -186,6 +223,7 @@ impl Project {
             Documents::Book(book) => (&book.chapters, &book.labels),
             Documents::Markdown { chapters, labels } => (chapters, labels),
             Documents::Org { files } => return self.tangle_org_texts(files, texts),
+            Documents::Entangled(book) => return self.tangle_entangled(book, texts, true),
         };
         let mut read = Vec::with_capacity(chapters.len());
         let mut errors = Vec::new();
@@ -270,7 +308,7 @@ impl Project {
     pub fn manifest(&self, outputs: &[Output]) -> Option<Manifest> {
         match &self.documents {
             Documents::Markdown { .. } => None,
-            Documents::Book(_) | Documents::Org { .. } => {
+            Documents::Book(_) | Documents::Org { .. } | Documents::Entangled(_) => {
                 Some(Manifest::new(&self.documents(), outputs))
             }
         }

@@ -26,6 +26,17 @@ pub struct MarkdownTangle {
     pub tangled: Tangled,
 }
 
+impl Tangled {
+    /// Outputs and warnings that keep no web.
+    pub fn new(outputs: Vec<Output>, warnings: Vec<Diagnostic>) -> Tangled {
+        Tangled {
+            outputs,
+            warnings,
+            _web: None,
+        }
+    }
+}
+
 impl MarkdownTangle {
     /// The tangle, holding on to the web.
     fn into_tangled(self) -> Tangled {

@@ -1,0 +1,841 @@
+//! Entangled's books: its Markdown dialect (pandoc attributes `{.rust #name file=path}`, or
+//! the basic style's `rust #name file=path` and Quarto's `#|` lines), its names and
+//! namespaces, its annotation markers, tangled by the shared expander into files identical to
+//! Entangled 2.4's.
+//!
+//! - [`config`] reads `entangled.toml`; [`read`] finds a document's blocks as Entangled does;
+//!   [`properties`] reads a fence's attributes.
+//! - This module joins the blocks into a web: every block has a name (its id, else its `file`,
+//!   else a name no reference can write), blocks of one name are one fragment, in document order
+//!   (documents sorted by path); a file is its name's fragment. References are whole lines,
+//!   `<<name>>`, `<<ns::name>>` naming a namespace. With the standard annotation each block's
+//!   lines stand between `~/~ begin <<doc#name>>[n]` and `~/~ end` comments in its language's
+//!   comment syntax, `[init]` for the first block of a name, else its count among that name's
+//!   blocks in its own document.
+//! - [`stitch`] reads those markers back, for `tangle sync`.
+
+pub mod config;
+pub mod properties;
+pub mod read;
+
+use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::dialect::{
+    shown_steps, CalledAt, CycleStep, Dialect, Found, PrefixRule, Rules, Separator,
+};
+use crate::output::{Origin, Output, SourceMap};
+use crate::tangle::Tangled;
+use config::{Annotation, Config, Namespace};
+use read::Document;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// A name and the namespace it lives in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RefName {
+    pub namespace: Vec<String>,
+    pub name: String,
+}
+
+impl RefName {
+    /// `name` as written in a reference in a block of `namespace`: `a::b::c` names namespace
+    /// `a::b` itself.
+    fn parse(name: &str, namespace: &[String]) -> RefName {
+        match name.rsplit_once("::") {
+            Some((ns, n)) => RefName {
+                namespace: ns.split("::").map(str::to_string).collect(),
+                name: n.to_string(),
+            },
+            None => RefName {
+                namespace: namespace.to_vec(),
+                name: name.to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for RefName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for ns in &self.namespace {
+            write!(f, "{ns}::")?;
+        }
+        f.write_str(&self.name)
+    }
+}
+
+/// One block in the web: where it is and the lines it contributes, markers included.
+#[derive(Debug, Clone)]
+struct Unit {
+    doc: u32,
+    /// The lines as expanded (header, begin marker, code, end marker), in one string.
+    text: String,
+    ends: Vec<u32>,
+    /// Document line of each, and whether it is code the block holds (not a marker).
+    lines: Vec<u32>,
+    code: Vec<bool>,
+    /// Characters taken off the start of each line (the fence's indentation).
+    indent: i32,
+    namespace: Vec<String>,
+    /// The block's fence line.
+    open_line: usize,
+    /// Its language is unknown (with the standard annotation, an error once it is tangled).
+    no_comment: bool,
+}
+
+/// A name's blocks, in order.
+#[derive(Debug, Clone)]
+struct Fragment {
+    name: RefName,
+    blocks: Vec<u32>,
+}
+
+/// A file the book writes: its path and the fragment that makes it.
+#[derive(Debug, Clone)]
+struct Target {
+    path: PathBuf,
+    fragment: usize,
+    /// The block whose `file=` named it last (Entangled keeps the last).
+    block: u32,
+}
+
+/// An Entangled book read into one web.
+#[derive(Debug, Clone)]
+pub struct Web {
+    docs: Vec<PathBuf>,
+    units: Vec<Unit>,
+    fragments: Vec<Fragment>,
+    by_name: HashMap<RefName, usize>,
+    targets: Vec<Target>,
+    /// Per target, its root line `<<name>>` (the expansion starts there).
+    roots: Vec<String>,
+    /// For each block: the fragment it belongs to and its marker's count.
+    pub block_info: Vec<BlockInfo>,
+    annotation: Annotation,
+}
+
+/// What [`stitch`] and the mdBook preprocessor need to know of a block.
+#[derive(Debug, Clone)]
+pub struct BlockInfo {
+    pub doc: PathBuf,
+    pub open_line: usize,
+    pub close_line: usize,
+    pub indent: String,
+    pub name: RefName,
+    /// `init` or the count shown in the begin marker.
+    pub count: String,
+    /// The block's code lines (after the hooks), with their document lines.
+    pub source: Vec<(usize, String)>,
+    pub header: Vec<(usize, String)>,
+    pub file: Option<PathBuf>,
+    /// `mode=`: the file's permissions, taken from the first block of a file's fragment.
+    pub mode: Option<u32>,
+}
+
+/// A path as Python's `PurePath` spells it: no `.` parts, no doubled or trailing slashes.
+fn pure_path(p: &str) -> PathBuf {
+    let mut out = PathBuf::new();
+    if p.starts_with('/') {
+        out.push("/");
+    }
+    for part in p.split('/') {
+        if !part.is_empty() && part != "." {
+            out.push(part);
+        }
+    }
+    out
+}
+
+fn posix(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}
+
+/// The text a reference line stands for, if `line` is one: `(indentation, name)`.
+pub fn reference(line: &str) -> Option<(usize, &str)> {
+    let t = line.trim_end();
+    let body = t.trim_start();
+    let indent = t.len() - body.len();
+    let name = body.strip_prefix("<<")?.strip_suffix(">>")?;
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == ':' || c == '-');
+    ok.then_some((indent, name))
+}
+
+/// Reads the documents (`(path, text)`, paths relative to the root) into a web.
+pub fn web(
+    config: &Config,
+    docs: &[(PathBuf, String)],
+) -> Result<(Web, Vec<Diagnostic>), Diagnostics> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let mut read_docs: Vec<Document> = Vec::new();
+    for (path, text) in docs {
+        match read::read(config, path, text) {
+            Ok(mut d) => {
+                warnings.append(&mut d.warnings);
+                read_docs.push(d);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    let mut web = Web {
+        docs: read_docs.iter().map(|d| d.path.clone()).collect(),
+        units: Vec::new(),
+        fragments: Vec::new(),
+        by_name: HashMap::new(),
+        targets: Vec::new(),
+        roots: Vec::new(),
+        block_info: Vec::new(),
+        annotation: config.annotation,
+    };
+    let mut target_index: HashMap<PathBuf, usize> = HashMap::new();
+    // Per (name, document): blocks so far, for the marker counts.
+    let mut counts: HashMap<(usize, u32), usize> = HashMap::new();
+    for (d, doc) in read_docs.into_iter().enumerate() {
+        let d = d as u32;
+        let namespace: Vec<String> = match &config.namespace {
+            Namespace::Global => Vec::new(),
+            Namespace::Private => vec![posix(&doc.path)],
+            Namespace::Fixed(ns) => ns.clone(),
+        };
+        for block in doc.blocks {
+            let at = |line: usize| Pos::new(&doc.path, line, block.indent.chars().count() + 1);
+            let props = &block.properties;
+            let lang = properties::language(props);
+            let comment = lang.and_then(|l| config.languages.get(l));
+            if let (Some(l), None) = (lang, comment) {
+                warnings.push(Diagnostic::warning(
+                    at(block.open_line),
+                    format!("language `{l}` unknown (add it to `languages` in entangled.toml to give it a comment syntax)"),
+                ));
+            }
+            let file = properties::attribute(props, "file");
+            let mode = match properties::attribute(props, "mode") {
+                None => None,
+                Some(m) => match u32::from_str_radix(m.trim_start_matches("0o"), 8) {
+                    Ok(m) if m <= 0o7777 => Some(m),
+                    _ => {
+                        errors.push(Diagnostic::error(
+                            at(block.open_line),
+                            format!("`mode={m}` is not an octal file mode such as 0755"),
+                        ));
+                        None
+                    }
+                },
+            };
+            let name = match (properties::id(props), file) {
+                (Some(id), _) => id.to_string(),
+                (None, Some(f)) => f.to_string(),
+                (None, None) => format!("unnamed-{}:{}", posix(&doc.path), block.open_line),
+            };
+            let name = RefName {
+                namespace: namespace.clone(),
+                name,
+            };
+            let fragment = *web.by_name.entry(name.clone()).or_insert_with(|| {
+                web.fragments.push(Fragment {
+                    name: name.clone(),
+                    blocks: Vec::new(),
+                });
+                web.fragments.len() - 1
+            });
+            let u = web.units.len() as u32;
+            let first = web.fragments[fragment].blocks.is_empty();
+            web.fragments[fragment].blocks.push(u);
+            let n = counts.entry((fragment, d)).or_insert(0);
+            let count = if first {
+                "init".to_string()
+            } else {
+                n.to_string()
+            };
+            *n += 1;
+            if let Some(f) = file {
+                let path = pure_path(f);
+                let t = Target {
+                    path: path.clone(),
+                    fragment,
+                    block: u,
+                };
+                match target_index.get(&path) {
+                    Some(&k) => web.targets[k] = t,
+                    None => {
+                        target_index.insert(path, web.targets.len());
+                        web.targets.push(t);
+                    }
+                }
+            }
+            let indent = block.indent.chars().count() as i32;
+            let mut unit = Unit {
+                doc: d,
+                text: String::new(),
+                ends: Vec::new(),
+                lines: Vec::new(),
+                code: Vec::new(),
+                indent,
+                namespace: namespace.clone(),
+                open_line: block.open_line,
+                no_comment: comment.is_none(),
+            };
+            let push = |unit: &mut Unit, line: usize, text: &str, code: bool| {
+                unit.text.push_str(text);
+                unit.ends.push(unit.text.len() as u32);
+                unit.lines.push(line as u32);
+                unit.code.push(code);
+            };
+            for (line, text) in &block.header {
+                push(&mut unit, *line, text, true);
+            }
+            let standard = config.annotation == Annotation::Standard;
+            let (open, close) = match comment {
+                Some(c) => (
+                    c.open.clone(),
+                    c.close.as_ref().map_or(String::new(), |c| format!(" {c}")),
+                ),
+                None => (String::new(), String::new()),
+            };
+            if standard {
+                let begin = format!(
+                    "{open} ~/~ begin <<{}#{name}>>[{count}]{close}",
+                    posix(&doc.path)
+                );
+                push(&mut unit, block.open_line, &begin, false);
+            }
+            for (line, text) in &block.source {
+                push(&mut unit, *line, text, true);
+            }
+            if standard {
+                push(
+                    &mut unit,
+                    block.close_line,
+                    &format!("{open} ~/~ end{close}"),
+                    false,
+                );
+            }
+            web.units.push(unit);
+            web.block_info.push(BlockInfo {
+                doc: doc.path.clone(),
+                open_line: block.open_line,
+                close_line: block.close_line,
+                indent: block.indent,
+                name,
+                count,
+                source: block.source,
+                header: block.header,
+                file: file.map(pure_path),
+                mode,
+            });
+        }
+    }
+    for t in &web.targets {
+        let name = &web.fragments[t.fragment].name;
+        web.roots.push(format!("<<{name}>>"));
+    }
+    if errors.is_empty() {
+        Ok((web, warnings))
+    } else {
+        Err(Diagnostics(errors))
+    }
+}
+
+/// Tangles the documents: every file the book writes, with its line map if `lines`.
+pub fn tangle(
+    config: &Config,
+    docs: &[(PathBuf, String)],
+    lines: bool,
+) -> Result<Tangled, Diagnostics> {
+    let (web, mut warnings) = web(config, docs)?;
+    let mut outputs = Vec::with_capacity(web.targets.len());
+    let mut errors = Vec::new();
+    for (k, t) in web.targets.iter().enumerate() {
+        let mut d = Expander::new(&web);
+        match crate::expand::expand_with(&mut d, Piece::Root(k as u32), lines) {
+            Ok(m) => {
+                let (text, map) = m.into_parts();
+                let main = web.fragments[t.fragment].blocks[0] as usize;
+                let unit = &web.units[t.block as usize];
+                let mode = web.block_info[main].mode;
+                outputs.push(Output {
+                    path: t.path.clone(),
+                    content: text.into_bytes(),
+                    mode: mode.unwrap_or(0o644),
+                    mkdirp: true,
+                    block: Pos::new(
+                        &web.docs[unit.doc as usize],
+                        unit.open_line,
+                        unit.indent as usize + 1,
+                    ),
+                    map,
+                });
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        errors.dedup_by(|a, b| a.pos == b.pos && a.message == b.message);
+        return Err(Diagnostics(errors));
+    }
+    if !config.not_run.is_empty() {
+        warnings.push(Diagnostic::warning(
+            config.pos(),
+            format!(
+                "hooks {} are Entangled's runners, not tangling; `tangle` does not run them",
+                config
+                    .not_run
+                    .iter()
+                    .map(|h| format!("`{h}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(Tangled::new(outputs, warnings))
+}
+
+/// What the expander works on: a block, or the line that starts a file (`<<name>>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece {
+    Block(u32),
+    Root(u32),
+}
+
+/// The dialect: Entangled's whole-line references, fragments of concatenated blocks, prefixes
+/// repeated on every line (blank lines too), no trailing text.
+pub struct Expander<'w> {
+    web: &'w Web,
+    file_ids: Vec<u32>,
+    fragment_ids: Vec<u32>,
+}
+
+impl<'w> Expander<'w> {
+    pub fn new(web: &'w Web) -> Self {
+        Expander {
+            web,
+            file_ids: vec![u32::MAX; web.docs.len()],
+            fragment_ids: vec![u32::MAX; web.fragments.len()],
+        }
+    }
+
+    fn pos(&self, at: CalledAt<Piece>) -> Pos {
+        match at.unit {
+            Piece::Block(b) => {
+                let u = &self.web.units[b as usize];
+                Pos::new(
+                    &self.web.docs[u.doc as usize],
+                    u.lines[at.line] as usize,
+                    at.chars + 1 + u.indent as usize,
+                )
+            }
+            Piece::Root(t) => {
+                let t = &self.web.targets[t as usize];
+                let u = &self.web.units[t.block as usize];
+                Pos::new(
+                    &self.web.docs[u.doc as usize],
+                    u.open_line,
+                    u.indent as usize + 1,
+                )
+            }
+        }
+    }
+}
+
+impl<'w> Dialect<'w> for Expander<'w> {
+    type Unit = Piece;
+    type Target = usize;
+
+    fn rules(&self) -> Rules {
+        Rules {
+            prefix: PrefixRule::Line,
+            trim_blank_lines: false,
+            cr_breaks: false,
+            terminate: true,
+        }
+    }
+
+    fn part(&self, f: usize, k: usize) -> Option<Piece> {
+        self.web.fragments[f]
+            .blocks
+            .get(k)
+            .map(|&b| Piece::Block(b))
+    }
+
+    fn line_count(&self, unit: Piece) -> usize {
+        match unit {
+            Piece::Block(b) => self.web.units[b as usize].ends.len(),
+            Piece::Root(_) => 1,
+        }
+    }
+
+    fn line(&self, unit: Piece, i: usize) -> &'w str {
+        match unit {
+            Piece::Block(b) => {
+                let u = &self.web.units[b as usize];
+                let start = if i == 0 { 0 } else { u.ends[i - 1] as usize };
+                &u.text[start..u.ends[i] as usize]
+            }
+            Piece::Root(t) => &self.web.roots[t as usize],
+        }
+    }
+
+    fn line_shift(&self, unit: Piece, _: usize) -> i32 {
+        match unit {
+            Piece::Block(b) => self.web.units[b as usize].indent,
+            Piece::Root(_) => 0,
+        }
+    }
+
+    fn find_reference(&self, unit: Piece, i: usize, line: &'w str, from: usize) -> Option<Found> {
+        if from > 0 {
+            return None;
+        }
+        match unit {
+            Piece::Block(b) if !self.web.units[b as usize].code[i] => return None,
+            Piece::Block(_) => {}
+            Piece::Root(_) => {
+                return Some(Found {
+                    open: 0,
+                    name: (2, line.len() - 2),
+                    end: line.len(),
+                })
+            }
+        }
+        let (indent, name) = reference(line)?;
+        Some(Found {
+            open: indent,
+            name: (indent + 2, indent + 2 + name.len()),
+            end: line.len(),
+        })
+    }
+
+    fn resolve(&mut self, name: &'w str, at: CalledAt<Piece>) -> Result<Option<usize>, Diagnostic> {
+        let want = match at.unit {
+            Piece::Block(b) => RefName::parse(name, &self.web.units[b as usize].namespace),
+            Piece::Root(t) => {
+                let f = self.web.targets[t as usize].fragment;
+                self.web.fragments[f].name.clone()
+            }
+        };
+        match self.web.by_name.get(&want) {
+            Some(&f) => {
+                if self.web.annotation == Annotation::Standard {
+                    for &b in &self.web.fragments[f].blocks {
+                        let u = &self.web.units[b as usize];
+                        if u.no_comment {
+                            return Err(Diagnostic::error(
+                                Pos::new(&self.web.docs[u.doc as usize], u.open_line, u.indent as usize + 1),
+                                "this block has no language with a comment syntax, so its `~/~` markers cannot be written (give it a class such as `.rust`, or set `annotation = \"naked\"`)",
+                            ));
+                        }
+                    }
+                }
+                Ok(Some(f))
+            }
+            None => Err(Diagnostic::error(
+                self.pos(at),
+                format!("undefined reference «{want}»: no block has this name"),
+            )),
+        }
+    }
+
+    fn separator(&mut self, _: usize, _: usize) -> Result<Separator, Diagnostic> {
+        Ok(Separator::NewLine)
+    }
+
+    fn expands(&mut self, _: Option<usize>, _: Piece) -> bool {
+        true
+    }
+
+    fn key(&self, target: Option<usize>, _: Piece) -> Option<usize> {
+        target
+    }
+
+    fn key_count(&self) -> usize {
+        self.web.fragments.len()
+    }
+
+    fn origin(
+        &mut self,
+        map: &mut SourceMap,
+        target: Option<usize>,
+        unit: Piece,
+        i: usize,
+        col_shift: i32,
+    ) -> Origin {
+        let (doc, line, fragment) = match unit {
+            Piece::Block(b) => {
+                let u = &self.web.units[b as usize];
+                (u.doc, u.lines[i], target.unwrap_or(0))
+            }
+            Piece::Root(t) => {
+                let t = &self.web.targets[t as usize];
+                let u = &self.web.units[t.block as usize];
+                (u.doc, u.open_line as u32, t.fragment)
+            }
+        };
+        if self.file_ids[doc as usize] == u32::MAX {
+            self.file_ids[doc as usize] = map.files.len() as u32;
+            map.files.push(self.web.docs[doc as usize].clone());
+        }
+        if self.fragment_ids[fragment] == u32::MAX {
+            self.fragment_ids[fragment] = map.fragments.len() as u32;
+            map.fragments
+                .push(self.web.fragments[fragment].name.to_string());
+        }
+        Origin {
+            file: self.file_ids[doc as usize],
+            line,
+            col_shift,
+            fragment: self.fragment_ids[fragment],
+        }
+    }
+
+    fn cycle(&self, steps: &[CycleStep<Piece>], again: CycleStep<Piece>) -> Diagnostic {
+        let name = |key: usize| self.web.fragments[key].name.to_string();
+        let (shown, omitted) = shown_steps(steps.len());
+        let mut chain = String::new();
+        for (k, s) in steps.iter().enumerate() {
+            if shown(k) {
+                chain.push_str(&format!("«{}» → ", name(s.key)));
+            } else if k == crate::dialect::CYCLE_SHOWN {
+                chain.push_str(&format!("… {omitted} more … → "));
+            }
+        }
+        chain.push_str(&format!("«{}»", name(again.key)));
+        let mut d = Diagnostic::error(
+            self.pos(again.called_at),
+            format!("reference cycle: {chain}"),
+        );
+        for (_, s) in steps.iter().enumerate().filter(|(k, _)| shown(*k)) {
+            d = d.with_note(
+                self.pos(s.called_at),
+                format!("«{}» is referenced here", name(s.key)),
+            );
+        }
+        d
+    }
+}
+
+/// The documents an Entangled book reads from `root`: the files its watch list's patterns
+/// find, less those its ignore list matches, sorted as Python sorts paths (part by part).
+pub fn documents(root: &Path, config: &Config) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    for pattern in &config.watch_list {
+        glob(root, pattern, &mut found);
+    }
+    found.retain(|p| !config.ignore_list.iter().any(|pat| path_match(p, pat)));
+    found.sort_by(|a, b| a.components().cmp(b.components()));
+    found.dedup();
+    found
+}
+
+/// A glob's one part (`*`, `?`, `[...]`) as a regular expression.
+fn part_regex(part: &str) -> regex::Regex {
+    let mut re = String::from(r"\A(?s:");
+    let mut chars = part.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            '[' => {
+                let mut class = String::new();
+                let mut closed = false;
+                let mut first = true;
+                while let Some(&d) = chars.peek() {
+                    chars.next();
+                    if d == ']' && !first {
+                        closed = true;
+                        break;
+                    }
+                    if first && d == '!' {
+                        class.push('^');
+                    } else if d == '\\' || d == '[' || d == '^' && !first {
+                        class.push('\\');
+                        class.push(d);
+                    } else {
+                        class.push(d);
+                    }
+                    first = false;
+                }
+                if closed {
+                    re.push('[');
+                    re.push_str(&class);
+                    re.push(']');
+                } else {
+                    re.push_str(&regex::escape("["));
+                    re.push_str(&regex::escape(&class));
+                }
+            }
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push_str(r")\z");
+    regex::Regex::new(&re).unwrap_or_else(|_| regex::Regex::new(r"\A\z").expect("valid"))
+}
+
+/// Every file below `root` that `pattern` (Python's `Path.glob`: `**` any depth of folders)
+/// finds, relative to `root`.
+fn glob(root: &Path, pattern: &str, found: &mut Vec<PathBuf>) {
+    let parts: Vec<&str> = pattern
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let mut here = vec![PathBuf::new()];
+    for (k, part) in parts.iter().enumerate() {
+        let last = k + 1 == parts.len();
+        let mut next = Vec::new();
+        if *part == "**" {
+            for dir in here {
+                let mut stack = vec![dir];
+                while let Some(d) = stack.pop() {
+                    if let Ok(entries) = std::fs::read_dir(root.join(&d)) {
+                        for e in entries.flatten() {
+                            if e.path().is_dir() {
+                                stack.push(d.join(e.file_name()));
+                            }
+                        }
+                    }
+                    next.push(d);
+                }
+            }
+            if last {
+                // `a/**` names folders only.
+                return;
+            }
+        } else {
+            let re = part_regex(part);
+            let literal = !part.contains(['*', '?', '[']);
+            for dir in here {
+                if literal {
+                    let p = dir.join(part);
+                    if root.join(&p).exists() {
+                        next.push(p);
+                    }
+                    continue;
+                }
+                if let Ok(entries) = std::fs::read_dir(root.join(&dir)) {
+                    for e in entries.flatten() {
+                        let name = e.file_name();
+                        if re.is_match(&name.to_string_lossy()) {
+                            next.push(dir.join(name));
+                        }
+                    }
+                }
+            }
+        }
+        here = next;
+    }
+    found.extend(here.into_iter().filter(|p| root.join(p).is_file()));
+}
+
+/// Python's `PurePath.match`: a relative pattern matches the path's last parts.
+fn path_match(path: &Path, pattern: &str) -> bool {
+    let pats: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty()).collect();
+    let parts: Vec<String> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if pats.is_empty() || pats.len() > parts.len() {
+        return false;
+    }
+    let from = if pattern.starts_with('/') {
+        if pats.len() != parts.len() {
+            return false;
+        }
+        0
+    } else {
+        parts.len() - pats.len()
+    };
+    pats.iter()
+        .zip(&parts[from..])
+        .all(|(p, s)| part_regex(p).is_match(s))
+}
+
+/// The documents' texts, read from `root` (or taken from `texts`, relative to the root).
+pub fn read_texts(
+    root: &Path,
+    files: &[PathBuf],
+    texts: &BTreeMap<PathBuf, String>,
+) -> Result<Vec<(PathBuf, String)>, Diagnostics> {
+    let mut out = Vec::with_capacity(files.len());
+    let mut errors = Vec::new();
+    for f in files {
+        match texts.get(f) {
+            Some(t) => out.push((f.clone(), t.clone())),
+            None => match crate::source::read(&root.join(f)) {
+                Ok(t) => out.push((f.clone(), t)),
+                Err(mut d) => {
+                    d.pos.path = f.clone();
+                    errors.push(d);
+                }
+            },
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Diagnostics(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tangle_one(config: &str, md: &str) -> Result<Vec<(PathBuf, String)>, Diagnostics> {
+        let c = Config::parse(Path::new("entangled.toml"), config, &[]).unwrap();
+        let t = tangle(&c, &[(PathBuf::from("a.md"), md.to_string())], true)?;
+        Ok(t.outputs
+            .into_iter()
+            .map(|o| (o.path, String::from_utf8(o.content).unwrap()))
+            .collect())
+    }
+
+    const MD: &str = "```{.rust file=x.rs}\nfn main() {\n    <<body>>\n}\n```\n\n```{.rust #body}\nlet a = 1;\n\nlet b = 2;\n```\n\n```{.rust #body}\nlet c = 3;\n```\n";
+
+    #[test]
+    fn naked() {
+        let out = tangle_one("version=\"2.0\"\nannotation=\"naked\"\n", MD).unwrap();
+        assert_eq!(
+            out,
+            [(
+                PathBuf::from("x.rs"),
+                "fn main() {\n    let a = 1;\n    \n    let b = 2;\n    let c = 3;\n}\n"
+                    .to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn standard() {
+        let out = tangle_one("version=\"2.0\"\n", MD).unwrap();
+        assert_eq!(
+            out[0].1,
+            "// ~/~ begin <<a.md#x.rs>>[init]\nfn main() {\n    // ~/~ begin <<a.md#body>>[init]\n    let a = 1;\n    \n    let b = 2;\n    // ~/~ end\n    // ~/~ begin <<a.md#body>>[1]\n    let c = 3;\n    // ~/~ end\n}\n// ~/~ end\n"
+        );
+    }
+
+    #[test]
+    fn errors_are_located() {
+        let e = tangle_one(
+            "version=\"2.0\"\n",
+            "```{.rust file=x.rs}\n  <<nope>>\n```\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.0[0].pos, Pos::new("a.md", 2, 3), "{e}");
+        let e =
+            tangle_one("version=\"2.0\"\n", "```{.rust file=x.rs #a}\n<<a>>\n```\n").unwrap_err();
+        assert!(e.0[0].message.contains("cycle"), "{e}");
+        let e = tangle_one("version=\"2.0\"\n", "```{file=x.rs}\nx\n```\n").unwrap_err();
+        assert_eq!(e.0[0].pos, Pos::new("a.md", 1, 1), "{e}");
+    }
+
+    #[test]
+    fn globs() {
+        assert!(path_match(Path::new("docs/a/b.md"), "a/*.md"));
+        assert!(!path_match(Path::new("docs/a/b.md"), "docs/*.md"));
+        assert!(part_regex("[!a]*.md").is_match("b.md"));
+        assert!(!part_regex("[!a]*.md").is_match("a.md"));
+    }
+}

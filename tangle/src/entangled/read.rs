@@ -1,0 +1,373 @@
+//! Reading one document as Entangled 2.4 does: line by line, not as CommonMark. A YAML header
+//! at the very top is text; a `~~~markdown` ... `~~~` region is text; a line matching the open
+//! marker starts a block that ends at the next line matching the close marker with the same
+//! indentation. Every line of the block must carry that indentation (or be blank), and it is
+//! taken off. Entangled finds blocks this way, so a book keeps its meaning when it changes
+//! tools; the mdBook site may still render a fence differently (inside an HTML comment, say).
+//!
+//! Line breaks are read as Entangled's Python reads them: `\r\n` and a lone `\r` end a line.
+
+use super::config::{Config, Hook};
+use super::properties::{self, Property};
+use crate::diag::{Diagnostic, Pos};
+use std::path::{Path, PathBuf};
+
+/// One code block of a document, its hooks applied.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub properties: Vec<Property>,
+    /// The opening fence's indentation, taken off every line.
+    pub indent: String,
+    /// 1-based lines of the opening and closing fences.
+    pub open_line: usize,
+    pub close_line: usize,
+    /// Lines of the block after the hooks took theirs (each without its line break), and the
+    /// 1-based document line of each.
+    pub header: Vec<(usize, String)>,
+    pub source: Vec<(usize, String)>,
+}
+
+/// A document: its path (relative to the root) and its blocks in order.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub path: PathBuf,
+    pub blocks: Vec<Block>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// `text` with its line breaks as Python's text files read them.
+pub fn normalize_newlines(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n").into()
+    } else {
+        text.into()
+    }
+}
+
+/// The lines of `text` (without line breaks); a last line without one counts.
+fn lines(text: &str) -> Vec<&str> {
+    let mut v: Vec<&str> = text.split('\n').collect();
+    if v.last() == Some(&"") {
+        v.pop();
+    }
+    v
+}
+
+fn err(path: &Path, line: usize, col: usize, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(Pos::new(path, line, col), message.into())
+}
+
+/// Reads the document `path` holding `text`.
+pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagnostic> {
+    let text = normalize_newlines(text);
+    let lines = lines(&text);
+    let m = &config.markers;
+    let mut doc = Document {
+        path: path.to_path_buf(),
+        blocks: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut i = 0;
+    // A YAML header: from a first line starting `---` to the next line starting `---`.
+    if lines
+        .first()
+        .is_some_and(|l| l.trim_end().starts_with("---"))
+    {
+        let end = (1..lines.len())
+            .find(|&k| lines[k].trim_end().starts_with("---"))
+            .ok_or_else(|| {
+                err(
+                    path,
+                    1,
+                    1,
+                    "the YAML header that starts here never ends (no closing `---` line)",
+                )
+            })?;
+        if let Some(k) = (1..end).find(|&k| lines[k].starts_with("entangled:")) {
+            return Err(err(
+                path,
+                k + 1,
+                1,
+                "Entangled settings in a document's YAML header are not read by this tangler; move them to entangled.toml",
+            ));
+        }
+        i = end + 1;
+    }
+    while i < lines.len() {
+        let line = lines[i].trim_end();
+        if m.begin_ignore.is_match(line) {
+            let end = (i + 1..lines.len())
+                .find(|&k| m.end_ignore.is_match(lines[k].trim_end()))
+                .ok_or_else(|| {
+                    err(
+                        path,
+                        i + 1,
+                        1,
+                        "this `~~~markdown` region never ends (no closing `~~~` line)",
+                    )
+                })?;
+            i = end + 1;
+            continue;
+        }
+        let Some(open) = m.open.captures(line) else {
+            i += 1;
+            continue;
+        };
+        let indent = open.name("indent").map_or("", |g| g.as_str()).to_string();
+        let props = open.name("properties").map_or("", |g| g.as_str());
+        let mut close = None;
+        for (k, l) in lines.iter().enumerate().skip(i + 1) {
+            let Some(c) = m.close.captures(l.trim_end()) else {
+                continue;
+            };
+            let ci = c.name("indent").map_or("", |g| g.as_str());
+            if ci.chars().count() < indent.chars().count() {
+                return Err(err(
+                    path,
+                    k + 1,
+                    1,
+                    format!(
+                        "this closing fence is indented less than the block it closes (opened at line {})",
+                        i + 1
+                    ),
+                ));
+            }
+            if ci == indent {
+                close = Some(k);
+                break;
+            }
+        }
+        let close = close.ok_or_else(|| {
+            err(
+                path,
+                i + 1,
+                1,
+                "this code block never ends (no closing fence with its indentation)",
+            )
+        })?;
+        let mut source = Vec::with_capacity(close - i - 1);
+        for (k, l) in lines.iter().enumerate().take(close).skip(i + 1) {
+            let body = match l.strip_prefix(indent.as_str()) {
+                Some(rest) => rest,
+                None if l.trim().is_empty() => l,
+                None => {
+                    return Err(err(
+                        path,
+                        k + 1,
+                        1,
+                        format!(
+                            "this line is indented less than its code block's fence (line {}); every line of the block needs the fence's indentation",
+                            i + 1
+                        ),
+                    ))
+                }
+            };
+            source.push((k + 1, body.to_string()));
+        }
+        let mut block = Block {
+            properties: properties::read(props),
+            indent,
+            open_line: i + 1,
+            close_line: close + 1,
+            header: Vec::new(),
+            source,
+        };
+        run_hooks(config, path, &mut block, &mut doc.warnings)?;
+        doc.blocks.push(block);
+        i = close + 1;
+    }
+    Ok(doc)
+}
+
+/// The hooks that edit a block as it is read, in Entangled's order.
+fn run_hooks(
+    config: &Config,
+    path: &Path,
+    block: &mut Block,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
+    for hook in &config.hooks {
+        match hook {
+            Hook::QuartoAttributes => quarto_attributes(config, path, block, warnings)?,
+            Hook::Shebang => {
+                if block
+                    .source
+                    .first()
+                    .is_some_and(|(_, l)| l.starts_with("#!"))
+                {
+                    block.header.push(block.source.remove(0));
+                }
+            }
+            Hook::SpdxLicense => {
+                if block
+                    .source
+                    .first()
+                    .is_some_and(|(_, l)| l.contains("SPDX-License-Identifier"))
+                {
+                    block.header.push(block.source.remove(0));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Quarto's `#| key: value` lines at the top of a block (comment syntax of its language):
+/// read as YAML, they add an id, classes and attributes, and leave the block.
+fn quarto_attributes(
+    config: &Config,
+    path: &Path,
+    block: &mut Block,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
+    let Some(comment) =
+        properties::language(&block.properties).and_then(|l| config.languages.get(l))
+    else {
+        return Ok(());
+    };
+    let open = comment.open.as_str();
+    let yaml_line = |l: &str| -> Option<String> {
+        let rest = l.strip_prefix(open)?.trim_start();
+        rest.strip_prefix('|').map(str::to_string)
+    };
+    let mut header = Vec::new();
+    let mut body_start = 0;
+    for (k, (_, l)) in block.source.iter().enumerate() {
+        match yaml_line(l) {
+            Some(y) => header.push(y),
+            None => {
+                body_start = k;
+                break;
+            }
+        }
+    }
+    // As Entangled does: when every line is an attribute line, none leaves the block (but the
+    // attributes are still read).
+    let at = block.source.first().map_or(block.open_line, |(n, _)| *n);
+    let docs = yaml_rust2::YamlLoader::load_from_str(&header.join("\n")).map_err(|e| {
+        err(
+            path,
+            at,
+            1,
+            format!("the `#|` attribute lines are not YAML: {e}"),
+        )
+    })?;
+    let Some(yaml) = docs.into_iter().next() else {
+        return Ok(());
+    };
+    use yaml_rust2::Yaml;
+    let Yaml::Hash(map) = yaml else {
+        if !matches!(yaml, Yaml::Null) {
+            warnings.push(Diagnostic::warning(
+                Pos::new(path, at, 1),
+                "the `#|` attribute lines are not a mapping; ignored (as Entangled does)",
+            ));
+        }
+        return Ok(());
+    };
+    let mut props = Vec::new();
+    for (k, v) in &map {
+        let key = match k {
+            Yaml::String(s) => s.clone(),
+            other => scalar(other).unwrap_or_default(),
+        };
+        match key.as_str() {
+            "id" => match v {
+                Yaml::String(s) => props.push(Property::Id(s.clone())),
+                _ => {
+                    warnings.push(Diagnostic::warning(
+                        Pos::new(path, at, 1),
+                        "the `#| id:` is not a string; the attribute lines are ignored (as Entangled does)",
+                    ));
+                    return Ok(());
+                }
+            },
+            "classes" => {
+                if let Yaml::Array(items) = v {
+                    for c in items {
+                        match c {
+                            Yaml::String(s) => props.push(Property::Class(s.clone())),
+                            _ => {
+                                warnings.push(Diagnostic::warning(
+                                    Pos::new(path, at, 1),
+                                    "the `#| classes:` are not all strings; the attribute lines are ignored (as Entangled does)",
+                                ));
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                let Some(value) = scalar(v) else {
+                    return Err(err(
+                        path,
+                        at,
+                        1,
+                        format!("the `#| {key}:` attribute must be a single value"),
+                    ));
+                };
+                props.push(Property::Attribute { key, value });
+            }
+        }
+    }
+    block.source.drain(..body_start);
+    block.properties.extend(props);
+    Ok(())
+}
+
+/// A YAML scalar as text.
+fn scalar(v: &yaml_rust2::Yaml) -> Option<String> {
+    use yaml_rust2::Yaml;
+    match v {
+        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+        Yaml::Integer(n) => Some(n.to_string()),
+        Yaml::Boolean(b) => Some(if *b { "True".into() } else { "False".into() }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Result<Document, Diagnostic> {
+        read(&Config::default(), Path::new("a.md"), text)
+    }
+
+    #[test]
+    fn blocks_by_lines() {
+        let d = doc("---\ntitle: x\n---\n# T\n\n``` {.rust #a}\nfn a() {}\n```\n\n~~~markdown\n```{.rust #b}\nx\n```\n~~~\n  ```{.rust file=x.rs}\n  #!/bin/sh\n\n  <<a>>\n    ```\n  ```\n").unwrap();
+        assert_eq!(d.blocks.len(), 2);
+        let b = &d.blocks[0];
+        assert_eq!((b.open_line, b.close_line), (6, 8));
+        assert_eq!(b.source, [(7, "fn a() {}".to_string())]);
+        let b = &d.blocks[1];
+        assert_eq!(b.indent, "  ");
+        assert_eq!(b.header, [(16, "#!/bin/sh".to_string())]);
+        assert_eq!(
+            b.source,
+            [
+                (17, String::new()),
+                (18, "<<a>>".into()),
+                (19, "  ```".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn errors() {
+        let e = doc("```{.rust}\nx\n").unwrap_err();
+        assert_eq!(e.pos, Pos::new("a.md", 1, 1));
+        let e = doc("  ```{.rust}\n  x\n y\n  ```\n").unwrap_err();
+        assert_eq!(e.pos, Pos::new("a.md", 3, 1));
+        let e = doc("  ```{.rust}\n  x\n```\n").unwrap_err();
+        assert_eq!(e.pos, Pos::new("a.md", 3, 1));
+    }
+
+    #[test]
+    fn crlf() {
+        let d = doc("```{.rust #a}\r\nx\r\n```\r\n").unwrap();
+        assert_eq!(d.blocks[0].source, [(2, "x".to_string())]);
+    }
+}
