@@ -433,7 +433,7 @@ fn error_outdented_fence() {
     }
 }
 
-/// Every case folder has its test above.
+/// Every case folder has its configuration and its test above.
 #[test]
 fn every_case_is_run() {
     let source = include_str!("entangled_differential.rs");
@@ -442,6 +442,11 @@ fn every_case_is_run() {
         let e = e.expect("entry");
         if e.file_type().expect("type").is_dir() {
             let name = e.file_name().to_string_lossy().into_owned();
+            assert!(
+                e.path().join("entangled.toml").exists()
+                    || e.path().join("pyproject.toml").exists(),
+                "tests/entangled_corpus/{name} has no entangled.toml nor pyproject.toml"
+            );
             assert!(
                 source.contains(&format!("(\"{name}\"")),
                 "tests/entangled_corpus/{name} has no test in entangled_differential.rs"
