@@ -337,6 +337,17 @@ fn namespaces() {
     check("namespaces", BOTH);
 }
 
+#[test]
+fn namespace_config() {
+    check("namespace_config", BOTH);
+}
+
+/// A header's `entangled` key: a namespace and a language for that file's blocks.
+#[test]
+fn header_config() {
+    check("header_config", BOTH);
+}
+
 /// The header of the only Markdown file sets `annotation = "naked"` for the whole run.
 #[test]
 fn single_file_header() {
