@@ -328,6 +328,11 @@ fn basics() {
 }
 
 #[test]
+fn attributes() {
+    check("attributes", BOTH);
+}
+
+#[test]
 fn concatenation() {
     check("concatenation", BOTH);
 }
@@ -357,6 +362,11 @@ fn single_file_header() {
 #[test]
 fn hooks() {
     check("hooks", BOTH);
+}
+
+#[test]
+fn hook_switches() {
+    check("hook_switches", BOTH);
 }
 
 #[test]
@@ -441,6 +451,13 @@ fn error_unclosed_fence() {
 fn error_outdented_fence() {
     for a in BOTH {
         check_error("error_outdented_fence", a, "book.md");
+    }
+}
+
+#[test]
+fn error_outdented_line() {
+    for a in BOTH {
+        check_error("error_outdented_line", a, "book.md");
     }
 }
 
