@@ -24,6 +24,8 @@ use std::sync::OnceLock;
 
 const NAKED: &str = "naked";
 const STANDARD: &str = "standard";
+/// Entangled 2.4 writes the same as under `standard`.
+const SUPPLEMENTED: &str = "supplemented";
 const BOTH: &[&str] = &[NAKED, STANDARD];
 
 /// The `entangled` executable, checked to be version 2.4.0 (once).
@@ -333,6 +335,17 @@ fn attributes() {
 }
 
 #[test]
+fn custom_markers() {
+    check("custom_markers", BOTH);
+}
+
+/// Keys Entangled 2.4 does not know are ignored.
+#[test]
+fn foreign_keys() {
+    check("foreign_keys", BOTH);
+}
+
+#[test]
 fn concatenation() {
     check("concatenation", BOTH);
 }
@@ -371,7 +384,7 @@ fn hook_switches() {
 
 #[test]
 fn languages() {
-    check("languages", BOTH);
+    check("languages", &[NAKED, STANDARD, SUPPLEMENTED]);
 }
 
 #[test]
@@ -459,6 +472,17 @@ fn error_outdented_line() {
     for a in BOTH {
         check_error("error_outdented_line", a, "book.md");
     }
+}
+
+/// Entangled exits 255 with a message on settings it cannot read.
+#[test]
+fn error_style_pandoc() {
+    check_error("error_style_pandoc", STANDARD, "entangled.toml");
+}
+
+#[test]
+fn error_namespace_file() {
+    check_error("error_namespace_file", STANDARD, "entangled.toml");
 }
 
 /// Every case folder has its configuration and its test above.
