@@ -485,6 +485,22 @@ fn error_namespace_file() {
     check_error("error_namespace_file", STANDARD, "entangled.toml");
 }
 
+/// A YAML header must be a mapping: Entangled exits 255 with a message.
+#[test]
+fn error_header_not_a_map() {
+    check_error("error_header_not_a_map", STANDARD, "book.md");
+}
+
+#[test]
+fn error_header_bad_yaml() {
+    check_error("error_header_bad_yaml", STANDARD, "book.md");
+}
+
+#[test]
+fn error_header_unclosed() {
+    check_error("error_header_unclosed", STANDARD, "book.md");
+}
+
 /// Every case folder has its configuration and its test above.
 #[test]
 fn every_case_is_run() {
