@@ -15,8 +15,10 @@
 //! - [`stitch`] reads those markers back, for `tangle sync`.
 
 pub mod config;
+pub mod filedb;
 pub mod properties;
 pub mod read;
+pub mod stitch;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::dialect::{
