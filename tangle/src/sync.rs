@@ -143,6 +143,24 @@ pub fn plan(
     fresh: &Tangled,
     edited: &BTreeMap<PathBuf, String>,
 ) -> Result<Plan, Diagnostics> {
+    // Entangled indents blank lines: an edit that took that white space off changes nothing.
+    let normalized;
+    let edited = match &project.documents {
+        ProjectDocuments::Entangled(_) => {
+            normalized = fresh
+                .outputs
+                .iter()
+                .filter_map(|o| {
+                    let path = normalize(&o.path);
+                    let new = edited.get(&path)?;
+                    let old = String::from_utf8_lossy(&o.content);
+                    Some((path, crate::entangled::keep_blank_prefixes(&old, new)))
+                })
+                .collect::<BTreeMap<_, _>>();
+            &normalized
+        }
+        _ => edited,
+    };
     let texts = match &project.documents {
         ProjectDocuments::Entangled(book)
             if book.config.annotation == crate::entangled::config::Annotation::Standard =>
