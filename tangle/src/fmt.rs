@@ -84,10 +84,18 @@ pub fn unformatted(
         match rustfmt.format(&o.path, &o.content, &o.block) {
             Ok(formatted) if formatted == o.content => {}
             Ok(formatted) => {
-                changed.insert(
-                    normalize(&o.path),
-                    String::from_utf8_lossy(&formatted).into_owned(),
-                );
+                let mut text = String::from_utf8_lossy(&formatted).into_owned();
+                if let crate::project::Documents::Entangled(_) = project.documents {
+                    // Entangled indents blank lines, rustfmt empties them: the same lines.
+                    text = crate::entangled::keep_blank_prefixes(
+                        &String::from_utf8_lossy(&o.content),
+                        &text,
+                    );
+                    if text.as_bytes() == o.content.as_slice() {
+                        continue;
+                    }
+                }
+                changed.insert(normalize(&o.path), text);
             }
             Err(d) => errors.push(d),
         }

@@ -71,6 +71,42 @@ pub struct Block {
 }
 
 impl Block {
+    /// A block read by another reader (Entangled's): its lines already without their
+    /// indentation, `indent` columns before the fence on every line.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_lines<'l>(
+        kind: BlockKind,
+        lang: &str,
+        info: &str,
+        pos: Pos,
+        body_line: usize,
+        end_line: usize,
+        prefix: &str,
+        lines: impl IntoIterator<Item = &'l str>,
+    ) -> Block {
+        let indent = prefix.chars().count();
+        let mut body = String::new();
+        let mut ends = Vec::new();
+        for l in lines {
+            body.push_str(l);
+            ends.push(body.len());
+        }
+        Block {
+            kind,
+            lang: lang.to_string(),
+            info: info.to_string(),
+            pos,
+            body_line,
+            end_line,
+            indent,
+            prefix: prefix.to_string(),
+            shifts: vec![indent as i32; ends.len()],
+            body,
+            ends,
+            labels: None,
+        }
+    }
+
     /// The number of body lines.
     pub fn len(&self) -> usize {
         self.ends.len()

@@ -111,6 +111,9 @@ struct Config {
     src: PathBuf,
     /// `[preprocessor.tangle] labels`.
     labels: String,
+    /// The book's root folder (mdBook's context), where an `entangled.toml` makes the chapters
+    /// Entangled's dialect.
+    root: PathBuf,
 }
 
 impl Config {
@@ -123,6 +126,7 @@ impl Config {
         Config {
             src: PathBuf::from(src),
             labels: labels.to_string(),
+            root: PathBuf::from(ctx["root"].as_str().unwrap_or(".")),
         }
     }
 }
@@ -230,8 +234,14 @@ fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagno
         .map(|p| (p.source.clone(), p.content.clone()))
         .collect();
     // The same function as `tangle` itself: the same errors, the same warnings.
-    let tangle = tangle_markdown(&chapters, &config.labels)?;
-    let site = Site::new(pages, tangle.web);
+    let (web, warnings) = match crate::entangled::config::settings_file(&config.root) {
+        Some(settings) => entangled_web(config, &settings, &chapters)?,
+        None => {
+            let tangle = tangle_markdown(&chapters, &config.labels)?;
+            (tangle.web, tangle.tangled.warnings)
+        }
+    };
+    let site = Site::new(pages, web);
     let mut contents = Vec::with_capacity(pages.len());
     let mut errors = Vec::new();
     for c in 0..pages.len() {
@@ -255,10 +265,25 @@ fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagno
         text.push('\n');
         text.push_str(&index);
     }
-    Ok(RenderedPages {
-        contents,
-        warnings: tangle.tangled.warnings,
-    })
+    Ok(RenderedPages { contents, warnings })
+}
+
+/// An Entangled book's web of pages, and the warnings of tangling the whole book (its other
+/// documents read from disk, the pages as mdBook hands them) as `tangle` does.
+fn entangled_web(
+    config: &Config,
+    settings: &Path,
+    chapters: &[(PathBuf, String)],
+) -> Result<(Web, Vec<Diagnostic>), Diagnostics> {
+    use crate::entangled;
+    let ent = entangled::config::Config::load(&config.root, settings)
+        .map_err(|d| Diagnostics(vec![d]))?;
+    let files = entangled::documents(&config.root, &ent);
+    let pages: std::collections::BTreeMap<PathBuf, String> = chapters.iter().cloned().collect();
+    let docs = entangled::read_texts(&config.root, &files, &pages)?;
+    let tangled = entangled::tangle(&ent, &docs, false)?;
+    let web = entangled::site_web(&ent, chapters, &config.labels)?;
+    Ok((web, tangled.warnings))
 }
 
 fn tangled(block: &Block) -> bool {

@@ -254,6 +254,34 @@ impl Web {
         }
     }
 
+    /// A web whose fragments and roots another reader (Entangled's) has already resolved: only
+    /// labels and references are found here.
+    pub fn assemble(
+        chapters: Vec<Chapter>,
+        fragments: Vec<Fragment>,
+        roots: Vec<Root>,
+        labels: &str,
+    ) -> Web {
+        let mut by_name = NameMap::with_capacity_and_hasher(fragments.len(), Default::default());
+        for (f, frag) in fragments.iter().enumerate() {
+            by_name.insert(frag.name.clone(), f);
+        }
+        let (found, label_index) = find_labels(&chapters, labels);
+        let mut web = Web {
+            chapters,
+            fragments,
+            by_name,
+            roots,
+            label_format: labels.to_string(),
+            labels: found,
+            label_index,
+            refs: Vec::new(),
+            ref_index: Vec::new(),
+        };
+        web.find_refs();
+        web
+    }
+
     pub fn block(&self, at: BlockRef) -> &Block {
         &self.chapters[at.chapter].blocks[at.block]
     }

@@ -22,7 +22,7 @@
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::{Origin, Output};
 use crate::paths::normalize;
-use crate::project::Project;
+use crate::project::{Documents as ProjectDocuments, Project};
 use crate::tangle::Tangled;
 use crate::write::{content_hash, Manifest};
 use std::collections::BTreeMap;
@@ -143,6 +143,57 @@ pub fn plan(
     fresh: &Tangled,
     edited: &BTreeMap<PathBuf, String>,
 ) -> Result<Plan, Diagnostics> {
+    // Entangled indents blank lines: an edit that took that white space off changes nothing.
+    let normalized;
+    let edited = match &project.documents {
+        ProjectDocuments::Entangled(_) => {
+            normalized = fresh
+                .outputs
+                .iter()
+                .filter_map(|o| {
+                    let path = normalize(&o.path);
+                    let new = edited.get(&path)?;
+                    let old = String::from_utf8_lossy(&o.content);
+                    Some((path, crate::entangled::keep_blank_prefixes(&old, new)))
+                })
+                .collect::<BTreeMap<_, _>>();
+            &normalized
+        }
+        _ => edited,
+    };
+    let texts = match &project.documents {
+        ProjectDocuments::Entangled(book)
+            if book.config.annotation == crate::entangled::config::Annotation::Standard =>
+        {
+            // The files say which block each line belongs to: read their markers.
+            let docs = crate::entangled::read_texts(&project.root, &book.files, &BTreeMap::new())?;
+            let (web, _) = crate::entangled::web(&book.config, &docs)?;
+            crate::entangled::stitch::plan(&web, &docs, edited)?
+        }
+        _ => by_line_maps(project, fresh, edited)?,
+    };
+    let tangled = project.tangle_with(&texts).map_err(|ds| {
+        let mut d = Diagnostic::error(
+            Pos::new(".", 1, 1),
+            "the edits, carried into the documents, would leave them broken; nothing was written",
+        );
+        d.notes = ds.0.into_iter().map(|e| (e.pos, e.message)).collect();
+        Diagnostics::from(d)
+    })?;
+    verify(fresh, &tangled, edited)?;
+    Ok(Plan {
+        texts,
+        tangled,
+        carried: edited.keys().cloned().collect(),
+    })
+}
+
+/// The documents' new texts, each edited line carried to where the line maps say it came from.
+fn by_line_maps(
+    project: &Project,
+    fresh: &Tangled,
+    edited: &BTreeMap<PathBuf, String>,
+) -> Result<BTreeMap<PathBuf, String>, Diagnostics> {
     let mut docs = Documents {
         project,
         texts: BTreeMap::new(),
@@ -161,21 +212,7 @@ pub fn plan(
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
-    let texts = apply(&mut docs, &edits)?;
-    let tangled = project.tangle_with(&texts).map_err(|ds| {
-        let mut d = Diagnostic::error(
-            Pos::new(".", 1, 1),
-            "the edits, carried into the documents, would leave them broken; nothing was written",
-        );
-        d.notes = ds.0.into_iter().map(|e| (e.pos, e.message)).collect();
-        Diagnostics::from(d)
-    })?;
-    verify(fresh, &tangled, edited)?;
-    Ok(Plan {
-        texts,
-        tangled,
-        carried: edited.keys().cloned().collect(),
-    })
+    apply(&mut docs, &edits)
 }
 
 /// Turns the differences between `old` (tangled) and `new` (edited) into edits.
@@ -559,6 +596,10 @@ pub fn edited_outputs(
     fresh: &Tangled,
 ) -> Result<BTreeMap<PathBuf, String>, Diagnostics> {
     let manifest = Manifest::read(&project.root).unwrap_or_default();
+    let entangled_db = match &project.documents {
+        ProjectDocuments::Entangled(_) => crate::entangled::filedb::FileDb::read(&project.root),
+        _ => None,
+    };
     let mut edited = BTreeMap::new();
     let mut errors = Vec::new();
     for o in &fresh.outputs {
@@ -570,8 +611,19 @@ pub fn edited_outputs(
             continue;
         }
         let recorded = manifest.hashes.get(&path).copied();
-        let documents_changed = recorded != Some(content_hash(&o.content));
-        let output_changed = recorded != Some(content_hash(&disk));
+        let (documents_changed, output_changed) = match (recorded, &entangled_db) {
+            (Some(h), _) => (h != content_hash(&o.content), h != content_hash(&disk)),
+            // Last written by Entangled: its file database says what it wrote, and what the
+            // documents were then.
+            (None, Some(db)) => db.changes(project, &path, &disk).unwrap_or((true, true)),
+            (None, None) => (true, true),
+        };
+        let recorded = recorded.map(|_| ()).or_else(|| {
+            entangled_db
+                .as_ref()
+                .and_then(|db| db.files.get(&path))
+                .map(|_| ())
+        });
         match (recorded, documents_changed, output_changed) {
             (None, _, _) => errors.push(Diagnostic::error(
                 o.block.clone(),

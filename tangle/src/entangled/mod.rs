@@ -15,8 +15,10 @@
 //! - [`stitch`] reads those markers back, for `tangle sync`.
 
 pub mod config;
+pub mod filedb;
 pub mod properties;
 pub mod read;
+pub mod stitch;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::dialect::{
@@ -159,6 +161,51 @@ pub fn reference(line: &str) -> Option<(usize, &str)> {
             .chars()
             .all(|c| c.is_alphanumeric() || c == '_' || c == ':' || c == '-');
     ok.then_some((indent, name))
+}
+
+/// `new` (an edited or formatted output) with each empty line that stands where `old` (the
+/// output as tangled) has a line of white space only given that white space back.
+///
+/// Entangled indents every line a reference brings, blank lines too, so a blank line in an
+/// indented block tangles to the reference's indentation; editors and rustfmt take such
+/// trailing white space off. Both mean the same blank line: this keeps them equal.
+pub fn keep_blank_prefixes(old: &str, new: &str) -> String {
+    use similar::{DiffOp, TextDiff};
+    let diff = TextDiff::from_lines(old, new);
+    let old_lines: Vec<&str> = diff.old_slices().to_vec();
+    let new_lines: Vec<&str> = diff.new_slices().to_vec();
+    let mut out = String::with_capacity(new.len());
+    for op in diff.ops() {
+        match *op {
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
+                for k in 0..new_len {
+                    let n = new_lines[new_index + k];
+                    let o = (k < old_len).then(|| old_lines[old_index + k]);
+                    match o {
+                        Some(o)
+                            if n.trim().is_empty()
+                                && o.trim().is_empty()
+                                && n.ends_with('\n') == o.ends_with('\n') =>
+                        {
+                            out.push_str(o)
+                        }
+                        _ => out.push_str(n),
+                    }
+                }
+            }
+            _ => {
+                for r in op.new_range() {
+                    out.push_str(new_lines[r]);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Reads the documents (`(path, text)`, paths relative to the root) into a web.
@@ -338,6 +385,124 @@ pub fn web(
     } else {
         Err(Diagnostics(errors))
     }
+}
+
+/// The web of the mdBook pages of an Entangled book (`(path, text)` in book order), for the
+/// preprocessor to render: every block a fragment part (or, a file block without an id, the
+/// file's root), named as Entangled names it.
+pub fn site_web(
+    config: &Config,
+    pages: &[(PathBuf, String)],
+    labels: &str,
+) -> Result<crate::model::Web, Diagnostics> {
+    use crate::markdown::{Block, BlockKind, Chapter};
+    use crate::model::{BlockRef, Fragment as SiteFragment, Root};
+    let mut errors = Vec::new();
+    let mut chapters = Vec::with_capacity(pages.len());
+    let mut fragments: Vec<SiteFragment> = Vec::new();
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    let mut roots: Vec<Root> = Vec::new();
+    for (c, (path, text)) in pages.iter().enumerate() {
+        let doc = match read::read(config, path, text) {
+            Ok(d) => d,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let namespace: Vec<String> = match &config.namespace {
+            Namespace::Global => Vec::new(),
+            Namespace::Private => vec![posix(path)],
+            Namespace::Fixed(ns) => ns.clone(),
+        };
+        let mut blocks = Vec::with_capacity(doc.blocks.len());
+        for (b, block) in doc.blocks.iter().enumerate() {
+            let props = &block.properties;
+            let id = properties::id(props);
+            let file = properties::attribute(props, "file").map(pure_path);
+            let name = RefName {
+                namespace: namespace.clone(),
+                name: match (id, &file) {
+                    (Some(id), _) => id.to_string(),
+                    (None, Some(_)) => properties::attribute(props, "file")
+                        .unwrap_or_default()
+                        .to_string(),
+                    (None, None) => format!("unnamed-{}:{}", posix(path), block.open_line),
+                },
+            }
+            .to_string();
+            let at = BlockRef {
+                chapter: c,
+                block: b,
+            };
+            let append = match by_name.get(&name) {
+                Some(&f) => {
+                    fragments[f].parts.push(at);
+                    true
+                }
+                None => {
+                    by_name.insert(name.clone(), fragments.len());
+                    fragments.push(SiteFragment {
+                        name: name.clone(),
+                        parts: vec![at],
+                    });
+                    false
+                }
+            };
+            let mode = properties::attribute(props, "mode")
+                .and_then(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8).ok());
+            let kind = match (&file, id) {
+                (Some(p), None) if !append => BlockKind::Root {
+                    path: p.clone(),
+                    mode,
+                },
+                _ => BlockKind::Fragment { name, append },
+            };
+            if let Some(p) = &file {
+                let root = Root {
+                    path: p.clone(),
+                    mode: mode.unwrap_or(0o644),
+                    block: at,
+                };
+                match roots.iter_mut().find(|r| r.path == *p) {
+                    Some(r) => *r = root,
+                    None => roots.push(root),
+                }
+            }
+            let indent = block.indent.chars().count();
+            let lines = block
+                .header
+                .iter()
+                .chain(&block.source)
+                .map(|(_, l)| l.as_str());
+            let body_line = block
+                .header
+                .first()
+                .or(block.source.first())
+                .map_or(block.close_line, |(n, _)| *n);
+            blocks.push(Block::from_lines(
+                kind,
+                properties::language(props).unwrap_or(""),
+                "",
+                Pos::new(path, block.open_line, indent + 1),
+                body_line,
+                block.close_line,
+                &block.indent,
+                lines,
+            ));
+        }
+        chapters.push(Chapter {
+            path: path.clone(),
+            blocks,
+            warnings: Vec::new(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    Ok(crate::model::Web::assemble(
+        chapters, fragments, roots, labels,
+    ))
 }
 
 /// Tangles the documents: every file the book writes, with its line map if `lines`.
@@ -829,6 +994,19 @@ mod tests {
         assert!(e.0[0].message.contains("cycle"), "{e}");
         let e = tangle_one("version=\"2.0\"\n", "```{file=x.rs}\nx\n```\n").unwrap_err();
         assert_eq!(e.0[0].pos, Pos::new("a.md", 1, 1), "{e}");
+    }
+
+    #[test]
+    fn blank_prefixes() {
+        let old = "fn f() {\n    a;\n    \n    b;\n}\n";
+        assert_eq!(
+            keep_blank_prefixes(old, "fn f() {\n    a;\n\n    b;\n}\n"),
+            old
+        );
+        assert_eq!(
+            keep_blank_prefixes(old, "fn f() {\n    a2;\n\n    b;\n}\n"),
+            "fn f() {\n    a2;\n    \n    b;\n}\n"
+        );
     }
 
     #[test]

@@ -1,0 +1,324 @@
+//! An Entangled book (`tests/entangled_book`: `entangled.toml`, pandoc-attribute fences, blocks
+//! sharing an id) gets every command: `tangle`, `--check`, `locate`, `tangle cargo` (real rustc
+//! errors at the chapter line), `tangle fmt`, `tangle sync` reading Entangled's markers (and line
+//! maps for naked files), `watch`, and the mdBook preprocessor when a `book.toml` stands beside
+//! it. That the files are Entangled's own bytes is `entangled_differential.rs`'s business.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A throwaway copy of the book under the target directory.
+fn book(tag: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("entangled-book-{tag}"));
+    let _ = fs::remove_dir_all(&dir);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/entangled_book");
+    copy(&src, &dir);
+    dir
+}
+
+fn copy(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy(&e.path(), &to.join(e.file_name()));
+        } else {
+            fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn tangle(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tangle"))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TERM_COLOR", "never")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "tangle failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout) + &text(&out.stderr)
+}
+
+fn failed(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "tangle should have failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout) + &text(&out.stderr)
+}
+
+fn read(dir: &Path, rel: &str) -> String {
+    fs::read_to_string(dir.join(rel)).unwrap()
+}
+
+/// Replaces `from` by `to` in file `rel` (which must hold it), keeping it writable.
+fn edit(dir: &Path, rel: &str, from: &str, to: &str) {
+    let path = dir.join(rel);
+    let old = read(dir, rel);
+    assert!(old.contains(from), "{rel} does not hold {from:?}:\n{old}");
+    let mut perms = fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&path, perms).unwrap();
+    fs::write(&path, old.replacen(from, to, 1)).unwrap();
+}
+
+/// The 1-based line of `rel` holding `needle`.
+fn line_of(dir: &Path, rel: &str, needle: &str) -> usize {
+    read(dir, rel)
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap()
+        + 1
+}
+
+#[test]
+fn every_command_works_on_an_entangled_book() {
+    let dir = book("workflow");
+    ok(&tangle(&dir, &[]));
+    let main = read(&dir, "src/main.rs");
+    assert!(
+        main.starts_with("// ~/~ begin <<docs/program.md#src/main.rs>>[init]\n"),
+        "Entangled's markers, no header of ours:\n{main}"
+    );
+    assert!(main.contains("// ~/~ begin <<docs/greeting.md#functions>>[1]\n"));
+    ok(&tangle(&dir, &["--check"]));
+
+    // locate: the output line of the second `functions` block is in greeting.md.
+    let out_line = line_of(&dir, "src/main.rs", "fn farewell");
+    let said = ok(&tangle(
+        &dir,
+        &["locate", &format!("src/main.rs:{out_line}")],
+    ));
+    let doc_line = line_of(&dir, "docs/greeting.md", "fn farewell");
+    assert!(
+        said.starts_with(&format!("docs/greeting.md:{doc_line}:1: in «functions»")),
+        "{said}"
+    );
+
+    // A changed chapter: --check fails until `tangle` runs.
+    edit(&dir, "docs/greeting.md", "Hello, {name}!", "Hi, {name}!");
+    failed(&tangle(&dir, &["--check"]));
+    ok(&tangle(&dir, &[]));
+
+    // tangle cargo: rustc's error points at the chapter line.
+    edit(
+        &dir,
+        "docs/greeting.md",
+        "let line = greeting(name);",
+        "let line: u32 = greeting(name);",
+    );
+    ok(&tangle(&dir, &[]));
+    let build = failed(&tangle(&dir, &["cargo", "build", "--quiet"]));
+    let at = line_of(&dir, "docs/greeting.md", "let line: u32");
+    assert!(
+        build.contains(&format!("--> docs/greeting.md:{at}:")),
+        "rustc's error at the chapter line:\n{build}"
+    );
+    edit(
+        &dir,
+        "docs/greeting.md",
+        "let line: u32 = greeting(name);",
+        "let line = greeting(name);",
+    );
+
+    // fmt: an unformatted fragment is reported at its chapter line, then formatted there; the
+    // blank line that Entangled indents inside `greet-one` is not a formatting difference.
+    edit(
+        &dir,
+        "docs/greeting.md",
+        "format!(\"Goodbye, {name}.\")",
+        "format!( \"Goodbye, {name}.\" )",
+    );
+    ok(&tangle(&dir, &[]));
+    let check = failed(&tangle(&dir, &["fmt", "--check"]));
+    let at = line_of(&dir, "docs/greeting.md", "format!( \"Goodbye");
+    assert!(
+        check.contains(&format!(
+            "docs/greeting.md:{at}: «functions» is not formatted"
+        )),
+        "{check}"
+    );
+    ok(&tangle(&dir, &["fmt"]));
+    assert!(read(&dir, "docs/greeting.md").contains("    format!(\"Goodbye, {name}.\")\n"));
+    ok(&tangle(&dir, &["fmt", "--check"]));
+    ok(&tangle(&dir, &["--check"]));
+    assert!(
+        read(&dir, "src/main.rs").contains("\n        \n"),
+        "the blank line keeps its indentation"
+    );
+}
+
+#[test]
+fn sync_reads_entangleds_markers() {
+    let dir = book("sync");
+    ok(&tangle(&dir, &[]));
+    // A changed line and a line added at the end of a nested block (just before its end
+    // marker): the markers say the new line belongs to `greet-one`, not to `main`.
+    edit(
+        &dir,
+        "src/main.rs",
+        "println!(\"{line}\");\n",
+        "println!(\"{line}\");\n        eprintln!(\"greeted {name}\");\n",
+    );
+    edit(
+        &dir,
+        "src/main.rs",
+        "fn farewell(name: &str)",
+        "fn farewell(person: &str)",
+    );
+    edit(
+        &dir,
+        "src/main.rs",
+        "Goodbye, {name}.",
+        "Goodbye, {person}.",
+    );
+    let edited = read(&dir, "src/main.rs");
+    let said = ok(&tangle(&dir, &["sync"]));
+    assert!(said.contains("wrote docs/greeting.md"), "{said}");
+    let ch = read(&dir, "docs/greeting.md");
+    assert!(
+        ch.contains("println!(\"{line}\");\neprintln!(\"greeted {name}\");\n```"),
+        "{ch}"
+    );
+    assert!(
+        ch.contains(
+            "fn farewell(person: &str) -> String {\n    format!(\"Goodbye, {person}.\")\n}"
+        ),
+        "{ch}"
+    );
+    assert_eq!(
+        read(&dir, "docs/program.md"),
+        read(&book("sync-pristine"), "docs/program.md")
+    );
+    ok(&tangle(&dir, &["--check"]));
+    assert_eq!(
+        read(&dir, "src/main.rs"),
+        edited,
+        "the chapters tangle to the edited file"
+    );
+
+    // A line between two blocks of one name: tangling would move it; refused, nothing written.
+    let before = read(&dir, "docs/greeting.md");
+    edit(
+        &dir,
+        "src/main.rs",
+        "// ~/~ end\n// ~/~ begin <<docs/greeting.md#functions>>[1]",
+        "// ~/~ end\nconst X: u8 = 1;\n// ~/~ begin <<docs/greeting.md#functions>>[1]",
+    );
+    let err = failed(&tangle(&dir, &["sync"]));
+    let at = line_of(&dir, "src/main.rs", "const X");
+    assert!(
+        err.contains(&format!(
+            "src/main.rs:{at}:1: error: this line stands between two blocks of «functions»"
+        )),
+        "{err}"
+    );
+    assert_eq!(read(&dir, "docs/greeting.md"), before);
+
+    // A marker naming a block the chapters do not have.
+    edit(&dir, "src/main.rs", "const X: u8 = 1;\n", "");
+    edit(&dir, "src/main.rs", "#functions>>[1]", "#functions>>[7]");
+    let err = failed(&tangle(&dir, &["sync"]));
+    assert!(err.contains("which the documents do not have"), "{err}");
+}
+
+#[test]
+fn sync_on_naked_files_follows_the_line_maps() {
+    let dir = book("naked");
+    edit(
+        &dir,
+        "entangled.toml",
+        "version = \"2.4\"\n",
+        "version = \"2.4\"\nannotation = \"naked\"\n",
+    );
+    ok(&tangle(&dir, &[]));
+    let main = read(&dir, "src/main.rs");
+    assert!(main.starts_with("use std::env;\n\nfn main() {\n"), "{main}");
+    edit(&dir, "src/main.rs", "Hello, {name}!", "Welcome, {name}!");
+    ok(&tangle(&dir, &["sync"]));
+    assert!(read(&dir, "docs/greeting.md").contains("format!(\"Welcome, {name}!\")"));
+    ok(&tangle(&dir, &["--check"]));
+}
+
+#[test]
+fn mdbook_renders_an_entangled_book() {
+    let dir = book("mdbook");
+    fs::write(
+        dir.join("book.toml"),
+        format!(
+            "[book]\ntitle = \"Greeter\"\nsrc = \"docs\"\n\n[preprocessor.tangle]\ncommand = \"{} mdbook\"\n",
+            env!("CARGO_BIN_EXE_tangle")
+        ),
+    )
+    .unwrap();
+    // With both files, `tangle` reads the chapters in Entangled's dialect.
+    ok(&tangle(&dir, &[]));
+    assert!(read(&dir, "src/main.rs").contains("~/~ begin"));
+    let out = Command::new("mdbook")
+        .arg("build")
+        .current_dir(&dir)
+        .output()
+        .expect("mdbook is installed (.ci/run installs it)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = read(&dir, "book/greeting.html");
+    assert!(
+        page.contains(r#"<dfn class="tangle-name">«functions»</dfn>"#),
+        "caption of the first part"
+    );
+    assert!(
+        page.contains("«functions»</a> <span class=\"tangle-op\">+≡</span>"),
+        "the second part continues it"
+    );
+    assert!(page.contains("Used in"), "cross references");
+    let program = read(&dir, "book/program.html");
+    assert!(program.contains(r#"<span class="tangle-file">src/main.rs</span>"#));
+    assert!(
+        program.contains("language-rust"),
+        "the fence's language survives: {program}"
+    );
+}
+
+#[test]
+fn watch_retangles_an_entangled_book() {
+    let dir = book("watch");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tangle"))
+        .args(["watch", "--interval", "0.05"])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |what: &str| {
+        for _ in 0..200 {
+            if fs::read_to_string(dir.join("src/main.rs")).is_ok_and(|s| s.contains(what)) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        false
+    };
+    let first = wait_for("Hello, {name}!");
+    edit(&dir, "docs/greeting.md", "Hello, {name}!", "Howdy, {name}!");
+    let second = wait_for("Howdy, {name}!");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        first && second,
+        "watch wrote the file, then rewrote it after the chapter changed"
+    );
+}
