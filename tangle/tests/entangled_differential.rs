@@ -248,6 +248,7 @@ fn compare(case: &str, annotation: &str) -> Result<(), String> {
     // Entangled exits 0 on the errors it reports (and on some it does not): a case that
     // writes nothing is a broken case.
     if !out.status.success() || theirs.is_empty() {
+        let _ = fs::remove_dir_all(&their_dir);
         return Err(format!(
             "Entangled did not tangle the case (a broken case?)\n{}",
             output_text(&out)
