@@ -272,7 +272,12 @@ impl Config {
             ..Config::default()
         };
         let mut hooks: BTreeSet<String> = ["shebang".to_string()].into();
-        // `style` first: it fills in markers and hooks that the other keys then override.
+        // `style` first: it fills in markers and hooks that the other keys then override. A
+        // file written for entangled-rs (it says `source_patterns`, not `watch_list`) without a
+        // style means entangled-rs' own: fences without braces.
+        if lookup(here, "style").is_none() && lookup(here, "source_patterns").is_some() {
+            c.markers = Markers::of(BASIC_OPEN);
+        }
         if let Some(v) = lookup(here, "style") {
             match r.string("style", v)?.as_str() {
                 "default" | "pandoc" => {}
@@ -459,6 +464,16 @@ mod tests {
         assert_eq!(c.not_run, ["brei", "repl"]);
         assert_eq!(c.watch_list, ["docs/*.md"]);
         assert_eq!(c.namespace, Namespace::Private);
+        let rs = Config::parse(
+            Path::new("entangled.toml"),
+            "source_patterns = [\"*.md\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            rs.markers.open.is_match("```rust #a file=b"),
+            "entangled-rs' file without a style: its own fences"
+        );
         assert_eq!(c.languages["x"].close.as_deref(), Some("*/"));
         assert!(c.markers.open.is_match("```rust #a file=b"));
     }

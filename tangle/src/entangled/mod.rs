@@ -542,6 +542,29 @@ pub fn tangle(
         errors.dedup_by(|a, b| a.pos == b.pos && a.message == b.message);
         return Err(Diagnostics(errors));
     }
+    if docs.is_empty() {
+        warnings.push(Diagnostic::warning(
+            config.pos(),
+            format!(
+                "the watch list ({}) finds no document",
+                config
+                    .watch_list
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    } else if web.units.is_empty() {
+        warnings.push(Diagnostic::warning(
+            config.pos(),
+            format!(
+                "no code block in the {} document(s) read: with this style a block opens with a line matching `{}`",
+                docs.len(),
+                config.markers.open.as_str().trim_start_matches(r"\A(?:").trim_end_matches(')')
+            ),
+        ));
+    }
     if !config.not_run.is_empty() {
         warnings.push(Diagnostic::warning(
             config.pos(),
