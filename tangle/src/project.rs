@@ -107,7 +107,27 @@ impl Project {
     pub fn for_files(cwd: &Path, files: &[PathBuf]) -> Result<Vec<Named>, Diagnostics> {
         let (org, md): (Vec<&PathBuf>, Vec<&PathBuf>) = files.iter().partition(|f| is_org(f));
         let mut named = Vec::new();
-        if !md.is_empty() {
+        // Markdown files of an Entangled book are read in its dialect, the whole book with them
+        // (their names resolve across it); only their files are written.
+        let entangled = match Project::find(cwd)? {
+            Some(
+                p @ Project {
+                    documents: Documents::Entangled(_),
+                    ..
+                },
+            ) if !md.is_empty() => Some(p),
+            _ => None,
+        };
+        if let Some(project) = entangled {
+            let only = md
+                .iter()
+                .map(|f| relative_to(&normalize(&cwd.join(f)), &normalize(&project.root)))
+                .collect();
+            named.push(Named {
+                project,
+                only: Some(only),
+            });
+        } else if !md.is_empty() {
             let root = Book::find_root(cwd).unwrap_or_else(|| cwd.to_path_buf());
             let labels = Book::load(&root)
                 .map(|b| b.labels)

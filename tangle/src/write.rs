@@ -109,7 +109,7 @@ pub fn content_hashes(contents: &[&[u8]]) -> Vec<u64> {
     hashes
 }
 
-const MANIFEST_COMMENT: &str = "# Written by `tangle`: the documents it read and the files it wrote (stale files listed\n# here are removed on the next run when they carry tangle's header).\n";
+const MANIFEST_COMMENT: &str = "# Written by `tangle`: the documents it read and the files it wrote (stale files listed\n# here are removed on the next run when they carry tangle's header or hold what it wrote).\n";
 
 impl Manifest {
     /// The manifest of a run that read `documents` and produced `outputs`.
@@ -330,14 +330,21 @@ pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagn
         .filter(|r| r != Path::new(MANIFEST))
         .collect();
     if let Some(manifest) = target.manifest {
-        for stale in Manifest::parse(&old_manifest).outputs {
-            let stale = normalize(&stale);
+        let old = Manifest::parse(&old_manifest);
+        for stale in &old.outputs {
+            let stale = normalize(stale);
             if manifest.outputs.contains(&stale) || check_target(&stale).is_err() {
                 continue;
             }
             let full = target.base.join(&stale);
-            let ours = fs::read_to_string(&full)
-                .is_ok_and(|t| t.lines().next().is_some_and(|l| l.contains(HEADER_MARK)));
+            // Ours: it carries our header, or it still holds exactly what we wrote (files
+            // without a header: org's, Entangled's).
+            let ours = fs::read(&full).is_ok_and(|b| {
+                b.split(|&c| c == b'\n')
+                    .next()
+                    .is_some_and(|l| String::from_utf8_lossy(l).contains(HEADER_MARK))
+                    || old.hashes.get(&stale) == Some(&content_hash(&b))
+            });
             if ours && fs::remove_file(&full).is_ok() {
                 report.removed.push(stale);
             }

@@ -111,10 +111,19 @@ fn every_command_works_on_an_entangled_book() {
         "{said}"
     );
 
-    // A changed chapter: --check fails until `tangle` runs.
+    // A changed chapter: --check fails until `tangle` runs. Naming a chapter reads the whole
+    // book in Entangled's dialect and writes the files whose `file=` block it holds.
     edit(&dir, "docs/greeting.md", "Hello, {name}!", "Hi, {name}!");
     failed(&tangle(&dir, &["--check"]));
-    ok(&tangle(&dir, &[]));
+    let said = ok(&tangle(&dir, &["docs/greeting.md"]));
+    assert!(
+        !said.contains("wrote"),
+        "greeting.md writes no file of its own: {said}"
+    );
+    let said = ok(&tangle(&dir, &["docs/program.md"]));
+    assert!(said.contains("wrote src/main.rs"), "{said}");
+    assert!(read(&dir, "src/main.rs").contains("Hi, {name}!"));
+    ok(&tangle(&dir, &["--check"]));
 
     // tangle cargo: rustc's error points at the chapter line.
     edit(

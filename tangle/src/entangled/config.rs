@@ -54,7 +54,7 @@ pub struct Markers {
 }
 
 /// A hook that edits blocks as they are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Hook {
     /// `#| key: value` lines at the top of a block are its attributes (runs first).
     QuartoAttributes,
@@ -80,6 +80,8 @@ pub struct Config {
     pub hooks: Vec<Hook>,
     /// Hooks Entangled runs that do not tangle (`build`, `brei`, `repl`): named in a warning.
     pub not_run: Vec<String>,
+    /// Every hook named, for later updates.
+    hook_names: BTreeSet<String>,
 }
 
 const DEFAULT_OPEN: &str = r"^(?P<indent>\s*)```\s*\{(?P<properties>[^{}]*)\}\s*$";
@@ -159,6 +161,7 @@ impl Default for Config {
             namespace: Namespace::Global,
             hooks: vec![Hook::Shebang],
             not_run: Vec::new(),
+            hook_names: ["shebang".to_string()].into(),
         }
     }
 }
@@ -255,6 +258,15 @@ impl Config {
 
     /// The settings in `text` (the file `path`), in the table at `section`.
     pub fn parse(path: &Path, text: &str, section: &[&str]) -> Result<Config, Diagnostic> {
+        let mut c = Config::default().updated(path, text, section)?;
+        c.path = Some(path.to_path_buf());
+        Ok(c)
+    }
+
+    /// These settings with those in `text` (TOML, read from `path`, in the table at `section`)
+    /// on top, as Entangled merges them: lists and values replace, `languages` add, `hooks`
+    /// add (`~name` takes one away), `style` first fills in its markers and hooks.
+    pub fn updated(&self, path: &Path, text: &str, section: &[&str]) -> Result<Config, Diagnostic> {
         let r = Reader { path, text };
         let table = DeTable::parse(text).map_err(|e| {
             let at = e.span().map_or(0, |s| s.start);
@@ -264,18 +276,23 @@ impl Config {
         for key in section {
             match lookup(here, key) {
                 Some(v) => here = r.table(key, v)?,
-                None => return Ok(Config::default()),
+                None => return Ok(self.clone()),
             }
         }
-        let mut c = Config {
-            path: Some(path.to_path_buf()),
-            ..Config::default()
-        };
-        let mut hooks: BTreeSet<String> = ["shebang".to_string()].into();
-        // `style` first: it fills in markers and hooks that the other keys then override.
+        let mut c = self.clone();
+        let mut hooks = self.hook_names.clone();
+        // `style` first: it fills in markers and hooks that the other keys then override. A
+        // file written for entangled-rs (it says `source_patterns`, not `watch_list`) without a
+        // style means entangled-rs' own: fences without braces.
+        if lookup(here, "style").is_none() && lookup(here, "source_patterns").is_some() {
+            c.markers = Markers::of(BASIC_OPEN);
+        }
         if let Some(v) = lookup(here, "style") {
             match r.string("style", v)?.as_str() {
-                "default" | "pandoc" => {}
+                "default" | "pandoc" => {
+                    c.markers = Markers::of(DEFAULT_OPEN);
+                    hooks.insert("shebang".into());
+                }
                 "basic" | "entangled-rs" => {
                     c.markers = Markers::of(BASIC_OPEN);
                     for h in ["quarto_attributes", "spdx_license", "shebang", "repl", "brei"] {
@@ -413,6 +430,7 @@ impl Config {
             }
         }
         c.hooks.clear();
+        c.not_run.clear();
         for h in &hooks {
             match h.as_str() {
                 "quarto_attributes" => c.hooks.push(Hook::QuartoAttributes),
@@ -422,6 +440,7 @@ impl Config {
             }
         }
         c.hooks.sort();
+        c.hook_names = hooks;
         Ok(c)
     }
 
@@ -459,6 +478,16 @@ mod tests {
         assert_eq!(c.not_run, ["brei", "repl"]);
         assert_eq!(c.watch_list, ["docs/*.md"]);
         assert_eq!(c.namespace, Namespace::Private);
+        let rs = Config::parse(
+            Path::new("entangled.toml"),
+            "source_patterns = [\"*.md\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            rs.markers.open.is_match("```rust #a file=b"),
+            "entangled-rs' file without a style: its own fences"
+        );
         assert_eq!(c.languages["x"].close.as_deref(), Some("*/"));
         assert!(c.markers.open.is_match("```rust #a file=b"));
     }

@@ -228,6 +228,13 @@ pub fn web(
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
+    // A single document's YAML header settings are the book's (as Entangled has it); with
+    // several, each document's only shape its own reading.
+    let book_config = match read_docs.as_slice() {
+        [only] => only.config.clone().unwrap_or_else(|| config.clone()),
+        _ => config.clone(),
+    };
+    let annotation = book_config.annotation;
     let mut web = Web {
         docs: read_docs.iter().map(|d| d.path.clone()).collect(),
         units: Vec::new(),
@@ -236,13 +243,14 @@ pub fn web(
         targets: Vec::new(),
         roots: Vec::new(),
         block_info: Vec::new(),
-        annotation: config.annotation,
+        annotation,
     };
     let mut target_index: HashMap<PathBuf, usize> = HashMap::new();
     // Per (name, document): blocks so far, for the marker counts.
     let mut counts: HashMap<(usize, u32), usize> = HashMap::new();
     for (d, doc) in read_docs.into_iter().enumerate() {
         let d = d as u32;
+        let config = doc.config.as_ref().unwrap_or(config);
         let namespace: Vec<String> = match &config.namespace {
             Namespace::Global => Vec::new(),
             Namespace::Private => vec![posix(&doc.path)],
@@ -335,7 +343,7 @@ pub fn web(
             for (line, text) in &block.header {
                 push(&mut unit, *line, text, true);
             }
-            let standard = config.annotation == Annotation::Standard;
+            let standard = annotation == Annotation::Standard;
             let (open, close) = match comment {
                 Some(c) => (
                     c.open.clone(),
@@ -410,6 +418,7 @@ pub fn site_web(
                 continue;
             }
         };
+        let config = doc.config.as_ref().unwrap_or(config);
         let namespace: Vec<String> = match &config.namespace {
             Namespace::Global => Vec::new(),
             Namespace::Private => vec![posix(path)],
@@ -541,6 +550,29 @@ pub fn tangle(
     if !errors.is_empty() {
         errors.dedup_by(|a, b| a.pos == b.pos && a.message == b.message);
         return Err(Diagnostics(errors));
+    }
+    if docs.is_empty() {
+        warnings.push(Diagnostic::warning(
+            config.pos(),
+            format!(
+                "the watch list ({}) finds no document",
+                config
+                    .watch_list
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    } else if web.units.is_empty() {
+        warnings.push(Diagnostic::warning(
+            config.pos(),
+            format!(
+                "no code block in the {} document(s) read: with this style a block opens with a line matching `{}`",
+                docs.len(),
+                config.markers.open.as_str().trim_start_matches(r"\A(?:").trim_end_matches(')')
+            ),
+        ));
     }
     if !config.not_run.is_empty() {
         warnings.push(Diagnostic::warning(

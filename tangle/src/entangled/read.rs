@@ -33,6 +33,9 @@ pub struct Document {
     pub path: PathBuf,
     pub blocks: Vec<Block>,
     pub warnings: Vec<Diagnostic>,
+    /// The settings this document was read with, when its YAML header's `entangled` key
+    /// changed the book's.
+    pub config: Option<Config>,
 }
 
 /// `text` with its line breaks as Python's text files read them.
@@ -61,13 +64,14 @@ fn err(path: &Path, line: usize, col: usize, message: impl Into<String>) -> Diag
 pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagnostic> {
     let text = normalize_newlines(text);
     let lines = lines(&text);
-    let m = &config.markers;
     let mut doc = Document {
         path: path.to_path_buf(),
         blocks: Vec::new(),
         warnings: Vec::new(),
+        config: None,
     };
     let mut i = 0;
+    let mut own: Option<Config> = None;
     // A YAML header: from a first line starting `---` to the next line starting `---`.
     if lines
         .first()
@@ -83,16 +87,14 @@ pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagno
                     "the YAML header that starts here never ends (no closing `---` line)",
                 )
             })?;
-        if let Some(k) = (1..end).find(|&k| lines[k].starts_with("entangled:")) {
-            return Err(err(
-                path,
-                k + 1,
-                1,
-                "Entangled settings in a document's YAML header are not read by this tangler; move them to entangled.toml",
-            ));
+        if let Some(update) = header_settings(config, path, &lines[1..end])? {
+            own = Some(update);
         }
         i = end + 1;
     }
+    let config = own.as_ref().unwrap_or(config);
+    doc.config = own.clone();
+    let m = &config.markers;
     while i < lines.len() {
         let line = lines[i].trim_end();
         if m.begin_ignore.is_match(line) {
@@ -177,6 +179,106 @@ pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagno
         i = close + 1;
     }
     Ok(doc)
+}
+
+/// The settings of a YAML header (its lines, without the `---` lines) that has an `entangled`
+/// key, on top of `config`. A header that is not YAML, or not a mapping, is an error, as in
+/// Entangled.
+fn header_settings(
+    config: &Config,
+    path: &Path,
+    lines: &[&str],
+) -> Result<Option<Config>, Diagnostic> {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let docs = YamlLoader::load_from_str(&lines.join("\n")).map_err(|e| {
+        err(
+            path,
+            e.marker().line() + 1,
+            e.marker().col() + 1,
+            format!("the YAML header is not YAML: {}", e.info()),
+        )
+    })?;
+    let yaml = docs.into_iter().next().unwrap_or(Yaml::Null);
+    let map = match yaml {
+        Yaml::Hash(map) => map,
+        Yaml::Null => return Ok(None),
+        _ => {
+            return Err(err(
+                path,
+                1,
+                1,
+                "the YAML header must be a mapping (Entangled reads its `entangled` key)",
+            ))
+        }
+    };
+    let Some(settings) = map.get(&Yaml::String("entangled".into())) else {
+        return Ok(None);
+    };
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("entangled:"))
+        .map_or(2, |k| k + 2);
+    let Yaml::Hash(settings) = settings else {
+        return Err(err(
+            path,
+            at,
+            1,
+            "`entangled` in the YAML header must be a mapping of settings",
+        ));
+    };
+    let mut toml = String::new();
+    for (k, v) in settings {
+        let Yaml::String(key) = k else { continue };
+        let Some(value) = toml_value(v) else {
+            return Err(err(
+                path,
+                at,
+                1,
+                format!("`entangled.{key}` in the YAML header is no setting this tangler reads"),
+            ));
+        };
+        toml.push_str(&format!("{key} = {value}\n"));
+    }
+    config.updated(path, &toml, &[]).map(Some).map_err(|e| {
+        err(
+            path,
+            at,
+            1,
+            format!("in the YAML header's `entangled` settings: {}", e.message),
+        )
+    })
+}
+
+/// A YAML value written as a TOML one (strings, numbers, booleans, lists, mappings).
+fn toml_value(v: &yaml_rust2::Yaml) -> Option<String> {
+    use yaml_rust2::Yaml;
+    Some(match v {
+        Yaml::String(s) => serde_json::to_string(s).ok()?,
+        Yaml::Integer(n) => n.to_string(),
+        Yaml::Real(r) => r.clone(),
+        Yaml::Boolean(b) => b.to_string(),
+        Yaml::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(toml_value)
+                .collect::<Option<Vec<_>>>()?
+                .join(", ")
+        ),
+        Yaml::Hash(map) => {
+            let mut parts = Vec::new();
+            for (k, v) in map {
+                let Yaml::String(k) = k else { return None };
+                parts.push(format!(
+                    "{} = {}",
+                    serde_json::to_string(k).ok()?,
+                    toml_value(v)?
+                ));
+            }
+            format!("{{ {} }}", parts.join(", "))
+        }
+        _ => return None,
+    })
 }
 
 /// The hooks that edit a block as it is read, in Entangled's order.
@@ -339,6 +441,7 @@ mod tests {
     fn blocks_by_lines() {
         let d = doc("---\ntitle: x\n---\n# T\n\n``` {.rust #a}\nfn a() {}\n```\n\n~~~markdown\n```{.rust #b}\nx\n```\n~~~\n  ```{.rust file=x.rs}\n  #!/bin/sh\n\n  <<a>>\n    ```\n  ```\n").unwrap();
         assert_eq!(d.blocks.len(), 2);
+        assert!(d.config.is_none());
         let b = &d.blocks[0];
         assert_eq!((b.open_line, b.close_line), (6, 8));
         assert_eq!(b.source, [(7, "fn a() {}".to_string())]);
@@ -363,6 +466,25 @@ mod tests {
         assert_eq!(e.pos, Pos::new("a.md", 3, 1));
         let e = doc("  ```{.rust}\n  x\n```\n").unwrap_err();
         assert_eq!(e.pos, Pos::new("a.md", 3, 1));
+    }
+
+    #[test]
+    fn yaml_header_settings() {
+        let d = doc("---\ntitle: x\nentangled:\n  version: \"2.4\"\n  style: basic\n  namespace: ns\n---\n```rust #a\nx\n```\n").unwrap();
+        assert_eq!(
+            d.blocks.len(),
+            1,
+            "the basic style reads a fence without braces"
+        );
+        let c = d.config.unwrap();
+        assert_eq!(
+            c.namespace,
+            super::super::config::Namespace::Fixed(vec!["ns".into()])
+        );
+        let e = doc("---\n- a list\n---\n").unwrap_err();
+        assert!(e.message.contains("mapping"), "{e}");
+        let e = doc("---\nentangled:\n  annotation: fancy\n---\n").unwrap_err();
+        assert_eq!(e.pos, Pos::new("a.md", 2, 1), "{e}");
     }
 
     #[test]
