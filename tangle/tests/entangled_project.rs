@@ -331,3 +331,59 @@ fn watch_retangles_an_entangled_book() {
         "watch wrote the file, then rewrote it after the chapter changed"
     );
 }
+
+/// A folder holding `files` (path, text), for the settings tests below.
+fn folder(tag: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("entangled-settings-{tag}"));
+    let _ = fs::remove_dir_all(&dir);
+    for (path, text) in files {
+        let p = dir.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+/// Where we differ from Entangled 2.4 on purpose: entangled-rs' names for settings are read
+/// (2.4 ignores `source_patterns` and refuses `pandoc` and `file`), and a document two patterns
+/// find is read once (2.4 reads it twice and doubles its blocks).
+#[test]
+fn entangled_rs_settings_are_read_and_a_document_is_read_once() {
+    let dir = folder(
+        "rs",
+        &[
+            (
+                "entangled.toml",
+                "source_patterns = [\"docs/*.md\"]\nannotation = \"naked\"\n",
+            ),
+            (
+                "docs/a.md",
+                "```rust #main file=out.rs\n<<body>>\n```\n\n```rust #body\nfn f() {}\n```\n",
+            ),
+            ("notes.md", "```rust file=not-read.rs\n```\n"),
+        ],
+    );
+    ok(&tangle(&dir, &[]));
+    assert_eq!(read(&dir, "out.rs"), "fn f() {}\n");
+    assert!(
+        !dir.join("not-read.rs").exists(),
+        "source_patterns is the watch list"
+    );
+
+    let dir = folder(
+        "aliases",
+        &[
+            (
+                "entangled.toml",
+                "version = \"2.4\"\nstyle = \"pandoc\"\nnamespace_default = \"file\"\nannotation = \"naked\"\nwatch_list = [\"**/*.md\", \"docs/*.md\"]\n",
+            ),
+            ("docs/a.md", "```{.rust file=out.rs}\n<<item>>\n```\n\n```{.rust #item}\none();\n```\n"),
+        ],
+    );
+    ok(&tangle(&dir, &[]));
+    assert_eq!(
+        read(&dir, "out.rs"),
+        "one();\n",
+        "one copy of the block, names private to the file"
+    );
+}

@@ -388,6 +388,9 @@ pub fn web(
         let name = &web.fragments[t.fragment].name;
         web.roots.push(format!("<<{name}>>"));
     }
+    if annotation == Annotation::Naked {
+        web.drop_empty_references();
+    }
     if errors.is_empty() {
         Ok((web, warnings))
     } else {
@@ -667,11 +670,7 @@ impl<'w> Dialect<'w> for Expander<'w> {
 
     fn line(&self, unit: Piece, i: usize) -> &'w str {
         match unit {
-            Piece::Block(b) => {
-                let u = &self.web.units[b as usize];
-                let start = if i == 0 { 0 } else { u.ends[i - 1] as usize };
-                &u.text[start..u.ends[i] as usize]
-            }
+            Piece::Block(b) => self.web.units[b as usize].line(i),
             Piece::Root(t) => &self.web.roots[t as usize],
         }
     }
@@ -811,6 +810,82 @@ impl<'w> Dialect<'w> for Expander<'w> {
             );
         }
         d
+    }
+}
+
+impl Unit {
+    /// Line `i`.
+    fn line(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    /// Keeps the lines for which `keep` holds.
+    fn retain(&mut self, keep: impl Fn(usize) -> bool) {
+        let mut text = String::with_capacity(self.text.len());
+        let (mut ends, mut lines, mut code) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..self.ends.len() {
+            if keep(i) {
+                text.push_str(self.line(i));
+                ends.push(text.len() as u32);
+                lines.push(self.lines[i]);
+                code.push(self.code[i]);
+            }
+        }
+        (self.text, self.ends, self.lines, self.code) = (text, ends, lines, code);
+    }
+}
+
+impl Web {
+    /// The fragment a code line refers to, if it is a reference line to a defined name.
+    fn referenced(&self, unit: &Unit, i: usize) -> Option<usize> {
+        if !unit.code[i] {
+            return None;
+        }
+        let (_, name) = reference(unit.line(i))?;
+        self.by_name
+            .get(&RefName::parse(name, &unit.namespace))
+            .copied()
+    }
+
+    /// Without markers, a reference whose expansion has no line at all leaves no line either
+    /// (not even its indentation): Entangled indents the lines an expansion yields, and an
+    /// empty one yields none. Such reference lines are taken out of their blocks. A fragment
+    /// is empty when each of its blocks holds nothing but references to empty fragments; a
+    /// cycle never is (it stays, to be reported).
+    fn drop_empty_references(&mut self) {
+        let mut empty = vec![false; self.fragments.len()];
+        loop {
+            let mut changed = false;
+            for f in 0..self.fragments.len() {
+                if empty[f] {
+                    continue;
+                }
+                let all = self.fragments[f].blocks.iter().all(|&b| {
+                    let u = &self.units[b as usize];
+                    (0..u.ends.len()).all(|i| self.referenced(u, i).is_some_and(|g| empty[g]))
+                });
+                if all {
+                    empty[f] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if !empty.contains(&true) {
+            return;
+        }
+        for b in 0..self.units.len() {
+            let u = &self.units[b];
+            let drop: Vec<bool> = (0..u.ends.len())
+                .map(|i| self.referenced(u, i).is_some_and(|g| empty[g]))
+                .collect();
+            if drop.contains(&true) {
+                self.units[b].retain(|i| !drop[i]);
+            }
+        }
     }
 }
 
@@ -1026,6 +1101,16 @@ mod tests {
         assert!(e.0[0].message.contains("cycle"), "{e}");
         let e = tangle_one("version=\"2.0\"\n", "```{file=x.rs}\nx\n```\n").unwrap_err();
         assert_eq!(e.0[0].pos, Pos::new("a.md", 1, 1), "{e}");
+    }
+
+    #[test]
+    fn an_empty_expansion_leaves_no_line_when_naked() {
+        let md = "```{.rust file=x.rs}\nfn f() {\n    <<outer>>\n}\n```\n\n```{.rust #outer}\n  <<nothing>>\n```\n\n```{.rust #nothing}\n```\n";
+        let out = tangle_one("version=\"2.0\"\nannotation=\"naked\"\n", md).unwrap();
+        assert_eq!(out[0].1, "fn f() {\n}\n");
+        let cycle = "```{.rust file=x.rs}\n    <<a>>\n```\n\n```{.rust #a}\n<<b>>\n```\n\n```{.rust #b}\n<<a>>\n```\n";
+        let e = tangle_one("version=\"2.0\"\nannotation=\"naked\"\n", cycle).unwrap_err();
+        assert!(e.0[0].message.contains("cycle"), "{e}");
     }
 
     #[test]
