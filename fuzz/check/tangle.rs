@@ -109,6 +109,68 @@ pub fn check_org(data: &[u8]) {
     }
 }
 
+/// The settings an Entangled fuzz input's first byte chooses: bit 0 the naked annotation,
+/// bit 1 the basic style (fences without braces, `#|` attribute lines), bit 2 private
+/// namespaces and the SPDX hook.
+pub fn entangled_settings(flags: u8) -> String {
+    let mut s = String::from("version = \"2.4\"\n");
+    if flags & 1 != 0 {
+        s.push_str("annotation = \"naked\"\n");
+    }
+    if flags & 2 != 0 {
+        s.push_str("style = \"basic\"\n");
+    }
+    if flags & 4 != 0 {
+        s.push_str("namespace_default = \"private\"\nhooks = [\"spdx_license\"]\n");
+    }
+    s
+}
+
+/// Tangles the Entangled book built from `data` (its first byte the settings, see
+/// [`entangled_settings`]; the rest documents as for Markdown, carriage returns taken out so
+/// that lines are counted alike) and checks every invariant; panics with the reason.
+pub fn check_entangled(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let settings = entangled_settings(flags);
+    let config =
+        tangle::entangled::config::Config::parse(Path::new("entangled.toml"), &settings, &[])
+            .expect("the fuzz settings are valid");
+    let chapters: Vec<(PathBuf, String)> = chapters(rest)
+        .into_iter()
+        .map(|(p, t)| (p, t.replace('\r', "")))
+        .collect();
+    let mut docs: Vec<(&Path, &str)> = chapters
+        .iter()
+        .map(|(p, t)| (p.as_path(), t.as_str()))
+        .collect();
+    docs.push((Path::new("entangled.toml"), settings.as_str()));
+    match tangle::entangled::tangle(&config, &chapters, true) {
+        Ok(tangled) => {
+            for d in &tangled.warnings {
+                check_diagnostic(&docs, d);
+            }
+            for out in &tangled.outputs {
+                check_position(&docs, &out.block, "the block of an output");
+                check_output(&docs, out, Blanks::Markers);
+            }
+        }
+        Err(errors) => {
+            assert!(!errors.0.is_empty(), "a failed tangle without an error");
+            for d in &errors.0 {
+                check_diagnostic(&docs, d);
+            }
+        }
+    }
+}
+
+/// Whether an output line is one of Entangled's annotation markers (made text, mapped to its
+/// block's fence).
+fn is_marker(line: &str) -> bool {
+    line.contains(" ~/~ begin <<") || line.contains(" ~/~ end")
+}
+
 /// How an output's blanks relate to the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Blanks {
@@ -117,6 +179,8 @@ enum Blanks {
     /// Blanks may be made by the tangler, and a piece may hold made text before or after its
     /// origin's (org: re-indentation with tabs, `:noweb-sep`, a repeated reference prefix).
     Made,
+    /// As `Copied`, but for Entangled's marker lines, which are made (and mapped to a fence).
+    Markers,
     /// As `Made`, and a piece may begin with made text of any kind: a `:noweb-sep` other than
     /// a newline has no origin of its own, so its text joins the piece before it, before or
     /// in place of that piece's own text. Only where each piece starts is checked.
@@ -278,7 +342,10 @@ fn check_output(docs: &[(&Path, &str)], out: &Output, mode: Blanks) {
                 )
             };
             let source_col = |c: usize| usize::try_from(c as i64 - o.col_shift as i64).ok();
-            if mode == Blanks::Copied {
+            if mode == Blanks::Markers && is_marker(text) {
+                continue;
+            }
+            if matches!(mode, Blanks::Copied | Blanks::Markers) {
                 for (c, ch) in out.iter().enumerate().take(end).skip(start) {
                     let found = source_col(c).and_then(|f| src.get(f));
                     if found != Some(ch) {

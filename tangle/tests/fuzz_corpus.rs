@@ -54,6 +54,11 @@ fn markdown_corpus_and_regressions_pass_the_fuzz_checks() {
 }
 
 #[test]
+fn entangled_corpus_and_regressions_pass_the_fuzz_checks() {
+    replay("entangled_tangle", check::check_entangled);
+}
+
+#[test]
 fn org_corpus_and_regressions_pass_the_fuzz_checks() {
     replay("org_tangle", check::check_org);
 }

@@ -74,8 +74,10 @@ struct Unit {
     /// Document line of each, and whether it is code the block holds (not a marker).
     lines: Vec<u32>,
     code: Vec<bool>,
-    /// Characters taken off the start of each line (the fence's indentation).
+    /// Characters taken off the start of each line (the fence's indentation), but for the
+    /// lines in `verbatim` (indices, sorted), which kept theirs.
     indent: i32,
+    verbatim: Vec<u32>,
     namespace: Vec<String>,
     /// The block's fence line.
     open_line: usize,
@@ -330,6 +332,7 @@ pub fn web(
                 lines: Vec::new(),
                 code: Vec::new(),
                 indent,
+                verbatim: Vec::new(),
                 namespace: namespace.clone(),
                 open_line: block.open_line,
                 no_comment: comment.is_none(),
@@ -359,6 +362,9 @@ pub fn web(
                 push(&mut unit, block.open_line, &begin, false);
             }
             for (line, text) in &block.source {
+                if block.verbatim.binary_search(line).is_ok() {
+                    unit.verbatim.push(unit.ends.len() as u32);
+                }
                 push(&mut unit, *line, text, true);
             }
             if standard {
@@ -675,9 +681,16 @@ impl<'w> Dialect<'w> for Expander<'w> {
         }
     }
 
-    fn line_shift(&self, unit: Piece, _: usize) -> i32 {
+    fn line_shift(&self, unit: Piece, i: usize) -> i32 {
         match unit {
-            Piece::Block(b) => self.web.units[b as usize].indent,
+            Piece::Block(b) => {
+                let u = &self.web.units[b as usize];
+                if u.verbatim.binary_search(&(i as u32)).is_ok() {
+                    0
+                } else {
+                    u.indent
+                }
+            }
             Piece::Root(_) => 0,
         }
     }
@@ -824,8 +837,12 @@ impl Unit {
     fn retain(&mut self, keep: impl Fn(usize) -> bool) {
         let mut text = String::with_capacity(self.text.len());
         let (mut ends, mut lines, mut code) = (Vec::new(), Vec::new(), Vec::new());
+        let mut verbatim = Vec::new();
         for i in 0..self.ends.len() {
             if keep(i) {
+                if self.verbatim.binary_search(&(i as u32)).is_ok() {
+                    verbatim.push(ends.len() as u32);
+                }
                 text.push_str(self.line(i));
                 ends.push(text.len() as u32);
                 lines.push(self.lines[i]);
@@ -833,6 +850,7 @@ impl Unit {
             }
         }
         (self.text, self.ends, self.lines, self.code) = (text, ends, lines, code);
+        self.verbatim = verbatim;
     }
 }
 

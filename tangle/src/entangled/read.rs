@@ -25,6 +25,9 @@ pub struct Block {
     /// 1-based document line of each.
     pub header: Vec<(usize, String)>,
     pub source: Vec<(usize, String)>,
+    /// The document lines that kept their text whole: blank lines with less white space than
+    /// the fence's indentation (whose indentation was not taken off).
+    pub verbatim: Vec<usize>,
 }
 
 /// A document: its path (relative to the root) and its blocks in order.
@@ -148,10 +151,14 @@ pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagno
             )
         })?;
         let mut source = Vec::with_capacity(close - i - 1);
+        let mut verbatim = Vec::new();
         for (k, l) in lines.iter().enumerate().take(close).skip(i + 1) {
             let body = match l.strip_prefix(indent.as_str()) {
                 Some(rest) => rest,
-                None if l.trim().is_empty() => l,
+                None if l.trim().is_empty() => {
+                    verbatim.push(k + 1);
+                    l
+                }
                 None => {
                     return Err(err(
                         path,
@@ -173,6 +180,7 @@ pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagno
             close_line: close + 1,
             header: Vec::new(),
             source,
+            verbatim,
         };
         run_hooks(config, path, &mut block, &mut doc.warnings)?;
         doc.blocks.push(block);
