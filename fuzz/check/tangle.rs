@@ -133,10 +133,20 @@ pub fn check_entangled(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };
+    // Eight settings, read once each (their patterns are compiled then).
+    static CONFIGS: std::sync::OnceLock<Vec<tangle::entangled::config::Config>> =
+        std::sync::OnceLock::new();
+    let configs = CONFIGS.get_or_init(|| {
+        (0..8u8)
+            .map(|f| {
+                let text = entangled_settings(f);
+                tangle::entangled::config::Config::parse(Path::new("entangled.toml"), &text, &[])
+                    .expect("the fuzz settings are valid")
+            })
+            .collect()
+    });
     let settings = entangled_settings(flags);
-    let config =
-        tangle::entangled::config::Config::parse(Path::new("entangled.toml"), &settings, &[])
-            .expect("the fuzz settings are valid");
+    let config = &configs[usize::from(flags & 7)];
     let chapters: Vec<(PathBuf, String)> = chapters(rest)
         .into_iter()
         .map(|(p, t)| (p, t.replace('\r', "")))
@@ -146,7 +156,7 @@ pub fn check_entangled(data: &[u8]) {
         .map(|(p, t)| (p.as_path(), t.as_str()))
         .collect();
     docs.push((Path::new("entangled.toml"), settings.as_str()));
-    match tangle::entangled::tangle(&config, &chapters, true) {
+    match tangle::entangled::tangle(config, &chapters, true) {
         Ok(tangled) => {
             for d in &tangled.warnings {
                 check_diagnostic(&docs, d);
