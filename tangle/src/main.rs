@@ -183,7 +183,19 @@ fn finish(
         .tangle_to_write()
         .map_err(|ds| shown(project, cwd, ds))?;
     print_warnings(project, cwd, &tangled.warnings, !quiet);
-    let manifest = project.manifest(&tangled.outputs);
+    let mut manifest = project.manifest(&tangled.outputs);
+    if let (Some(m), Some(docs)) = (manifest.as_mut(), only) {
+        // A partial run writes only the named documents' files: the others keep what the last
+        // run recorded of them (they were not written now).
+        let old = write::Manifest::read(&project.root).unwrap_or_default();
+        for o in tangled.outputs.iter().filter(|o| !docs.contains(&o.block.path)) {
+            let path = tangle::paths::normalize(&o.path);
+            match old.hashes.get(&path) {
+                Some(&h) => m.hashes.insert(path, h),
+                None => m.hashes.remove(&path),
+            };
+        }
+    }
     let selected: Vec<Output>;
     let outputs: &[Output] = match only {
         Some(docs) => {
@@ -206,6 +218,10 @@ fn finish(
             target
         };
         return Ok(report_check(project, write::check_all(target, outputs)));
+    }
+    let unsaved = tangle::sync::unsaved_edits(project, outputs);
+    if !unsaved.is_empty() {
+        return Err(shown(project, cwd, Diagnostics(unsaved)).into());
     }
     let report = write::write_all(target, outputs).map_err(|ds| shown(project, cwd, ds))?;
     if !quiet {

@@ -590,6 +590,45 @@ fn verify(
     }
 }
 
+/// For an Entangled book, whose files are edited in place (and carried back by `tangle sync`,
+/// as by Entangled's stitch): the outputs that writing would overwrite although they hold
+/// something no tangle wrote there, an edit not carried back or a file of someone else's. A
+/// file counts as written by a tangle when our manifest's hash, or Entangled's file database's
+/// digest, is that of what it holds. Like Entangled, refuse rather than lose it.
+pub fn unsaved_edits(project: &Project, outputs: &[Output]) -> Vec<Diagnostic> {
+    if !matches!(project.documents, ProjectDocuments::Entangled(_)) {
+        return Vec::new();
+    }
+    let manifest = Manifest::read(&project.root).unwrap_or_default();
+    let db = crate::entangled::filedb::FileDb::read(&project.root).unwrap_or_default();
+    let mut errors = Vec::new();
+    for o in outputs {
+        let path = normalize(&o.path);
+        let Ok(disk) = std::fs::read(project.root.join(&o.path)) else {
+            continue;
+        };
+        if disk == o.content {
+            continue;
+        }
+        let ours = manifest.hashes.get(&path) == Some(&content_hash(&disk));
+        let theirs = db.files.get(&path).is_some_and(|d| {
+            *d == crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(&disk))
+        });
+        if !ours && !theirs {
+            errors.push(Diagnostic::error(
+                o.block.clone(),
+                format!(
+                    "`{}` holds edits that no tangle wrote (or is not a tangled file): writing \
+                     it would lose them; carry them into the documents with `tangle sync`, or \
+                     delete the file",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    errors
+}
+
 /// What [`sync`] found on disk: the outputs edited since they were tangled, as text.
 pub fn edited_outputs(
     project: &Project,

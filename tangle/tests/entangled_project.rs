@@ -387,3 +387,45 @@ fn entangled_rs_settings_are_read_and_a_document_is_read_once() {
         "one copy of the block, names private to the file"
     );
 }
+
+/// Files of an Entangled book are edited in place: `tangle` will not overwrite edits that were
+/// not carried back (nor a file no tangle wrote), and says how to keep them.
+#[test]
+fn tangle_keeps_edits_that_were_not_carried_back() {
+    let dir = book("unsaved");
+    ok(&tangle(&dir, &[]));
+    edit(
+        &dir,
+        "src/main.rs",
+        "Hello, {name}!",
+        "Hello there, {name}!",
+    );
+    edit(
+        &dir,
+        "docs/program.md",
+        "It needs the command line:",
+        "It needs the arguments:",
+    );
+    let err = failed(&tangle(&dir, &[]));
+    let at = line_of(&dir, "docs/program.md", "{.rust file=src/main.rs}");
+    assert!(
+        err.contains(&format!(
+            "docs/program.md:{at}:1: error: `src/main.rs` holds edits that no tangle wrote"
+        )),
+        "{err}"
+    );
+    assert!(
+        read(&dir, "src/main.rs").contains("Hello there"),
+        "nothing was lost"
+    );
+    ok(&tangle(&dir, &["sync"]));
+    ok(&tangle(&dir, &[]));
+    assert!(read(&dir, "docs/greeting.md").contains("Hello there, {name}!"));
+
+    // A file of someone else's at a target's place.
+    fs::remove_file(dir.join("src/main.rs")).unwrap();
+    fs::remove_file(dir.join(".tangled")).unwrap();
+    fs::write(dir.join("src/main.rs"), "// mine\n").unwrap();
+    failed(&tangle(&dir, &[]));
+    assert_eq!(read(&dir, "src/main.rs"), "// mine\n");
+}

@@ -408,7 +408,9 @@ fn quarto_attributes(
                     }
                 }
             }
-            _ => {
+            // `file` names a path and `mode` permissions; any other attribute may hold any
+            // YAML value (a list, nothing), which tangling never reads.
+            "file" | "mode" => {
                 let Some(value) = scalar(v) else {
                     return Err(err(
                         path,
@@ -417,6 +419,10 @@ fn quarto_attributes(
                         format!("the `#| {key}:` attribute must be a single value"),
                     ));
                 };
+                props.push(Property::Attribute { key, value });
+            }
+            _ => {
+                let value = scalar(v).unwrap_or_default();
                 props.push(Property::Attribute { key, value });
             }
         }
@@ -493,6 +499,28 @@ mod tests {
         assert!(e.message.contains("mapping"), "{e}");
         let e = doc("---\nentangled:\n  annotation: fancy\n---\n").unwrap_err();
         assert_eq!(e.pos, Pos::new("a.md", 2, 1), "{e}");
+    }
+
+    #[test]
+    fn quarto_attributes_hold_any_yaml() {
+        let c = Config::parse(Path::new("entangled.toml"), "style = \"basic\"\n", &[]).unwrap();
+        let d = read(
+            &c,
+            Path::new("a.md"),
+            "```python\n#| id: a\n#| file: a.py\n#| creates: [x, y]\n#| requires: #b\nprint(1)\n```\n",
+        )
+        .unwrap();
+        let b = &d.blocks[0];
+        assert_eq!(properties::id(&b.properties), Some("a"));
+        assert_eq!(properties::attribute(&b.properties, "file"), Some("a.py"));
+        assert_eq!(b.source, [(6, "print(1)".to_string())]);
+        let e = read(
+            &c,
+            Path::new("a.md"),
+            "```python\n#| file: [a, b]\nx\n```\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("`#| file:`"), "{e}");
     }
 
     #[test]
