@@ -188,7 +188,11 @@ fn finish(
         // A partial run writes only the named documents' files: the others keep what the last
         // run recorded of them (they were not written now).
         let old = write::Manifest::read(&project.root).unwrap_or_default();
-        for o in tangled.outputs.iter().filter(|o| !docs.contains(&o.block.path)) {
+        for o in tangled
+            .outputs
+            .iter()
+            .filter(|o| !docs.contains(&o.block.path))
+        {
             let path = tangle::paths::normalize(&o.path);
             match old.hashes.get(&path) {
                 Some(&h) => m.hashes.insert(path, h),

@@ -611,10 +611,13 @@ pub fn unsaved_edits(project: &Project, outputs: &[Output]) -> Vec<Diagnostic> {
             continue;
         }
         let ours = manifest.hashes.get(&path) == Some(&content_hash(&disk));
-        let theirs = db.files.get(&path).is_some_and(|d| {
-            *d == crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(&disk))
-        });
-        if !ours && !theirs {
+        let digest = crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(&disk));
+        let theirs = db.files.get(&path).is_some_and(|d| *d == digest);
+        // Different only in carriage returns or trailing white space: Entangled's own test of
+        // sameness; nothing is lost.
+        let alike =
+            digest == crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(&o.content));
+        if !ours && !theirs && !alike {
             errors.push(Diagnostic::error(
                 o.block.clone(),
                 format!(
