@@ -228,6 +228,7 @@ fn finish(
         return Err(shown(project, cwd, Diagnostics(unsaved)).into());
     }
     let report = write::write_all(target, outputs).map_err(|ds| shown(project, cwd, ds))?;
+    record_for_entangled(project, outputs);
     if !quiet {
         let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
         for p in &report.written {
@@ -246,6 +247,16 @@ fn finish(
         std::mem::forget(tangled);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// In an Entangled book that Entangled also tangles, its database learns what was written
+/// (see [`tangle::entangled::filedb::record`]); failing that is worth a warning, no more.
+fn record_for_entangled(project: &Project, outputs: &[Output]) {
+    if let Documents::Entangled(_) = project.documents {
+        if let Err(e) = tangle::entangled::filedb::record(project, outputs) {
+            eprintln!("tangle: warning: could not update .entangled/filedb.json: {e}");
+        }
+    }
 }
 
 /// Whether this process re-tangles in a loop (and so must free what each run builds).
@@ -303,6 +314,7 @@ fn carry(project: &Project, cwd: &Path, plan: &tangle::sync::Plan, quiet: bool) 
     let manifest = project.manifest(&plan.tangled.outputs);
     let report = write::write_all(project.target(manifest.as_ref()), &plan.tangled.outputs)
         .map_err(|ds| shown(project, cwd, ds))?;
+    record_for_entangled(project, &plan.tangled.outputs);
     if !quiet {
         let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
         for p in plan.texts.keys().chain(&report.written) {

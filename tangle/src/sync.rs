@@ -652,20 +652,19 @@ pub fn edited_outputs(
         if disk == o.content {
             continue;
         }
-        let recorded = manifest.hashes.get(&path).copied();
-        let (documents_changed, output_changed) = match (recorded, &entangled_db) {
-            (Some(h), _) => (h != content_hash(&o.content), h != content_hash(&disk)),
-            // Last written by Entangled: its file database says what it wrote, and what the
-            // documents were then.
-            (None, Some(db)) => db.changes(project, &path, &disk).unwrap_or((true, true)),
-            (None, None) => (true, true),
+        // What the last tangle wrote there, as our manifest records it or, for a file
+        // Entangled wrote, as its database does: the documents changed if they no longer
+        // tangle to it, the file if it no longer holds it.
+        let ours = manifest.hashes.get(&path).copied();
+        let theirs = entangled_db.as_ref().and_then(|db| db.files.get(&path));
+        let wrote = |bytes: &[u8]| {
+            ours == Some(content_hash(bytes))
+                || theirs.is_some_and(|d| {
+                    *d == crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(bytes))
+                })
         };
-        let recorded = recorded.map(|_| ()).or_else(|| {
-            entangled_db
-                .as_ref()
-                .and_then(|db| db.files.get(&path))
-                .map(|_| ())
-        });
+        let (documents_changed, output_changed) = (!wrote(&o.content), !wrote(&disk));
+        let recorded = (ours.is_some() || theirs.is_some()).then_some(());
         match (recorded, documents_changed, output_changed) {
             (None, _, _) => errors.push(Diagnostic::error(
                 o.block.clone(),

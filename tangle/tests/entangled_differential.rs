@@ -485,6 +485,80 @@ fn error_header_unclosed() {
     check_error("error_header_unclosed", STANDARD, "book.md");
 }
 
+/// Runs `tool` (`entangled` or our `tangle`) with `args` in `dir`; it must succeed, and its
+/// messages must not speak of a conflict.
+fn step(dir: &Path, tool: &str, args: &[&str]) {
+    let program = if tool == "entangled" {
+        entangled().to_path_buf()
+    } else {
+        PathBuf::from(env!("CARGO_BIN_EXE_tangle"))
+    };
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("PYTHONHASHSEED", "0")
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "200")
+        .output()
+        .expect("run");
+    let said = output_text(&out);
+    assert!(
+        out.status.success() && !said.contains("conflict") && !said.contains("outside the control"),
+        "{tool} {args:?} in {}:\n{said}",
+        dir.display()
+    );
+}
+
+fn replace_in(dir: &Path, rel: &str, from: &str, to: &str) {
+    let path = dir.join(rel);
+    let text = fs::read_to_string(&path).expect("read");
+    assert!(text.contains(from), "{rel} lacks {from:?}:\n{text}");
+    let mut perms = fs::metadata(&path).expect("meta").permissions();
+    perms.set_mode(perms.mode() | 0o200);
+    fs::set_permissions(&path, perms).expect("chmod");
+    fs::write(&path, text.replacen(from, to, 1)).expect("write");
+}
+
+/// A team switches tools back and forth on one book: each tangles after the other, each
+/// carries edits of the tangled file back (Entangled's `stitch`, our `sync`), and neither
+/// finds the other's files "changed outside its control".
+#[test]
+fn switching_tools_back_and_forth() {
+    let (dir, _) = place("concatenation", Some(STANDARD), "switch");
+    let (doc, out) = ("shop.md", "shop.py");
+    step(&dir, "entangled", &["tangle"]);
+    assert!(fs::read_to_string(dir.join(out))
+        .expect("Entangled wrote the file")
+        .contains("PRICES = {"));
+    let line = "PRICES = {";
+    // Ours after Entangled: a chapter edit.
+    replace_in(&dir, doc, &line, &format!("{line}  # one"));
+    step(&dir, "tangle", &[]);
+    assert!(fs::read_to_string(dir.join(out)).unwrap().contains("# one"));
+    // Entangled after ours: a chapter edit.
+    replace_in(&dir, doc, "# one", "# two");
+    step(&dir, "entangled", &["tangle"]);
+    assert!(fs::read_to_string(dir.join(out)).unwrap().contains("# two"));
+    // The file edited, carried back by ours, then tangled by Entangled.
+    replace_in(&dir, out, "# two", "# three");
+    step(&dir, "tangle", &["sync"]);
+    assert!(fs::read_to_string(dir.join(doc))
+        .unwrap()
+        .contains("# three"));
+    step(&dir, "entangled", &["tangle"]);
+    // The file edited, carried back by Entangled, then tangled by ours.
+    replace_in(&dir, out, "# three", "# four");
+    step(&dir, "entangled", &["stitch"]);
+    assert!(fs::read_to_string(dir.join(doc))
+        .unwrap()
+        .contains("# four"));
+    step(&dir, "tangle", &[]);
+    step(&dir, "tangle", &["--check"]);
+    assert!(fs::read_to_string(dir.join(out))
+        .unwrap()
+        .contains("# four"));
+}
+
 /// Every case folder has its configuration and its test above.
 #[test]
 fn every_case_is_run() {
