@@ -532,7 +532,7 @@ fn switching_tools_back_and_forth() {
         .contains("PRICES = {"));
     let line = "PRICES = {";
     // Ours after Entangled: a chapter edit.
-    replace_in(&dir, doc, &line, &format!("{line}  # one"));
+    replace_in(&dir, doc, line, &format!("{line}  # one"));
     step(&dir, "tangle", &[]);
     assert!(fs::read_to_string(dir.join(out)).unwrap().contains("# one"));
     // Entangled after ours: a chapter edit.
