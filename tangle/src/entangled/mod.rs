@@ -12,7 +12,24 @@
 //!   lines stand between `~/~ begin <<doc#name>>[n]` and `~/~ end` comments in its language's
 //!   comment syntax, `[init]` for the first block of a name, else its count among that name's
 //!   blocks in its own document.
-//! - [`stitch`] reads those markers back, for `tangle sync`.
+//! - [`stitch`] reads those markers back, for `tangle sync`; [`filedb`] reads and updates
+//!   Entangled's record of what it wrote, so that the two tools can take turns on one book.
+//!
+//! The files are Entangled 2.4's, byte for byte (`tests/entangled_differential.rs` runs both on
+//! every case of `tests/entangled_corpus/`). Where we differ, on purpose:
+//!
+//! - entangled-rs' names for settings are read (`source_patterns`, `style = "pandoc"` or
+//!   `"entangled-rs"`, `namespace_default = "file"` or `"none"`), where 2.4 ignores or refuses
+//!   them; a file with `source_patterns` and no style is entangled-rs' own, read in its fences;
+//! - a document that two watch-list patterns find is read once (2.4 reads it twice);
+//! - a book Entangled refuses gets a located error and a failing exit (2.4 exits 0, silent);
+//! - files are written 0644, or with their `mode` (2.4's temporary files leave 0600), and
+//!   `#| mode: 755` is octal as `mode=755` is (2.4 takes the YAML integer as it is);
+//! - with both the shebang and SPDX hooks, a shebang line goes first (2.4's order is that of
+//!   a Python set, so changes from run to run);
+//! - an empty file without markers is written empty (2.4 fails on it);
+//! - the runners' hooks (`brei`, `build`, `repl`) are not run: their files under `.entangled/`
+//!   and their sessions are not written (a warning says so).
 
 pub mod config;
 pub mod filedb;
