@@ -57,15 +57,17 @@ pub struct Block {
     pub indent: usize,
     /// The text before the opening fence on its line (container markers and indentation).
     pub prefix: String,
-    /// The body lines ([`Block::line`]) without line endings and without their container
-    /// prefix and indentation (a tab that is only partly removed leaves spaces for its
-    /// remaining columns, as in CommonMark), coderef labels kept: all in one string, line `i`
-    /// ending at `ends[i]` and starting where line `i - 1` ends.
+    /// The body lines ([`Block::line`]) without their container prefix and indentation (a
+    /// tab that is only partly removed leaves spaces for its remaining columns, as in
+    /// CommonMark), coderef labels kept: all in one string, line `i` ending at `ends[i]`, each
+    /// followed by a line end (`\n`, or `\r\n` as the chapter has it; the last line's may be
+    /// missing) after which the next line starts.
     body: String,
     ends: Vec<usize>,
     /// For each body line, document column minus column in [`Block::line`] (characters): what
-    /// was removed before the line's text, less the spaces left for a partly removed tab.
-    pub shifts: Vec<i32>,
+    /// was removed before the line's text, less the spaces left for a partly removed tab. Empty
+    /// when that is `indent` for every line (see [`Block::shift`]).
+    shifts: Vec<i32>,
     /// Coderef label format for this block, if the info string sets one.
     pub labels: Option<String>,
 }
@@ -83,22 +85,54 @@ impl Block {
 
     /// Body line `i` (see [`Block::lines`]).
     pub fn line(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = if i == 0 { 0 } else { self.after(i - 1) };
         &self.body[start..self.ends[i]]
+    }
+
+    /// Where the line after line `i` starts in the body: past the line end after line `i`.
+    fn after(&self, i: usize) -> usize {
+        let end = self.ends[i];
+        end + 1 + usize::from(self.body.as_bytes().get(end) == Some(&b'\r'))
     }
 
     /// The indices of the body lines that hold `byte`, in order: one search through the
     /// whole body instead of one per line.
     pub fn lines_with(&self, byte: u8) -> impl Iterator<Item = usize> + '_ {
+        self.lines_found(move |hay| memchr::memchr(byte, hay))
+    }
+
+    /// The indices of the body lines that hold `needle` (which holds no line end), in order,
+    /// as [`Block::lines_with`] finds them.
+    pub fn lines_holding<'b>(&'b self, needle: &'b str) -> impl Iterator<Item = usize> + 'b {
+        debug_assert!(!needle.is_empty() && !needle.contains(['\r', '\n']));
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        self.lines_found(move |hay| finder.find(hay))
+    }
+
+    /// The lines holding what `find` finds (the offset of its first occurrence in a slice of
+    /// the body, never across a line end).
+    fn lines_found<'b>(
+        &'b self,
+        find: impl Fn(&[u8]) -> Option<usize> + 'b,
+    ) -> impl Iterator<Item = usize> + 'b {
         let (mut at, mut i) = (0, 0);
-        std::iter::from_fn(move || {
-            let k = at + memchr::memchr(byte, &self.body.as_bytes()[at..])?;
-            while self.ends[i] <= k {
+        std::iter::from_fn(move || loop {
+            let k = at + find(&self.body.as_bytes()[at..])?;
+            while i < self.ends.len() && self.ends[i] <= k {
                 i += 1;
+            }
+            if i == self.ends.len() {
+                return None;
+            }
+            let start = if i == 0 { 0 } else { self.after(i - 1) };
+            if k < start {
+                // In a line end.
+                at = start;
+                continue;
             }
             at = self.ends[i];
             i += 1;
-            Some(i - 1)
+            return Some(i - 1);
         })
     }
 
@@ -298,6 +332,12 @@ impl Code {
 /// of the file, a tangled block that the end of its block quote or list item closes, a
 /// malformed attribute.
 pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
+    parse_as(path, text, true)
+}
+
+/// [`parse`]; `fast`: whether a block whose content is one piece of the chapter is copied
+/// whole (the same lines as reading it line by line, which the tests check).
+fn parse_as(path: &Path, text: &str, fast: bool) -> Result<Chapter, Diagnostic> {
     let mut lines = LineCounter::new();
     let mut blocks = Vec::new();
     let mut warnings = Vec::new();
@@ -320,7 +360,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
             Event::End(TagEnd::CodeBlock) => {
                 let Some(code) = code.take() else { continue };
                 if code.fenced {
-                    blocks.push(fenced_block(path, text, &mut lines, &code)?);
+                    blocks.push(fenced_block(path, text, &mut lines, &code, fast)?);
                 } else if let Some(w) = tangle_fence_in_indented_code(path, text, &mut lines, &code)
                 {
                     warnings.push(w);
@@ -391,6 +431,7 @@ fn fenced_block(
     text: &str,
     lines: &mut LineCounter,
     code: &Code,
+    fast: bool,
 ) -> Result<Block, Diagnostic> {
     let start = code.range.start;
     let (open, open_start) = lines.line_of(text, start);
@@ -406,23 +447,69 @@ fn fenced_block(
     let wanted = code.body_lines();
     let mut body = String::with_capacity(code.range.len());
     let mut ends = Vec::with_capacity(wanted);
-    let mut shifts = Vec::with_capacity(wanted);
-    let mut k = 0;
-    while ends.len() < wanted {
-        let Some(line_start) = next else { break };
-        let (eol, after) = line_end(text, line_start);
-        let limit = after.unwrap_or(text.len() + 1);
-        let first = content_start(text, &code.pieces, &mut k, line_start, limit);
-        let (at, spaces) = first.unwrap_or((eol, 0));
-        let at = at.clamp(line_start, eol);
-        let removed = char_count(&text[line_start..at]);
-        if spaces > 0 {
-            body.extend(std::iter::repeat(' ').take(spaces));
+    let mut shifts = Vec::new();
+    match code.pieces.as_slice() {
+        // The usual block: its content stands in the chapter as one piece, from the line after
+        // the fence to a line end (or the end of the text), nothing removed before any line.
+        // Each line is the chapter's, whole: the body is a copy of the piece.
+        [p] if fast
+            && p.first == Some(0)
+            && next == Some(p.start)
+            && (p.end == text.len() || text.as_bytes()[p.end - 1] == b'\n') =>
+        {
+            let piece = &text[p.start..p.end];
+            body.push_str(piece);
+            let bytes = piece.as_bytes();
+            let mut line_start = 0;
+            let end_of = |line_start: usize, end: usize| {
+                if end > line_start && bytes[end - 1] == b'\r' {
+                    end - 1
+                } else {
+                    end
+                }
+            };
+            for k in memchr::memchr_iter(b'\n', bytes) {
+                if ends.len() == wanted {
+                    break;
+                }
+                ends.push(end_of(line_start, k));
+                line_start = k + 1;
+            }
+            next = Some(p.start + line_start);
+            if ends.len() < wanted {
+                // The last line, at the end of the text without a line end.
+                ends.push(end_of(line_start, bytes.len()));
+                next = None;
+            }
+            if columns(prefix) != 0 {
+                shifts = vec![0; ends.len()];
+            }
         }
-        body.push_str(&text[at..eol]);
-        ends.push(body.len());
-        shifts.push(removed as i32 - spaces as i32);
-        next = after;
+        _ => {
+            shifts.reserve(wanted);
+            let mut k = 0;
+            while ends.len() < wanted {
+                let Some(line_start) = next else { break };
+                let (eol, after) = line_end(text, line_start);
+                let limit = after.unwrap_or(text.len() + 1);
+                let first = content_start(text, &code.pieces, &mut k, line_start, limit);
+                let (at, spaces) = first.unwrap_or((eol, 0));
+                let at = at.clamp(line_start, eol);
+                let removed = char_count(&text[line_start..at]);
+                if spaces > 0 {
+                    body.extend(std::iter::repeat(' ').take(spaces));
+                }
+                body.push_str(&text[at..eol]);
+                ends.push(body.len());
+                body.push('\n');
+                shifts.push(removed as i32 - spaces as i32);
+                next = after;
+            }
+            let indent = columns(prefix) as i32;
+            if shifts.iter().all(|&s| s == indent) {
+                shifts = Vec::new();
+            }
+        }
     }
     let count = ends.len();
     if let Some(s) = next {
@@ -626,6 +713,10 @@ mod tests {
         parse(Path::new("ch.md"), text).unwrap().blocks
     }
 
+    fn shifts(b: &Block) -> Vec<i32> {
+        (0..b.len()).map(|i| b.shift(i)).collect()
+    }
+
     #[test]
     fn fences_of_both_kinds_and_lengths() {
         let b = blocks(
@@ -744,7 +835,7 @@ mod tests {
             q.lines().collect::<Vec<_>>(),
             vec!["let a = 1;", "  indented", "", "no space <<r>>"]
         );
-        assert_eq!(q.shifts, vec![2, 2, 1, 1]);
+        assert_eq!(shifts(q), vec![2, 2, 1, 1]);
         // `<<r>>` is at column 11 of line 5, behind a `>` without a space.
         assert_eq!(q.col(3, q.line(3).find("<<").unwrap()), 11);
         assert_eq!(q.col(0, 0), 3);
@@ -814,11 +905,11 @@ mod tests {
             b[0].lines().collect::<Vec<_>>(),
             vec!["let t = 1;", "\tnested"]
         );
-        assert_eq!(b[0].shifts, vec![1, 1]);
+        assert_eq!(shifts(&b[0]), vec![1, 1]);
         // A tab that the list item only partly takes leaves spaces for the rest of it.
         let b = blocks("1. x\n\n   ```rust name=p\n\t  a <<b>>\n   ```\n");
         assert_eq!(b[0].lines().collect::<Vec<_>>(), vec!["   a <<b>>"]);
-        assert_eq!(b[0].shifts, vec![0]);
+        assert_eq!(shifts(&b[0]), vec![0]);
         assert_eq!(b[0].col(0, 5), 6);
         // At top level, a tab is indented code, as four spaces are.
         let ch = parse(Path::new("c.md"), "\t```rust name=a\n\t```\n").unwrap();
@@ -898,13 +989,32 @@ mod tests {
                     text.push('\n');
                 }
             }
-            let Ok(ch) = parse(Path::new("r.md"), &text) else {
+            let parsed = parse(Path::new("r.md"), &text);
+            // Line by line, the same blocks, lines and columns.
+            let general = parse_as(Path::new("r.md"), &text, false);
+            let Ok(ch) = parsed else {
+                assert_eq!(parsed, general, "{text:?}");
                 continue;
             };
+            let general = general.unwrap().blocks;
+            assert_eq!(ch.blocks.len(), general.len(), "{text:?}");
+            for (b, g) in ch.blocks.iter().zip(&general) {
+                assert_eq!(
+                    (&b.kind, b.pos.clone(), b.body_line, b.end_line, b.indent),
+                    (&g.kind, g.pos.clone(), g.body_line, g.end_line, g.indent),
+                    "{text:?}"
+                );
+                let lines = |b: &Block| {
+                    (0..b.len())
+                        .map(|i| (b.line(i).to_string(), b.shift(i)))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(lines(b), lines(g), "{text:?}");
+            }
             let doc: Vec<&str> = text.split('\n').collect();
             for b in &ch.blocks {
-                assert_eq!(b.len(), b.shifts.len(), "{text:?}");
-                for byte in [b'x', b' ', b'`'] {
+                assert!(b.shifts.is_empty() || b.shifts.len() == b.len(), "{text:?}");
+                for byte in [b'x', b' ', b'`', b'\r', b'\n'] {
                     let plain: Vec<usize> = (0..b.len())
                         .filter(|&i| b.line(i).as_bytes().contains(&byte))
                         .collect();
@@ -916,7 +1026,7 @@ mod tests {
                 for (i, line) in b.lines().enumerate() {
                     let src = doc[b.body_line - 1 + i];
                     let src = src.strip_suffix('\r').unwrap_or(src);
-                    let width = line.chars().count() as i32 + b.shifts[i];
+                    let width = line.chars().count() as i32 + b.shift(i);
                     assert_eq!(width, src.chars().count() as i32, "{text:?} line {i}");
                     let own = line.len() - line.trim_start_matches(' ').len();
                     assert!(src.ends_with(&line[own..]), "{text:?} line {i}");
