@@ -111,6 +111,15 @@ impl<'w> Dialect<'w> for Markdown<'w> {
         self.web.block(unit).shift(i)
     }
 
+    fn plain_lines(&self, unit: BlockRef, from: usize) -> usize {
+        let refs = self.web.found_refs(unit);
+        let k = refs.partition_point(|r| (r.line as usize) < from);
+        let next = refs
+            .get(k)
+            .map_or(self.line_count(unit), |r| r.line as usize);
+        next - from
+    }
+
     /// The references found when the web was built (see [`crate::model::find_reference`]).
     fn find_reference(&self, at: BlockRef, i: usize, _: &'w str, from: usize) -> Option<Found> {
         let refs = self.web.found_refs(at);
@@ -414,6 +423,7 @@ fn expand_as<'s, D: Dialect<'s>>(
         } else {
             ex.d.note_unit(&mut ex.out.map, u);
         }
+        let depth = stack.len();
         ex.scan(
             &mut stack,
             Resume {
@@ -423,6 +433,22 @@ fn expand_as<'s, D: Dialect<'s>>(
                 chars: 0,
             },
         )?;
+        if !ex.map_lines && stack.len() == depth {
+            // No reference opened on the line: the lines after it that hold none are copied
+            // in one go, each as the loop would (a new line, then the line's text).
+            let top = stack.last_mut().expect("stack is not empty");
+            let from = top.line;
+            let plain = if top.expands {
+                ex.d.plain_lines(u, from)
+            } else {
+                ex.d.line_count(u) - from
+            };
+            top.line += plain;
+            for k in from..from + plain {
+                ex.new_line(&mut stack);
+                ex.push(ex.d.line(u, k));
+            }
+        }
     }
     if any_line && ex.rules.terminate {
         ex.emit();
