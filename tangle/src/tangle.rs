@@ -53,8 +53,8 @@ pub fn tangle_markdown(
     labels: &str,
 ) -> Result<MarkdownTangle, Diagnostics> {
     let mut parsed = Parsed::default();
-    for (path, text) in chapters {
-        parsed.add(markdown::parse(path, text));
+    for chapter in crate::par::map(chapters, |(path, text)| markdown::parse(path, text)) {
+        parsed.add(chapter);
     }
     tangle_parsed(parsed, labels, Maps::Full)
 }
@@ -112,20 +112,28 @@ fn tangle_parsed(parsed: Parsed, labels: &str, maps: Maps) -> Result<MarkdownTan
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
-    let mut outputs = Vec::with_capacity(web.roots.len());
-    for (i, root) in web.roots.iter().enumerate() {
+    // Roots are independent: they are expanded on every core.
+    let roots: Vec<usize> = (0..web.roots.len()).collect();
+    let expanded = crate::par::map(&roots, |&i| {
+        let root = &web.roots[i];
         let expanded = match maps {
             Maps::Full => expand_root(&web, i),
             Maps::Skip => expand_root_text(&web, i),
         };
-        match expanded {
-            Ok(ex) => outputs.push(with_header(
+        expanded.map(|ex| {
+            with_header(
                 &root.path,
                 root.mode,
                 web.block(root.block).pos.clone(),
                 ex,
                 maps,
-            )),
+            )
+        })
+    });
+    let mut outputs = Vec::with_capacity(web.roots.len());
+    for output in expanded {
+        match output {
+            Ok(output) => outputs.push(output),
             Err(d) => errors.push(d),
         }
     }
@@ -161,14 +169,20 @@ pub fn tangle_files_as(
     maps: Maps,
 ) -> Result<Tangled, Diagnostics> {
     // Each chapter is parsed as soon as it is read, and its text let go: only the blocks stay.
-    let mut parsed = Parsed::default();
-    for rel in chapters {
-        match crate::source::read(&root.join(rel)) {
-            Ok(text) => parsed.add(markdown::parse(rel, &text)),
-            Err(mut d) => {
+    // Chapters are independent: they are read and parsed on every core.
+    let read = crate::par::map(chapters, |rel| {
+        crate::source::read(&root.join(rel))
+            .map(|text| markdown::parse(rel, &text))
+            .map_err(|mut d| {
                 d.pos.path = rel.clone();
-                parsed.errors.push(d);
-            }
+                d
+            })
+    });
+    let mut parsed = Parsed::default();
+    for chapter in read {
+        match chapter {
+            Ok(chapter) => parsed.add(chapter),
+            Err(d) => parsed.errors.push(d),
         }
     }
     tangle_parsed(parsed, labels, maps).map(MarkdownTangle::into_tangled)

@@ -79,34 +79,40 @@ fn fnv_continue(h: u64, bytes: &[u8]) -> u64 {
 
 /// [`content_hash`] of each of `contents`. Each hash is a chain of multiplications, each
 /// waiting for the one before; four hashes advance side by side so that the processor
-/// overlaps their chains. The same values as one by one.
+/// overlaps their chains, and groups of four are hashed on every core. The same values as
+/// one by one.
 pub fn content_hashes(contents: &[&[u8]]) -> Vec<u64> {
-    let mut hashes = Vec::with_capacity(contents.len());
-    for group in contents.chunks(4) {
-        let [a, b, c, d] = group else {
-            hashes.extend(group.iter().map(|c| content_hash(c)));
-            continue;
-        };
-        let common = a.len().min(b.len()).min(c.len()).min(d.len());
-        let mut h = [FNV_OFFSET; 4];
-        for (((&x, &y), &z), &w) in a[..common]
-            .iter()
-            .zip(&b[..common])
-            .zip(&c[..common])
-            .zip(&d[..common])
-        {
-            h = [
-                fnv_step(h[0], x),
-                fnv_step(h[1], y),
-                fnv_step(h[2], z),
-                fnv_step(h[3], w),
-            ];
-        }
-        for (h, bytes) in h.into_iter().zip([a, b, c, d]) {
-            hashes.push(fnv_continue(h, &bytes[common..]));
-        }
+    let groups: Vec<&[&[u8]]> = contents.chunks(4).collect();
+    crate::par::map(&groups, |group| hash_group(group))
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// [`content_hash`] of each of up to four contents, side by side.
+fn hash_group(group: &[&[u8]]) -> Vec<u64> {
+    let [a, b, c, d] = group else {
+        return group.iter().map(|c| content_hash(c)).collect();
+    };
+    let common = a.len().min(b.len()).min(c.len()).min(d.len());
+    let mut h = [FNV_OFFSET; 4];
+    for (((&x, &y), &z), &w) in a[..common]
+        .iter()
+        .zip(&b[..common])
+        .zip(&c[..common])
+        .zip(&d[..common])
+    {
+        h = [
+            fnv_step(h[0], x),
+            fnv_step(h[1], y),
+            fnv_step(h[2], z),
+            fnv_step(h[3], w),
+        ];
     }
-    hashes
+    h.into_iter()
+        .zip([a, b, c, d])
+        .map(|(h, bytes)| fnv_continue(h, &bytes[common..]))
+        .collect()
 }
 
 const MANIFEST_COMMENT: &str = "# Written by `tangle`: the documents it read and the files it wrote (stale files listed\n# here are removed on the next run when they carry tangle's header).\n";
