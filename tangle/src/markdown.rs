@@ -101,11 +101,13 @@ impl Block {
         self.lines_found(move |hay| memchr::memchr(byte, hay))
     }
 
-    /// The indices of the body lines that hold `needle` (which holds no line end), in order,
-    /// as [`Block::lines_with`] finds them.
-    pub fn lines_holding<'b>(&'b self, needle: &'b str) -> impl Iterator<Item = usize> + 'b {
-        debug_assert!(!needle.is_empty() && !needle.contains(['\r', '\n']));
-        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    /// The indices of the body lines that hold what `finder` looks for (which holds no line
+    /// end), in order, as [`Block::lines_with`] finds them.
+    pub fn lines_holding<'b>(
+        &'b self,
+        finder: &'b memchr::memmem::Finder<'_>,
+    ) -> impl Iterator<Item = usize> + 'b {
+        debug_assert!(!finder.needle().contains(&b'\r') && !finder.needle().contains(&b'\n'));
         self.lines_found(move |hay| finder.find(hay))
     }
 

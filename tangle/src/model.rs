@@ -400,17 +400,33 @@ impl Web {
 fn find_labels(chapters: &[Chapter], default_fmt: &str) -> (Vec<CodeLabel>, Vec<Vec<Vec<u32>>>) {
     let mut labels = Vec::new();
     let mut index = Vec::with_capacity(chapters.len());
+    // A label needs the text before its name: when that is known (and holds no line end),
+    // only the lines holding it are read, found with one search through each body.
+    let searcher = |fmt: &str| {
+        let open = MarkdownFormat::new(fmt)?.opening();
+        let usable = !open.is_empty() && !open.contains(['\r', '\n']);
+        usable.then(|| memchr::memmem::Finder::new(open).into_owned())
+    };
+    let default_finder = searcher(default_fmt);
     for (c, chapter) in chapters.iter().enumerate() {
         let mut per_block = Vec::with_capacity(chapter.blocks.len());
         for (b, block) in chapter.blocks.iter().enumerate() {
             let mut mine = Vec::new();
             if block.kind != BlockKind::Illustration {
-                let fmt = block.labels.as_deref().unwrap_or(default_fmt);
+                let own;
+                let (fmt, finder) = match block.labels.as_deref() {
+                    Some(fmt) => {
+                        own = searcher(fmt);
+                        (fmt, own.as_ref())
+                    }
+                    None => (default_fmt, default_finder.as_ref()),
+                };
                 let Some(fmt) = MarkdownFormat::new(fmt) else {
                     per_block.push(mine);
                     continue;
                 };
-                for (i, line) in block.lines().enumerate() {
+                let mut read = |i: usize| {
+                    let line = block.line(i);
                     if let Some(Label { keep, name }) = fmt.find(line) {
                         mine.push(labels.len() as u32);
                         labels.push(CodeLabel {
@@ -424,6 +440,10 @@ fn find_labels(chapters: &[Chapter], default_fmt: &str) -> (Vec<CodeLabel>, Vec<
                             text: line[keep..].trim().to_string(),
                         });
                     }
+                };
+                match finder {
+                    Some(finder) => block.lines_holding(finder).for_each(&mut read),
+                    None => (0..block.len()).for_each(&mut read),
                 }
             }
             per_block.push(mine);
