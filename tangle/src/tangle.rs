@@ -3,7 +3,7 @@
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::expand::{expand_root, expand_root_text};
 use crate::markdown;
-use crate::model::Web;
+use crate::model::{ChapterIndex, Web};
 use crate::output::Output;
 use std::path::{Component, Path, PathBuf};
 
@@ -53,7 +53,10 @@ pub fn tangle_markdown(
     labels: &str,
 ) -> Result<MarkdownTangle, Diagnostics> {
     let mut parsed = Parsed::default();
-    for chapter in crate::par::map(chapters, |(path, text)| markdown::parse(path, text)) {
+    let numbered: Vec<(usize, &(PathBuf, String))> = chapters.iter().enumerate().collect();
+    for chapter in crate::par::map(&numbered, |&(c, (path, text))| {
+        read_chapter(c, path, text, labels)
+    }) {
         parsed.add(chapter);
     }
     tangle_parsed(parsed, labels, Maps::Full)
@@ -63,20 +66,35 @@ pub fn tangle_markdown(
 #[derive(Default)]
 struct Parsed {
     chapters: Vec<markdown::Chapter>,
+    /// Each chapter's labels and references, found as it was read.
+    indexes: Vec<ChapterIndex>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
 }
 
 impl Parsed {
-    fn add(&mut self, chapter: Result<markdown::Chapter, Diagnostic>) {
+    fn add(&mut self, chapter: Result<(markdown::Chapter, ChapterIndex), Diagnostic>) {
         match chapter {
-            Ok(mut ch) => {
+            Ok((mut ch, index)) => {
                 self.warnings.append(&mut ch.warnings);
                 self.chapters.push(ch);
+                self.indexes.push(index);
             }
             Err(d) => self.errors.push(d),
         }
     }
+}
+
+/// Chapter `c` (`path`, with `text`) read, and its labels and references found.
+fn read_chapter(
+    c: usize,
+    path: &Path,
+    text: &str,
+    labels: &str,
+) -> Result<(markdown::Chapter, ChapterIndex), Diagnostic> {
+    let chapter = markdown::parse(path, text)?;
+    let index = ChapterIndex::new(c, &chapter, labels);
+    Ok((chapter, index))
 }
 
 /// Whether outputs get their line maps.
@@ -93,13 +111,14 @@ pub enum Maps {
 fn tangle_parsed(parsed: Parsed, labels: &str, maps: Maps) -> Result<MarkdownTangle, Diagnostics> {
     let Parsed {
         chapters,
+        indexes,
         mut errors,
         mut warnings,
     } = parsed;
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
-    let web = Web::new(chapters, labels)?;
+    let web = Web::indexed(chapters, labels, Some(indexes))?;
     errors.extend(web.undefined_references());
     for root in &web.roots {
         if let Err(why) = check_target(&root.path) {
@@ -170,9 +189,10 @@ pub fn tangle_files_as(
 ) -> Result<Tangled, Diagnostics> {
     // Each chapter is parsed as soon as it is read, and its text let go: only the blocks stay.
     // Chapters are independent: they are read and parsed on every core.
-    let read = crate::par::map(chapters, |rel| {
+    let numbered: Vec<(usize, &PathBuf)> = chapters.iter().enumerate().collect();
+    let read = crate::par::map(&numbered, |&(c, rel)| {
         crate::source::read(&root.join(rel))
-            .map(|text| markdown::parse(rel, &text))
+            .map(|text| read_chapter(c, rel, &text, labels))
             .map_err(|mut d| {
                 d.pos.path = rel.clone();
                 d
