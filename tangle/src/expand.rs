@@ -444,10 +444,7 @@ fn expand_as<'s, D: Dialect<'s>>(
                 ex.d.line_count(u) - from
             };
             top.line += plain;
-            for k in from..from + plain {
-                ex.new_line(&mut stack);
-                ex.push(ex.d.line(u, k));
-            }
+            ex.plain_lines(&mut stack, u, from..from + plain);
         }
     }
     if any_line && ex.rules.terminate {
@@ -536,6 +533,42 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
         self.cur_chars = top.pchars;
         self.cur_segments
             .extend_from_slice(&self.prefix_segments[..top.psegs]);
+    }
+
+    /// Emits lines `lines` of `unit`, which hold no reference, each on a new line after the
+    /// top frame's prefix, as [`Engine::new_line`] and [`Engine::push`] would one by one. For
+    /// an expansion without line map only: once the first line has put every prefix in the
+    /// buffer, a new line is the line end, the prefix and the text, with no piece to keep.
+    fn plain_lines(
+        &mut self,
+        stack: &mut [Frame<D::Unit, D::Target>],
+        unit: D::Unit,
+        mut lines: std::ops::Range<usize>,
+    ) {
+        debug_assert!(!self.map_lines);
+        let Some(first) = lines.next() else {
+            return;
+        };
+        self.new_line(stack);
+        self.push(self.d.line(unit, first));
+        let top = stack.last().expect("stack is not empty");
+        let (plen, pchars) = (top.plen, top.pchars);
+        debug_assert!(self.materialized == stack.len() && self.prefix_segments.is_empty());
+        for k in lines {
+            // `emit`: a line whose own content is empty loses its trailing whitespace.
+            if self.rules.trim_blank_lines && self.cur_len() == self.cur_content_start {
+                let keep = self.out.text[self.line_start..].trim_end().len();
+                self.out.text.truncate(self.line_start + keep);
+            }
+            self.out.text.push('\n');
+            self.lines += 1;
+            self.line_start = self.out.text.len();
+            self.out.text.push_str(&self.prefix[..plen]);
+            self.cur_content_start = plen;
+            let line = self.d.line(unit, k);
+            self.out.text.push_str(line);
+            self.cur_chars = pchars + char_count(line);
+        }
     }
 
     /// Where frame `f`'s own text starts on the current line.
