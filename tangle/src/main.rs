@@ -183,7 +183,6 @@ fn finish(
         .tangle_to_write()
         .map_err(|ds| shown(project, cwd, ds))?;
     print_warnings(project, cwd, &tangled.warnings, !quiet);
-    let manifest = project.manifest(&tangled.outputs);
     let selected: Vec<Output>;
     let outputs: &[Output] = match only {
         Some(docs) => {
@@ -197,17 +196,20 @@ fn finish(
         }
         None => &tangled.outputs,
     };
-    // A partial run (named documents) checks only their outputs.
-    let target = project.target(manifest.as_ref());
     if check {
-        let target = if only.is_some() {
-            project.target(None)
-        } else {
-            target
+        // A partial run (named documents) checks only their outputs.
+        let manifest = match only {
+            Some(_) => None,
+            None => project.manifest(&tangled.outputs),
         };
+        let target = project.target(manifest.as_ref());
         return Ok(report_check(project, write::check_all(target, outputs)));
     }
-    let report = write::write_all(target, outputs).map_err(|ds| shown(project, cwd, ds))?;
+    // The manifest lists the whole project; its hashes are made while the outputs are staged.
+    let report = write::write_all_with(project.target(None), outputs, || {
+        project.manifest(&tangled.outputs)
+    })
+    .map_err(|ds| shown(project, cwd, ds))?;
     if !quiet {
         let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
         for p in &report.written {
