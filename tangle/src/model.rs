@@ -4,6 +4,7 @@ use crate::coderef::{Label, MarkdownFormat};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::expand::char_count;
 use crate::markdown::{Block, BlockKind, Chapter};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
@@ -273,23 +274,27 @@ impl Web {
                 };
                 match &block.kind {
                     BlockKind::Illustration => {}
-                    BlockKind::Fragment { name, append } => match (by_name.get(name), append) {
-                        (None, false) => {
-                            by_name.insert(name.clone(), fragments.len());
-                            fragments.push(Fragment { name: name.clone(), parts: vec![at] });
+                    BlockKind::Fragment { name, append: false } => {
+                        match by_name.entry(name.clone()) {
+                            Entry::Vacant(v) => {
+                                v.insert(fragments.len());
+                                fragments.push(Fragment { name: name.clone(), parts: vec![at] });
+                            }
+                            Entry::Occupied(o) => {
+                                let first = &fragments[*o.get()].parts[0];
+                                errors.push(
+                                    Diagnostic::error(
+                                        block.pos.clone(),
+                                        format!("fragment «{name}» is already defined; write `name+=` to continue it"),
+                                    )
+                                    .with_note(chapters[first.chapter].blocks[first.block].pos.clone(), "first defined here"),
+                                );
+                            }
                         }
-                        (Some(&f), true) => fragments[f].parts.push(at),
-                        (Some(&f), false) => {
-                            let first = &fragments[f].parts[0];
-                            errors.push(
-                                Diagnostic::error(
-                                    block.pos.clone(),
-                                    format!("fragment «{name}» is already defined; write `name+=` to continue it"),
-                                )
-                                .with_note(chapters[first.chapter].blocks[first.block].pos.clone(), "first defined here"),
-                            );
-                        }
-                        (None, true) => errors.push(Diagnostic::error(
+                    }
+                    BlockKind::Fragment { name, append: true } => match by_name.get(name) {
+                        Some(&f) => fragments[f].parts.push(at),
+                        None => errors.push(Diagnostic::error(
                             block.pos.clone(),
                             format!("`name+=` continues fragment «{name}», which is not defined before this point (book order); define it with `name=` first"),
                         )),
