@@ -135,11 +135,21 @@ impl<'w> Dialect<'w> for Markdown<'w> {
         })
     }
 
+    /// The fragment the web resolved the reference at `at` to when it was built (the
+    /// reference with as many characters before it on its line), else by name.
     fn resolve(
         &mut self,
         name: &'w str,
         at: CalledAt<BlockRef>,
     ) -> Result<Option<usize>, Diagnostic> {
+        let refs = self.web.found_refs(at.unit);
+        let (line, chars) = (at.line as u32, at.chars as u32);
+        let k = refs.partition_point(|r| (r.line, r.before) < (line, chars));
+        let found = refs.get(k).filter(|r| (r.line, r.before) == (line, chars));
+        if let Some(f) = found.and_then(|r| r.target) {
+            debug_assert_eq!(self.web.fragments[f as usize].name, name);
+            return Ok(Some(f as usize));
+        }
         match self.web.by_name.get(name) {
             Some(&f) => Ok(Some(f)),
             None => Err(Diagnostic::error(
