@@ -155,6 +155,13 @@ impl Block {
     }
 }
 
+impl Chapter {
+    /// The bytes of its blocks' bodies.
+    pub fn body_bytes(&self) -> usize {
+        self.blocks.iter().map(|b| b.body.len()).sum()
+    }
+}
+
 /// A chapter: its path (as given, for messages) and its code blocks in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chapter {

@@ -320,7 +320,8 @@ impl Web {
             Some(indexes) if indexes.len() == chapters.len() => indexes,
             _ => {
                 let numbered: Vec<(usize, &Chapter)> = chapters.iter().enumerate().collect();
-                crate::par::map(&numbered, |&(c, chapter)| {
+                let bytes = numbered.iter().map(|(_, c)| c.body_bytes()).sum();
+                crate::par::map(bytes, &numbered, |&(c, chapter)| {
                     ChapterIndex::new(c, chapter, labels)
                 })
             }

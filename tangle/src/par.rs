@@ -1,6 +1,9 @@
 //! Independent pieces of work (chapters to read and parse, roots to expand, outputs to hash)
 //! spread over the machine's cores, with results in the order of the work: whatever the
 //! threads do, the outcome (and every message) is the same as one after the other.
+//!
+//! Starting a thread costs about as much as reading a few hundred kilobytes of Markdown, so
+//! work on less text than [`PARALLEL_FROM`] bytes stays on one thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -10,10 +13,18 @@ fn threads(items: usize) -> usize {
     cores.min(items).max(1)
 }
 
-/// `f` applied to each of `items`, the results in order. Each thread (this one and one more
-/// per further core) takes the next piece not yet taken, so that uneven pieces even out.
-pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = threads(items.len());
+/// The least text (bytes) worth more than one thread.
+pub const PARALLEL_FROM: usize = 1 << 20;
+
+/// `f` applied to each of `items`, the results in order; `bytes`: how much text the work
+/// reads in all (one thread below [`PARALLEL_FROM`]). Each thread (this one and one more per
+/// further core) takes the next piece not yet taken, so that uneven pieces even out.
+pub fn map<T: Sync, R: Send>(bytes: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = if bytes < PARALLEL_FROM {
+        1
+    } else {
+        threads(items.len())
+    };
     if threads < 2 {
         return items.iter().map(f).collect();
     }
@@ -52,19 +63,20 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 
 #[cfg(test)]
 mod tests {
-    use super::map;
+    use super::{map, PARALLEL_FROM};
 
     #[test]
     fn results_keep_the_order_of_the_work() {
         let items: Vec<u64> = (0..1000).collect();
-        let squares = map(&items, |&x| {
+        let squares = map(PARALLEL_FROM, &items, |&x| {
             if x % 7 == 0 {
                 std::thread::yield_now();
             }
             x * x
         });
         assert_eq!(squares, items.iter().map(|x| x * x).collect::<Vec<_>>());
-        assert!(map(&[] as &[u8], |&x| x).is_empty());
-        assert_eq!(map(&[5], |&x| x + 1), vec![6]);
+        assert!(map(PARALLEL_FROM, &[] as &[u8], |&x| x).is_empty());
+        assert_eq!(map(PARALLEL_FROM, &[5], |&x| x + 1), vec![6]);
+        assert_eq!(map(0, &items, |&x| x + 1)[999], 1000);
     }
 }

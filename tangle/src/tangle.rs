@@ -54,7 +54,8 @@ pub fn tangle_markdown(
 ) -> Result<MarkdownTangle, Diagnostics> {
     let mut parsed = Parsed::default();
     let numbered: Vec<(usize, &(PathBuf, String))> = chapters.iter().enumerate().collect();
-    for chapter in crate::par::map(&numbered, |&(c, (path, text))| {
+    let bytes = chapters.iter().map(|(_, text)| text.len()).sum();
+    for chapter in crate::par::map(bytes, &numbered, |&(c, (path, text))| {
         read_chapter(c, path, text, labels)
     }) {
         parsed.add(chapter);
@@ -133,7 +134,8 @@ fn tangle_parsed(parsed: Parsed, labels: &str, maps: Maps) -> Result<MarkdownTan
     }
     // Roots are independent: they are expanded on every core.
     let roots: Vec<usize> = (0..web.roots.len()).collect();
-    let expanded = crate::par::map(&roots, |&i| {
+    let bytes = web.chapters.iter().map(|c| c.body_bytes()).sum();
+    let expanded = crate::par::map(bytes, &roots, |&i| {
         let root = &web.roots[i];
         let expanded = match maps {
             Maps::Full => expand_root(&web, i),
@@ -190,7 +192,12 @@ pub fn tangle_files_as(
     // Each chapter is parsed as soon as it is read, and its text let go: only the blocks stay.
     // Chapters are independent: they are read and parsed on every core.
     let numbered: Vec<(usize, &PathBuf)> = chapters.iter().enumerate().collect();
-    let read = crate::par::map(&numbered, |&(c, rel)| {
+    // The chapters' sizes, to know whether reading them is worth a second thread.
+    let bytes = chapters
+        .iter()
+        .map(|rel| std::fs::metadata(root.join(rel)).map_or(0, |m| m.len() as usize))
+        .sum();
+    let read = crate::par::map(bytes, &numbered, |&(c, rel)| {
         crate::source::read(&root.join(rel))
             .map(|text| read_chapter(c, rel, &text, labels))
             .map_err(|mut d| {

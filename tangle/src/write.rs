@@ -84,7 +84,8 @@ fn fnv_continue(h: u64, bytes: &[u8]) -> u64 {
 /// one by one.
 pub fn content_hashes(contents: &[&[u8]]) -> Vec<u64> {
     let groups: Vec<&[&[u8]]> = contents.chunks(4).collect();
-    crate::par::map(&groups, |group| hash_group(group))
+    let bytes = contents.iter().map(|c| c.len()).sum();
+    crate::par::map(bytes, &groups, |group| hash_group(group))
         .into_iter()
         .flatten()
         .collect()
@@ -275,13 +276,17 @@ pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagn
 }
 
 /// [`write_all`], the manifest (if any) made by `manifest` on another core while the outputs
-/// are checked and staged (hashing every output takes about as long as writing them); the
-/// manifest of `target` is not used.
+/// are checked and staged (hashing every output takes about as long as writing them; small
+/// outputs are hashed on this thread); the manifest of `target` is not used.
 pub fn write_all_with(
     target: Target<'_>,
     outputs: &[Output],
     manifest: impl FnOnce() -> Option<Manifest> + Send,
 ) -> Result<Report, Diagnostics> {
+    let bytes: usize = outputs.iter().map(|o| o.content.len()).sum();
+    if bytes < crate::par::PARALLEL_FROM {
+        return write_with(target, outputs, || manifest().map(Cow::Owned));
+    }
     std::thread::scope(|s| {
         let made = s.spawn(manifest);
         write_with(target, outputs, || {
