@@ -21,6 +21,7 @@ use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 use std::borrow::Cow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What a code block contributes to the web.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,11 +60,13 @@ pub struct Block {
     pub prefix: String,
     /// The body lines ([`Block::line`]) without their container prefix and indentation (a
     /// tab that is only partly removed leaves spaces for its remaining columns, as in
-    /// CommonMark), coderef labels kept: all in one string, line `i` ending at `ends[i]`, each
-    /// followed by a line end (`\n`, or `\r\n` as the chapter has it; the last line's may be
-    /// missing) after which the next line starts.
-    body: String,
-    ends: Vec<usize>,
+    /// CommonMark), coderef labels kept: in the chapter's store, from byte `start`, line `i`
+    /// ending at the store's end `lines.start + i`, each followed by a line end (`\n`, or
+    /// `\r\n` as the chapter has it; the last line's may be missing) after which the next line
+    /// starts.
+    store: Arc<Store>,
+    start: usize,
+    lines: Range<usize>,
     /// For each body line, document column minus column in [`Block::line`] (characters): what
     /// was removed before the line's text, less the spaces left for a partly removed tab. Empty
     /// when that is `indent` for every line (see [`Block::shift`]).
@@ -72,27 +75,63 @@ pub struct Block {
     pub labels: Option<String>,
 }
 
+/// The bodies of a chapter's blocks, one after the other, and where each of their lines ends:
+/// one allocation for all of them, read in order as the blocks are.
+#[derive(Default, Clone, PartialEq, Eq)]
+struct Store {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Store({} bytes, {} lines)",
+            self.text.len(),
+            self.ends.len()
+        )
+    }
+}
+
 impl Block {
     /// The number of body lines.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.lines.len()
     }
 
     /// Whether the body has no lines.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.lines.is_empty()
     }
 
     /// Body line `i` (see [`Block::lines`]).
     pub fn line(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.after(i - 1) };
-        &self.body[start..self.ends[i]]
+        let start = if i == 0 {
+            self.start
+        } else {
+            self.after(i - 1)
+        };
+        &self.store.text[start..self.end(i)]
     }
 
-    /// Where the line after line `i` starts in the body: past the line end after line `i`.
+    /// Where line `i` ends in the store.
+    fn end(&self, i: usize) -> usize {
+        self.store.ends[self.lines.start + i]
+    }
+
+    /// Where the line after line `i` starts in the store: past the line end after line `i`.
     fn after(&self, i: usize) -> usize {
-        let end = self.ends[i];
-        end + 1 + usize::from(self.body.as_bytes().get(end) == Some(&b'\r'))
+        let end = self.end(i);
+        end + 1 + usize::from(self.store.text.as_bytes().get(end) == Some(&b'\r'))
+    }
+
+    /// The bytes of the body (its lines and the line ends between them).
+    pub fn body_len(&self) -> usize {
+        match self.len() {
+            0 => 0,
+            n => self.end(n - 1) - self.start,
+        }
     }
 
     /// The indices of the body lines that hold `byte`, in order: one search through the
@@ -117,22 +156,28 @@ impl Block {
         &'b self,
         find: impl Fn(&[u8]) -> Option<usize> + 'b,
     ) -> impl Iterator<Item = usize> + 'b {
-        let (mut at, mut i) = (0, 0);
+        let (mut at, mut i) = (self.start, 0);
+        let limit = self.start + self.body_len();
+        let text = self.store.text.as_bytes();
         std::iter::from_fn(move || loop {
-            let k = at + find(&self.body.as_bytes()[at..])?;
-            while i < self.ends.len() && self.ends[i] <= k {
+            let k = at + find(&text[at..limit])?;
+            while i < self.len() && self.end(i) <= k {
                 i += 1;
             }
-            if i == self.ends.len() {
+            if i == self.len() {
                 return None;
             }
-            let start = if i == 0 { 0 } else { self.after(i - 1) };
+            let start = if i == 0 {
+                self.start
+            } else {
+                self.after(i - 1)
+            };
             if k < start {
                 // In a line end.
                 at = start;
                 continue;
             }
-            at = self.ends[i];
+            at = self.end(i);
             i += 1;
             return Some(i - 1);
         })
@@ -158,7 +203,7 @@ impl Block {
 impl Chapter {
     /// The bytes of its blocks' bodies.
     pub fn body_bytes(&self) -> usize {
-        self.blocks.iter().map(|b| b.body.len()).sum()
+        self.blocks.iter().map(Block::body_len).sum()
     }
 }
 
@@ -349,6 +394,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
 fn parse_as(path: &Path, text: &str, fast: bool) -> Result<Chapter, Diagnostic> {
     let mut lines = LineCounter::new();
     let mut blocks = Vec::new();
+    // Room for every body at once: they are pieces of the text (a partly removed tab, rare,
+    // may add a little).
+    let mut store = Store {
+        text: String::with_capacity(text.len()),
+        ends: Vec::new(),
+    };
     let mut warnings = Vec::new();
     let mut containers: Vec<&'static str> = Vec::new();
     let mut code: Option<Code> = None;
@@ -369,7 +420,9 @@ fn parse_as(path: &Path, text: &str, fast: bool) -> Result<Chapter, Diagnostic> 
             Event::End(TagEnd::CodeBlock) => {
                 let Some(code) = code.take() else { continue };
                 if code.fenced {
-                    blocks.push(fenced_block(path, text, &mut lines, &code, fast)?);
+                    blocks.push(fenced_block(
+                        path, text, &mut lines, &code, &mut store, fast,
+                    )?);
                 } else if let Some(w) = tangle_fence_in_indented_code(path, text, &mut lines, &code)
                 {
                     warnings.push(w);
@@ -385,6 +438,10 @@ fn parse_as(path: &Path, text: &str, fast: bool) -> Result<Chapter, Diagnostic> 
             }
             _ => {}
         }
+    }
+    let store = Arc::new(store);
+    for b in &mut blocks {
+        b.store = Arc::clone(&store);
     }
     Ok(Chapter {
         path: path.to_path_buf(),
@@ -440,6 +497,7 @@ fn fenced_block(
     text: &str,
     lines: &mut LineCounter,
     code: &Code,
+    store: &mut Store,
     fast: bool,
 ) -> Result<Block, Diagnostic> {
     let start = code.range.start;
@@ -454,8 +512,8 @@ fn fenced_block(
     // One body line per line the parser gave content for (never past the end of the text).
     // Each starts where the parser's content for it starts.
     let wanted = code.body_lines();
-    let mut body = String::with_capacity(code.range.len());
-    let mut ends = Vec::with_capacity(wanted);
+    let Store { text: body, ends } = store;
+    let (start, first) = (body.len(), ends.len());
     let mut shifts = Vec::new();
     match code.pieces.as_slice() {
         // The usual block: its content stands in the chapter as one piece, from the line after
@@ -471,38 +529,39 @@ fn fenced_block(
             let bytes = piece.as_bytes();
             let mut line_start = 0;
             let end_of = |line_start: usize, end: usize| {
-                if end > line_start && bytes[end - 1] == b'\r' {
-                    end - 1
-                } else {
-                    end
-                }
+                start
+                    + if end > line_start && bytes[end - 1] == b'\r' {
+                        end - 1
+                    } else {
+                        end
+                    }
             };
             for k in memchr::memchr_iter(b'\n', bytes) {
-                if ends.len() == wanted {
+                if ends.len() - first == wanted {
                     break;
                 }
                 ends.push(end_of(line_start, k));
                 line_start = k + 1;
             }
             next = Some(p.start + line_start);
-            if ends.len() < wanted {
+            if ends.len() - first < wanted {
                 // The last line, at the end of the text without a line end.
                 ends.push(end_of(line_start, bytes.len()));
                 next = None;
             }
             if columns(prefix) != 0 {
-                shifts = vec![0; ends.len()];
+                shifts = vec![0; ends.len() - first];
             }
         }
         _ => {
             shifts.reserve(wanted);
             let mut k = 0;
-            while ends.len() < wanted {
+            while ends.len() - first < wanted {
                 let Some(line_start) = next else { break };
                 let (eol, after) = line_end(text, line_start);
                 let limit = after.unwrap_or(text.len() + 1);
-                let first = content_start(text, &code.pieces, &mut k, line_start, limit);
-                let (at, spaces) = first.unwrap_or((eol, 0));
+                let found = content_start(text, &code.pieces, &mut k, line_start, limit);
+                let (at, spaces) = found.unwrap_or((eol, 0));
                 let at = at.clamp(line_start, eol);
                 let removed = char_count(&text[line_start..at]);
                 if spaces > 0 {
@@ -520,7 +579,7 @@ fn fenced_block(
             }
         }
     }
-    let count = ends.len();
+    let count = ends.len() - first;
     if let Some(s) = next {
         // The body's lines are counted: the next block's line is counted from here.
         lines.skip_to(s, open + count + 1);
@@ -554,8 +613,9 @@ fn fenced_block(
         end_line,
         indent: columns(prefix),
         prefix: prefix.to_string(),
-        body,
-        ends,
+        store: Arc::default(),
+        start,
+        lines: first..first + count,
         shifts,
         labels,
     })
