@@ -67,6 +67,11 @@ impl<'f> MarkdownFormat<'f> {
         })
     }
 
+    /// The text before the name: every line with a label holds it.
+    pub fn opening(&self) -> &'f str {
+        self.before
+    }
+
     /// The label at the end of `line`: [`find_label`] with [`LabelRules::Markdown`].
     pub fn find<'a>(&self, line: &'a str) -> Option<Label<'a>> {
         // Most lines carry no label: rule them out before any search.

@@ -91,6 +91,11 @@ pub trait Dialect<'s> {
         line: &'s str,
         from: usize,
     ) -> Option<Found>;
+    /// How many lines of `unit` from line `from` on hold no reference that
+    /// [`Dialect::find_reference`] would find (a dialect may answer fewer, down to 0).
+    fn plain_lines(&self, _unit: Self::Unit, _from: usize) -> usize {
+        0
+    }
     /// What reference `name` at `at` expands to; `Ok(None)`: to nothing.
     fn resolve(
         &mut self,

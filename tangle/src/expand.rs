@@ -111,6 +111,15 @@ impl<'w> Dialect<'w> for Markdown<'w> {
         self.web.block(unit).shift(i)
     }
 
+    fn plain_lines(&self, unit: BlockRef, from: usize) -> usize {
+        let refs = self.web.found_refs(unit);
+        let k = refs.partition_point(|r| (r.line as usize) < from);
+        let next = refs
+            .get(k)
+            .map_or(self.line_count(unit), |r| r.line as usize);
+        next - from
+    }
+
     /// The references found when the web was built (see [`crate::model::find_reference`]).
     fn find_reference(&self, at: BlockRef, i: usize, _: &'w str, from: usize) -> Option<Found> {
         let refs = self.web.found_refs(at);
@@ -126,11 +135,21 @@ impl<'w> Dialect<'w> for Markdown<'w> {
         })
     }
 
+    /// The fragment the web resolved the reference at `at` to when it was built (the
+    /// reference with as many characters before it on its line), else by name.
     fn resolve(
         &mut self,
         name: &'w str,
         at: CalledAt<BlockRef>,
     ) -> Result<Option<usize>, Diagnostic> {
+        let refs = self.web.found_refs(at.unit);
+        let (line, chars) = (at.line as u32, at.chars as u32);
+        let k = refs.partition_point(|r| (r.line, r.before) < (line, chars));
+        let found = refs.get(k).filter(|r| (r.line, r.before) == (line, chars));
+        if let Some(f) = found.and_then(|r| r.target) {
+            debug_assert_eq!(self.web.fragments[f as usize].name, name);
+            return Ok(Some(f as usize));
+        }
         match self.web.by_name.get(name) {
             Some(&f) => Ok(Some(f)),
             None => Err(Diagnostic::error(
@@ -414,6 +433,7 @@ pub fn expand_with<'s, D: Dialect<'s>>(
         } else {
             ex.d.note_unit(&mut ex.out.map, u);
         }
+        let depth = stack.len();
         ex.scan(
             &mut stack,
             Resume {
@@ -423,6 +443,19 @@ pub fn expand_with<'s, D: Dialect<'s>>(
                 chars: 0,
             },
         )?;
+        if !ex.map_lines && stack.len() == depth {
+            // No reference opened on the line: the lines after it that hold none are copied
+            // in one go, each as the loop would (a new line, then the line's text).
+            let top = stack.last_mut().expect("stack is not empty");
+            let from = top.line;
+            let plain = if top.expands {
+                ex.d.plain_lines(u, from)
+            } else {
+                ex.d.line_count(u) - from
+            };
+            top.line += plain;
+            ex.plain_lines(&mut stack, u, from..from + plain);
+        }
     }
     if any_line && ex.rules.terminate {
         ex.emit();
@@ -510,6 +543,42 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
         self.cur_chars = top.pchars;
         self.cur_segments
             .extend_from_slice(&self.prefix_segments[..top.psegs]);
+    }
+
+    /// Emits lines `lines` of `unit`, which hold no reference, each on a new line after the
+    /// top frame's prefix, as [`Engine::new_line`] and [`Engine::push`] would one by one. For
+    /// an expansion without line map only: once the first line has put every prefix in the
+    /// buffer, a new line is the line end, the prefix and the text, with no piece to keep.
+    fn plain_lines(
+        &mut self,
+        stack: &mut [Frame<D::Unit, D::Target>],
+        unit: D::Unit,
+        mut lines: std::ops::Range<usize>,
+    ) {
+        debug_assert!(!self.map_lines);
+        let Some(first) = lines.next() else {
+            return;
+        };
+        self.new_line(stack);
+        self.push(self.d.line(unit, first));
+        let top = stack.last().expect("stack is not empty");
+        let (plen, pchars) = (top.plen, top.pchars);
+        debug_assert!(self.materialized == stack.len() && self.prefix_segments.is_empty());
+        for k in lines {
+            // `emit`: a line whose own content is empty loses its trailing whitespace.
+            if self.rules.trim_blank_lines && self.cur_len() == self.cur_content_start {
+                let keep = self.out.text[self.line_start..].trim_end().len();
+                self.out.text.truncate(self.line_start + keep);
+            }
+            self.out.text.push('\n');
+            self.lines += 1;
+            self.line_start = self.out.text.len();
+            self.out.text.push_str(&self.prefix[..plen]);
+            self.cur_content_start = plen;
+            let line = self.d.line(unit, k);
+            self.out.text.push_str(line);
+            self.cur_chars = pchars + char_count(line);
+        }
     }
 
     /// Where frame `f`'s own text starts on the current line.

@@ -25,6 +25,7 @@ pub mod mdbook;
 pub mod model;
 pub mod org;
 pub mod output;
+pub mod par;
 pub mod paths;
 pub mod project;
 pub mod source;

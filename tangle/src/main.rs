@@ -183,23 +183,6 @@ fn finish(
         .tangle_to_write()
         .map_err(|ds| shown(project, cwd, ds))?;
     print_warnings(project, cwd, &tangled.warnings, !quiet);
-    let mut manifest = project.manifest(&tangled.outputs);
-    if let (Some(m), Some(docs)) = (manifest.as_mut(), only) {
-        // A partial run writes only the named documents' files: the others keep what the last
-        // run recorded of them (they were not written now).
-        let old = write::Manifest::read(&project.root).unwrap_or_default();
-        for o in tangled
-            .outputs
-            .iter()
-            .filter(|o| !docs.contains(&o.block.path))
-        {
-            let path = tangle::paths::normalize(&o.path);
-            match old.hashes.get(&path) {
-                Some(&h) => m.hashes.insert(path, h),
-                None => m.hashes.remove(&path),
-            };
-        }
-    }
     let selected: Vec<Output>;
     let outputs: &[Output] = match only {
         Some(docs) => {
@@ -213,21 +196,41 @@ fn finish(
         }
         None => &tangled.outputs,
     };
-    // A partial run (named documents) checks only their outputs.
-    let target = project.target(manifest.as_ref());
     if check {
-        let target = if only.is_some() {
-            project.target(None)
-        } else {
-            target
+        // A partial run (named documents) checks only their outputs.
+        let manifest = match only {
+            Some(_) => None,
+            None => project.manifest(&tangled.outputs),
         };
+        let target = project.target(manifest.as_ref());
         return Ok(report_check(project, write::check_all(target, outputs)));
     }
     let unsaved = tangle::sync::unsaved_edits(project, outputs);
     if !unsaved.is_empty() {
         return Err(shown(project, cwd, Diagnostics(unsaved)).into());
     }
-    let report = write::write_all(target, outputs).map_err(|ds| shown(project, cwd, ds))?;
+    // The manifest lists the whole project; its hashes are made while the outputs are staged.
+    let report = write::write_all_with(project.target(None), outputs, || {
+        let mut manifest = project.manifest(&tangled.outputs);
+        if let (Some(m), Some(docs)) = (manifest.as_mut(), only) {
+            // A partial run writes only the named documents' files: the others keep what the
+            // last run recorded of them (they were not written now).
+            let old = write::Manifest::read(&project.root).unwrap_or_default();
+            for o in tangled
+                .outputs
+                .iter()
+                .filter(|o| !docs.contains(&o.block.path))
+            {
+                let path = tangle::paths::normalize(&o.path);
+                match old.hashes.get(&path) {
+                    Some(&h) => m.hashes.insert(path, h),
+                    None => m.hashes.remove(&path),
+                };
+            }
+        }
+        manifest
+    })
+    .map_err(|ds| shown(project, cwd, ds))?;
     record_for_entangled(project, outputs);
     if !quiet {
         let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;

@@ -21,6 +21,7 @@ use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 use std::borrow::Cow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What a code block contributes to the web.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,17 +58,40 @@ pub struct Block {
     pub indent: usize,
     /// The text before the opening fence on its line (container markers and indentation).
     pub prefix: String,
-    /// The body lines ([`Block::line`]) without line endings and without their container
-    /// prefix and indentation (a tab that is only partly removed leaves spaces for its
-    /// remaining columns, as in CommonMark), coderef labels kept: all in one string, line `i`
-    /// ending at `ends[i]` and starting where line `i - 1` ends.
-    body: String,
-    ends: Vec<usize>,
+    /// The body lines ([`Block::line`]) without their container prefix and indentation (a
+    /// tab that is only partly removed leaves spaces for its remaining columns, as in
+    /// CommonMark), coderef labels kept: in the chapter's store, from byte `start`, line `i`
+    /// ending at the store's end `lines.start + i`, each followed by a line end (`\n`, or
+    /// `\r\n` as the chapter has it; the last line's may be missing) after which the next line
+    /// starts.
+    store: Arc<Store>,
+    start: usize,
+    lines: Range<usize>,
     /// For each body line, document column minus column in [`Block::line`] (characters): what
-    /// was removed before the line's text, less the spaces left for a partly removed tab.
-    pub shifts: Vec<i32>,
+    /// was removed before the line's text, less the spaces left for a partly removed tab. Empty
+    /// when that is `indent` for every line (see [`Block::shift`]).
+    shifts: Vec<i32>,
     /// Coderef label format for this block, if the info string sets one.
     pub labels: Option<String>,
+}
+
+/// The bodies of a chapter's blocks, one after the other, and where each of their lines ends:
+/// one allocation for all of them, read in order as the blocks are.
+#[derive(Default, Clone, PartialEq, Eq)]
+struct Store {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Store({} bytes, {} lines)",
+            self.text.len(),
+            self.ends.len()
+        )
+    }
 }
 
 impl Block {
@@ -84,13 +108,13 @@ impl Block {
         prefix: &str,
         lines: impl IntoIterator<Item = &'l str>,
     ) -> Block {
-        let indent = prefix.chars().count();
-        let mut body = String::new();
-        let mut ends = Vec::new();
+        let mut store = Store::default();
         for l in lines {
-            body.push_str(l);
-            ends.push(body.len());
+            store.text.push_str(l);
+            store.ends.push(store.text.len());
+            store.text.push('\n');
         }
+        let n = store.ends.len();
         Block {
             kind,
             lang: lang.to_string(),
@@ -98,43 +122,101 @@ impl Block {
             pos,
             body_line,
             end_line,
-            indent,
+            indent: prefix.chars().count(),
             prefix: prefix.to_string(),
-            shifts: vec![indent as i32; ends.len()],
-            body,
-            ends,
+            store: Arc::new(store),
+            start: 0,
+            lines: 0..n,
+            shifts: Vec::new(),
             labels: None,
         }
     }
 
     /// The number of body lines.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.lines.len()
     }
 
     /// Whether the body has no lines.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.lines.is_empty()
     }
 
     /// Body line `i` (see [`Block::lines`]).
     pub fn line(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.body[start..self.ends[i]]
+        let start = if i == 0 {
+            self.start
+        } else {
+            self.after(i - 1)
+        };
+        &self.store.text[start..self.end(i)]
+    }
+
+    /// Where line `i` ends in the store.
+    fn end(&self, i: usize) -> usize {
+        self.store.ends[self.lines.start + i]
+    }
+
+    /// Where the line after line `i` starts in the store: past the line end after line `i`.
+    fn after(&self, i: usize) -> usize {
+        let end = self.end(i);
+        end + 1 + usize::from(self.store.text.as_bytes().get(end) == Some(&b'\r'))
+    }
+
+    /// The bytes of the body (its lines and the line ends between them).
+    pub fn body_len(&self) -> usize {
+        match self.len() {
+            0 => 0,
+            n => self.end(n - 1) - self.start,
+        }
     }
 
     /// The indices of the body lines that hold `byte`, in order: one search through the
     /// whole body instead of one per line.
     pub fn lines_with(&self, byte: u8) -> impl Iterator<Item = usize> + '_ {
-        let (mut at, mut i) = (0, 0);
-        std::iter::from_fn(move || {
-            let k = at + memchr::memchr(byte, &self.body.as_bytes()[at..])?;
-            while self.ends[i] <= k {
+        self.lines_found(move |hay| memchr::memchr(byte, hay))
+    }
+
+    /// The indices of the body lines that hold what `finder` looks for (which holds no line
+    /// end), in order, as [`Block::lines_with`] finds them.
+    pub fn lines_holding<'b>(
+        &'b self,
+        finder: &'b memchr::memmem::Finder<'_>,
+    ) -> impl Iterator<Item = usize> + 'b {
+        debug_assert!(!finder.needle().contains(&b'\r') && !finder.needle().contains(&b'\n'));
+        self.lines_found(move |hay| finder.find(hay))
+    }
+
+    /// The lines holding what `find` finds (the offset of its first occurrence in a slice of
+    /// the body, never across a line end).
+    fn lines_found<'b>(
+        &'b self,
+        find: impl Fn(&[u8]) -> Option<usize> + 'b,
+    ) -> impl Iterator<Item = usize> + 'b {
+        let (mut at, mut i) = (self.start, 0);
+        let limit = self.start + self.body_len();
+        let text = self.store.text.as_bytes();
+        std::iter::from_fn(move || loop {
+            let k = at + find(&text[at..limit])?;
+            while i < self.len() && self.end(i) <= k {
                 i += 1;
             }
-            at = self.ends[i];
+            if i == self.len() {
+                return None;
+            }
+            let start = if i == 0 {
+                self.start
+            } else {
+                self.after(i - 1)
+            };
+            if k < start {
+                // In a line end.
+                at = start;
+                continue;
+            }
+            at = self.end(i);
             i += 1;
-            Some(i - 1)
+            return Some(i - 1);
         })
     }
 
@@ -152,6 +234,13 @@ impl Block {
     /// Document column minus column in line `i`.
     pub fn shift(&self, i: usize) -> i32 {
         self.shifts.get(i).copied().unwrap_or(self.indent as i32)
+    }
+}
+
+impl Chapter {
+    /// The bytes of its blocks' bodies.
+    pub fn body_bytes(&self) -> usize {
+        self.blocks.iter().map(Block::body_len).sum()
     }
 }
 
@@ -334,8 +423,20 @@ impl Code {
 /// of the file, a tangled block that the end of its block quote or list item closes, a
 /// malformed attribute.
 pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
+    parse_as(path, text, true)
+}
+
+/// [`parse`]; `fast`: whether a block whose content is one piece of the chapter is copied
+/// whole (the same lines as reading it line by line, which the tests check).
+fn parse_as(path: &Path, text: &str, fast: bool) -> Result<Chapter, Diagnostic> {
     let mut lines = LineCounter::new();
     let mut blocks = Vec::new();
+    // Room for every body at once: they are pieces of the text (a partly removed tab, rare,
+    // may add a little).
+    let mut store = Store {
+        text: String::with_capacity(text.len()),
+        ends: Vec::new(),
+    };
     let mut warnings = Vec::new();
     let mut containers: Vec<&'static str> = Vec::new();
     let mut code: Option<Code> = None;
@@ -356,7 +457,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
             Event::End(TagEnd::CodeBlock) => {
                 let Some(code) = code.take() else { continue };
                 if code.fenced {
-                    blocks.push(fenced_block(path, text, &mut lines, &code)?);
+                    blocks.push(fenced_block(
+                        path, text, &mut lines, &code, &mut store, fast,
+                    )?);
                 } else if let Some(w) = tangle_fence_in_indented_code(path, text, &mut lines, &code)
                 {
                     warnings.push(w);
@@ -372,6 +475,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Chapter, Diagnostic> {
             }
             _ => {}
         }
+    }
+    let store = Arc::new(store);
+    for b in &mut blocks {
+        b.store = Arc::clone(&store);
     }
     Ok(Chapter {
         path: path.to_path_buf(),
@@ -427,6 +534,8 @@ fn fenced_block(
     text: &str,
     lines: &mut LineCounter,
     code: &Code,
+    store: &mut Store,
+    fast: bool,
 ) -> Result<Block, Diagnostic> {
     let start = code.range.start;
     let (open, open_start) = lines.line_of(text, start);
@@ -440,27 +549,74 @@ fn fenced_block(
     // One body line per line the parser gave content for (never past the end of the text).
     // Each starts where the parser's content for it starts.
     let wanted = code.body_lines();
-    let mut body = String::with_capacity(code.range.len());
-    let mut ends = Vec::with_capacity(wanted);
-    let mut shifts = Vec::with_capacity(wanted);
-    let mut k = 0;
-    while ends.len() < wanted {
-        let Some(line_start) = next else { break };
-        let (eol, after) = line_end(text, line_start);
-        let limit = after.unwrap_or(text.len() + 1);
-        let first = content_start(text, &code.pieces, &mut k, line_start, limit);
-        let (at, spaces) = first.unwrap_or((eol, 0));
-        let at = at.clamp(line_start, eol);
-        let removed = char_count(&text[line_start..at]);
-        if spaces > 0 {
-            body.extend(std::iter::repeat(' ').take(spaces));
+    let Store { text: body, ends } = store;
+    let (start, first) = (body.len(), ends.len());
+    let mut shifts = Vec::new();
+    match code.pieces.as_slice() {
+        // The usual block: its content stands in the chapter as one piece, from the line after
+        // the fence to a line end (or the end of the text), nothing removed before any line.
+        // Each line is the chapter's, whole: the body is a copy of the piece.
+        [p] if fast
+            && p.first == Some(0)
+            && next == Some(p.start)
+            && (p.end == text.len() || text.as_bytes()[p.end - 1] == b'\n') =>
+        {
+            let piece = &text[p.start..p.end];
+            body.push_str(piece);
+            let bytes = piece.as_bytes();
+            let mut line_start = 0;
+            let end_of = |line_start: usize, end: usize| {
+                start
+                    + if end > line_start && bytes[end - 1] == b'\r' {
+                        end - 1
+                    } else {
+                        end
+                    }
+            };
+            for k in memchr::memchr_iter(b'\n', bytes) {
+                if ends.len() - first == wanted {
+                    break;
+                }
+                ends.push(end_of(line_start, k));
+                line_start = k + 1;
+            }
+            next = Some(p.start + line_start);
+            if ends.len() - first < wanted {
+                // The last line, at the end of the text without a line end.
+                ends.push(end_of(line_start, bytes.len()));
+                next = None;
+            }
+            if columns(prefix) != 0 {
+                shifts = vec![0; ends.len() - first];
+            }
         }
-        body.push_str(&text[at..eol]);
-        ends.push(body.len());
-        shifts.push(removed as i32 - spaces as i32);
-        next = after;
+        _ => {
+            shifts.reserve(wanted);
+            let mut k = 0;
+            while ends.len() - first < wanted {
+                let Some(line_start) = next else { break };
+                let (eol, after) = line_end(text, line_start);
+                let limit = after.unwrap_or(text.len() + 1);
+                let found = content_start(text, &code.pieces, &mut k, line_start, limit);
+                let (at, spaces) = found.unwrap_or((eol, 0));
+                let at = at.clamp(line_start, eol);
+                let removed = char_count(&text[line_start..at]);
+                if spaces > 0 {
+                    body.extend(std::iter::repeat(' ').take(spaces));
+                }
+                body.push_str(&text[at..eol]);
+                ends.push(body.len());
+                body.push('\n');
+                shifts.push(removed as i32 - spaces as i32);
+                next = after;
+            }
+            let indent = columns(prefix) as i32;
+            if shifts.iter().all(|&s| s == indent) {
+                shifts = Vec::new();
+            }
+        }
     }
-    let count = ends.len();
+    let count = ends.len() - first;
     if let Some(s) = next {
         // The body's lines are counted: the next block's line is counted from here.
         lines.skip_to(s, open + count + 1);
@@ -494,8 +650,9 @@ fn fenced_block(
         end_line,
         indent: columns(prefix),
         prefix: prefix.to_string(),
-        body,
-        ends,
+        store: Arc::default(),
+        start,
+        lines: first..first + count,
         shifts,
         labels,
     })
@@ -662,6 +819,10 @@ mod tests {
         parse(Path::new("ch.md"), text).unwrap().blocks
     }
 
+    fn shifts(b: &Block) -> Vec<i32> {
+        (0..b.len()).map(|i| b.shift(i)).collect()
+    }
+
     #[test]
     fn fences_of_both_kinds_and_lengths() {
         let b = blocks(
@@ -780,7 +941,7 @@ mod tests {
             q.lines().collect::<Vec<_>>(),
             vec!["let a = 1;", "  indented", "", "no space <<r>>"]
         );
-        assert_eq!(q.shifts, vec![2, 2, 1, 1]);
+        assert_eq!(shifts(q), vec![2, 2, 1, 1]);
         // `<<r>>` is at column 11 of line 5, behind a `>` without a space.
         assert_eq!(q.col(3, q.line(3).find("<<").unwrap()), 11);
         assert_eq!(q.col(0, 0), 3);
@@ -850,11 +1011,11 @@ mod tests {
             b[0].lines().collect::<Vec<_>>(),
             vec!["let t = 1;", "\tnested"]
         );
-        assert_eq!(b[0].shifts, vec![1, 1]);
+        assert_eq!(shifts(&b[0]), vec![1, 1]);
         // A tab that the list item only partly takes leaves spaces for the rest of it.
         let b = blocks("1. x\n\n   ```rust name=p\n\t  a <<b>>\n   ```\n");
         assert_eq!(b[0].lines().collect::<Vec<_>>(), vec!["   a <<b>>"]);
-        assert_eq!(b[0].shifts, vec![0]);
+        assert_eq!(shifts(&b[0]), vec![0]);
         assert_eq!(b[0].col(0, 5), 6);
         // At top level, a tab is indented code, as four spaces are.
         let ch = parse(Path::new("c.md"), "\t```rust name=a\n\t```\n").unwrap();
@@ -934,13 +1095,32 @@ mod tests {
                     text.push('\n');
                 }
             }
-            let Ok(ch) = parse(Path::new("r.md"), &text) else {
+            let parsed = parse(Path::new("r.md"), &text);
+            // Line by line, the same blocks, lines and columns.
+            let general = parse_as(Path::new("r.md"), &text, false);
+            let Ok(ch) = parsed else {
+                assert_eq!(parsed, general, "{text:?}");
                 continue;
             };
+            let general = general.unwrap().blocks;
+            assert_eq!(ch.blocks.len(), general.len(), "{text:?}");
+            for (b, g) in ch.blocks.iter().zip(&general) {
+                assert_eq!(
+                    (&b.kind, b.pos.clone(), b.body_line, b.end_line, b.indent),
+                    (&g.kind, g.pos.clone(), g.body_line, g.end_line, g.indent),
+                    "{text:?}"
+                );
+                let lines = |b: &Block| {
+                    (0..b.len())
+                        .map(|i| (b.line(i).to_string(), b.shift(i)))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(lines(b), lines(g), "{text:?}");
+            }
             let doc: Vec<&str> = text.split('\n').collect();
             for b in &ch.blocks {
-                assert_eq!(b.len(), b.shifts.len(), "{text:?}");
-                for byte in [b'x', b' ', b'`'] {
+                assert!(b.shifts.is_empty() || b.shifts.len() == b.len(), "{text:?}");
+                for byte in [b'x', b' ', b'`', b'\r', b'\n'] {
                     let plain: Vec<usize> = (0..b.len())
                         .filter(|&i| b.line(i).as_bytes().contains(&byte))
                         .collect();
@@ -952,7 +1132,7 @@ mod tests {
                 for (i, line) in b.lines().enumerate() {
                     let src = doc[b.body_line - 1 + i];
                     let src = src.strip_suffix('\r').unwrap_or(src);
-                    let width = line.chars().count() as i32 + b.shifts[i];
+                    let width = line.chars().count() as i32 + b.shift(i);
                     assert_eq!(width, src.chars().count() as i32, "{text:?} line {i}");
                     let own = line.len() - line.trim_start_matches(' ').len();
                     assert!(src.ends_with(&line[own..]), "{text:?} line {i}");

@@ -4,6 +4,7 @@ use crate::coderef::{Label, MarkdownFormat};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::expand::char_count;
 use crate::markdown::{Block, BlockKind, Chapter};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
@@ -106,10 +107,72 @@ pub struct Web {
     pub labels: Vec<CodeLabel>,
     /// For each chapter and block, the indices in `labels` of its labels (by body line).
     label_index: Vec<Vec<Vec<u32>>>,
-    /// Every reference of every block, found once when the web is built, in block order.
-    refs: Vec<FoundRef>,
-    /// For each chapter and block, the range of its references in `refs`.
+    /// For each chapter, every reference of its blocks, found once when the web is built, in
+    /// block order.
+    refs: Vec<Vec<FoundRef>>,
+    /// For each chapter and block, the range of its references in the chapter's `refs`.
     ref_index: Vec<Vec<std::ops::Range<u32>>>,
+}
+
+/// What one chapter's blocks hold, found on its own (so that chapters can be read on every
+/// core): the coderef labels of its tangled blocks and the references of all its blocks, as
+/// [`Web`] keeps them.
+#[derive(Debug, Clone, Default)]
+pub struct ChapterIndex {
+    labels: Vec<CodeLabel>,
+    /// For each block, the indices in `labels` of its labels.
+    label_index: Vec<Vec<u32>>,
+    refs: Vec<FoundRef>,
+    ref_index: Vec<std::ops::Range<u32>>,
+}
+
+impl ChapterIndex {
+    /// The labels and references of `chapter` (chapter `c` of the book); `default_fmt` is the
+    /// book's coderef label format.
+    pub fn new(c: usize, chapter: &Chapter, default_fmt: &str) -> ChapterIndex {
+        let (labels, label_index) = find_labels(c, chapter, default_fmt);
+        let mut index = ChapterIndex {
+            labels,
+            label_index,
+            refs: Vec::new(),
+            ref_index: Vec::with_capacity(chapter.blocks.len()),
+        };
+        for (b, block) in chapter.blocks.iter().enumerate() {
+            let first = index.refs.len() as u32;
+            // A line without `<` holds no reference.
+            for i in block.lines_with(b'<') {
+                let line = code(block, &index.labels, &index.label_index[b], i);
+                let (mut from, mut chars) = (0, 0);
+                while let Some(r) = find_reference(line, from) {
+                    let before = chars + char_count(&line[from..r.start]);
+                    chars = before + char_count(&line[r.start..r.end]);
+                    from = r.end;
+                    index.refs.push(FoundRef {
+                        line: i as u32,
+                        start: r.start as u32,
+                        end: r.end as u32,
+                        before: before as u32,
+                        target: None,
+                    });
+                }
+            }
+            index.ref_index.push(first..index.refs.len() as u32);
+        }
+        index
+    }
+}
+
+/// Body line `i` of `block` as it is tangled, given the block's labels (`mine`: their
+/// indices in `labels`, by line).
+fn code<'b>(block: &'b Block, labels: &[CodeLabel], mine: &[u32], i: usize) -> &'b str {
+    let line = block.line(i);
+    if mine.is_empty() {
+        return line;
+    }
+    match mine.binary_search_by_key(&i, |&l| labels[l as usize].line) {
+        Ok(k) => &line[..labels[mine[k] as usize].keep],
+        Err(_) => line,
+    }
 }
 
 /// A reference found when the web was built: body line, byte range of `<<name>>` in the line
@@ -120,6 +183,8 @@ pub struct FoundRef {
     pub start: u32,
     pub end: u32,
     pub before: u32,
+    /// The fragment the name resolves to (`None`: no fragment has it).
+    pub target: Option<u32>,
 }
 
 /// The default mode of generated files: read-only, as in the original document.
@@ -185,6 +250,16 @@ impl Web {
     /// (a block's `labels=` overrides it). Errors: a name defined twice without the append
     /// marker, a continuation of an undefined name, two roots writing one file.
     pub fn new(chapters: Vec<Chapter>, labels: &str) -> Result<Web, Diagnostics> {
+        Web::indexed(chapters, labels, None)
+    }
+
+    /// [`Web::new`], with each chapter's [`ChapterIndex`] (for `labels`) when it was made
+    /// already (else it is made here, chapters on every core).
+    pub fn indexed(
+        chapters: Vec<Chapter>,
+        labels: &str,
+        indexes: Option<Vec<ChapterIndex>>,
+    ) -> Result<Web, Diagnostics> {
         let mut errors = Vec::new();
         // At most one fragment per block: room for all at once.
         let blocks = chapters.iter().map(|c| c.blocks.len()).sum();
@@ -199,23 +274,27 @@ impl Web {
                 };
                 match &block.kind {
                     BlockKind::Illustration => {}
-                    BlockKind::Fragment { name, append } => match (by_name.get(name), append) {
-                        (None, false) => {
-                            by_name.insert(name.clone(), fragments.len());
-                            fragments.push(Fragment { name: name.clone(), parts: vec![at] });
+                    BlockKind::Fragment { name, append: false } => {
+                        match by_name.entry(name.clone()) {
+                            Entry::Vacant(v) => {
+                                v.insert(fragments.len());
+                                fragments.push(Fragment { name: name.clone(), parts: vec![at] });
+                            }
+                            Entry::Occupied(o) => {
+                                let first = &fragments[*o.get()].parts[0];
+                                errors.push(
+                                    Diagnostic::error(
+                                        block.pos.clone(),
+                                        format!("fragment «{name}» is already defined; write `name+=` to continue it"),
+                                    )
+                                    .with_note(chapters[first.chapter].blocks[first.block].pos.clone(), "first defined here"),
+                                );
+                            }
                         }
-                        (Some(&f), true) => fragments[f].parts.push(at),
-                        (Some(&f), false) => {
-                            let first = &fragments[f].parts[0];
-                            errors.push(
-                                Diagnostic::error(
-                                    block.pos.clone(),
-                                    format!("fragment «{name}» is already defined; write `name+=` to continue it"),
-                                )
-                                .with_note(chapters[first.chapter].blocks[first.block].pos.clone(), "first defined here"),
-                            );
-                        }
-                        (None, true) => errors.push(Diagnostic::error(
+                    }
+                    BlockKind::Fragment { name, append: true } => match by_name.get(name) {
+                        Some(&f) => fragments[f].parts.push(at),
+                        None => errors.push(Diagnostic::error(
                             block.pos.clone(),
                             format!("`name+=` continues fragment «{name}», which is not defined before this point (book order); define it with `name=` first"),
                         )),
@@ -234,24 +313,82 @@ impl Web {
                 }
             }
         }
-        if errors.is_empty() {
-            let (found, label_index) = find_labels(&chapters, labels);
-            let mut web = Web {
-                chapters,
-                fragments,
-                by_name,
-                roots,
-                label_format: labels.to_string(),
-                labels: found,
-                label_index,
-                refs: Vec::new(),
-                ref_index: Vec::new(),
-            };
-            web.find_refs();
-            Ok(web)
-        } else {
-            Err(Diagnostics(errors))
+        if !errors.is_empty() {
+            return Err(Diagnostics(errors));
         }
+        Ok(Web::with_index(
+            chapters, fragments, by_name, roots, labels, indexes,
+        ))
+    }
+
+    /// The web of fragments and roots already known: the chapters' labels and references
+    /// (from `indexes` when they were found already) are added and resolved.
+    fn with_index(
+        chapters: Vec<Chapter>,
+        fragments: Vec<Fragment>,
+        by_name: NameMap,
+        roots: Vec<Root>,
+        labels: &str,
+        indexes: Option<Vec<ChapterIndex>>,
+    ) -> Web {
+        let indexes = match indexes {
+            Some(indexes) if indexes.len() == chapters.len() => indexes,
+            _ => {
+                let numbered: Vec<(usize, &Chapter)> = chapters.iter().enumerate().collect();
+                let bytes = numbered.iter().map(|(_, c)| c.body_bytes()).sum();
+                crate::par::map(bytes, &numbered, |&(c, chapter)| {
+                    ChapterIndex::new(c, chapter, labels)
+                })
+            }
+        };
+        let mut web = Web {
+            chapters,
+            fragments,
+            by_name,
+            roots,
+            label_format: labels.to_string(),
+            labels: Vec::new(),
+            label_index: Vec::with_capacity(indexes.len()),
+            refs: Vec::with_capacity(indexes.len()),
+            ref_index: Vec::with_capacity(indexes.len()),
+        };
+        for (c, index) in indexes.into_iter().enumerate() {
+            let offset = web.labels.len() as u32;
+            let mut label_index = index.label_index;
+            if offset > 0 {
+                for l in label_index.iter_mut().flatten() {
+                    *l += offset;
+                }
+            }
+            web.labels.extend(index.labels.into_iter().map(|mut l| {
+                l.block.chapter = c;
+                l
+            }));
+            web.label_index.push(label_index);
+            web.refs.push(index.refs);
+            web.ref_index.push(index.ref_index);
+        }
+        web.resolve_refs();
+        web
+    }
+
+    /// Resolves the name of every reference, once.
+    fn resolve_refs(&mut self) {
+        let mut refs = std::mem::take(&mut self.refs);
+        for (c, found) in refs.iter_mut().enumerate() {
+            for (b, range) in self.ref_index[c].iter().enumerate() {
+                let at = BlockRef {
+                    chapter: c,
+                    block: b,
+                };
+                for r in &mut found[range.start as usize..range.end as usize] {
+                    let line = self.code(at, r.line as usize);
+                    let name = &line[r.start as usize + 2..r.end as usize - 2];
+                    r.target = self.by_name.get(name).map(|&f| f as u32);
+                }
+            }
+        }
+        self.refs = refs;
     }
 
     /// A web whose fragments and roots another reader (Entangled's) has already resolved: only
@@ -266,20 +403,7 @@ impl Web {
         for (f, frag) in fragments.iter().enumerate() {
             by_name.insert(frag.name.clone(), f);
         }
-        let (found, label_index) = find_labels(&chapters, labels);
-        let mut web = Web {
-            chapters,
-            fragments,
-            by_name,
-            roots,
-            label_format: labels.to_string(),
-            labels: found,
-            label_index,
-            refs: Vec::new(),
-            ref_index: Vec::new(),
-        };
-        web.find_refs();
-        web
+        Web::with_index(chapters, fragments, by_name, roots, labels, None)
     }
 
     pub fn block(&self, at: BlockRef) -> &Block {
@@ -288,60 +412,22 @@ impl Web {
 
     /// Body line `i` of block `at` as it is tangled: without its coderef label.
     pub fn code(&self, at: BlockRef, i: usize) -> &str {
-        let line = self.block(at).line(i);
+        let block = self.block(at);
         if self.labels.is_empty() {
-            return line;
+            return block.line(i);
         }
-        let index = &self.label_index[at.chapter][at.block];
-        if index.is_empty() {
-            return line;
-        }
-        match index.binary_search_by_key(&i, |&l| self.labels[l as usize].line) {
-            Ok(k) => &line[..self.labels[index[k] as usize].keep],
-            Err(_) => line,
-        }
-    }
-
-    /// Finds the references of every block, once.
-    fn find_refs(&mut self) {
-        let mut refs = Vec::new();
-        let mut index = Vec::with_capacity(self.chapters.len());
-        for (c, chapter) in self.chapters.iter().enumerate() {
-            let mut per_block = Vec::with_capacity(chapter.blocks.len());
-            for (b, block) in chapter.blocks.iter().enumerate() {
-                let at = BlockRef {
-                    chapter: c,
-                    block: b,
-                };
-                let first = refs.len() as u32;
-                // A line without `<` holds no reference.
-                for i in block.lines_with(b'<') {
-                    let line = self.code(at, i);
-                    let (mut from, mut chars) = (0, 0);
-                    while let Some(r) = find_reference(line, from) {
-                        let before = chars + char_count(&line[from..r.start]);
-                        chars = before + char_count(&line[r.start..r.end]);
-                        from = r.end;
-                        refs.push(FoundRef {
-                            line: i as u32,
-                            start: r.start as u32,
-                            end: r.end as u32,
-                            before: before as u32,
-                        });
-                    }
-                }
-                per_block.push(first..refs.len() as u32);
-            }
-            index.push(per_block);
-        }
-        self.refs = refs;
-        self.ref_index = index;
+        code(
+            block,
+            &self.labels,
+            &self.label_index[at.chapter][at.block],
+            i,
+        )
     }
 
     /// The references of block `at`, found when the web was built, in order.
     pub fn found_refs(&self, at: BlockRef) -> &[FoundRef] {
         let r = &self.ref_index[at.chapter][at.block];
-        &self.refs[r.start as usize..r.end as usize]
+        &self.refs[at.chapter][r.start as usize..r.end as usize]
     }
 
     /// The references of block `at`: each with its body line and the characters before it on
@@ -371,6 +457,9 @@ impl Web {
                     chapter: c,
                     block: b,
                 };
+                if self.found_refs(at).iter().all(|f| f.target.is_some()) {
+                    continue;
+                }
                 for (i, r, before) in self.references(at) {
                     if !self.by_name.contains_key(r.name) {
                         let col = block.col(i, before);
@@ -400,8 +489,8 @@ impl Web {
         let mut used = vec![false; self.fragments.len()];
         let mut stack: Vec<BlockRef> = self.roots.iter().map(|r| r.block).collect();
         while let Some(at) = stack.pop() {
-            for (_, r, _) in self.references(at) {
-                if let Some(&f) = self.by_name.get(r.name) {
+            for r in self.found_refs(at) {
+                if let Some(f) = r.target.map(|f| f as usize) {
                     if !used[f] {
                         used[f] = true;
                         stack.extend(&self.fragments[f].parts);
@@ -424,41 +513,58 @@ impl Web {
     }
 }
 
-/// The coderef labels of every tangled block, and for each block the indices of its own.
-fn find_labels(chapters: &[Chapter], default_fmt: &str) -> (Vec<CodeLabel>, Vec<Vec<Vec<u32>>>) {
+/// The coderef labels of the tangled blocks of chapter `c`, and for each block the indices of
+/// its own.
+fn find_labels(c: usize, chapter: &Chapter, default_fmt: &str) -> (Vec<CodeLabel>, Vec<Vec<u32>>) {
     let mut labels = Vec::new();
-    let mut index = Vec::with_capacity(chapters.len());
-    for (c, chapter) in chapters.iter().enumerate() {
-        let mut per_block = Vec::with_capacity(chapter.blocks.len());
-        for (b, block) in chapter.blocks.iter().enumerate() {
-            let mut mine = Vec::new();
-            if block.kind != BlockKind::Illustration {
-                let fmt = block.labels.as_deref().unwrap_or(default_fmt);
-                let Some(fmt) = MarkdownFormat::new(fmt) else {
-                    per_block.push(mine);
-                    continue;
-                };
-                for (i, line) in block.lines().enumerate() {
-                    if let Some(Label { keep, name }) = fmt.find(line) {
-                        mine.push(labels.len() as u32);
-                        labels.push(CodeLabel {
-                            block: BlockRef {
-                                chapter: c,
-                                block: b,
-                            },
-                            line: i,
-                            keep,
-                            name: name.to_string(),
-                            text: line[keep..].trim().to_string(),
-                        });
-                    }
+    let mut per_block = Vec::with_capacity(chapter.blocks.len());
+    // A label needs the text before its name: when that is known (and holds no line end),
+    // only the lines holding it are read, found with one search through each body.
+    let searcher = |fmt: &str| {
+        let open = MarkdownFormat::new(fmt)?.opening();
+        let usable = !open.is_empty() && !open.contains(['\r', '\n']);
+        usable.then(|| memchr::memmem::Finder::new(open).into_owned())
+    };
+    let default_finder = searcher(default_fmt);
+    for (b, block) in chapter.blocks.iter().enumerate() {
+        let mut mine = Vec::new();
+        if block.kind != BlockKind::Illustration {
+            let own;
+            let (fmt, finder) = match block.labels.as_deref() {
+                Some(fmt) => {
+                    own = searcher(fmt);
+                    (fmt, own.as_ref())
                 }
+                None => (default_fmt, default_finder.as_ref()),
+            };
+            let Some(fmt) = MarkdownFormat::new(fmt) else {
+                per_block.push(mine);
+                continue;
+            };
+            let mut read = |i: usize| {
+                let line = block.line(i);
+                if let Some(Label { keep, name }) = fmt.find(line) {
+                    mine.push(labels.len() as u32);
+                    labels.push(CodeLabel {
+                        block: BlockRef {
+                            chapter: c,
+                            block: b,
+                        },
+                        line: i,
+                        keep,
+                        name: name.to_string(),
+                        text: line[keep..].trim().to_string(),
+                    });
+                }
+            };
+            match finder {
+                Some(finder) => block.lines_holding(finder).for_each(&mut read),
+                None => (0..block.len()).for_each(&mut read),
             }
-            per_block.push(mine);
         }
-        index.push(per_block);
+        per_block.push(mine);
     }
-    (labels, index)
+    (labels, per_block)
 }
 
 #[cfg(test)]

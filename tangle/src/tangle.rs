@@ -3,7 +3,7 @@
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::expand::{expand_root, expand_root_text};
 use crate::markdown;
-use crate::model::Web;
+use crate::model::{ChapterIndex, Web};
 use crate::output::Output;
 use std::path::{Component, Path, PathBuf};
 
@@ -64,8 +64,12 @@ pub fn tangle_markdown(
     labels: &str,
 ) -> Result<MarkdownTangle, Diagnostics> {
     let mut parsed = Parsed::default();
-    for (path, text) in chapters {
-        parsed.add(markdown::parse(path, text));
+    let numbered: Vec<(usize, &(PathBuf, String))> = chapters.iter().enumerate().collect();
+    let bytes = chapters.iter().map(|(_, text)| text.len()).sum();
+    for chapter in crate::par::map(bytes, &numbered, |&(c, (path, text))| {
+        read_chapter(c, path, text, labels)
+    }) {
+        parsed.add(chapter);
     }
     tangle_parsed(parsed, labels, Maps::Full)
 }
@@ -74,20 +78,35 @@ pub fn tangle_markdown(
 #[derive(Default)]
 struct Parsed {
     chapters: Vec<markdown::Chapter>,
+    /// Each chapter's labels and references, found as it was read.
+    indexes: Vec<ChapterIndex>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
 }
 
 impl Parsed {
-    fn add(&mut self, chapter: Result<markdown::Chapter, Diagnostic>) {
+    fn add(&mut self, chapter: Result<(markdown::Chapter, ChapterIndex), Diagnostic>) {
         match chapter {
-            Ok(mut ch) => {
+            Ok((mut ch, index)) => {
                 self.warnings.append(&mut ch.warnings);
                 self.chapters.push(ch);
+                self.indexes.push(index);
             }
             Err(d) => self.errors.push(d),
         }
     }
+}
+
+/// Chapter `c` (`path`, with `text`) read, and its labels and references found.
+fn read_chapter(
+    c: usize,
+    path: &Path,
+    text: &str,
+    labels: &str,
+) -> Result<(markdown::Chapter, ChapterIndex), Diagnostic> {
+    let chapter = markdown::parse(path, text)?;
+    let index = ChapterIndex::new(c, &chapter, labels);
+    Ok((chapter, index))
 }
 
 /// Whether outputs get their line maps.
@@ -104,13 +123,14 @@ pub enum Maps {
 fn tangle_parsed(parsed: Parsed, labels: &str, maps: Maps) -> Result<MarkdownTangle, Diagnostics> {
     let Parsed {
         chapters,
+        indexes,
         mut errors,
         mut warnings,
     } = parsed;
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
-    let web = Web::new(chapters, labels)?;
+    let web = Web::indexed(chapters, labels, Some(indexes))?;
     errors.extend(web.undefined_references());
     for root in &web.roots {
         if let Err(why) = check_target(&root.path) {
@@ -123,20 +143,29 @@ fn tangle_parsed(parsed: Parsed, labels: &str, maps: Maps) -> Result<MarkdownTan
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
-    let mut outputs = Vec::with_capacity(web.roots.len());
-    for (i, root) in web.roots.iter().enumerate() {
+    // Roots are independent: they are expanded on every core.
+    let roots: Vec<usize> = (0..web.roots.len()).collect();
+    let bytes = web.chapters.iter().map(|c| c.body_bytes()).sum();
+    let expanded = crate::par::map(bytes, &roots, |&i| {
+        let root = &web.roots[i];
         let expanded = match maps {
             Maps::Full => expand_root(&web, i),
             Maps::Skip => expand_root_text(&web, i),
         };
-        match expanded {
-            Ok(ex) => outputs.push(with_header(
+        expanded.map(|ex| {
+            with_header(
                 &root.path,
                 root.mode,
                 web.block(root.block).pos.clone(),
                 ex,
                 maps,
-            )),
+            )
+        })
+    });
+    let mut outputs = Vec::with_capacity(web.roots.len());
+    for output in expanded {
+        match output {
+            Ok(output) => outputs.push(output),
             Err(d) => errors.push(d),
         }
     }
@@ -172,14 +201,26 @@ pub fn tangle_files_as(
     maps: Maps,
 ) -> Result<Tangled, Diagnostics> {
     // Each chapter is parsed as soon as it is read, and its text let go: only the blocks stay.
-    let mut parsed = Parsed::default();
-    for rel in chapters {
-        match crate::source::read(&root.join(rel)) {
-            Ok(text) => parsed.add(markdown::parse(rel, &text)),
-            Err(mut d) => {
+    // Chapters are independent: they are read and parsed on every core.
+    let numbered: Vec<(usize, &PathBuf)> = chapters.iter().enumerate().collect();
+    // The chapters' sizes, to know whether reading them is worth a second thread.
+    let bytes = chapters
+        .iter()
+        .map(|rel| std::fs::metadata(root.join(rel)).map_or(0, |m| m.len() as usize))
+        .sum();
+    let read = crate::par::map(bytes, &numbered, |&(c, rel)| {
+        crate::source::read(&root.join(rel))
+            .map(|text| read_chapter(c, rel, &text, labels))
+            .map_err(|mut d| {
                 d.pos.path = rel.clone();
-                parsed.errors.push(d);
-            }
+                d
+            })
+    });
+    let mut parsed = Parsed::default();
+    for chapter in read {
+        match chapter {
+            Ok(chapter) => parsed.add(chapter),
+            Err(d) => parsed.errors.push(d),
         }
     }
     tangle_parsed(parsed, labels, maps).map(MarkdownTangle::into_tangled)

@@ -16,6 +16,7 @@ use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::Output;
 use crate::paths::normalize;
 use crate::tangle::{check_target, HEADER_MARK};
+use std::borrow::Cow;
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -79,34 +80,41 @@ fn fnv_continue(h: u64, bytes: &[u8]) -> u64 {
 
 /// [`content_hash`] of each of `contents`. Each hash is a chain of multiplications, each
 /// waiting for the one before; four hashes advance side by side so that the processor
-/// overlaps their chains. The same values as one by one.
+/// overlaps their chains, and groups of four are hashed on every core. The same values as
+/// one by one.
 pub fn content_hashes(contents: &[&[u8]]) -> Vec<u64> {
-    let mut hashes = Vec::with_capacity(contents.len());
-    for group in contents.chunks(4) {
-        let [a, b, c, d] = group else {
-            hashes.extend(group.iter().map(|c| content_hash(c)));
-            continue;
-        };
-        let common = a.len().min(b.len()).min(c.len()).min(d.len());
-        let mut h = [FNV_OFFSET; 4];
-        for (((&x, &y), &z), &w) in a[..common]
-            .iter()
-            .zip(&b[..common])
-            .zip(&c[..common])
-            .zip(&d[..common])
-        {
-            h = [
-                fnv_step(h[0], x),
-                fnv_step(h[1], y),
-                fnv_step(h[2], z),
-                fnv_step(h[3], w),
-            ];
-        }
-        for (h, bytes) in h.into_iter().zip([a, b, c, d]) {
-            hashes.push(fnv_continue(h, &bytes[common..]));
-        }
+    let groups: Vec<&[&[u8]]> = contents.chunks(4).collect();
+    let bytes = contents.iter().map(|c| c.len()).sum();
+    crate::par::map(bytes, &groups, |group| hash_group(group))
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// [`content_hash`] of each of up to four contents, side by side.
+fn hash_group(group: &[&[u8]]) -> Vec<u64> {
+    let [a, b, c, d] = group else {
+        return group.iter().map(|c| content_hash(c)).collect();
+    };
+    let common = a.len().min(b.len()).min(c.len()).min(d.len());
+    let mut h = [FNV_OFFSET; 4];
+    for (((&x, &y), &z), &w) in a[..common]
+        .iter()
+        .zip(&b[..common])
+        .zip(&c[..common])
+        .zip(&d[..common])
+    {
+        h = [
+            fnv_step(h[0], x),
+            fnv_step(h[1], y),
+            fnv_step(h[2], z),
+            fnv_step(h[3], w),
+        ];
     }
-    hashes
+    h.into_iter()
+        .zip([a, b, c, d])
+        .map(|(h, bytes)| fnv_continue(h, &bytes[common..]))
+        .collect()
 }
 
 const MANIFEST_COMMENT: &str = "# Written by `tangle`: the documents it read and the files it wrote (stale files listed\n# here are removed on the next run when they carry tangle's header or hold what it wrote).\n";
@@ -264,6 +272,37 @@ struct Change<'a> {
 /// Checks every target, then writes the outputs that changed and the manifest (all or nothing),
 /// then removes stale outputs. Errors are reported at each output's block.
 pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagnostics> {
+    write_with(target, outputs, || target.manifest.map(Cow::Borrowed))
+}
+
+/// [`write_all`], the manifest (if any) made by `manifest` on another core while the outputs
+/// are checked and staged (hashing every output takes about as long as writing them; small
+/// outputs are hashed on this thread); the manifest of `target` is not used.
+pub fn write_all_with(
+    target: Target<'_>,
+    outputs: &[Output],
+    manifest: impl FnOnce() -> Option<Manifest> + Send,
+) -> Result<Report, Diagnostics> {
+    let bytes: usize = outputs.iter().map(|o| o.content.len()).sum();
+    if bytes < crate::par::PARALLEL_FROM {
+        return write_with(target, outputs, || manifest().map(Cow::Owned));
+    }
+    std::thread::scope(|s| {
+        let made = s.spawn(manifest);
+        write_with(target, outputs, || {
+            made.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                .map(Cow::Owned)
+        })
+    })
+}
+
+/// [`write_all`], asking for the manifest only once the outputs are staged.
+fn write_with<'m>(
+    target: Target<'_>,
+    outputs: &[Output],
+    manifest: impl FnOnce() -> Option<Cow<'m, Manifest>>,
+) -> Result<Report, Diagnostics> {
     // Resolved once for all outputs.
     let base = if target.confine {
         resolve(target.base)
@@ -312,7 +351,10 @@ pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagn
     }
     let manifest_path = target.base.join(MANIFEST);
     let old_manifest = fs::read_to_string(&manifest_path).unwrap_or_default();
-    let new_manifest = target.manifest.map(Manifest::text);
+    // The outputs are staged first, the manifest last (it may still be in the making).
+    let mut staged = stage_all(&changes)?;
+    let manifest = manifest();
+    let new_manifest = manifest.as_deref().map(Manifest::text);
     if let Some(new) = new_manifest.as_deref().filter(|new| *new != old_manifest) {
         changes.push(Change {
             rel: PathBuf::from(MANIFEST),
@@ -322,14 +364,23 @@ pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagn
             blame: Pos::new(MANIFEST, 1, 1),
             durable: false,
         });
+        match stage_all(&changes[staged.len()..]) {
+            Ok(more) => staged.extend(more),
+            Err(e) => {
+                for (tmp, _) in &staged {
+                    let _ = fs::remove_file(tmp);
+                }
+                return Err(e);
+            }
+        }
     }
-    commit(&changes)?;
+    put_in_place(&changes, staged)?;
     report.written = changes
         .into_iter()
         .map(|c| c.rel)
         .filter(|r| r != Path::new(MANIFEST))
         .collect();
-    if let Some(manifest) = target.manifest {
+    if let Some(manifest) = manifest.as_deref() {
         let old = Manifest::parse(&old_manifest);
         for stale in &old.outputs {
             let stale = normalize(stale);
@@ -407,29 +458,45 @@ fn side_names(path: &Path) -> (PathBuf, PathBuf) {
 /// Puts every change in place or none: stage all, then rename each in turn; when a rename fails,
 /// the files already replaced get their old content back and new ones are removed.
 fn commit(changes: &[Change<'_>]) -> Result<(), Diagnostics> {
-    let fail = |c: &Change<'_>, e: &std::io::Error| {
-        Diagnostics::from(Diagnostic::error(
-            c.blame.clone(),
-            format!("cannot write `{}`: {}", c.rel.display(), plain(e)),
-        ))
-    };
-    let mut staged: Vec<PathBuf> = Vec::with_capacity(changes.len());
-    let mut files: Vec<fs::File> = Vec::with_capacity(changes.len());
+    let staged = stage_all(changes)?;
+    put_in_place(changes, staged)
+}
+
+/// The error for a change that could not be made.
+fn failed(c: &Change<'_>, e: &std::io::Error) -> Diagnostics {
+    Diagnostics::from(Diagnostic::error(
+        c.blame.clone(),
+        format!("cannot write `{}`: {}", c.rel.display(), plain(e)),
+    ))
+}
+
+/// Stages every change beside its target: its temporary file, open. When one cannot be
+/// staged, none stays.
+fn stage_all(changes: &[Change<'_>]) -> Result<Vec<(PathBuf, fs::File)>, Diagnostics> {
+    let mut staged: Vec<(PathBuf, fs::File)> = Vec::with_capacity(changes.len());
     for c in changes {
         let (tmp, _) = side_names(&c.full);
         let _ = fs::remove_file(&tmp);
         match stage(&tmp, c.content, c.mode) {
-            Ok(f) => files.push(f),
+            Ok(f) => staged.push((tmp, f)),
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
-                for t in &staged {
+                for (t, _) in &staged {
                     let _ = fs::remove_file(t);
                 }
-                return Err(fail(c, &e));
+                return Err(failed(c, &e));
             }
         }
-        staged.push(tmp);
     }
+    Ok(staged)
+}
+
+/// Puts staged changes (`staged`, one per change, in order) in place, all or none.
+fn put_in_place(
+    changes: &[Change<'_>],
+    staged: Vec<(PathBuf, fs::File)>,
+) -> Result<(), Diagnostics> {
+    let (staged, files): (Vec<PathBuf>, Vec<fs::File>) = staged.into_iter().unzip();
     // Every staged document is on disk before the first rename.
     let durable: Vec<(usize, fs::File)> = files
         .into_iter()
@@ -441,7 +508,7 @@ fn commit(changes: &[Change<'_>]) -> Result<(), Diagnostics> {
         for t in &staged {
             let _ = fs::remove_file(t);
         }
-        return Err(fail(&changes[k], &e));
+        return Err(failed(&changes[k], &e));
     }
     drop(files);
     // Which targets are in place, and where their old content waits (`None`: there was none).
@@ -479,7 +546,7 @@ fn commit(changes: &[Change<'_>]) -> Result<(), Diagnostics> {
                 for t in &staged {
                     let _ = fs::remove_file(t);
                 }
-                return Err(fail(c, &e));
+                return Err(failed(c, &e));
             }
         }
     }

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use tangle::tangle::tangle_chapters;
+use tangle::expand::expand_root_text;
+use tangle::tangle::{tangle_chapters, tangle_markdown};
 
 mod common;
 use common::Rng;
@@ -154,6 +155,15 @@ fn random_webs_match_the_naive_expander() {
             tangled.outputs[0].map.lines.len(),
             lines,
             "seed {seed}: one map entry per line"
+        );
+        // Expanding for the text alone (as `tangle` does to write files) gives the same text.
+        let web = tangle_markdown(&[(PathBuf::from("p.md"), md.clone())], "(ref:%s)")
+            .unwrap()
+            .web;
+        let text_only = expand_root_text(&web, 0).unwrap().text;
+        assert_eq!(
+            text_only, expected,
+            "seed {seed}, text only, document:\n{md}"
         );
     }
 }
