@@ -156,7 +156,7 @@ pub fn check_entangled(data: &[u8]) {
         .map(|(p, t)| (p.as_path(), t.as_str()))
         .collect();
     docs.push((Path::new("entangled.toml"), settings.as_str()));
-    match tangle::entangled::tangle(config, &chapters, true) {
+    match tangle::entangled::tangle(config, chapters.clone(), true) {
         Ok(tangled) => {
             for d in &tangled.warnings {
                 check_diagnostic(&docs, d);

@@ -281,7 +281,7 @@ fn entangled_web(
     let files = entangled::documents(&config.root, &ent);
     let pages: std::collections::BTreeMap<PathBuf, String> = chapters.iter().cloned().collect();
     let docs = entangled::read_texts(&config.root, &files, &pages)?;
-    let tangled = entangled::tangle(&ent, &docs, false)?;
+    let tangled = entangled::tangle(&ent, docs, false)?;
     let web = entangled::site_web(&ent, chapters, &config.labels)?;
     Ok((web, tangled.warnings))
 }

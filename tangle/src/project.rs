@@ -233,7 +233,7 @@ impl Project {
         lines: bool,
     ) -> Result<Tangled, Diagnostics> {
         let docs = crate::entangled::read_texts(&self.root, &book.files, texts)?;
-        crate::entangled::tangle(&book.config, &docs, lines)
+        crate::entangled::tangle(&book.config, docs, lines)
     }
 
     /// Tangles the project as if the documents in `texts` (relative to the root) held those

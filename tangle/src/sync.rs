@@ -167,7 +167,7 @@ pub fn plan(
         {
             // The files say which block each line belongs to: read their markers.
             let docs = crate::entangled::read_texts(&project.root, &book.files, &BTreeMap::new())?;
-            let (web, _) = crate::entangled::web(&book.config, &docs)?;
+            let (web, _) = crate::entangled::web(&book.config, docs.clone())?;
             crate::entangled::stitch::plan(&web, &docs, edited)?
         }
         _ => by_line_maps(project, fresh, edited)?,

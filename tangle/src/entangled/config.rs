@@ -51,6 +51,37 @@ pub struct Markers {
     pub close: Regex,
     pub begin_ignore: Regex,
     pub end_ignore: Regex,
+    /// Text that every line the open and close patterns match holds (the built-in patterns'
+    /// backticks), so that other lines skip them; `None` for patterns of the book's own.
+    pub fence_hint: Option<&'static str>,
+    /// The same for the ignore patterns.
+    pub ignore_hint: Option<&'static str>,
+}
+
+impl Markers {
+    /// Whether `line` may match the open or close pattern.
+    pub fn may_fence(&self, line: &str) -> bool {
+        self.fence_hint.map_or(true, |h| holds(line, h))
+    }
+
+    /// Whether `line` may match an ignore pattern.
+    pub fn may_ignore(&self, line: &str) -> bool {
+        self.ignore_hint.map_or(true, |h| holds(line, h))
+    }
+}
+
+/// Whether `line` holds `hint` (a short ASCII run such as three backticks): its first byte
+/// found by memchr, the rest compared there.
+fn holds(line: &str, hint: &str) -> bool {
+    let (b, h) = (line.as_bytes(), hint.as_bytes());
+    let mut at = 0;
+    while let Some(k) = memchr::memchr(h[0], &b[at..]) {
+        if b[at + k..].starts_with(h) {
+            return true;
+        }
+        at += k + 1;
+    }
+    false
 }
 
 /// A hook that edits blocks as they are read.
@@ -133,6 +164,8 @@ impl Markers {
             close: fixed(CLOSE),
             begin_ignore: fixed(BEGIN_IGNORE),
             end_ignore: fixed(END_IGNORE),
+            fence_hint: Some("```"),
+            ignore_hint: Some("~~~"),
         }
     }
 }
@@ -351,6 +384,7 @@ impl Config {
                     let (Some(open), Some(close)) = (get("open"), get("close")) else {
                         return Err(r.error(v.span().start, "`markers` needs `open` and `close`"));
                     };
+                    let own_ignore = get("begin_ignore").is_some() || get("end_ignore").is_some();
                     c.markers = Markers {
                         open: r.pattern("markers.open", open)?,
                         close: r.pattern("markers.close", close)?,
@@ -362,6 +396,8 @@ impl Config {
                             Some(p) => r.pattern("markers.end_ignore", p)?,
                             None => anchored(END_IGNORE).expect("valid"),
                         },
+                        fence_hint: None,
+                        ignore_hint: (!own_ignore).then_some("~~~"),
                     };
                     for (name, group) in [(&c.markers.open, "indent"), (&c.markers.close, "indent")]
                     {

@@ -52,6 +52,15 @@ pub fn record(project: &Project, outputs: &[crate::output::Output]) -> std::io::
     let Ok(mut db) = serde_json::from_str::<serde_json::Value>(&text) else {
         return Ok(());
     };
+    // Entangled 2's database (Python's); entangled-rs keeps another format (its version
+    // 1.0, its paths absolute), which is left alone.
+    if !db
+        .get("version")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|v| v.starts_with("2."))
+    {
+        return Ok(());
+    }
     let modified = now();
     let stat = |db: &mut serde_json::Value, key: String, digest: String| {
         if let Some(files) = db.get_mut("files").and_then(|f| f.as_object_mut()) {

@@ -85,12 +85,8 @@ impl std::fmt::Display for RefName {
 #[derive(Debug, Clone)]
 struct Unit {
     doc: u32,
-    /// The lines as expanded (header, begin marker, code, end marker), in one string.
-    text: String,
-    ends: Vec<u32>,
-    /// Document line of each, and whether it is code the block holds (not a marker).
-    lines: Vec<u32>,
-    code: Vec<bool>,
+    /// The lines as expanded: header, begin marker, code, end marker.
+    lines: Vec<UnitLine>,
     /// Characters taken off the start of each line (the fence's indentation), but for the
     /// lines in `verbatim` (indices, sorted), which kept theirs.
     indent: i32,
@@ -100,6 +96,16 @@ struct Unit {
     open_line: usize,
     /// Its language is unknown (with the standard annotation, an error once it is tangled).
     no_comment: bool,
+}
+
+/// A line of a unit: its document line, and its text: bytes `start..end` of its document's
+/// text, or of the web's markers for a marker line.
+#[derive(Debug, Clone, Copy)]
+struct UnitLine {
+    n: u32,
+    start: u32,
+    end: u32,
+    marker: bool,
 }
 
 /// A name's blocks, in order.
@@ -122,6 +128,10 @@ struct Target {
 #[derive(Debug, Clone)]
 pub struct Web {
     docs: Vec<PathBuf>,
+    /// The documents' texts (line breaks made `\n`), which the units' lines are in.
+    texts: Vec<String>,
+    /// The marker lines' text, one after another.
+    markers: String,
     units: Vec<Unit>,
     fragments: Vec<Fragment>,
     by_name: HashMap<RefName, usize>,
@@ -143,9 +153,10 @@ pub struct BlockInfo {
     pub name: RefName,
     /// `init` or the count shown in the begin marker.
     pub count: String,
-    /// The block's code lines (after the hooks), with their document lines.
-    pub source: Vec<(usize, String)>,
-    pub header: Vec<(usize, String)>,
+    /// The block's code lines (after the hooks) and the lines its hooks moved before its
+    /// begin marker, in its document's text ([`Web::text`]).
+    pub source: Vec<read::Line>,
+    pub header: Vec<read::Line>,
     pub file: Option<PathBuf>,
     /// `mode=`: the file's permissions, taken from the first block of a file's fragment.
     pub mode: Option<u32>,
@@ -230,13 +241,16 @@ pub fn keep_blank_prefixes(old: &str, new: &str) -> String {
 /// Reads the documents (`(path, text)`, paths relative to the root) into a web.
 pub fn web(
     config: &Config,
-    docs: &[(PathBuf, String)],
+    docs: Vec<(PathBuf, String)>,
 ) -> Result<(Web, Vec<Diagnostic>), Diagnostics> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut read_docs: Vec<Document> = Vec::new();
-    for (path, text) in docs {
-        match read::read(config, path, text) {
+    // Documents are read on every core (each on its own); results come back in order.
+    let bytes = docs.iter().map(|(_, t)| t.len()).sum();
+    let read = crate::par::map(bytes, &docs, |(path, text)| read::read(config, path, text));
+    for result in read {
+        match result {
             Ok(mut d) => {
                 warnings.append(&mut d.warnings);
                 read_docs.push(d);
@@ -256,6 +270,8 @@ pub fn web(
     let annotation = book_config.annotation;
     let mut web = Web {
         docs: read_docs.iter().map(|d| d.path.clone()).collect(),
+        texts: Vec::with_capacity(read_docs.len()),
+        markers: String::new(),
         units: Vec::new(),
         fragments: Vec::new(),
         by_name: HashMap::new(),
@@ -267,7 +283,7 @@ pub fn web(
     let mut target_index: HashMap<PathBuf, usize> = HashMap::new();
     // Per (name, document): blocks so far, for the marker counts.
     let mut counts: HashMap<(usize, u32), usize> = HashMap::new();
-    for (d, doc) in read_docs.into_iter().enumerate() {
+    for (d, (doc, (_, original))) in read_docs.into_iter().zip(docs).enumerate() {
         let d = d as u32;
         let config = doc.config.as_ref().unwrap_or(config);
         let namespace: Vec<String> = match &config.namespace {
@@ -344,53 +360,61 @@ pub fn web(
             let indent = block.indent.chars().count() as i32;
             let mut unit = Unit {
                 doc: d,
-                text: String::new(),
-                ends: Vec::new(),
-                lines: Vec::new(),
-                code: Vec::new(),
+                lines: Vec::with_capacity(block.header.len() + block.source.len() + 2),
                 indent,
                 verbatim: Vec::new(),
                 namespace: namespace.clone(),
                 open_line: block.open_line,
                 no_comment: comment.is_none(),
             };
-            let push = |unit: &mut Unit, line: usize, text: &str, code: bool| {
-                unit.text.push_str(text);
-                unit.ends.push(unit.text.len() as u32);
-                unit.lines.push(line as u32);
-                unit.code.push(code);
+            let code = |l: &read::Line| UnitLine {
+                n: l.n as u32,
+                start: l.start as u32,
+                end: l.end as u32,
+                marker: false,
             };
-            for (line, text) in &block.header {
-                push(&mut unit, *line, text, true);
-            }
+            let marker = |markers: &mut String, n: usize, text: std::fmt::Arguments| {
+                use std::fmt::Write as _;
+                let start = markers.len() as u32;
+                let _ = markers.write_fmt(text);
+                UnitLine {
+                    n: n as u32,
+                    start,
+                    end: markers.len() as u32,
+                    marker: true,
+                }
+            };
+            unit.lines.extend(block.header.iter().map(code));
             let standard = annotation == Annotation::Standard;
             let (open, close) = match comment {
                 Some(c) => (
-                    c.open.clone(),
+                    c.open.as_str(),
                     c.close.as_ref().map_or(String::new(), |c| format!(" {c}")),
                 ),
-                None => (String::new(), String::new()),
+                None => ("", String::new()),
             };
             if standard {
-                let begin = format!(
-                    "{open} ~/~ begin <<{}#{name}>>[{count}]{close}",
-                    posix(&doc.path)
+                let path = posix(&doc.path);
+                let line = marker(
+                    &mut web.markers,
+                    block.open_line,
+                    format_args!("{open} ~/~ begin <<{path}#{name}>>[{count}]{close}"),
                 );
-                push(&mut unit, block.open_line, &begin, false);
+                unit.lines.push(line);
             }
-            for (line, text) in &block.source {
-                if block.verbatim.binary_search(line).is_ok() {
-                    unit.verbatim.push(unit.ends.len() as u32);
+            for l in &block.source {
+                if block.verbatim.binary_search(&l.n).is_ok() {
+                    unit.verbatim.push(unit.lines.len() as u32);
                 }
-                push(&mut unit, *line, text, true);
+                unit.lines.push(code(l));
             }
             if standard {
-                push(
-                    &mut unit,
+                let line = marker(
+                    &mut web.markers,
                     block.close_line,
-                    &format!("{open} ~/~ end{close}"),
-                    false,
+                    format_args!("{open} ~/~ end{close}"),
                 );
+                unit.lines.push(line);
             }
             web.units.push(unit);
             web.block_info.push(BlockInfo {
@@ -406,6 +430,7 @@ pub fn web(
                 mode,
             });
         }
+        web.texts.push(doc.normalized.unwrap_or(original));
     }
     for t in &web.targets {
         let name = &web.fragments[t.fragment].name;
@@ -509,12 +534,12 @@ pub fn site_web(
                 .header
                 .iter()
                 .chain(&block.source)
-                .map(|(_, l)| l.as_str());
+                .map(|l| l.of(doc.text(text)));
             let body_line = block
                 .header
                 .first()
                 .or(block.source.first())
-                .map_or(block.close_line, |(n, _)| *n);
+                .map_or(block.close_line, |l| l.n);
             blocks.push(Block::from_lines(
                 kind,
                 properties::language(props).unwrap_or(""),
@@ -543,15 +568,20 @@ pub fn site_web(
 /// Tangles the documents: every file the book writes, with its line map if `lines`.
 pub fn tangle(
     config: &Config,
-    docs: &[(PathBuf, String)],
+    docs: Vec<(PathBuf, String)>,
     lines: bool,
 ) -> Result<Tangled, Diagnostics> {
+    let (count, bytes) = (docs.len(), docs.iter().map(|(_, t)| t.len()).sum());
     let (web, mut warnings) = web(config, docs)?;
     let mut outputs = Vec::with_capacity(web.targets.len());
     let mut errors = Vec::new();
-    for (k, t) in web.targets.iter().enumerate() {
-        let mut d = Expander::new(&web);
-        match crate::expand::expand_with(&mut d, Piece::Root(k as u32), lines) {
+    // Each file on its own, on every core.
+    let numbered: Vec<usize> = (0..web.targets.len()).collect();
+    let expanded = crate::par::map(bytes, &numbered, |&k| {
+        crate::expand::expand_with(&mut Expander::new(&web), Piece::Root(k as u32), lines)
+    });
+    for (t, result) in web.targets.iter().zip(expanded) {
+        match result {
             Ok(m) => {
                 let (text, map) = m.into_parts();
                 let main = web.fragments[t.fragment].blocks[0] as usize;
@@ -577,7 +607,7 @@ pub fn tangle(
         errors.dedup_by(|a, b| a.pos == b.pos && a.message == b.message);
         return Err(Diagnostics(errors));
     }
-    if docs.is_empty() {
+    if count == 0 {
         warnings.push(Diagnostic::warning(
             config.pos(),
             format!(
@@ -595,7 +625,7 @@ pub fn tangle(
             config.pos(),
             format!(
                 "no code block in the {} document(s) read: with this style a block opens with a line matching `{}`",
-                docs.len(),
+                count,
                 config.markers.open.as_str().trim_start_matches(r"\A(?:").trim_end_matches(')')
             ),
         ));
@@ -647,7 +677,7 @@ impl<'w> Expander<'w> {
                 let u = &self.web.units[b as usize];
                 Pos::new(
                     &self.web.docs[u.doc as usize],
-                    u.lines[at.line] as usize,
+                    u.lines[at.line].n as usize,
                     at.chars + 1 + u.indent as usize,
                 )
             }
@@ -686,14 +716,14 @@ impl<'w> Dialect<'w> for Expander<'w> {
 
     fn line_count(&self, unit: Piece) -> usize {
         match unit {
-            Piece::Block(b) => self.web.units[b as usize].ends.len(),
+            Piece::Block(b) => self.web.units[b as usize].lines.len(),
             Piece::Root(_) => 1,
         }
     }
 
     fn line(&self, unit: Piece, i: usize) -> &'w str {
         match unit {
-            Piece::Block(b) => self.web.units[b as usize].line(i),
+            Piece::Block(b) => self.web.line(&self.web.units[b as usize], i),
             Piece::Root(t) => &self.web.roots[t as usize],
         }
     }
@@ -717,7 +747,7 @@ impl<'w> Dialect<'w> for Expander<'w> {
             return None;
         }
         match unit {
-            Piece::Block(b) if !self.web.units[b as usize].code[i] => return None,
+            Piece::Block(b) if self.web.units[b as usize].lines[i].marker => return None,
             Piece::Block(_) => {}
             Piece::Root(_) => {
                 return Some(Found {
@@ -792,7 +822,7 @@ impl<'w> Dialect<'w> for Expander<'w> {
         let (doc, line, fragment) = match unit {
             Piece::Block(b) => {
                 let u = &self.web.units[b as usize];
-                (u.doc, u.lines[i], target.unwrap_or(0))
+                (u.doc, u.lines[i].n, target.unwrap_or(0))
             }
             Piece::Root(t) => {
                 let t = &self.web.targets[t as usize];
@@ -844,40 +874,51 @@ impl<'w> Dialect<'w> for Expander<'w> {
 }
 
 impl Unit {
-    /// Line `i`.
-    fn line(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
-    }
-
     /// Keeps the lines for which `keep` holds.
     fn retain(&mut self, keep: impl Fn(usize) -> bool) {
-        let mut text = String::with_capacity(self.text.len());
-        let (mut ends, mut lines, mut code) = (Vec::new(), Vec::new(), Vec::new());
+        let mut lines = Vec::with_capacity(self.lines.len());
         let mut verbatim = Vec::new();
-        for i in 0..self.ends.len() {
+        for (i, l) in self.lines.iter().enumerate() {
             if keep(i) {
                 if self.verbatim.binary_search(&(i as u32)).is_ok() {
-                    verbatim.push(ends.len() as u32);
+                    verbatim.push(lines.len() as u32);
                 }
-                text.push_str(self.line(i));
-                ends.push(text.len() as u32);
-                lines.push(self.lines[i]);
-                code.push(self.code[i]);
+                lines.push(*l);
             }
         }
-        (self.text, self.ends, self.lines, self.code) = (text, ends, lines, code);
+        self.lines = lines;
         self.verbatim = verbatim;
     }
 }
 
 impl Web {
+    /// Line `i` of `unit`.
+    fn line(&self, unit: &Unit, i: usize) -> &str {
+        let l = unit.lines[i];
+        let text = if l.marker {
+            &self.markers
+        } else {
+            &self.texts[unit.doc as usize]
+        };
+        &text[l.start as usize..l.end as usize]
+    }
+
+    /// The text of line `line` of document `doc` (its index in the web's documents).
+    pub fn text(&self, doc: usize, line: &read::Line) -> &str {
+        line.of(&self.texts[doc])
+    }
+
+    /// The index of document `path` in the web.
+    pub fn doc_index(&self, path: &Path) -> Option<usize> {
+        self.docs.iter().position(|d| d == path)
+    }
+
     /// The fragment a code line refers to, if it is a reference line to a defined name.
     fn referenced(&self, unit: &Unit, i: usize) -> Option<usize> {
-        if !unit.code[i] {
+        if unit.lines[i].marker {
             return None;
         }
-        let (_, name) = reference(unit.line(i))?;
+        let (_, name) = reference(self.line(unit, i))?;
         self.by_name
             .get(&RefName::parse(name, &unit.namespace))
             .copied()
@@ -898,7 +939,7 @@ impl Web {
                 }
                 let all = self.fragments[f].blocks.iter().all(|&b| {
                     let u = &self.units[b as usize];
-                    (0..u.ends.len()).all(|i| self.referenced(u, i).is_some_and(|g| empty[g]))
+                    (0..u.lines.len()).all(|i| self.referenced(u, i).is_some_and(|g| empty[g]))
                 });
                 if all {
                     empty[f] = true;
@@ -914,7 +955,7 @@ impl Web {
         }
         for b in 0..self.units.len() {
             let u = &self.units[b];
-            let drop: Vec<bool> = (0..u.ends.len())
+            let drop: Vec<bool> = (0..u.lines.len())
                 .map(|i| self.referenced(u, i).is_some_and(|g| empty[g]))
                 .collect();
             if drop.contains(&true) {
@@ -1092,7 +1133,7 @@ mod tests {
 
     fn tangle_one(config: &str, md: &str) -> Result<Vec<(PathBuf, String)>, Diagnostics> {
         let c = Config::parse(Path::new("entangled.toml"), config, &[]).unwrap();
-        let t = tangle(&c, &[(PathBuf::from("a.md"), md.to_string())], true)?;
+        let t = tangle(&c, vec![(PathBuf::from("a.md"), md.to_string())], true)?;
         Ok(t.outputs
             .into_iter()
             .map(|o| (o.path, String::from_utf8(o.content).unwrap()))

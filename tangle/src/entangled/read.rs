@@ -12,6 +12,22 @@ use super::properties::{self, Property};
 use crate::diag::{Diagnostic, Pos};
 use std::path::{Path, PathBuf};
 
+/// A line of a block: its 1-based document line and where its text (without the fence's
+/// indentation) is in the document's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    pub n: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Line {
+    /// The line's text, in `text` (its document's).
+    pub fn of<'t>(&self, text: &'t str) -> &'t str {
+        &text[self.start..self.end]
+    }
+}
+
 /// One code block of a document, its hooks applied.
 #[derive(Debug, Clone)]
 pub struct Block {
@@ -23,8 +39,8 @@ pub struct Block {
     pub close_line: usize,
     /// Lines of the block after the hooks took theirs (each without its line break), and the
     /// 1-based document line of each.
-    pub header: Vec<(usize, String)>,
-    pub source: Vec<(usize, String)>,
+    pub header: Vec<Line>,
+    pub source: Vec<Line>,
     /// The document lines that kept their text whole: blank lines with less white space than
     /// the fence's indentation (whose indentation was not taken off).
     pub verbatim: Vec<usize>,
@@ -34,6 +50,9 @@ pub struct Block {
 #[derive(Debug, Clone)]
 pub struct Document {
     pub path: PathBuf,
+    /// The text as read, when reading changed it (line breaks made `\n`); else the blocks'
+    /// lines are in the text given ([`Document::text`]).
+    pub normalized: Option<String>,
     pub blocks: Vec<Block>,
     pub warnings: Vec<Diagnostic>,
     /// The settings this document was read with, when its YAML header's `entangled` key
@@ -65,14 +84,41 @@ fn err(path: &Path, line: usize, col: usize, message: impl Into<String>) -> Diag
 
 /// Reads the document `path` holding `text`.
 pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagnostic> {
-    let text = normalize_newlines(text);
-    let lines = lines(&text);
-    let mut doc = Document {
-        path: path.to_path_buf(),
-        blocks: Vec::new(),
-        warnings: Vec::new(),
-        config: None,
+    let normalized = match normalize_newlines(text) {
+        std::borrow::Cow::Owned(t) => Some(t),
+        std::borrow::Cow::Borrowed(_) => None,
     };
+    let found = read_blocks(config, path, normalized.as_deref().unwrap_or(text))?;
+    Ok(Document {
+        path: path.to_path_buf(),
+        normalized,
+        blocks: found.blocks,
+        warnings: found.warnings,
+        config: found.config,
+    })
+}
+
+/// What reading a document's lines finds.
+struct Found {
+    blocks: Vec<Block>,
+    warnings: Vec<Diagnostic>,
+    /// The settings of its YAML header, if it has an `entangled` key.
+    config: Option<Config>,
+}
+
+impl Document {
+    /// The text the blocks' lines are in, given `original`, the text that was read.
+    pub fn text<'t>(&'t self, original: &'t str) -> &'t str {
+        self.normalized.as_deref().unwrap_or(original)
+    }
+}
+
+/// The blocks of `text` (the document `path`), warnings, and the settings of its YAML header.
+fn read_blocks(config: &Config, path: &Path, text: &str) -> Result<Found, Diagnostic> {
+    let lines = lines(text);
+    let offset = |l: &str| l.as_ptr() as usize - text.as_ptr() as usize;
+    let mut blocks = Vec::new();
+    let mut warnings = Vec::new();
     let mut i = 0;
     let mut own: Option<Config> = None;
     // A YAML header: from a first line starting `---` to the next line starting `---`.
@@ -96,13 +142,12 @@ pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagno
         i = end + 1;
     }
     let config = own.as_ref().unwrap_or(config);
-    doc.config = own.clone();
     let m = &config.markers;
     while i < lines.len() {
         let line = lines[i].trim_end();
-        if m.begin_ignore.is_match(line) {
+        if m.may_ignore(line) && m.begin_ignore.is_match(line) {
             let end = (i + 1..lines.len())
-                .find(|&k| m.end_ignore.is_match(lines[k].trim_end()))
+                .find(|&k| m.may_ignore(lines[k]) && m.end_ignore.is_match(lines[k].trim_end()))
                 .ok_or_else(|| {
                     err(
                         path,
@@ -114,7 +159,7 @@ pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagno
             i = end + 1;
             continue;
         }
-        let Some(open) = m.open.captures(line) else {
+        let Some(open) = m.may_fence(line).then(|| m.open.captures(line)).flatten() else {
             i += 1;
             continue;
         };
@@ -122,7 +167,11 @@ pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagno
         let props = open.name("properties").map_or("", |g| g.as_str());
         let mut close = None;
         for (k, l) in lines.iter().enumerate().skip(i + 1) {
-            let Some(c) = m.close.captures(l.trim_end()) else {
+            let Some(c) = m
+                .may_fence(l)
+                .then(|| m.close.captures(l.trim_end()))
+                .flatten()
+            else {
                 continue;
             };
             let ci = c.name("indent").map_or("", |g| g.as_str());
@@ -171,7 +220,12 @@ pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagno
                     ))
                 }
             };
-            source.push((k + 1, body.to_string()));
+            let start = offset(body);
+            source.push(Line {
+                n: k + 1,
+                start,
+                end: start + body.len(),
+            });
         }
         let mut block = Block {
             properties: properties::read(props),
@@ -182,11 +236,16 @@ pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagno
             source,
             verbatim,
         };
-        run_hooks(config, path, &mut block, &mut doc.warnings)?;
-        doc.blocks.push(block);
+        run_hooks(config, path, text, &mut block, &mut warnings)?;
+        blocks.push(block);
         i = close + 1;
     }
-    Ok(doc)
+    let config = own.clone();
+    Ok(Found {
+        blocks,
+        warnings,
+        config,
+    })
 }
 
 /// The settings of a YAML header (its lines, without the `---` lines) that has an `entangled`
@@ -293,27 +352,21 @@ fn toml_value(v: &yaml_rust2::Yaml) -> Option<String> {
 fn run_hooks(
     config: &Config,
     path: &Path,
+    text: &str,
     block: &mut Block,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<(), Diagnostic> {
     for hook in &config.hooks {
+        let first = block.source.first().map(|l| l.of(text));
         match hook {
-            Hook::QuartoAttributes => quarto_attributes(config, path, block, warnings)?,
+            Hook::QuartoAttributes => quarto_attributes(config, path, text, block, warnings)?,
             Hook::Shebang => {
-                if block
-                    .source
-                    .first()
-                    .is_some_and(|(_, l)| l.starts_with("#!"))
-                {
+                if first.is_some_and(|l| l.starts_with("#!")) {
                     block.header.push(block.source.remove(0));
                 }
             }
             Hook::SpdxLicense => {
-                if block
-                    .source
-                    .first()
-                    .is_some_and(|(_, l)| l.contains("SPDX-License-Identifier"))
-                {
+                if first.is_some_and(|l| l.contains("SPDX-License-Identifier")) {
                     block.header.push(block.source.remove(0));
                 }
             }
@@ -327,6 +380,7 @@ fn run_hooks(
 fn quarto_attributes(
     config: &Config,
     path: &Path,
+    text: &str,
     block: &mut Block,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<(), Diagnostic> {
@@ -342,8 +396,8 @@ fn quarto_attributes(
     };
     let mut header = Vec::new();
     let mut body_start = 0;
-    for (k, (_, l)) in block.source.iter().enumerate() {
-        match yaml_line(l) {
+    for (k, l) in block.source.iter().enumerate() {
+        match yaml_line(l.of(text)) {
             Some(y) => header.push(y),
             None => {
                 body_start = k;
@@ -353,7 +407,7 @@ fn quarto_attributes(
     }
     // As Entangled does: when every line is an attribute line, none leaves the block (but the
     // attributes are still read).
-    let at = block.source.first().map_or(block.open_line, |(n, _)| *n);
+    let at = block.source.first().map_or(block.open_line, |l| l.n);
     let docs = yaml_rust2::YamlLoader::load_from_str(&header.join("\n")).map_err(|e| {
         err(
             path,
@@ -447,28 +501,33 @@ fn scalar(v: &yaml_rust2::Yaml) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The lines' numbers and texts, in document `d` read from `original`.
+    fn texts<'d>(d: &'d Document, original: &'d str, lines: &[Line]) -> Vec<(usize, &'d str)> {
+        lines
+            .iter()
+            .map(|l| (l.n, l.of(d.text(original))))
+            .collect()
+    }
+
     fn doc(text: &str) -> Result<Document, Diagnostic> {
         read(&Config::default(), Path::new("a.md"), text)
     }
 
     #[test]
     fn blocks_by_lines() {
-        let d = doc("---\ntitle: x\n---\n# T\n\n``` {.rust #a}\nfn a() {}\n```\n\n~~~markdown\n```{.rust #b}\nx\n```\n~~~\n  ```{.rust file=x.rs}\n  #!/bin/sh\n\n  <<a>>\n    ```\n  ```\n").unwrap();
+        let text = "---\ntitle: x\n---\n# T\n\n``` {.rust #a}\nfn a() {}\n```\n\n~~~markdown\n```{.rust #b}\nx\n```\n~~~\n  ```{.rust file=x.rs}\n  #!/bin/sh\n\n  <<a>>\n    ```\n  ```\n";
+        let d = doc(text).unwrap();
         assert_eq!(d.blocks.len(), 2);
         assert!(d.config.is_none());
         let b = &d.blocks[0];
         assert_eq!((b.open_line, b.close_line), (6, 8));
-        assert_eq!(b.source, [(7, "fn a() {}".to_string())]);
+        assert_eq!(texts(&d, text, &b.source), [(7, "fn a() {}")]);
         let b = &d.blocks[1];
         assert_eq!(b.indent, "  ");
-        assert_eq!(b.header, [(16, "#!/bin/sh".to_string())]);
+        assert_eq!(texts(&d, text, &b.header), [(16, "#!/bin/sh")]);
         assert_eq!(
-            b.source,
-            [
-                (17, String::new()),
-                (18, "<<a>>".into()),
-                (19, "  ```".into())
-            ]
+            texts(&d, text, &b.source),
+            [(17, ""), (18, "<<a>>"), (19, "  ```")]
         );
     }
 
@@ -504,16 +563,12 @@ mod tests {
     #[test]
     fn quarto_attributes_hold_any_yaml() {
         let c = Config::parse(Path::new("entangled.toml"), "style = \"basic\"\n", &[]).unwrap();
-        let d = read(
-            &c,
-            Path::new("a.md"),
-            "```python\n#| id: a\n#| file: a.py\n#| creates: [x, y]\n#| requires: #b\nprint(1)\n```\n",
-        )
-        .unwrap();
+        let text = "```python\n#| id: a\n#| file: a.py\n#| creates: [x, y]\n#| requires: #b\nprint(1)\n```\n";
+        let d = read(&c, Path::new("a.md"), text).unwrap();
         let b = &d.blocks[0];
         assert_eq!(properties::id(&b.properties), Some("a"));
         assert_eq!(properties::attribute(&b.properties, "file"), Some("a.py"));
-        assert_eq!(b.source, [(6, "print(1)".to_string())]);
+        assert_eq!(texts(&d, text, &b.source), [(6, "print(1)")]);
         let e = read(
             &c,
             Path::new("a.md"),
@@ -525,7 +580,8 @@ mod tests {
 
     #[test]
     fn crlf() {
-        let d = doc("```{.rust #a}\r\nx\r\n```\r\n").unwrap();
-        assert_eq!(d.blocks[0].source, [(2, "x".to_string())]);
+        let text = "```{.rust #a}\r\nx\r\n```\r\n";
+        let d = doc(text).unwrap();
+        assert_eq!(texts(&d, text, &d.blocks[0].source), [(2, "x")]);
     }
 }

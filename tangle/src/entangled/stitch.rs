@@ -258,17 +258,23 @@ pub fn plan(
     }
     let mut out = BTreeMap::new();
     for (doc, text) in texts {
-        let changed: Vec<(&BlockInfo, &Vec<String>)> = new
+        let Some(d) = web.doc_index(doc) else {
+            continue;
+        };
+        let changed: Vec<Changed<'_>> = new
             .iter()
-            .map(|(&b, (lines, _))| (&web.block_info[b], lines))
-            .filter(|(info, lines)| {
-                info.doc == *doc
-                    && (info.source.len() != lines.len()
-                        || info
-                            .source
-                            .iter()
-                            .zip(lines.iter())
-                            .any(|((_, a), b)| !same_line(a, b)))
+            .filter(|(&b, _)| web.block_info[b].doc == *doc)
+            .map(|(&b, (lines, _))| {
+                let info = &web.block_info[b];
+                let old = info.source.iter().map(|l| web.text(d, l)).collect();
+                Changed {
+                    info,
+                    old,
+                    new: lines,
+                }
+            })
+            .filter(|c| {
+                c.old.len() != c.new.len() || c.old.iter().zip(c.new).any(|(a, b)| !same_line(a, b))
             })
             .collect();
         if changed.is_empty() {
@@ -279,6 +285,13 @@ pub fn plan(
     Ok(out)
 }
 
+/// A block whose lines an edited file changes: its lines now and as edited.
+struct Changed<'w> {
+    info: &'w BlockInfo,
+    old: Vec<&'w str>,
+    new: &'w Vec<String>,
+}
+
 /// Whether a block's line reads back as `new`: the same, or the same reference line (tangling
 /// drops spaces after a reference).
 fn same_line(old: &str, new: &str) -> bool {
@@ -286,7 +299,7 @@ fn same_line(old: &str, new: &str) -> bool {
 }
 
 /// `text` with each block's code lines replaced by its new lines, indented as its fence.
-fn rewrite(text: &str, changed: &[(&BlockInfo, &Vec<String>)]) -> String {
+fn rewrite(text: &str, changed: &[Changed<'_>]) -> String {
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let normal = super::read::normalize_newlines(text);
     let ends_open = !normal.ends_with('\n');
@@ -295,18 +308,16 @@ fn rewrite(text: &str, changed: &[(&BlockInfo, &Vec<String>)]) -> String {
         lines.pop();
     }
     // From the last block up, so earlier line numbers stay right.
-    let mut order: Vec<&(&BlockInfo, &Vec<String>)> = changed.iter().collect();
-    order.sort_by_key(|(info, _)| std::cmp::Reverse(info.open_line));
-    for (info, new) in order {
+    let mut order: Vec<&Changed<'_>> = changed.iter().collect();
+    order.sort_by_key(|c| std::cmp::Reverse(c.info.open_line));
+    for c in order {
+        let info = c.info;
         // The code lines run up to the closing fence; header and `#|` lines stay.
-        let first = info
-            .source
-            .first()
-            .map_or(info.close_line, |(line, _)| *line);
+        let first = info.source.first().map_or(info.close_line, |l| l.n);
         let range = first - 1..info.close_line - 1;
-        let indented = new.iter().enumerate().map(|(k, l)| {
+        let indented = c.new.iter().enumerate().map(|(k, l)| {
             // A reference line keeps what tangling dropped (spaces after `>>`).
-            if let Some((_, old)) = info.source.get(k).filter(|(_, old)| same_line(old, l)) {
+            if let Some(old) = c.old.get(k).filter(|old| same_line(old, l)) {
                 format!("{}{old}", info.indent)
             } else if l.is_empty() {
                 String::new()
