@@ -71,9 +71,14 @@ pub fn normalize_newlines(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// The lines of `text` (without line breaks); a last line without one counts.
 fn lines(text: &str) -> Vec<&str> {
-    let mut v: Vec<&str> = text.split('\n').collect();
-    if v.last() == Some(&"") {
-        v.pop();
+    let mut v = Vec::with_capacity(text.len() / 32);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        v.push(&text[start..end]);
+        start = end + 1;
+    }
+    if start < text.len() {
+        v.push(&text[start..]);
     }
     v
 }
