@@ -765,6 +765,17 @@ impl<'w> Dialect<'w> for Expander<'w> {
         })
     }
 
+    /// Lines up to the next reference line (a marker is never one).
+    fn plain_lines(&self, unit: Piece, from: usize) -> usize {
+        let Piece::Block(b) = unit else {
+            return 0;
+        };
+        let u = &self.web.units[b as usize];
+        (from..u.lines.len())
+            .take_while(|&i| u.lines[i].marker || reference(self.web.line(u, i)).is_none())
+            .count()
+    }
+
     fn resolve(&mut self, name: &'w str, at: CalledAt<Piece>) -> Result<Option<usize>, Diagnostic> {
         let want = match at.unit {
             Piece::Block(b) => RefName::parse(name, &self.web.units[b as usize].namespace),
