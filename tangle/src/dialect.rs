@@ -102,11 +102,15 @@ pub trait Dialect<'s> {
         name: &'s str,
         at: CalledAt<Self::Unit>,
     ) -> Result<Option<Self::Target>, Diagnostic>;
-    /// What separates part `k` of `target` from part `k + 1`.
-    fn separator(&mut self, target: Self::Target, k: usize) -> Result<Separator, Diagnostic>;
+    /// What separates part `k` of `target` from part `k + 1`; by default a new line.
+    fn separator(&mut self, _target: Self::Target, _k: usize) -> Result<Separator, Diagnostic> {
+        Ok(Separator::NewLine)
+    }
     /// Whether references in `unit`, reached as part of `target` (`None`: the root), are
-    /// expanded.
-    fn expands(&mut self, target: Option<Self::Target>, unit: Self::Unit) -> bool;
+    /// expanded; by default they are.
+    fn expands(&mut self, _target: Option<Self::Target>, _unit: Self::Unit) -> bool {
+        true
+    }
     /// Expansions of the same key must not nest (a cycle); `None`: not checked.
     fn key(&self, target: Option<Self::Target>, unit: Self::Unit) -> Option<usize>;
     /// Keys are below this.
@@ -139,4 +143,38 @@ pub fn shown_steps(len: usize) -> (impl Fn(usize) -> bool, usize) {
     let long = len > 2 * CYCLE_SHOWN + 1;
     let shown = move |k: usize| !long || k < CYCLE_SHOWN || k >= len - CYCLE_SHOWN;
     (shown, if long { len - 2 * CYCLE_SHOWN } else { 0 })
+}
+
+/// The error for a cycle of named fragments (the Markdown and Entangled dialects): the chain
+/// of names, bounded by [`shown_steps`], at the reference that would open the first again,
+/// with a note at each reference of the chain.
+pub fn fragment_cycle<U: Copy>(
+    steps: &[CycleStep<U>],
+    again: CycleStep<U>,
+    name: impl Fn(usize) -> String,
+    pos: impl Fn(CalledAt<U>) -> crate::diag::Pos,
+) -> Diagnostic {
+    let (shown, omitted) = shown_steps(steps.len());
+    let mut chain = String::new();
+    for (k, s) in steps.iter().enumerate() {
+        if shown(k) {
+            chain.push_str(&format!("«{}» → ", name(s.key)));
+        } else if k == CYCLE_SHOWN {
+            chain.push_str(&format!("… {omitted} more … → "));
+        }
+    }
+    chain.push_str(&format!("«{}»", name(again.key)));
+    let message = if omitted > 0 {
+        format!("reference cycle of {} fragments: {chain}", steps.len())
+    } else {
+        format!("reference cycle: {chain}")
+    };
+    let mut d = Diagnostic::error(pos(again.called_at), message);
+    for (_, s) in steps.iter().enumerate().filter(|(k, _)| shown(*k)) {
+        d = d.with_note(
+            pos(s.called_at),
+            format!("«{}» is referenced here", name(s.key)),
+        );
+    }
+    d
 }

@@ -11,7 +11,7 @@
 //! line it is part of ends; a reference whose expansion fits on one line copies nothing.
 
 use crate::diag::{Diagnostic, Pos};
-use crate::dialect::{shown_steps, CalledAt, CycleStep, Dialect, Found, PrefixRule, Separator};
+use crate::dialect::{CalledAt, CycleStep, Dialect, Found, PrefixRule, Separator};
 use crate::mapped::MappedText;
 use crate::model::{BlockRef, Web};
 use crate::output::{Origin, Segment, SourceMap};
@@ -159,14 +159,6 @@ impl<'w> Dialect<'w> for Markdown<'w> {
         }
     }
 
-    fn separator(&mut self, _: usize, _: usize) -> Result<Separator, Diagnostic> {
-        Ok(Separator::NewLine)
-    }
-
-    fn expands(&mut self, _: Option<usize>, _: BlockRef) -> bool {
-        true
-    }
-
     fn key(&self, target: Option<usize>, _: BlockRef) -> Option<usize> {
         target
     }
@@ -213,30 +205,12 @@ impl<'w> Dialect<'w> for Markdown<'w> {
     /// The chain of references from the fragment back to itself. A long chain shows its
     /// first and last few steps and how many were left out.
     fn cycle(&self, steps: &[CycleStep<BlockRef>], again: CycleStep<BlockRef>) -> Diagnostic {
-        let name = |key: usize| self.web.fragments[key].name.as_str();
-        let (shown, omitted) = shown_steps(steps.len());
-        let mut chain = String::new();
-        for (k, s) in steps.iter().enumerate() {
-            if shown(k) {
-                chain.push_str(&format!("«{}» → ", name(s.key)));
-            } else if k == crate::dialect::CYCLE_SHOWN {
-                chain.push_str(&format!("… {omitted} more … → "));
-            }
-        }
-        chain.push_str(&format!("«{}»", name(again.key)));
-        let message = if omitted > 0 {
-            format!("reference cycle of {} fragments: {chain}", steps.len())
-        } else {
-            format!("reference cycle: {chain}")
-        };
-        let mut d = Diagnostic::error(self.pos(again.called_at), message);
-        for (_, s) in steps.iter().enumerate().filter(|(k, _)| shown(*k)) {
-            d = d.with_note(
-                self.pos(s.called_at),
-                format!("«{}» is referenced here", name(s.key)),
-            );
-        }
-        d
+        crate::dialect::fragment_cycle(
+            steps,
+            again,
+            |key| self.web.fragments[key].name.to_string(),
+            |at| self.pos(at),
+        )
     }
 }
 

@@ -38,9 +38,7 @@ pub mod read;
 pub mod stitch;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
-use crate::dialect::{
-    shown_steps, CalledAt, CycleStep, Dialect, Found, PrefixRule, Rules, Separator,
-};
+use crate::dialect::{CalledAt, CycleStep, Dialect, Found, PrefixRule, Rules};
 use crate::output::{Origin, Output, SourceMap};
 use crate::tangle::Tangled;
 use config::{Annotation, Config, Namespace};
@@ -806,14 +804,6 @@ impl<'w> Dialect<'w> for Expander<'w> {
         }
     }
 
-    fn separator(&mut self, _: usize, _: usize) -> Result<Separator, Diagnostic> {
-        Ok(Separator::NewLine)
-    }
-
-    fn expands(&mut self, _: Option<usize>, _: Piece) -> bool {
-        true
-    }
-
     fn key(&self, target: Option<usize>, _: Piece) -> Option<usize> {
         target
     }
@@ -859,28 +849,12 @@ impl<'w> Dialect<'w> for Expander<'w> {
     }
 
     fn cycle(&self, steps: &[CycleStep<Piece>], again: CycleStep<Piece>) -> Diagnostic {
-        let name = |key: usize| self.web.fragments[key].name.to_string();
-        let (shown, omitted) = shown_steps(steps.len());
-        let mut chain = String::new();
-        for (k, s) in steps.iter().enumerate() {
-            if shown(k) {
-                chain.push_str(&format!("«{}» → ", name(s.key)));
-            } else if k == crate::dialect::CYCLE_SHOWN {
-                chain.push_str(&format!("… {omitted} more … → "));
-            }
-        }
-        chain.push_str(&format!("«{}»", name(again.key)));
-        let mut d = Diagnostic::error(
-            self.pos(again.called_at),
-            format!("reference cycle: {chain}"),
-        );
-        for (_, s) in steps.iter().enumerate().filter(|(k, _)| shown(*k)) {
-            d = d.with_note(
-                self.pos(s.called_at),
-                format!("«{}» is referenced here", name(s.key)),
-            );
-        }
-        d
+        crate::dialect::fragment_cycle(
+            steps,
+            again,
+            |key| self.web.fragments[key].name.to_string(),
+            |at| self.pos(at),
+        )
     }
 }
 
