@@ -20,6 +20,9 @@ pub struct Book {
     pub chapters: Vec<PathBuf>,
     /// Coderef label format (`[preprocessor.tangle] labels`).
     pub labels: String,
+    /// `[preprocessor.tangle] dialect = "entangled"`: the chapters are written in Entangled's
+    /// dialect (with its default settings), as if an `entangled.toml` stood beside the book.
+    pub entangled: bool,
 }
 
 impl Book {
@@ -37,6 +40,7 @@ impl Book {
         let toml_path = root.join("book.toml");
         let text = source::read(&toml_path)?;
         let (src, labels) = settings(&toml_path, &text)?;
+        let entangled = dialect(&toml_path, &text)?;
         let src = PathBuf::from(src);
         let summary = src.join("SUMMARY.md");
         let text = source::read(&root.join(&summary)).map_err(|mut d| {
@@ -52,6 +56,7 @@ impl Book {
             src,
             chapters,
             labels,
+            entangled,
         })
     }
 }
@@ -105,6 +110,33 @@ fn settings(path: &Path, text: &str) -> Result<(String, String), Diagnostic> {
         src.map_or_else(|| "src".into(), |(s, _)| s),
         labels.map_or_else(|| DEFAULT_LABELS.into(), |(s, _)| s),
     ))
+}
+
+/// Whether `[preprocessor.tangle] dialect` (in the text of `book.toml` at `path`) chooses
+/// Entangled's dialect: `"entangled"` does, `"markdown"` (the default) does not, anything
+/// else is an error at the value.
+fn dialect(path: &Path, text: &str) -> Result<bool, Diagnostic> {
+    let table = DeTable::parse(text).map_err(|e| {
+        let at = e.span().map_or(0, |s| s.start);
+        Diagnostic::error(
+            offset_pos(path, text, at),
+            format!("invalid TOML: {}", e.message().trim_end()),
+        )
+    })?;
+    match string(
+        path,
+        text,
+        table.get_ref(),
+        &["preprocessor", "tangle", "dialect"],
+    )? {
+        None => Ok(false),
+        Some((d, _)) if d == "markdown" => Ok(false),
+        Some((d, _)) if d == "entangled" => Ok(true),
+        Some((d, at)) => Err(Diagnostic::error(
+            offset_pos(path, text, at),
+            format!("unknown dialect `{d}` (`markdown`, the default, or `entangled`)"),
+        )),
+    }
 }
 
 /// The string at `keys` (a table path, then a key), and its offset in `text`; an error if it

@@ -114,6 +114,8 @@ struct Config {
     /// The book's root folder (mdBook's context), where an `entangled.toml` makes the chapters
     /// Entangled's dialect.
     root: PathBuf,
+    /// `[preprocessor.tangle] dialect = "entangled"`.
+    entangled: bool,
 }
 
 impl Config {
@@ -127,6 +129,7 @@ impl Config {
             src: PathBuf::from(src),
             labels: labels.to_string(),
             root: PathBuf::from(ctx["root"].as_str().unwrap_or(".")),
+            entangled: cfg["preprocessor"]["tangle"]["dialect"].as_str() == Some("entangled"),
         }
     }
 }
@@ -234,8 +237,16 @@ fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagno
         .map(|p| (p.source.clone(), p.content.clone()))
         .collect();
     // The same function as `tangle` itself: the same errors, the same warnings.
-    let (web, warnings) = match crate::entangled::config::settings_file(&config.root) {
-        Some(settings) => entangled_web(config, &settings, &chapters)?,
+    let entangled = match crate::entangled::config::settings_file(&config.root) {
+        Some(settings) => Some(
+            crate::entangled::config::Config::load(&config.root, &settings)
+                .map_err(|d| Diagnostics(vec![d]))?,
+        ),
+        None if config.entangled => Some(crate::entangled::config::Config::default()),
+        None => None,
+    };
+    let (web, warnings) = match entangled {
+        Some(ent) => entangled_web(config, &ent, &chapters)?,
         None => {
             let tangle = tangle_markdown(&chapters, &config.labels)?;
             (tangle.web, tangle.tangled.warnings)
@@ -272,17 +283,23 @@ fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagno
 /// documents read from disk, the pages as mdBook hands them) as `tangle` does.
 fn entangled_web(
     config: &Config,
-    settings: &Path,
+    ent: &crate::entangled::config::Config,
     chapters: &[(PathBuf, String)],
 ) -> Result<(Web, Vec<Diagnostic>), Diagnostics> {
     use crate::entangled;
-    let ent = entangled::config::Config::load(&config.root, settings)
-        .map_err(|d| Diagnostics(vec![d]))?;
-    let files = entangled::documents(&config.root, &ent);
+    // The documents: those the settings' watch list finds, or, for a book that chose the
+    // dialect in book.toml, its chapters.
+    let files = if ent.path.is_some() {
+        entangled::documents(&config.root, ent)
+    } else {
+        let mut files: Vec<PathBuf> = chapters.iter().map(|(p, _)| p.clone()).collect();
+        files.sort_by(|a, b| a.components().cmp(b.components()));
+        files
+    };
     let pages: std::collections::BTreeMap<PathBuf, String> = chapters.iter().cloned().collect();
     let docs = entangled::read_texts(&config.root, &files, &pages)?;
-    let tangled = entangled::tangle(&ent, docs, false)?;
-    let web = entangled::site_web(&ent, chapters, &config.labels)?;
+    let tangled = entangled::tangle(ent, docs, false)?;
+    let web = entangled::site_web(ent, chapters, &config.labels)?;
     Ok((web, tangled.warnings))
 }
 

@@ -43,6 +43,18 @@ pub struct EntangledBook {
     pub files: Vec<PathBuf>,
 }
 
+impl EntangledBook {
+    /// An mdBook book whose `book.toml` chooses Entangled's dialect: Entangled's default
+    /// settings, the chapters as its documents (in Entangled's order, by path).
+    pub fn of_book(book: &Book) -> EntangledBook {
+        let mut files = book.chapters.clone();
+        files.sort_by(|a, b| a.components().cmp(b.components()));
+        let mut config = crate::entangled::config::Config::default();
+        config.path = Some("book.toml".into());
+        EntangledBook { config, files }
+    }
+}
+
 /// The documents and the folder that their paths, and the outputs' paths, are relative to.
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -78,6 +90,12 @@ impl Project {
             }
             if dir.join("book.toml").is_file() {
                 let book = Book::load(dir)?;
+                if book.entangled {
+                    return Ok(Some(Project {
+                        root: dir.to_path_buf(),
+                        documents: Documents::Entangled(Box::new(EntangledBook::of_book(&book))),
+                    }));
+                }
                 return Ok(Some(Project {
                     root: dir.to_path_buf(),
                     documents: Documents::Book(book),

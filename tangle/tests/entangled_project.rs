@@ -429,3 +429,48 @@ fn tangle_keeps_edits_that_were_not_carried_back() {
     failed(&tangle(&dir, &[]));
     assert_eq!(read(&dir, "src/main.rs"), "// mine\n");
 }
+
+/// The dialect chosen in book.toml instead of by an entangled.toml: Entangled's default
+/// settings, the chapters as its documents; the same files, and the mdBook site.
+#[test]
+fn book_toml_can_choose_the_dialect() {
+    let with_settings = book("dialect-settings");
+    ok(&tangle(&with_settings, &[]));
+    let dir = book("dialect-book");
+    fs::remove_file(dir.join("entangled.toml")).unwrap();
+    fs::write(
+        dir.join("book.toml"),
+        format!(
+            "[book]\ntitle = \"Greeter\"\nsrc = \"docs\"\n\n[preprocessor.tangle]\ncommand = \"{} mdbook\"\ndialect = \"entangled\"\n",
+            env!("CARGO_BIN_EXE_tangle")
+        ),
+    )
+    .unwrap();
+    ok(&tangle(&dir, &[]));
+    assert_eq!(
+        read(&dir, "src/main.rs"),
+        read(&with_settings, "src/main.rs")
+    );
+    ok(&tangle(&dir, &["--check"]));
+    let out = Command::new("mdbook")
+        .arg("build")
+        .current_dir(&dir)
+        .output()
+        .expect("mdbook is installed (.ci/run installs it)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        read(&dir, "book/greeting.html").contains(r#"<dfn class="tangle-name">«functions»</dfn>"#)
+    );
+    // An unknown dialect is an error at its value.
+    edit(
+        &dir,
+        "book.toml",
+        "dialect = \"entangled\"",
+        "dialect = \"noweb\"",
+    );
+    let err = failed(&tangle(&dir, &[]));
+    assert!(
+        err.contains("book.toml:7:11: error: unknown dialect `noweb`"),
+        "{err}"
+    );
+}
