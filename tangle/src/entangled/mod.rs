@@ -144,17 +144,17 @@ pub struct Web {
 /// What [`stitch`] and the mdBook preprocessor need to know of a block.
 #[derive(Debug, Clone)]
 pub struct BlockInfo {
-    pub doc: PathBuf,
+    /// Its document's index in the web ([`Web::doc_path`]).
+    pub doc: u32,
     pub open_line: usize,
     pub close_line: usize,
     pub indent: String,
     pub name: RefName,
     /// `init` or the count shown in the begin marker.
     pub count: String,
-    /// The block's code lines (after the hooks) and the lines its hooks moved before its
-    /// begin marker, in its document's text ([`Web::text`]).
-    pub source: Vec<read::Line>,
-    pub header: Vec<read::Line>,
+    /// How many lines its hooks moved before its begin marker (its code lines follow them:
+    /// [`Web::source`]).
+    pub header_len: usize,
     pub file: Option<PathBuf>,
     /// `mode=`: the file's permissions, taken from the first block of a file's fragment.
     pub mode: Option<u32>,
@@ -278,6 +278,10 @@ pub fn web(
         block_info: Vec::new(),
         annotation,
     };
+    // Room for every block at once (doubling a large vector holds both copies for a while).
+    let blocks: usize = read_docs.iter().map(|d| d.blocks.len()).sum();
+    web.units.reserve_exact(blocks);
+    web.block_info.reserve_exact(blocks);
     let mut target_index: HashMap<PathBuf, usize> = HashMap::new();
     // Per (name, document): blocks so far, for the marker counts.
     let mut counts: HashMap<(usize, u32), usize> = HashMap::new();
@@ -366,9 +370,9 @@ pub fn web(
                 no_comment: comment.is_none(),
             };
             let code = |l: &read::Line| UnitLine {
-                n: l.n as u32,
-                start: l.start as u32,
-                end: l.end as u32,
+                n: l.n,
+                start: l.start,
+                end: l.end,
                 marker: false,
             };
             let marker = |markers: &mut String, n: usize, text: std::fmt::Arguments| {
@@ -401,7 +405,7 @@ pub fn web(
                 unit.lines.push(line);
             }
             for l in &block.source {
-                if block.verbatim.binary_search(&l.n).is_ok() {
+                if block.verbatim.binary_search(&l.n()).is_ok() {
                     unit.verbatim.push(unit.lines.len() as u32);
                 }
                 unit.lines.push(code(l));
@@ -416,14 +420,13 @@ pub fn web(
             }
             web.units.push(unit);
             web.block_info.push(BlockInfo {
-                doc: doc.path.clone(),
+                doc: d,
                 open_line: block.open_line,
                 close_line: block.close_line,
                 indent: block.indent,
                 name,
                 count,
-                source: block.source,
-                header: block.header,
+                header_len: block.header.len(),
                 file: file.map(pure_path),
                 mode,
             });
@@ -537,7 +540,7 @@ pub fn site_web(
                 .header
                 .first()
                 .or(block.source.first())
-                .map_or(block.close_line, |l| l.n);
+                .map_or(block.close_line, read::Line::n);
             blocks.push(Block::from_lines(
                 kind,
                 properties::language(props).unwrap_or(""),
@@ -888,14 +891,20 @@ impl Web {
         &text[l.start as usize..l.end as usize]
     }
 
-    /// The text of line `line` of document `doc` (its index in the web's documents).
-    pub fn text(&self, doc: usize, line: &read::Line) -> &str {
-        line.of(&self.texts[doc])
+    /// The path of document `doc` (its index in the web).
+    pub fn doc_path(&self, doc: u32) -> &Path {
+        &self.docs[doc as usize]
     }
 
-    /// The index of document `path` in the web.
-    pub fn doc_index(&self, path: &Path) -> Option<usize> {
-        self.docs.iter().position(|d| d == path)
+    /// The code lines of block `b` (after the hooks), with their document lines. (With the
+    /// naked annotation, references to empty fragments are gone from them: see
+    /// [`Web::drop_empty_references`]; sync reads the blocks of annotated files only.)
+    pub fn source(&self, b: usize) -> Vec<(usize, &str)> {
+        let u = &self.units[b];
+        (self.block_info[b].header_len..u.lines.len())
+            .filter(|&i| !u.lines[i].marker)
+            .map(|i| (u.lines[i].n as usize, self.line(u, i)))
+            .collect()
     }
 
     /// The fragment a code line refers to, if it is a reference line to a defined name.

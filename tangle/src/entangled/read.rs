@@ -16,15 +16,20 @@ use std::path::{Path, PathBuf};
 /// indentation) is in the document's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line {
-    pub n: usize,
-    pub start: usize,
-    pub end: usize,
+    pub n: u32,
+    pub start: u32,
+    pub end: u32,
 }
 
 impl Line {
     /// The line's text, in `text` (its document's).
     pub fn of<'t>(&self, text: &'t str) -> &'t str {
-        &text[self.start..self.end]
+        &text[self.start as usize..self.end as usize]
+    }
+
+    /// Its 1-based document line.
+    pub fn n(&self) -> usize {
+        self.n as usize
     }
 }
 
@@ -227,9 +232,9 @@ fn read_blocks(config: &Config, path: &Path, text: &str) -> Result<Found, Diagno
             };
             let start = offset(body);
             source.push(Line {
-                n: k + 1,
-                start,
-                end: start + body.len(),
+                n: (k + 1) as u32,
+                start: start as u32,
+                end: (start + body.len()) as u32,
             });
         }
         let mut block = Block {
@@ -412,7 +417,7 @@ fn quarto_attributes(
     }
     // As Entangled does: when every line is an attribute line, none leaves the block (but the
     // attributes are still read).
-    let at = block.source.first().map_or(block.open_line, |l| l.n);
+    let at = block.source.first().map_or(block.open_line, Line::n);
     let docs = yaml_rust2::YamlLoader::load_from_str(&header.join("\n")).map_err(|e| {
         err(
             path,

@@ -202,7 +202,7 @@ pub fn plan(
         .map(|(k, b)| {
             (
                 Key {
-                    doc: b.doc.clone(),
+                    doc: web.doc_path(b.doc).to_path_buf(),
                     name: b.name.to_string(),
                     count: b.count.clone(),
                 },
@@ -258,18 +258,15 @@ pub fn plan(
     }
     let mut out = BTreeMap::new();
     for (doc, text) in texts {
-        let Some(d) = web.doc_index(doc) else {
-            continue;
-        };
         let changed: Vec<Changed<'_>> = new
             .iter()
-            .filter(|(&b, _)| web.block_info[b].doc == *doc)
+            .filter(|(&b, _)| web.doc_path(web.block_info[b].doc) == doc.as_path())
             .map(|(&b, (lines, _))| {
-                let info = &web.block_info[b];
-                let old = info.source.iter().map(|l| web.text(d, l)).collect();
+                let source = web.source(b);
                 Changed {
-                    info,
-                    old,
+                    info: &web.block_info[b],
+                    first: source.first().map(|(n, _)| *n),
+                    old: source.into_iter().map(|(_, l)| l).collect(),
                     new: lines,
                 }
             })
@@ -288,6 +285,8 @@ pub fn plan(
 /// A block whose lines an edited file changes: its lines now and as edited.
 struct Changed<'w> {
     info: &'w BlockInfo,
+    /// The document line of its first code line, if it has one.
+    first: Option<usize>,
     old: Vec<&'w str>,
     new: &'w Vec<String>,
 }
@@ -313,7 +312,7 @@ fn rewrite(text: &str, changed: &[Changed<'_>]) -> String {
     for c in order {
         let info = c.info;
         // The code lines run up to the closing fence; header and `#|` lines stay.
-        let first = info.source.first().map_or(info.close_line, |l| l.n);
+        let first = c.first.unwrap_or(info.close_line);
         let range = first - 1..info.close_line - 1;
         let indented = c.new.iter().enumerate().map(|(k, l)| {
             // A reference line keeps what tangling dropped (spaces after `>>`).
