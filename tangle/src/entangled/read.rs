@@ -515,7 +515,7 @@ mod tests {
     fn texts<'d>(d: &'d Document, original: &'d str, lines: &[Line]) -> Vec<(usize, &'d str)> {
         lines
             .iter()
-            .map(|l| (l.n, l.of(d.text(original))))
+            .map(|l| (l.n(), l.of(d.text(original))))
             .collect()
     }
 
