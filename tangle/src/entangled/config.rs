@@ -54,11 +54,60 @@ pub struct Markers {
     /// Text that every line the open and close patterns match holds (the built-in patterns'
     /// backticks), so that other lines skip them; `None` for patterns of the book's own.
     pub fence_hint: Option<&'static str>,
+    /// Which built-in open pattern `open` is (matched by hand, see [`Markers::open_match`]);
+    /// `None` for patterns of the book's own.
+    pub builtin: Option<Builtin>,
     /// The same for the ignore patterns.
     pub ignore_hint: Option<&'static str>,
 }
 
+/// The built-in fence patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// `{.rust #id}` after the backticks.
+    Default,
+    /// Anything after them: `rust #id file=path`.
+    Basic,
+}
+
 impl Markers {
+    /// The indentation and properties of an opening fence (`line` without trailing white
+    /// space), as the open pattern's groups give them.
+    pub fn open_match<'l>(&self, line: &'l str) -> Option<(&'l str, &'l str)> {
+        let Some(builtin) = self.builtin else {
+            let c = self.open.captures(line)?;
+            let group = |name| c.name(name).map_or("", |g| g.as_str());
+            return Some((group("indent"), group("properties")));
+        };
+        // By hand, as the patterns read: white space, three backticks, then per style.
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        let rest = body.strip_prefix("```")?;
+        match builtin {
+            Builtin::Basic => Some((indent, rest)),
+            Builtin::Default => {
+                let inner = rest.trim_start().strip_prefix('{')?;
+                let close = inner.find(['{', '}'])?;
+                let after = &inner[close..];
+                (after.starts_with('}') && after[1..].trim_start().is_empty())
+                    .then_some((indent, &inner[..close]))
+            }
+        }
+    }
+
+    /// The indentation of a closing fence (`line` without trailing white space).
+    pub fn close_match<'l>(&self, line: &'l str) -> Option<&'l str> {
+        if self.builtin.is_none() {
+            let c = self.close.captures(line)?;
+            return Some(c.name("indent").map_or("", |g| g.as_str()));
+        }
+        let body = line.trim_start();
+        let rest = body.strip_prefix("```")?;
+        rest.trim_start()
+            .is_empty()
+            .then_some(&line[..line.len() - body.len()])
+    }
+
     /// Whether `line` may match the open or close pattern.
     pub fn may_fence(&self, line: &str) -> bool {
         self.fence_hint.map_or(true, |h| holds(line, h))
@@ -160,6 +209,11 @@ impl Markers {
     fn of(open: &str) -> Markers {
         let fixed = |p: &str| anchored(p).expect("the built-in patterns are valid");
         Markers {
+            builtin: Some(if open == DEFAULT_OPEN {
+                Builtin::Default
+            } else {
+                Builtin::Basic
+            }),
             open: fixed(open),
             close: fixed(CLOSE),
             begin_ignore: fixed(BEGIN_IGNORE),
@@ -397,6 +451,7 @@ impl Config {
                             None => anchored(END_IGNORE).expect("valid"),
                         },
                         fence_hint: None,
+                        builtin: None,
                         ignore_hint: (!own_ignore).then_some("~~~"),
                     };
                     for (name, group) in [(&c.markers.open, "indent"), (&c.markers.close, "indent")]
@@ -526,6 +581,40 @@ mod tests {
         );
         assert_eq!(c.languages["x"].close.as_deref(), Some("*/"));
         assert!(c.markers.open.is_match("```rust #a file=b"));
+    }
+
+    /// The built-in patterns matched by hand read lines as the patterns themselves do.
+    #[test]
+    fn fences_by_hand_as_by_pattern() {
+        let pieces = [
+            "```", "`", " ", "\t", "{", "}", ".rust", "#a", "x", "\u{a0}", "~",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for m in [Markers::of(DEFAULT_OPEN), Markers::of(BASIC_OPEN)] {
+            for _ in 0..20_000 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let mut line = String::new();
+                for k in 0..(state % 8) {
+                    let r = state.rotate_left(9 * k as u32);
+                    line.push_str(pieces[(r % pieces.len() as u64) as usize]);
+                }
+                let line = line.trim_end();
+                let by_pattern = m.open.captures(line).map(|c| {
+                    (
+                        c.name("indent").unwrap().as_str(),
+                        c.name("properties").unwrap().as_str(),
+                    )
+                });
+                assert_eq!(m.open_match(line), by_pattern, "{line:?}");
+                let close = m
+                    .close
+                    .captures(line)
+                    .map(|c| c.name("indent").unwrap().as_str());
+                assert_eq!(m.close_match(line), close, "{line:?}");
+            }
+        }
     }
 
     #[test]

@@ -169,22 +169,20 @@ fn read_blocks(config: &Config, path: &Path, text: &str) -> Result<Found, Diagno
             i = end + 1;
             continue;
         }
-        let Some(open) = m.may_fence(line).then(|| m.open.captures(line)).flatten() else {
+        let Some((indent, props)) = m.may_fence(line).then(|| m.open_match(line)).flatten() else {
             i += 1;
             continue;
         };
-        let indent = open.name("indent").map_or("", |g| g.as_str()).to_string();
-        let props = open.name("properties").map_or("", |g| g.as_str());
+        let indent = indent.to_string();
         let mut close = None;
         for (k, l) in lines.iter().enumerate().skip(i + 1) {
-            let Some(c) = m
+            let Some(ci) = m
                 .may_fence(l)
-                .then(|| m.close.captures(l.trim_end()))
+                .then(|| m.close_match(l.trim_end()))
                 .flatten()
             else {
                 continue;
             };
-            let ci = c.name("indent").map_or("", |g| g.as_str());
             if ci.chars().count() < indent.chars().count() {
                 return Err(err(
                     path,
