@@ -153,10 +153,33 @@ fn read_blocks(config: &Config, path: &Path, text: &str) -> Result<Found, Diagno
     }
     let config = own.as_ref().unwrap_or(config);
     let m = &config.markers;
-    while i < lines.len() {
+    // The lines a marker can be on: with the built-in patterns, those holding a backtick or a
+    // tilde, found with one search through the text; else every line.
+    let candidates: Vec<usize> = if m.fence_hint.is_some() && m.ignore_hint.is_some() {
+        let mut found = Vec::new();
+        let mut line = 0;
+        for at in memchr::memchr2_iter(b'`', b'~', text.as_bytes()) {
+            while line + 1 < lines.len() && offset(lines[line + 1]) <= at {
+                line += 1;
+            }
+            if found.last() != Some(&line) {
+                found.push(line);
+            }
+        }
+        found
+    } else {
+        (0..lines.len()).collect()
+    };
+    // The candidate lines from line `from` on.
+    let from = |from: usize| {
+        let k = candidates.partition_point(|&c| c < from);
+        candidates[k..].iter().copied()
+    };
+    while let Some(next) = from(i).next() {
+        i = next;
         let line = lines[i].trim_end();
         if m.may_ignore(line) && m.begin_ignore.is_match(line) {
-            let end = (i + 1..lines.len())
+            let end = from(i + 1)
                 .find(|&k| m.may_ignore(lines[k]) && m.end_ignore.is_match(lines[k].trim_end()))
                 .ok_or_else(|| {
                     err(
@@ -175,7 +198,8 @@ fn read_blocks(config: &Config, path: &Path, text: &str) -> Result<Found, Diagno
         };
         let indent = indent.to_string();
         let mut close = None;
-        for (k, l) in lines.iter().enumerate().skip(i + 1) {
+        for k in from(i + 1) {
+            let l = lines[k];
             let Some(ci) = m
                 .may_fence(l)
                 .then(|| m.close_match(l.trim_end()))
