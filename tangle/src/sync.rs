@@ -632,7 +632,7 @@ pub fn unsaved_edits(project: &Project, outputs: &[Output]) -> Vec<Diagnostic> {
     errors
 }
 
-/// What [`sync`] found on disk: the outputs edited since they were tangled, as text.
+/// What `tangle sync` found on disk: the outputs edited since they were tangled, as text.
 pub fn edited_outputs(
     project: &Project,
     fresh: &Tangled,

@@ -109,7 +109,7 @@ pub fn read(config: &Config, path: &Path, text: &str) -> Result<Document, Diagno
 }
 
 /// What reading a document's lines finds.
-struct Found {
+struct Reading {
     blocks: Vec<Block>,
     warnings: Vec<Diagnostic>,
     /// The settings of its YAML header, if it has an `entangled` key.
@@ -124,7 +124,7 @@ impl Document {
 }
 
 /// The blocks of `text` (the document `path`), warnings, and the settings of its YAML header.
-fn read_blocks(config: &Config, path: &Path, text: &str) -> Result<Found, Diagnostic> {
+fn read_blocks(config: &Config, path: &Path, text: &str) -> Result<Reading, Diagnostic> {
     let lines = lines(text);
     let offset = |l: &str| l.as_ptr() as usize - text.as_ptr() as usize;
     let mut blocks = Vec::new();
@@ -273,7 +273,7 @@ fn read_blocks(config: &Config, path: &Path, text: &str) -> Result<Found, Diagno
         i = close + 1;
     }
     let config = own.clone();
-    Ok(Found {
+    Ok(Reading {
         blocks,
         warnings,
         config,
