@@ -1,10 +1,10 @@
 //! The mdBook preprocessor's view of an Entangled book: its pages read into the Markdown
 //! model's web, so that the site renders them as it renders our books.
 
-use super::config::{Config, Namespace};
+use super::config::Config;
 use super::properties;
 use super::read;
-use super::web::{posix, pure_path, RefName};
+use super::web::{block_name, file_mode, namespace_of, pure_path, RefName};
 use crate::diag::{Diagnostics, Pos};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,11 +33,7 @@ pub fn site_web(
             }
         };
         let config = doc.config.as_ref().unwrap_or(config);
-        let namespace: Vec<String> = match &config.namespace {
-            Namespace::Global => Vec::new(),
-            Namespace::Private => vec![posix(path)],
-            Namespace::Fixed(ns) => ns.clone(),
-        };
+        let namespace = namespace_of(config, path);
         let mut blocks = Vec::with_capacity(doc.blocks.len());
         for (b, block) in doc.blocks.iter().enumerate() {
             let props = &block.properties;
@@ -45,13 +41,7 @@ pub fn site_web(
             let file = properties::attribute(props, "file").map(pure_path);
             let name = RefName {
                 namespace: namespace.clone(),
-                name: match (id, &file) {
-                    (Some(id), _) => id.to_string(),
-                    (None, Some(_)) => properties::attribute(props, "file")
-                        .unwrap_or_default()
-                        .to_string(),
-                    (None, None) => format!("unnamed-{}:{}", posix(path), block.open_line),
-                },
+                name: block_name(props, path, block.open_line),
             }
             .to_string();
             let at = BlockRef {
@@ -72,8 +62,7 @@ pub fn site_web(
                     false
                 }
             };
-            let mode = properties::attribute(props, "mode")
-                .and_then(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8).ok());
+            let mode = properties::attribute(props, "mode").and_then(file_mode);
             let kind = match (&file, id) {
                 (Some(p), None) if !append => BlockKind::Root {
                     path: p.clone(),

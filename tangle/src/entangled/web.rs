@@ -143,6 +143,32 @@ pub(super) fn posix(p: &Path) -> String {
     p.to_string_lossy().replace('\\', "/")
 }
 
+/// The namespace of document `path`'s names, under `config` (its own, if its header has one).
+pub(super) fn namespace_of(config: &Config, path: &Path) -> Vec<String> {
+    match &config.namespace {
+        Namespace::Global => Vec::new(),
+        Namespace::Private => vec![posix(path)],
+        Namespace::Fixed(ns) => ns.clone(),
+    }
+}
+
+/// A block's name, as Entangled names it: its id, else its `file`, else a name no reference
+/// can write (its document and fence line).
+pub(super) fn block_name(props: &[properties::Property], path: &Path, open_line: usize) -> String {
+    match (properties::id(props), properties::attribute(props, "file")) {
+        (Some(id), _) => id.to_string(),
+        (None, Some(f)) => f.to_string(),
+        (None, None) => format!("unnamed-{}:{}", posix(path), open_line),
+    }
+}
+
+/// A `mode=` value as permission bits: octal (`0755`, `755`, `0o755`), at most `0o7777`.
+pub(super) fn file_mode(m: &str) -> Option<u32> {
+    u32::from_str_radix(m.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|&m| m <= 0o7777)
+}
+
 /// The text a reference line stands for, if `line` is one: `(indentation, name)`.
 pub fn reference(line: &str) -> Option<(usize, &str)> {
     let t = line.trim_end();
@@ -208,11 +234,7 @@ pub fn web(
     for (d, (doc, (_, original))) in read_docs.into_iter().zip(docs).enumerate() {
         let d = d as u32;
         let config = doc.config.as_ref().unwrap_or(config);
-        let namespace: Vec<String> = match &config.namespace {
-            Namespace::Global => Vec::new(),
-            Namespace::Private => vec![posix(&doc.path)],
-            Namespace::Fixed(ns) => ns.clone(),
-        };
+        let namespace = namespace_of(config, &doc.path);
         for block in doc.blocks {
             let at = |line: usize| Pos::new(&doc.path, line, block.indent.chars().count() + 1);
             let props = &block.properties;
@@ -227,25 +249,17 @@ pub fn web(
             let file = properties::attribute(props, "file");
             let mode = match properties::attribute(props, "mode") {
                 None => None,
-                Some(m) => match u32::from_str_radix(m.trim_start_matches("0o"), 8) {
-                    Ok(m) if m <= 0o7777 => Some(m),
-                    _ => {
-                        errors.push(Diagnostic::error(
-                            at(block.open_line),
-                            format!("`mode={m}` is not an octal file mode such as 0755"),
-                        ));
-                        None
-                    }
-                },
-            };
-            let name = match (properties::id(props), file) {
-                (Some(id), _) => id.to_string(),
-                (None, Some(f)) => f.to_string(),
-                (None, None) => format!("unnamed-{}:{}", posix(&doc.path), block.open_line),
+                Some(m) => file_mode(m).or_else(|| {
+                    errors.push(Diagnostic::error(
+                        at(block.open_line),
+                        format!("`mode={m}` is not an octal file mode such as 0755"),
+                    ));
+                    None
+                }),
             };
             let name = RefName {
                 namespace: namespace.clone(),
-                name,
+                name: block_name(props, &doc.path, block.open_line),
             };
             let fragment = *web.by_name.entry(name.clone()).or_insert_with(|| {
                 web.fragments.push(Fragment {
