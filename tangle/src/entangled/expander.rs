@@ -2,7 +2,6 @@
 //! concatenated blocks, prefixes repeated on every line (blank lines too), no trailing text; a
 //! file starts from a line `<<name>>` of its own.
 
-use super::config::Annotation;
 use super::web::{reference, RefName, Web};
 use crate::diag::{Diagnostic, Pos};
 use crate::dialect::{CalledAt, CycleStep, Dialect, Found, PrefixRule, Rules};
@@ -146,20 +145,16 @@ impl<'w> Dialect<'w> for Expander<'w> {
             }
         };
         match self.web.by_name.get(&want) {
-            Some(&f) => {
-                if self.web.annotation == Annotation::Standard {
-                    for &b in &self.web.fragments[f].blocks {
-                        let u = &self.web.units[b as usize];
-                        if u.no_comment {
-                            return Err(Diagnostic::error(
-                                Pos::new(&self.web.docs[u.doc as usize], u.open_line, u.indent as usize + 1),
-                                "this block has no language with a comment syntax, so its `~/~` markers cannot be written (give it a class such as `.rust`, or set `annotation = \"naked\"`)",
-                            ));
-                        }
-                    }
+            Some(&f) => match self.web.fragments[f].uncommented {
+                Some(b) => {
+                    let u = &self.web.units[b as usize];
+                    Err(Diagnostic::error(
+                        Pos::new(&self.web.docs[u.doc as usize], u.open_line, u.indent as usize + 1),
+                        "this block has no language with a comment syntax, so its `~/~` markers cannot be written (give it a class such as `.rust`, or set `annotation = \"naked\"`)",
+                    ))
                 }
-                Ok(Some(f))
-            }
+                None => Ok(Some(f)),
+            },
             None => Err(Diagnostic::error(
                 self.pos(at),
                 format!("undefined reference «{want}»: no block has this name"),

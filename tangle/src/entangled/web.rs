@@ -57,8 +57,6 @@ pub(super) struct Unit {
     pub(super) namespace: Vec<String>,
     /// The block's fence line.
     pub(super) open_line: usize,
-    /// Its language is unknown (with the standard annotation, an error once it is tangled).
-    pub(super) no_comment: bool,
 }
 
 /// A line of a unit: its document line, and its text: bytes `start..end` of its document's
@@ -76,6 +74,9 @@ pub(super) struct UnitLine {
 pub(super) struct Fragment {
     pub(super) name: RefName,
     pub(super) blocks: Vec<u32>,
+    /// With the standard annotation, its first block whose language has no comment syntax
+    /// (no markers can be written for it: an error once the fragment is tangled).
+    pub(super) uncommented: Option<u32>,
 }
 
 /// A file the book writes: its path and the fragment that makes it.
@@ -103,7 +104,6 @@ pub struct Web {
     pub(super) roots: Vec<String>,
     /// For each block: the fragment it belongs to and its marker's count.
     pub block_info: Vec<BlockInfo>,
-    pub(super) annotation: Annotation,
 }
 
 /// What [`super::stitch`] and the mdBook preprocessor need to know of a block.
@@ -222,7 +222,6 @@ pub fn web(
         targets: Vec::new(),
         roots: Vec::new(),
         block_info: Vec::new(),
-        annotation,
     };
     // Room for every block at once (doubling a large vector holds both copies for a while).
     let blocks: usize = read_docs.iter().map(|d| d.blocks.len()).sum();
@@ -265,12 +264,18 @@ pub fn web(
                 web.fragments.push(Fragment {
                     name: name.clone(),
                     blocks: Vec::new(),
+                    uncommented: None,
                 });
                 web.fragments.len() - 1
             });
             let u = web.units.len() as u32;
-            let first = web.fragments[fragment].blocks.is_empty();
-            web.fragments[fragment].blocks.push(u);
+            let standard = annotation == Annotation::Standard;
+            let frag = &mut web.fragments[fragment];
+            let first = frag.blocks.is_empty();
+            frag.blocks.push(u);
+            if standard && comment.is_none() && frag.uncommented.is_none() {
+                frag.uncommented = Some(u);
+            }
             let n = counts.entry((fragment, d)).or_insert(0);
             let count = if first {
                 "init".to_string()
@@ -301,7 +306,6 @@ pub fn web(
                 verbatim: Vec::new(),
                 namespace: namespace.clone(),
                 open_line: block.open_line,
-                no_comment: comment.is_none(),
             };
             let code = |l: &read::Line| UnitLine {
                 n: l.n,
@@ -321,7 +325,6 @@ pub fn web(
                 }
             };
             unit.lines.extend(block.header.iter().map(code));
-            let standard = annotation == Annotation::Standard;
             let (open, close) = match comment {
                 Some(c) => (
                     c.open.as_str(),
