@@ -590,6 +590,46 @@ fn verify(
     }
 }
 
+/// What the last tangle wrote to each output: our manifest's hashes, and for an Entangled book
+/// Entangled's database (for files Entangled wrote last).
+struct Records {
+    manifest: Manifest,
+    entangled: Option<crate::entangled::filedb::FileDb>,
+}
+
+impl Records {
+    fn read(project: &Project) -> Records {
+        Records {
+            manifest: Manifest::read(&project.root).unwrap_or_default(),
+            entangled: match &project.documents {
+                ProjectDocuments::Entangled(_) => {
+                    crate::entangled::filedb::FileDb::read(&project.root)
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// Whether either record says what was written to `path`.
+    fn knows(&self, path: &Path) -> bool {
+        self.manifest.hashes.contains_key(path)
+            || self
+                .entangled
+                .as_ref()
+                .is_some_and(|db| db.files.contains_key(path))
+    }
+
+    /// Whether the last tangle wrote `bytes` to `path`, as either record says.
+    fn wrote(&self, path: &Path, bytes: &[u8]) -> bool {
+        self.manifest.hashes.get(path) == Some(&content_hash(bytes))
+            || self.entangled.as_ref().is_some_and(|db| {
+                db.files.get(path).is_some_and(|d| {
+                    *d == crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(bytes))
+                })
+            })
+    }
+}
+
 /// For an Entangled book, whose files are edited in place (and carried back by `tangle sync`,
 /// as by Entangled's stitch): the outputs that writing would overwrite although they hold
 /// something no tangle wrote there, an edit not carried back or a file of someone else's. A
@@ -599,25 +639,20 @@ pub fn unsaved_edits(project: &Project, outputs: &[Output]) -> Vec<Diagnostic> {
     if !matches!(project.documents, ProjectDocuments::Entangled(_)) {
         return Vec::new();
     }
-    let manifest = Manifest::read(&project.root).unwrap_or_default();
-    let db = crate::entangled::filedb::FileDb::read(&project.root).unwrap_or_default();
+    let records = Records::read(project);
     let mut errors = Vec::new();
     for o in outputs {
         let path = normalize(&o.path);
         let Ok(disk) = std::fs::read(project.root.join(&o.path)) else {
             continue;
         };
-        if disk == o.content {
+        if disk == o.content || records.wrote(&path, &disk) {
             continue;
         }
-        let ours = manifest.hashes.get(&path) == Some(&content_hash(&disk));
-        let digest = crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(&disk));
-        let theirs = db.files.get(&path).is_some_and(|d| *d == digest);
         // Different only in carriage returns or trailing white space: Entangled's own test of
         // sameness; nothing is lost.
-        let alike =
-            digest == crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(&o.content));
-        if !ours && !theirs && !alike {
+        let digest = |b: &[u8]| crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(b));
+        if digest(&disk) != digest(&o.content) {
             errors.push(Diagnostic::error(
                 o.block.clone(),
                 format!(
@@ -637,11 +672,7 @@ pub fn edited_outputs(
     project: &Project,
     fresh: &Tangled,
 ) -> Result<BTreeMap<PathBuf, String>, Diagnostics> {
-    let manifest = Manifest::read(&project.root).unwrap_or_default();
-    let entangled_db = match &project.documents {
-        ProjectDocuments::Entangled(_) => crate::entangled::filedb::FileDb::read(&project.root),
-        _ => None,
-    };
+    let records = Records::read(project);
     let mut edited = BTreeMap::new();
     let mut errors = Vec::new();
     for o in &fresh.outputs {
@@ -655,16 +686,9 @@ pub fn edited_outputs(
         // What the last tangle wrote there, as our manifest records it or, for a file
         // Entangled wrote, as its database does: the documents changed if they no longer
         // tangle to it, the file if it no longer holds it.
-        let ours = manifest.hashes.get(&path).copied();
-        let theirs = entangled_db.as_ref().and_then(|db| db.files.get(&path));
-        let wrote = |bytes: &[u8]| {
-            ours == Some(content_hash(bytes))
-                || theirs.is_some_and(|d| {
-                    *d == crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(bytes))
-                })
-        };
-        let (documents_changed, output_changed) = (!wrote(&o.content), !wrote(&disk));
-        let recorded = (ours.is_some() || theirs.is_some()).then_some(());
+        let recorded = records.knows(&path).then_some(());
+        let documents_changed = !records.wrote(&path, &o.content);
+        let output_changed = !records.wrote(&path, &disk);
         match (recorded, documents_changed, output_changed) {
             (None, _, _) => errors.push(Diagnostic::error(
                 o.block.clone(),
