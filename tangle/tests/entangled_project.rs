@@ -66,6 +66,28 @@ fn read(dir: &Path, rel: &str) -> String {
     fs::read_to_string(dir.join(rel)).unwrap()
 }
 
+/// A `book.toml` for the book in `dir`, with our preprocessor and `more` settings of it.
+fn write_book_toml(dir: &Path, more: &str) {
+    fs::write(
+        dir.join("book.toml"),
+        format!(
+            "[book]\ntitle = \"Greeter\"\nsrc = \"docs\"\n\n[preprocessor.tangle]\ncommand = \"{} mdbook\"\n{more}",
+            env!("CARGO_BIN_EXE_tangle")
+        ),
+    )
+    .unwrap();
+}
+
+/// Builds the book in `dir` with the real mdBook; it must succeed.
+fn mdbook_build(dir: &Path) {
+    let out = Command::new("mdbook")
+        .arg("build")
+        .current_dir(dir)
+        .output()
+        .expect("mdbook is installed (.ci/run installs it)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 /// Replaces `from` by `to` in file `rel` (which must hold it), keeping it writable.
 fn edit(dir: &Path, rel: &str, from: &str, to: &str) {
     let path = dir.join(rel);
@@ -268,23 +290,11 @@ fn sync_on_naked_files_follows_the_line_maps() {
 #[test]
 fn mdbook_renders_an_entangled_book() {
     let dir = book("mdbook");
-    fs::write(
-        dir.join("book.toml"),
-        format!(
-            "[book]\ntitle = \"Greeter\"\nsrc = \"docs\"\n\n[preprocessor.tangle]\ncommand = \"{} mdbook\"\n",
-            env!("CARGO_BIN_EXE_tangle")
-        ),
-    )
-    .unwrap();
+    write_book_toml(&dir, "");
     // With both files, `tangle` reads the chapters in Entangled's dialect.
     ok(&tangle(&dir, &[]));
     assert!(read(&dir, "src/main.rs").contains("~/~ begin"));
-    let out = Command::new("mdbook")
-        .arg("build")
-        .current_dir(&dir)
-        .output()
-        .expect("mdbook is installed (.ci/run installs it)");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    mdbook_build(&dir);
     let page = read(&dir, "book/greeting.html");
     assert!(
         page.contains(r#"<dfn class="tangle-name">«functions»</dfn>"#),
@@ -438,26 +448,14 @@ fn book_toml_can_choose_the_dialect() {
     ok(&tangle(&with_settings, &[]));
     let dir = book("dialect-book");
     fs::remove_file(dir.join("entangled.toml")).unwrap();
-    fs::write(
-        dir.join("book.toml"),
-        format!(
-            "[book]\ntitle = \"Greeter\"\nsrc = \"docs\"\n\n[preprocessor.tangle]\ncommand = \"{} mdbook\"\ndialect = \"entangled\"\n",
-            env!("CARGO_BIN_EXE_tangle")
-        ),
-    )
-    .unwrap();
+    write_book_toml(&dir, "dialect = \"entangled\"\n");
     ok(&tangle(&dir, &[]));
     assert_eq!(
         read(&dir, "src/main.rs"),
         read(&with_settings, "src/main.rs")
     );
     ok(&tangle(&dir, &["--check"]));
-    let out = Command::new("mdbook")
-        .arg("build")
-        .current_dir(&dir)
-        .output()
-        .expect("mdbook is installed (.ci/run installs it)");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    mdbook_build(&dir);
     assert!(
         read(&dir, "book/greeting.html").contains(r#"<dfn class="tangle-name">«functions»</dfn>"#)
     );
