@@ -992,6 +992,17 @@ pub mod service {
         }
     }
 
+    /// The range of every duration given on a command line (`--timeout`, `--grace`, the
+    /// client's `--timeout`): from the loop's resolution, a millisecond, to a day.
+    pub const DURATIONS: std::ops::RangeInclusive<Duration> =
+        Duration::from_millis(1)..=Duration::from_secs(24 * 60 * 60);
+
+    /// `after` from `now`, without overflow: `after` is capped at the longest of
+    /// [`DURATIONS`], and a clock that cannot add even that gives `now`.
+    pub fn deadline(now: std::time::Instant, after: Duration) -> std::time::Instant {
+        now.checked_add(after.min(*DURATIONS.end())).unwrap_or(now)
+    }
+
     /// A request or a reply that holds at most this many bytes is always admitted, and not
     /// counted against `--max-buffered`: a budget filled by hostile clients does not starve the
     /// clients that ask little.
@@ -1267,7 +1278,7 @@ pub mod message {
                 },
                 leftover: Vec::new(),
                 held: Reservation::default(),
-                deadline: Instant::now() + service.limits.timeout,
+                deadline: crate::service::deadline(Instant::now(), service.limits.timeout),
                 draining: false,
             }
         }
@@ -1548,7 +1559,7 @@ pub mod message {
                 sent: 0,
                 then,
             };
-            self.deadline = Instant::now() + service.limits.timeout;
+            self.deadline = crate::service::deadline(Instant::now(), service.limits.timeout);
             Next::Write
         }
 
@@ -1561,7 +1572,7 @@ pub mod message {
                 buf: [0; PROTOHEADER_LEN],
                 have: 0,
             };
-            self.deadline = Instant::now() + service.limits.timeout;
+            self.deadline = crate::service::deadline(Instant::now(), service.limits.timeout);
             let pending = std::mem::take(&mut self.leftover);
             match self.feed(&pending, service) {
                 Ok(None) => Next::Read,

@@ -72,11 +72,15 @@ struct Cli {
     help: Option<bool>,
 }
 
-/// Parses a positive number of seconds, fractions allowed.
+/// Parses a number of seconds, fractions allowed, within `DURATIONS`.
 fn seconds(text: &str) -> Result<Duration, String> {
+    let range = libmessage::service::DURATIONS;
+    let (shortest, longest) = (range.start().as_secs_f64(), range.end().as_secs_f64());
     match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
-        _ => Err(format!("'{text}' is not a positive number of seconds")),
+        Ok(s) if (shortest..=longest).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "'{text}' is not a number of seconds from {shortest} to {longest} (a day)"
+        )),
     }
 }
 
@@ -557,7 +561,7 @@ impl Server {
             let next = message.shut_down(&mut self.scratch, &self.service);
             self.apply(key, next);
         }
-        self.shutdown_by = Some(Instant::now() + self.grace);
+        self.shutdown_by = Some(libmessage::service::deadline(Instant::now(), self.grace));
     }
 }
 
