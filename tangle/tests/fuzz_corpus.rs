@@ -121,3 +121,76 @@ fn sync_corpus_and_regressions_pass_the_fuzz_checks() {
         "{outcomes:?}"
     );
 }
+
+/// `cargo make fuzz` runs every target with `-dict=fuzz/dict/<target>.dict`, and libFuzzer
+/// stops at once when that file is missing or has a line it cannot read: so every target of
+/// `fuzz/Cargo.toml` has one, and each line is a comment, blank, or `name="value"` with only
+/// the escapes libFuzzer knows (`\\`, `\"`, `\xNN`).
+#[test]
+fn every_fuzz_target_has_a_dictionary_libfuzzer_reads() {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let manifest = std::fs::read_to_string(fuzz.join("Cargo.toml")).unwrap();
+    let mut targets = Vec::new();
+    let mut in_bin = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if let Some(name) = line.strip_prefix("name = \"").filter(|_| in_bin) {
+            targets.push(name.trim_end_matches('"').to_owned());
+        }
+    }
+    assert!(targets.len() >= 5, "fuzz targets found: {targets:?}");
+    for target in &targets {
+        let path = fuzz.join("dict").join(format!("{target}.dict"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut entries = 0;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at = format!("{}:{}", path.display(), n + 1);
+            assert!(
+                dictionary_entry(line),
+                "{at}: not a libFuzzer entry: {line}"
+            );
+            entries += 1;
+        }
+        assert!(entries > 0, "{}: no entries", path.display());
+    }
+}
+
+/// Whether `line` is `name="value"` (the name optional) with only `\\`, `\"`, `\xNN` escapes.
+fn dictionary_entry(line: &str) -> bool {
+    let Some(open) = line.find('"') else {
+        return false;
+    };
+    let name = &line[..open];
+    let name_ok = name.is_empty()
+        || name
+            .strip_suffix('=')
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    let Some(value) = line[open + 1..].strip_suffix('"') else {
+        return false;
+    };
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return false,
+            b'\\' => match bytes.get(i + 1) {
+                Some(b'\\' | b'"') => i += 2,
+                Some(b'x')
+                    if bytes.len() >= i + 4
+                        && bytes[i + 2..i + 4].iter().all(u8::is_ascii_hexdigit) =>
+                {
+                    i += 4
+                }
+                _ => return false,
+            },
+            _ => i += 1,
+        }
+    }
+    name_ok && !value.is_empty()
+}
