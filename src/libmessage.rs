@@ -1765,4 +1765,18 @@ mod tests {
         }
         assert!(!format!("{secret:?}").contains("hunter"));
     }
+
+    #[test]
+    fn a_deadline_never_overflows() {
+        use std::time::{Duration, Instant};
+        let now = Instant::now();
+        let day = Duration::from_secs(24 * 60 * 60);
+        assert_eq!(*service::DURATIONS.end(), day);
+        let ten = Duration::from_secs(10);
+        assert_eq!(service::deadline(now, ten), now + ten);
+        assert_eq!(service::deadline(now, day), now + day);
+        let forever = Duration::from_secs(u64::MAX);
+        assert_eq!(service::deadline(now, forever), now + day);
+        assert_eq!(service::deadline(now, Duration::MAX), now + day);
+    }
 }
