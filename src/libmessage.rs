@@ -63,6 +63,11 @@ pub mod error {
             /// The server's `--max-clients`.
             max: usize,
         },
+        /// The client's address already holds its share of the slots.
+        HostFull {
+            /// The server's `--max-per-host`.
+            max: usize,
+        },
         /// The request, or its reply, would take the bytes held for requests past the budget.
         ServerBusy {
             /// The bytes the request or its reply needs.
@@ -90,7 +95,7 @@ pub mod error {
                 Self::TooLarge { .. } => "too-large",
                 Self::PasswordRequired => "password-required",
                 Self::WrongPassword => "wrong-password",
-                Self::ServerFull { .. } => "server-full",
+                Self::ServerFull { .. } | Self::HostFull { .. } => "server-full",
                 Self::ServerBusy { .. } => "server-busy",
                 Self::Timeout(_) => "timeout",
                 Self::ShuttingDown => "shutting-down",
@@ -122,6 +127,10 @@ pub mod error {
                 Self::PasswordRequired => write!(f, "password required"),
                 Self::WrongPassword => write!(f, "wrong password"),
                 Self::ServerFull { max } => write!(f, "server full ({max} clients)"),
+                Self::HostFull { max } => write!(
+                    f,
+                    "server full for your address ({max} connections from one address at most)"
+                ),
                 Self::ServerBusy { wanted, limit } => write!(
                     f,
                     "server busy: {wanted} more bytes would exceed its limit of {limit} bytes held for requests"
@@ -980,6 +989,10 @@ pub mod service {
         pub timeout: Duration,
         /// The most bytes that all requests, and the replies made for them, may hold at once.
         pub max_buffered: u64,
+        /// How long a keep-alive connection may wait, idle, for its next request.
+        pub keep_alive_timeout: Duration,
+        /// How long after it opened a keep-alive connection is closed after its next reply.
+        pub keep_alive_lifetime: Duration,
     }
 
     impl Default for Limits {
@@ -988,6 +1001,8 @@ pub mod service {
                 max_content_length: 1 << 20,
                 timeout: Duration::from_secs(10),
                 max_buffered: 64 << 20,
+                keep_alive_timeout: Duration::from_secs(5),
+                keep_alive_lifetime: Duration::from_secs(60),
             }
         }
     }
@@ -1253,11 +1268,28 @@ pub mod message {
         held: Reservation,
         deadline: Instant,
         draining: bool,
+        /// When the connection was accepted.
+        born: Instant,
+        /// Since when it has waited for a request of which nothing has come; `None` once a
+        /// byte of it has.
+        idle_since: Option<Instant>,
+        /// Whether it has been kept alive after a reply.
+        kept_alive: bool,
+    }
+
+    /// A connection waiting for a request of which nothing has arrived yet.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub struct Idle {
+        /// Whether it has waited since it opened (`false`) or since a reply (`true`, kept alive).
+        pub kept_alive: bool,
+        /// Since when it has been waiting.
+        pub since: Instant,
     }
 
     impl Message {
         /// A fresh connection, waiting for its first request until `now + timeout`.
         pub fn new(sock: TcpStream, peer: SocketAddr, service: &Service) -> Self {
+            let now = Instant::now();
             Self {
                 sock,
                 peer,
@@ -1267,8 +1299,11 @@ pub mod message {
                 },
                 leftover: Vec::new(),
                 held: Reservation::default(),
-                deadline: Instant::now() + service.limits.timeout,
+                deadline: now + service.limits.timeout,
                 draining: false,
+                born: now,
+                idle_since: Some(now),
+                kept_alive: false,
             }
         }
 
@@ -1300,6 +1335,23 @@ pub mod message {
                 self.phase,
                 Phase::Protoheader { .. } | Phase::Header { .. } | Phase::Content { .. }
             )
+        }
+
+        /// Since when the connection has waited, with nothing received, for its next request;
+        /// `None` while it is busy with a request or a reply.
+        pub fn idle(&self) -> Option<Idle> {
+            self.idle_since.map(|since| Idle {
+                kept_alive: self.kept_alive,
+                since,
+            })
+        }
+
+        /// The server needs this idle connection's slot for a newcomer: it is told that the
+        /// server is full, and closed.
+        pub fn make_room(&mut self, max: usize) -> Next {
+            info!("{}: closed while idle, to make room", self.peer);
+            self.try_send_now(&Response::error(&ProtocolError::ServerFull { max }));
+            self.hang_up()
         }
 
         /// The socket is readable: read until it would block or a request is complete.
@@ -1357,7 +1409,13 @@ pub mod message {
         /// once), a writer is dropped. Either way the connection closes.
         pub fn on_timeout(&mut self, service: &Service) -> Next {
             if self.is_reading() {
-                let error = ProtocolError::Timeout(service.limits.timeout);
+                let waited = match self.idle() {
+                    Some(Idle {
+                        kept_alive: true, ..
+                    }) => service.limits.keep_alive_timeout,
+                    _ => service.limits.timeout,
+                };
+                let error = ProtocolError::Timeout(waited);
                 warn!("{}: {error}", self.peer);
                 self.try_send_now(&Response::error(&error));
                 self.hang_up()
@@ -1408,6 +1466,9 @@ pub mod message {
                 match &mut self.phase {
                     Phase::Protoheader { buf, have } => {
                         let n = rest.len().min(PROTOHEADER_LEN - *have);
+                        if n > 0 && self.idle_since.take().is_some() && self.kept_alive {
+                            self.deadline = Instant::now() + service.limits.timeout;
+                        }
                         buf[*have..*have + n].copy_from_slice(&rest[..n]);
                         *have += n;
                         used += n;
@@ -1464,7 +1525,9 @@ pub mod message {
 
         /// A request is complete: compute the reply and switch to writing it.
         fn respond(&mut self, done: Complete, service: &Service) -> Next {
-            let keep_alive = done.header.keep_alive && !self.draining;
+            let keep_alive = done.header.keep_alive
+                && !self.draining
+                && self.born.elapsed() < service.limits.keep_alive_lifetime;
             let frame = match &done.request {
                 Asked::Decoded(request) => {
                     self.log_request(request);
@@ -1561,7 +1624,10 @@ pub mod message {
                 buf: [0; PROTOHEADER_LEN],
                 have: 0,
             };
-            self.deadline = Instant::now() + service.limits.timeout;
+            let now = Instant::now();
+            self.deadline = now + service.limits.keep_alive_timeout;
+            self.idle_since = Some(now);
+            self.kept_alive = true;
             let pending = std::mem::take(&mut self.leftover);
             match self.feed(&pending, service) {
                 Ok(None) => Next::Read,

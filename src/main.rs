@@ -10,6 +10,7 @@ use mio::net::{TcpListener, TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use socket2::{Domain, Socket, Type};
+use std::collections::HashMap;
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -54,6 +55,18 @@ struct Cli {
     /// Seconds allowed, after SIGINT or SIGTERM, to finish replies already under way
     #[arg(long, default_value = "5", value_parser = seconds, value_name = "SECONDS")]
     grace: Duration,
+
+    /// Most connections one address may hold [default: half of --max-clients, rounded up]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_per_host: Option<u32>,
+
+    /// Seconds a keep-alive connection may wait, idle, for its next request (at most --timeout)
+    #[arg(long, default_value = "5", value_parser = seconds, value_name = "SECONDS")]
+    keep_alive_timeout: Duration,
+
+    /// Seconds after which a keep-alive connection is closed after its next reply
+    #[arg(long, default_value = "60", value_parser = seconds, value_name = "SECONDS")]
+    keep_alive_lifetime: Duration,
 
     /// Serve the lookup table from this JSON object of strings instead of the built-in one
     #[arg(long, value_name = "FILE")]
@@ -125,14 +138,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         max_content_length: cli.max_content_length,
         timeout: cli.timeout,
         max_buffered: cli.max_buffered,
+        keep_alive_timeout: cli.keep_alive_timeout.min(cli.timeout),
+        keep_alive_lifetime: cli.keep_alive_lifetime,
     };
     let service = Service::new(table, password, limits);
     let max_clients = cli.max_clients as usize;
+    let max_per_host = cli
+        .max_per_host
+        .map_or(max_clients.div_ceil(2), |n| n as usize)
+        .min(max_clients);
     raise_open_files_limit(max_clients);
 
     let addr = listen_address(&cli.host, cli.port)?;
     let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    let mut server = Server::new(listener, service, max_clients, cli.grace)?;
+    let mut server = Server::new(listener, service, (max_clients, max_per_host), cli.grace)?;
 
     let local = server.local_addr()?;
     let mut stdout = io::stdout().lock();
@@ -294,6 +313,12 @@ struct Server {
     service: Service,
     /// `--max-clients`.
     max_clients: usize,
+    /// `--max-per-host`.
+    max_per_host: usize,
+    /// How many connections each client address holds (addresses holding none are absent).
+    hosts: HashMap<IpAddr, usize>,
+    /// Connections turned away (server or address full), logged once a second.
+    turned_away: Tally,
     /// The one read buffer, lent to whichever connection is reading.
     scratch: Vec<u8>,
     /// No client deadline falls before this instant (see `expire`).
@@ -311,7 +336,7 @@ impl Server {
     fn new(
         mut listener: TcpListener,
         service: Service,
-        max_clients: usize,
+        (max_clients, max_per_host): (usize, usize),
         grace: Duration,
     ) -> anyhow::Result<Self> {
         let poll = Poll::new().context("cannot create the poll")?;
@@ -327,6 +352,9 @@ impl Server {
             clients: Slab::with_capacity(max_clients.min(1024)),
             service,
             max_clients,
+            max_per_host,
+            hosts: HashMap::new(),
+            turned_away: Tally::new("connections turned away"),
             scratch: vec![0; 64 * 1024],
             next_sweep: None,
             grace,
@@ -361,6 +389,7 @@ impl Server {
             }
             let now = Instant::now();
             self.expire(now);
+            self.turned_away.flush(now);
             if let Some(by) = self.shutdown_by {
                 if self.clients.is_empty() {
                     info!("shutdown complete");
@@ -377,9 +406,10 @@ impl Server {
         }
     }
 
-    /// Sleep until the nearest deadline: a client's, or the end of the grace period.
+    /// Sleep until the nearest deadline: a client's, the end of the grace period, or a
+    /// summary's.
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        [self.next_sweep, self.shutdown_by]
+        [self.next_sweep, self.shutdown_by, self.turned_away.due()]
             .into_iter()
             .flatten()
             .min()
@@ -410,14 +440,22 @@ impl Server {
     /// "server full" reply when every slot is taken.
     fn add_client(&mut self, sock: TcpStream, peer: SocketAddr) {
         let message = Message::new(sock, peer, &self.service);
-        if self.clients.len() >= self.max_clients {
-            warn!(
-                "refusing {peer}: server full ({} clients)",
-                self.max_clients
-            );
-            message.turn_away(&ProtocolError::ServerFull {
+        let refusal = if self.hosts.get(&peer.ip()).copied().unwrap_or(0) >= self.max_per_host {
+            Some(ProtocolError::HostFull {
+                max: self.max_per_host,
+            })
+        } else if self.clients.len() >= self.max_clients && !self.close_idlest() {
+            Some(ProtocolError::ServerFull {
                 max: self.max_clients,
-            });
+            })
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            if self.turned_away.count(Instant::now()) {
+                warn!("refusing {peer}: {refusal}");
+            }
+            message.turn_away(&refusal);
             return;
         }
         let entry = self.clients.vacant_entry();
@@ -435,8 +473,35 @@ impl Server {
             return;
         }
         info!("accepted connection from {peer}");
-        self.next_sweep.get_or_insert(client.message.deadline());
+        let deadline = client.message.deadline();
         entry.insert(client);
+        self.watch(deadline);
+        self.count_host(peer.ip(), 1);
+    }
+
+    /// One more connection from `host` (`by` = 1) or one less (`by` = -1).
+    fn count_host(&mut self, host: IpAddr, by: isize) {
+        let held = self.hosts.entry(host).or_default();
+        *held = held.saturating_add_signed(by);
+        if *held == 0 {
+            self.hosts.remove(&host);
+        }
+    }
+
+    /// The server is full: closes the connection idle longest (an idle keep-alive connection
+    /// first) to make room. `false` when every connection is busy with a request or a reply.
+    fn close_idlest(&mut self) -> bool {
+        let idlest = self
+            .clients
+            .iter()
+            .filter_map(|(key, c)| Some((c.message.idle()?, key)))
+            .min_by_key(|&(idle, _)| (!idle.kept_alive, idle.since));
+        let Some((_, key)) = idlest else {
+            return false;
+        };
+        let next = self.clients[key].message.make_room(self.max_clients);
+        self.apply(key, next);
+        true
     }
 
     /// A client's socket is ready: read, or write, as its phase wants.
@@ -465,6 +530,7 @@ impl Server {
                 let mut client = self.clients.remove(key);
                 let _ = self.poll.registry().deregister(client.message.socket());
                 info!("closing connection to {}", client.message.peer());
+                self.count_host(client.message.peer().ip(), -1);
                 if self.clients.len() + 1 == self.max_clients {
                     info!("a client slot is free again");
                 }
@@ -473,6 +539,7 @@ impl Server {
             }
         };
         let client = &mut self.clients[key];
+        let deadline = client.message.deadline();
         if client.interest != interest {
             client.interest = interest;
             let token = Token(key);
@@ -483,7 +550,17 @@ impl Server {
             {
                 error!("cannot reregister {}: {e}", client.message.peer());
                 self.apply(key, Next::Close);
+                return;
             }
+        }
+        self.watch(deadline);
+    }
+
+    /// Makes sure the loop wakes up by `deadline`: `next_sweep` is never later than any
+    /// connection's deadline.
+    fn watch(&mut self, deadline: Instant) {
+        if self.next_sweep.map_or(true, |at| deadline < at) {
+            self.next_sweep = Some(deadline);
         }
     }
 
@@ -571,4 +648,61 @@ fn signal_pipe() -> anyhow::Result<UnixStream> {
             .context("cannot install the signal handler")?;
     }
     Ok(UnixStream::from_std(read_end))
+}
+
+/// How often, at most, a kind of refusal is logged.
+const SUMMARY_EVERY: Duration = Duration::from_secs(1);
+
+/// Refusals of one kind: the first logged as it happens, the next ones counted and logged
+/// as a count, at most one line every [`SUMMARY_EVERY`].
+struct Tally {
+    /// What is counted, for the summary line.
+    what: &'static str,
+    /// Refusals not logged yet.
+    unlogged: u64,
+    /// When the last line was written.
+    last: Option<Instant>,
+}
+
+impl Tally {
+    const fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            unlogged: 0,
+            last: None,
+        }
+    }
+
+    /// Counts one refusal; `true` when it is to be logged in full.
+    fn count(&mut self, now: Instant) -> bool {
+        if self.last.is_some_and(|last| now < last + SUMMARY_EVERY) {
+            self.unlogged += 1;
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+
+    /// When the refusals counted are to be logged.
+    fn due(&self) -> Option<Instant> {
+        let last = self.last.filter(|_| self.unlogged > 0)?;
+        Some(last + SUMMARY_EVERY)
+    }
+
+    /// Logs the refusals counted, once they are due.
+    fn flush(&mut self, now: Instant) {
+        let Some(last) = self.last.filter(|_| self.unlogged > 0) else {
+            return;
+        };
+        if now >= last + SUMMARY_EVERY {
+            warn!(
+                "{} more {} in the last {:.1} s",
+                self.unlogged,
+                self.what,
+                (now - last).as_secs_f64()
+            );
+            self.unlogged = 0;
+            self.last = Some(now);
+        }
+    }
 }
