@@ -15,6 +15,7 @@ use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The server's command line, option for option the original's click options, plus the
@@ -96,17 +97,20 @@ fn seconds(text: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
-    match run(cli) {
+    let code = match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    flush_log(Duration::from_secs(1));
+    code
 }
 
 /// Logs go to stderr: `info` by default, `error` with `-q`, `debug`/`trace` with `-v`/`-vv`;
-/// `RUST_LOG` directives are applied on top.
+/// `RUST_LOG` directives are applied on top. Lines are clipped and escaped
+/// ([`write_record`]) and written by a thread of their own ([`LogQueue`]).
 fn init_logging(cli: &Cli) {
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => log::LevelFilter::Error,
@@ -114,10 +118,198 @@ fn init_logging(cli: &Cli) {
         (false, 1) => log::LevelFilter::Debug,
         (false, _) => log::LevelFilter::Trace,
     };
+    let queue = LogWriter(Arc::clone(LOG.get_or_init(LogQueue::start)));
     env_logger::Builder::new()
         .filter_level(level)
         .parse_default_env()
+        .format(write_record)
+        .target(env_logger::Target::Pipe(Box::new(queue)))
         .init();
+}
+
+/// The most bytes of a message written to the log; the rest is counted, not written.
+const LOG_MESSAGE_MAX: usize = 1024;
+
+/// One log line: `[time LEVEL target] message`, the message clipped and escaped.
+fn write_record(line: &mut env_logger::fmt::Formatter, record: &log::Record) -> io::Result<()> {
+    writeln!(
+        line,
+        "[{} {:<5} {}] {}",
+        line.timestamp(),
+        record.level(),
+        record.target(),
+        Clipped(record.args())
+    )
+}
+
+/// A message with its control characters escaped, cut after [`LOG_MESSAGE_MAX`] bytes.
+struct Clipped<'a>(&'a std::fmt::Arguments<'a>);
+
+impl std::fmt::Display for Clipped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = Escaped {
+            to: f,
+            room: LOG_MESSAGE_MAX,
+            total: 0,
+        };
+        std::fmt::write(&mut out, *self.0)?;
+        let total = out.total;
+        if total > LOG_MESSAGE_MAX {
+            write!(f, "... ({total} bytes in all)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes what it is given with control characters escaped, while `room` lasts; counts
+/// the bytes given in `total`.
+struct Escaped<'a, 'b> {
+    to: &'a mut std::fmt::Formatter<'b>,
+    room: usize,
+    total: usize,
+}
+
+impl std::fmt::Write for Escaped<'_, '_> {
+    fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+        self.total += piece.len();
+        if piece.len() <= self.room && !piece.chars().any(char::is_control) {
+            self.room -= piece.len();
+            return self.to.write_str(piece);
+        }
+        for c in piece.chars() {
+            let written = if c.is_control() {
+                c.escape_default().len()
+            } else {
+                c.len_utf8()
+            };
+            if written > self.room {
+                self.room = 0;
+                break;
+            }
+            self.room -= written;
+            if c.is_control() {
+                write!(self.to, "{}", c.escape_default())?;
+            } else {
+                self.to.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The most bytes of log lines that may wait for stderr; lines beyond are dropped.
+const LOG_QUEUE_MAX: usize = 1 << 20;
+
+/// The log's queue, set once by [`init_logging`].
+static LOG: std::sync::OnceLock<Arc<LogQueue>> = std::sync::OnceLock::new();
+
+/// Log lines on their way to stderr. The event loop appends; a thread of its own writes
+/// them out, so that a stderr nobody reads blocks that thread and never the loop.
+#[derive(Default)]
+struct LogQueue {
+    pending: Mutex<Pending>,
+    /// Lines were queued (signalled when the queue was empty).
+    queued: Condvar,
+    /// The writer has caught up: nothing queued, nothing being written.
+    caught_up: Condvar,
+}
+
+/// What waits for the writer.
+#[derive(Default)]
+struct Pending {
+    lines: Vec<u8>,
+    /// Lines dropped since the writer last reported it.
+    dropped: u64,
+    /// The writer holds lines it has not finished writing.
+    writing: bool,
+}
+
+/// The writing end of the queue, which env_logger is given.
+struct LogWriter(Arc<LogQueue>);
+
+impl Write for LogWriter {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        let mut pending = self.0.lock();
+        if pending.lines.len() + line.len() > LOG_QUEUE_MAX {
+            pending.dropped += 1;
+        } else {
+            if pending.lines.is_empty() {
+                self.0.queued.notify_one();
+            }
+            pending.lines.extend_from_slice(line);
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogQueue {
+    /// A queue, and the thread that writes it to stderr.
+    fn start() -> Arc<Self> {
+        let queue = Arc::new(Self::default());
+        let writer = Arc::clone(&queue);
+        std::thread::Builder::new()
+            .name("log".into())
+            .spawn(move || writer.write_out(&mut io::stderr()))
+            .expect("cannot start the log thread");
+        queue
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The writer thread: waits for lines, writes them, says how many were dropped.
+    fn write_out(&self, to: &mut impl Write) {
+        let mut lines = Vec::new();
+        loop {
+            let dropped = {
+                let mut pending = self.lock();
+                while pending.lines.is_empty() && pending.dropped == 0 {
+                    pending.writing = false;
+                    self.caught_up.notify_all();
+                    pending = self
+                        .queued
+                        .wait(pending)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                pending.writing = true;
+                std::mem::swap(&mut lines, &mut pending.lines);
+                std::mem::take(&mut pending.dropped)
+            };
+            let _ = to.write_all(&lines);
+            lines.clear();
+            if dropped > 0 {
+                let _ = writeln!(
+                    to,
+                    "[server] {dropped} log lines dropped: stderr was not read in time"
+                );
+            }
+        }
+    }
+}
+
+/// Waits until every line queued has been written to stderr, for `within` at most.
+fn flush_log(within: Duration) {
+    let Some(queue) = LOG.get() else {
+        return;
+    };
+    let end = Instant::now() + within;
+    let mut pending = queue.lock();
+    while pending.writing || !pending.lines.is_empty() || pending.dropped > 0 {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        pending = queue
+            .caught_up
+            .wait_timeout(pending, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
 }
 
 /// Everything between the command line and the event loop.
@@ -613,6 +805,7 @@ impl Server {
         }
         if self.shutdown_by.is_some() || received > 1 {
             error!("second signal: exiting at once");
+            flush_log(Duration::from_secs(1));
             std::process::exit(1);
         }
         self.shut_down();
