@@ -8,7 +8,7 @@
 
 pub use error::ProtocolError;
 pub use header::{ContentType, Header};
-pub use message::{Message, Next};
+pub use message::{Guess, Message, Next};
 pub use request::Request;
 pub use response::Response;
 pub use secret::Secret;
@@ -1233,6 +1233,9 @@ pub mod message {
         Read,
         /// Wait until the socket is writable.
         Write,
+        /// Wait for the deadline: the reply is held back until then (see the brake on
+        /// guessing in Limits and failure).
+        Wait,
         /// Deregister and drop it.
         Close,
     }
@@ -1275,6 +1278,12 @@ pub mod message {
         idle_since: Option<Instant>,
         /// Whether it has been kept alive after a reply.
         kept_alive: bool,
+        /// What the request being answered said of the password, for the brake on guessing.
+        guessed: Guess,
+        /// A reply was made that the brake has not seen yet.
+        new_reply: bool,
+        /// Until when its reply is held back, by the brake on guessing.
+        not_before: Option<Instant>,
     }
 
     /// A connection waiting for a request of which nothing has arrived yet.
@@ -1284,6 +1293,18 @@ pub mod message {
         pub kept_alive: bool,
         /// Since when it has been waiting.
         pub since: Instant,
+    }
+
+    /// What a request said of the password, for the brake on guessing.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Guess {
+        /// It carried none.
+        #[default]
+        Nothing,
+        /// A wrong one.
+        Wrong,
+        /// One that passed.
+        Passed,
     }
 
     impl Message {
@@ -1304,6 +1325,9 @@ pub mod message {
                 born: now,
                 idle_since: Some(now),
                 kept_alive: false,
+                guessed: Guess::Nothing,
+                new_reply: false,
+                not_before: None,
             }
         }
 
@@ -1354,6 +1378,30 @@ pub mod message {
             self.hang_up()
         }
 
+        /// When a reply has been made since the last call: what its request said of the
+        /// password. `None` when no reply is new.
+        pub fn take_new_reply(&mut self) -> Option<Guess> {
+            if !std::mem::take(&mut self.new_reply) {
+                return None;
+            }
+            Some(std::mem::take(&mut self.guessed))
+        }
+
+        /// Holds the reply ready until `until`: the connection's deadline, when `on_timeout`
+        /// releases it.
+        pub fn hold(&mut self, until: Instant) -> Next {
+            self.not_before = Some(until);
+            self.deadline = until;
+            Next::Wait
+        }
+
+        /// The held reply may go: it has `--timeout` to be taken from now.
+        fn release(&mut self, service: &Service) -> Next {
+            self.not_before = None;
+            self.deadline = Instant::now() + service.limits.timeout;
+            Next::Write
+        }
+
         /// The socket is readable: read until it would block or a request is complete.
         /// `scratch` is the event loop's read buffer, shared by all connections.
         pub fn on_readable(&mut self, scratch: &mut [u8], service: &Service) -> Next {
@@ -1380,6 +1428,9 @@ pub mod message {
         /// keep-alive connection whose next request has already arrived goes straight on
         /// to the next reply, since no new writable event would come for it.
         pub fn on_writable(&mut self, service: &Service) -> Next {
+            if self.not_before.is_some() {
+                return Next::Wait;
+            }
             loop {
                 let Phase::Writing { frame, sent, then } = &mut self.phase else {
                     return self.next();
@@ -1405,9 +1456,13 @@ pub mod message {
             }
         }
 
-        /// The deadline has passed: a reader gets a timeout reply (if its socket takes it at
-        /// once), a writer is dropped. Either way the connection closes.
+        /// The deadline has passed: a held reply is released (see the brake on guessing); else a
+        /// reader gets a timeout reply (if its socket takes it at once), a writer is dropped, and
+        /// either way the connection closes.
         pub fn on_timeout(&mut self, service: &Service) -> Next {
+            if self.not_before.is_some() {
+                return self.release(service);
+            }
             if self.is_reading() {
                 let waited = match self.idle() {
                     Some(Idle {
@@ -1430,6 +1485,9 @@ pub mod message {
         /// is refused.
         pub fn shut_down(&mut self, scratch: &mut [u8], service: &Service) -> Next {
             self.draining = true;
+            if self.not_before.is_some() {
+                self.release(service);
+            }
             if self.is_reading() {
                 let next = self.on_readable(scratch, service);
                 if next != Next::Read {
@@ -1489,7 +1547,13 @@ pub mod message {
                             return Ok(None);
                         }
                         let header = Header::parse(buf)?;
-                        self.held = service.admit(&header)?;
+                        let admitted = service.admit(&header);
+                        self.guessed = match (&header.password, &admitted) {
+                            (None, _) => Guess::Nothing,
+                            (Some(_), Err(ProtocolError::WrongPassword)) => Guess::Wrong,
+                            (Some(_), _) => Guess::Passed,
+                        };
+                        self.held = admitted?;
                         let body = Body::new(&header);
                         self.phase = Phase::Content { header, body };
                     }
@@ -1591,7 +1655,9 @@ pub mod message {
 
         /// The request cannot be served: say why, then close.
         fn refuse(&mut self, error: ProtocolError, service: &Service) -> Next {
-            warn!("{}: refused: {error}", self.peer);
+            if error != ProtocolError::WrongPassword {
+                warn!("{}: refused: {error}", self.peer);
+            }
             self.held = Reservation::default();
             self.write(
                 Response::error(&error).to_frame(false).into(),
@@ -1611,6 +1677,7 @@ pub mod message {
                 sent: 0,
                 then,
             };
+            self.new_reply = true;
             self.deadline = Instant::now() + service.limits.timeout;
             Next::Write
         }
@@ -1683,6 +1750,7 @@ pub mod message {
 
         fn next(&self) -> Next {
             match self.phase {
+                Phase::Writing { .. } if self.not_before.is_some() => Next::Wait,
                 Phase::Writing { .. } => Next::Write,
                 Phase::Closed => Next::Close,
                 _ => Next::Read,

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context};
 use clap::{ArgAction, Parser};
-use libmessage::{Limits, Message, Next, ProtocolError, Secret, Service, Table};
+use libmessage::{Guess, Limits, Message, Next, ProtocolError, Secret, Service, Table};
 use log::{error, info, warn};
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream, UnixStream};
@@ -511,6 +511,10 @@ struct Server {
     hosts: HashMap<IpAddr, usize>,
     /// Connections turned away (server or address full), logged once a second.
     turned_away: Tally,
+    /// The addresses with wrong passwords against them (the brake on guessing).
+    guesses: HashMap<IpAddr, Guesses>,
+    /// Wrong passwords, logged once a second.
+    wrong_passwords: Tally,
     /// The one read buffer, lent to whichever connection is reading.
     scratch: Vec<u8>,
     /// No client deadline falls before this instant (see `expire`).
@@ -547,6 +551,8 @@ impl Server {
             max_per_host,
             hosts: HashMap::new(),
             turned_away: Tally::new("connections turned away"),
+            guesses: HashMap::new(),
+            wrong_passwords: Tally::new("wrong passwords"),
             scratch: vec![0; 64 * 1024],
             next_sweep: None,
             grace,
@@ -582,6 +588,7 @@ impl Server {
             let now = Instant::now();
             self.expire(now);
             self.turned_away.flush(now);
+            self.wrong_passwords.flush(now);
             if let Some(by) = self.shutdown_by {
                 if self.clients.is_empty() {
                     info!("shutdown complete");
@@ -601,11 +608,16 @@ impl Server {
     /// Sleep until the nearest deadline: a client's, the end of the grace period, or a
     /// summary's.
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        [self.next_sweep, self.shutdown_by, self.turned_away.due()]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(now))
+        [
+            self.next_sweep,
+            self.shutdown_by,
+            self.turned_away.due(),
+            self.wrong_passwords.due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
     }
 
     /// The listener is readable: accept every pending connection, until it would block.
@@ -696,6 +708,63 @@ impl Server {
         true
     }
 
+    /// After an event, `next` from the connection: if it made a new reply, counts a wrong
+    /// password, forgets the count after one that passed, and holds the reply of an address
+    /// with wrong passwords against it.
+    fn brake(&mut self, key: usize, next: Next) -> Next {
+        if next != Next::Write {
+            return next;
+        }
+        let message = &mut self.clients[key].message;
+        let Some(guess) = message.take_new_reply() else {
+            return next;
+        };
+        if guess == Guess::Nothing && self.guesses.is_empty() {
+            return next;
+        }
+        let now = Instant::now();
+        let host = message.peer().ip();
+        if guess == Guess::Wrong {
+            self.count_wrong_password(host, now);
+        }
+        let Some(guesses) = self.guesses.get(&host).copied() else {
+            return next;
+        };
+        if guess == Guess::Passed || now >= guesses.last + BRAKE_FORGET {
+            self.guesses.remove(&host);
+        }
+        self.clients[key].message.hold(now + guesses.hold())
+    }
+
+    /// One more wrong password from `host`.
+    fn count_wrong_password(&mut self, host: IpAddr, now: Instant) {
+        if self.guesses.len() >= BRAKE_ADDRESSES && !self.guesses.contains_key(&host) {
+            self.guesses.retain(|_, g| now < g.last + BRAKE_FORGET);
+            let quiet_longest = self.guesses.iter().min_by_key(|(_, g)| g.last);
+            if let Some((&oldest, _)) =
+                quiet_longest.filter(|_| self.guesses.len() >= BRAKE_ADDRESSES)
+            {
+                self.guesses.remove(&oldest);
+            }
+        }
+        let guesses = self.guesses.entry(host).or_insert(Guesses {
+            wrong: 0,
+            last: now,
+        });
+        if now >= guesses.last + BRAKE_FORGET {
+            guesses.wrong = 0;
+        }
+        guesses.wrong += 1;
+        guesses.last = now;
+        let (wrong, hold) = (guesses.wrong, guesses.hold());
+        if self.wrong_passwords.count(now) {
+            warn!(
+                "{host}: refused: wrong password ({wrong} in a row; its answers held {} s)",
+                hold.as_secs_f64()
+            );
+        }
+    }
+
     /// A client's socket is ready: read, or write, as its phase wants.
     fn on_client_event(&mut self, key: usize, event: &Event) {
         let Some(client) = self.clients.get_mut(key) else {
@@ -704,11 +773,13 @@ impl Server {
         let mut next = Next::Read;
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             next = client.message.on_readable(&mut self.scratch, &self.service);
+            next = self.brake(key, next);
         }
         if next != Next::Close
             && (event.is_writable() || event.is_write_closed() || event.is_error())
         {
-            next = client.message.on_writable(&self.service);
+            next = self.clients[key].message.on_writable(&self.service);
+            next = self.brake(key, next);
         }
         self.apply(key, next);
     }
@@ -716,7 +787,7 @@ impl Server {
     /// Carries out what a connection asked for: a new interest, or its end.
     fn apply(&mut self, key: usize, next: Next) {
         let interest = match next {
-            Next::Read => Interest::READABLE,
+            Next::Read | Next::Wait => Interest::READABLE,
             Next::Write => Interest::WRITABLE,
             Next::Close => {
                 let mut client = self.clients.remove(key);
@@ -897,5 +968,31 @@ impl Tally {
             self.unlogged = 0;
             self.last = Some(now);
         }
+    }
+}
+
+/// The time an address's answers are held after its first wrong password; it doubles with
+/// each one after, up to [`BRAKE_MAX`].
+const BRAKE_FIRST: Duration = Duration::from_millis(100);
+/// The longest an answer is held.
+const BRAKE_MAX: Duration = Duration::from_secs(4);
+/// An address's wrong passwords are forgotten this long after the last one.
+const BRAKE_FORGET: Duration = Duration::from_secs(60);
+/// The most addresses the brake remembers at once.
+const BRAKE_ADDRESSES: usize = 4096;
+
+/// An address's wrong passwords in a row.
+#[derive(Debug, Clone, Copy)]
+struct Guesses {
+    wrong: u32,
+    last: Instant,
+}
+
+impl Guesses {
+    /// How long the address's answers are held: [`BRAKE_FIRST`], doubled for each wrong
+    /// password after the first, at most [`BRAKE_MAX`].
+    fn hold(&self) -> Duration {
+        let doublings = self.wrong.saturating_sub(1).min(16);
+        BRAKE_FIRST.saturating_mul(1 << doublings).min(BRAKE_MAX)
     }
 }

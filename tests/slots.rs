@@ -204,3 +204,96 @@ fn refusals_are_logged_once_a_second_with_a_count() {
     assert_eq!(lines + counted, FLOOD, "{log}");
     assert!(lines < 10, "{lines} lines for {FLOOD} refusals:\n{log}");
 }
+
+/// A search carrying `password`.
+fn search_with(password: &str) -> Vec<u8> {
+    json_request(
+        r#"{"action": "search", "value": "ring"}"#,
+        &format!(", \"password\": \"{password}\""),
+    )
+}
+
+/// Wrong passwords from one address hold its next answers back, longer each time (as the log
+/// announces), while another address is answered at once; a right password is held too, and
+/// then the count is forgotten. The log counts the wrong passwords rather than writing each.
+#[test]
+fn wrong_passwords_slow_their_address_down_and_nobody_else() {
+    let server = Server::start(&["-p", "sesame-42"]);
+    let mut took = Vec::new();
+    for round in 0..5 {
+        let mut guesser = server.connect_from([127, 0, 0, 2]);
+        let asked = Instant::now();
+        guesser.write_all(&search_with("guess")).unwrap();
+        if round == 4 {
+            // While the fifth answer is held, another address is answered.
+            let mut other = server.connect_from([127, 0, 0, 3]);
+            other.write_all(&search_with("sesame-42")).unwrap();
+            assert_eq!(read_reply(&mut other).result(), RING);
+            assert!(
+                reply_within(&mut guesser, Duration::from_millis(1)).is_none(),
+                "the guesser was answered before the other address"
+            );
+        }
+        let reply = read_reply(&mut guesser);
+        took.push(asked.elapsed());
+        assert_eq!(reply.error_code().as_deref(), Some("wrong-password"));
+    }
+    // The first wrong password is logged in full, with the time its answers are held.
+    let log = server.wait_log("(1 in a row; its answers held ");
+    let first: f64 = log
+        .split("(1 in a row; its answers held ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .expect("the announced hold");
+    for (k, took) in took.iter().enumerate() {
+        let announced = Duration::from_secs_f64(first * (1 << k) as f64);
+        assert!(
+            *took >= announced,
+            "answer {k} after {took:?}, held {announced:?}"
+        );
+    }
+    assert!(took.windows(2).all(|w| w[0] < w[1]), "{took:?}");
+
+    // The right password from the guesser: held as long as the last, then forgotten.
+    let mut sock = server.connect_from([127, 0, 0, 2]);
+    let asked = Instant::now();
+    sock.write_all(&search_with("sesame-42")).unwrap();
+    assert_eq!(read_reply(&mut sock).result(), RING);
+    assert!(
+        asked.elapsed() >= took[4] - took[3],
+        "{:?}",
+        asked.elapsed()
+    );
+    let mut sock = server.connect_from([127, 0, 0, 2]);
+    let asked = Instant::now();
+    sock.write_all(&search_with("sesame-42")).unwrap();
+    assert_eq!(read_reply(&mut sock).result(), RING);
+    assert!(
+        asked.elapsed() < took[0],
+        "still held after a right password"
+    );
+
+    // Five wrong passwords: the lines in full and the counts add up to five.
+    let end = Instant::now() + IO_TIMEOUT;
+    loop {
+        let log = server.stderr();
+        let full = log.matches("refused: wrong password").count();
+        let counted: usize = log
+            .lines()
+            .filter_map(|l| {
+                let (_, rest) = l.split_once("] ")?;
+                rest.split_once(" more wrong passwords")?
+                    .0
+                    .parse::<usize>()
+                    .ok()
+            })
+            .sum();
+        if full + counted == 5 {
+            assert!(full < 5, "every wrong password logged in full:\n{log}");
+            break;
+        }
+        assert!(Instant::now() < end, "{full} + {counted} of 5:\n{log}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
