@@ -41,6 +41,8 @@ fn main() {
         "-q",
         "-c",
         "20000",
+        "--max-per-host",
+        "20000",
         "--timeout",
         "60",
         "--max-content-length",

@@ -818,10 +818,11 @@ fn idle(settings: &Settings, open_files: libc::rlim_t, report: &mut Report) {
         );
         return;
     }
-    // One slot more than the idle ones, for the probe and the good client's searches; a
-    // timeout long enough that none of the idle ones is dropped while they are counted.
+    // One slot more than the idle ones, for the probe and the good client's searches, all
+    // of which this one address may hold; a timeout long enough that none of the idle ones
+    // is dropped while they are counted.
     let slots = (settings.idle + 1).to_string();
-    let server = server(&["-c", &slots, "--timeout", "120"]);
+    let server = server(&["-c", &slots, "--max-per-host", &slots, "--timeout", "120"]);
     let Idle {
         socks: held,
         per_connection,
@@ -897,7 +898,8 @@ fn keep_alive(settings: &Settings, report: &mut Report) {
     let total = settings.keepalive_requests;
     let conns = settings.keepalive_connections;
     println!("\n3. {total} keep-alive requests over {conns} connections");
-    let server = server(&[]);
+    // Connections that live as long as the ordeal: no keep-alive lifetime cuts them short.
+    let server = server(&["--keep-alive-lifetime", "3600"]);
     let addr = server.addr;
     // A bound on the whole run: at a tenth of the rate this machine gives, it is still done.
     let stop_at = Instant::now() + Duration::from_secs(120);
@@ -1002,7 +1004,7 @@ fn drain(settings: &Settings, report: &mut Report) {
     println!("\n4. SIGTERM with {n} requests buffered");
     let slots = (n + 10).to_string();
     let grace = GRACE.as_secs().to_string();
-    let mut server = server(&["-c", &slots, "--grace", &grace]);
+    let mut server = server(&["-c", &slots, "--max-per-host", &slots, "--grace", &grace]);
     let mut socks: Vec<TcpStream> = (0..n)
         .map(|_| connect(server.addr).expect("connect"))
         .collect();

@@ -8,7 +8,7 @@
 
 pub use error::ProtocolError;
 pub use header::{ContentType, Header};
-pub use message::{Message, Next};
+pub use message::{Guess, Message, Next};
 pub use request::Request;
 pub use response::Response;
 pub use secret::Secret;
@@ -63,6 +63,11 @@ pub mod error {
             /// The server's `--max-clients`.
             max: usize,
         },
+        /// The client's address already holds its share of the slots.
+        HostFull {
+            /// The server's `--max-per-host`.
+            max: usize,
+        },
         /// The request, or its reply, would take the bytes held for requests past the budget.
         ServerBusy {
             /// The bytes the request or its reply needs.
@@ -90,7 +95,7 @@ pub mod error {
                 Self::TooLarge { .. } => "too-large",
                 Self::PasswordRequired => "password-required",
                 Self::WrongPassword => "wrong-password",
-                Self::ServerFull { .. } => "server-full",
+                Self::ServerFull { .. } | Self::HostFull { .. } => "server-full",
                 Self::ServerBusy { .. } => "server-busy",
                 Self::Timeout(_) => "timeout",
                 Self::ShuttingDown => "shutting-down",
@@ -122,6 +127,10 @@ pub mod error {
                 Self::PasswordRequired => write!(f, "password required"),
                 Self::WrongPassword => write!(f, "wrong password"),
                 Self::ServerFull { max } => write!(f, "server full ({max} clients)"),
+                Self::HostFull { max } => write!(
+                    f,
+                    "server full for your address ({max} connections from one address at most)"
+                ),
                 Self::ServerBusy { wanted, limit } => write!(
                     f,
                     "server busy: {wanted} more bytes would exceed its limit of {limit} bytes held for requests"
@@ -980,6 +989,10 @@ pub mod service {
         pub timeout: Duration,
         /// The most bytes that all requests, and the replies made for them, may hold at once.
         pub max_buffered: u64,
+        /// How long a keep-alive connection may wait, idle, for its next request.
+        pub keep_alive_timeout: Duration,
+        /// How long after it opened a keep-alive connection is closed after its next reply.
+        pub keep_alive_lifetime: Duration,
     }
 
     impl Default for Limits {
@@ -988,6 +1001,8 @@ pub mod service {
                 max_content_length: 1 << 20,
                 timeout: Duration::from_secs(10),
                 max_buffered: 64 << 20,
+                keep_alive_timeout: Duration::from_secs(5),
+                keep_alive_lifetime: Duration::from_secs(60),
             }
         }
     }
@@ -1229,6 +1244,9 @@ pub mod message {
         Read,
         /// Wait until the socket is writable.
         Write,
+        /// Wait for the deadline: the reply is held back until then (see the brake on
+        /// guessing in Limits and failure).
+        Wait,
         /// Deregister and drop it.
         Close,
     }
@@ -1264,11 +1282,46 @@ pub mod message {
         held: Reservation,
         deadline: Instant,
         draining: bool,
+        /// When the connection was accepted.
+        born: Instant,
+        /// Since when it has waited for a request of which nothing has come; `None` once a
+        /// byte of it has.
+        idle_since: Option<Instant>,
+        /// Whether it has been kept alive after a reply.
+        kept_alive: bool,
+        /// What the request being answered said of the password, for the brake on guessing.
+        guessed: Guess,
+        /// A reply was made that the brake has not seen yet.
+        new_reply: bool,
+        /// Until when its reply is held back, by the brake on guessing.
+        not_before: Option<Instant>,
+    }
+
+    /// A connection waiting for a request of which nothing has arrived yet.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub struct Idle {
+        /// Whether it has waited since it opened (`false`) or since a reply (`true`, kept alive).
+        pub kept_alive: bool,
+        /// Since when it has been waiting.
+        pub since: Instant,
+    }
+
+    /// What a request said of the password, for the brake on guessing.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Guess {
+        /// It carried none.
+        #[default]
+        Nothing,
+        /// A wrong one.
+        Wrong,
+        /// One that passed.
+        Passed,
     }
 
     impl Message {
         /// A fresh connection, waiting for its first request until `now + timeout`.
         pub fn new(sock: TcpStream, peer: SocketAddr, service: &Service) -> Self {
+            let now = Instant::now();
             Self {
                 sock,
                 peer,
@@ -1278,8 +1331,14 @@ pub mod message {
                 },
                 leftover: Vec::new(),
                 held: Reservation::default(),
-                deadline: crate::service::deadline(Instant::now(), service.limits.timeout),
+                deadline: crate::service::deadline(now, service.limits.timeout),
                 draining: false,
+                born: now,
+                idle_since: Some(now),
+                kept_alive: false,
+                guessed: Guess::Nothing,
+                new_reply: false,
+                not_before: None,
             }
         }
 
@@ -1313,6 +1372,47 @@ pub mod message {
             )
         }
 
+        /// Since when the connection has waited, with nothing received, for its next request;
+        /// `None` while it is busy with a request or a reply.
+        pub fn idle(&self) -> Option<Idle> {
+            self.idle_since.map(|since| Idle {
+                kept_alive: self.kept_alive,
+                since,
+            })
+        }
+
+        /// The server needs this idle connection's slot for a newcomer: it is told that the
+        /// server is full, and closed.
+        pub fn make_room(&mut self, max: usize) -> Next {
+            info!("{}: closed while idle, to make room", self.peer);
+            self.try_send_now(&Response::error(&ProtocolError::ServerFull { max }));
+            self.hang_up()
+        }
+
+        /// When a reply has been made since the last call: what its request said of the
+        /// password. `None` when no reply is new.
+        pub fn take_new_reply(&mut self) -> Option<Guess> {
+            if !std::mem::take(&mut self.new_reply) {
+                return None;
+            }
+            Some(std::mem::take(&mut self.guessed))
+        }
+
+        /// Holds the reply ready until `until`: the connection's deadline, when `on_timeout`
+        /// releases it.
+        pub fn hold(&mut self, until: Instant) -> Next {
+            self.not_before = Some(until);
+            self.deadline = until;
+            Next::Wait
+        }
+
+        /// The held reply may go: it has `--timeout` to be taken from now.
+        fn release(&mut self, service: &Service) -> Next {
+            self.not_before = None;
+            self.deadline = crate::service::deadline(Instant::now(), service.limits.timeout);
+            Next::Write
+        }
+
         /// The socket is readable: read until it would block or a request is complete.
         /// `scratch` is the event loop's read buffer, shared by all connections.
         pub fn on_readable(&mut self, scratch: &mut [u8], service: &Service) -> Next {
@@ -1339,6 +1439,9 @@ pub mod message {
         /// keep-alive connection whose next request has already arrived goes straight on
         /// to the next reply, since no new writable event would come for it.
         pub fn on_writable(&mut self, service: &Service) -> Next {
+            if self.not_before.is_some() {
+                return Next::Wait;
+            }
             loop {
                 let Phase::Writing { frame, sent, then } = &mut self.phase else {
                     return self.next();
@@ -1364,11 +1467,21 @@ pub mod message {
             }
         }
 
-        /// The deadline has passed: a reader gets a timeout reply (if its socket takes it at
-        /// once), a writer is dropped. Either way the connection closes.
+        /// The deadline has passed: a held reply is released (see the brake on guessing); else a
+        /// reader gets a timeout reply (if its socket takes it at once), a writer is dropped, and
+        /// either way the connection closes.
         pub fn on_timeout(&mut self, service: &Service) -> Next {
+            if self.not_before.is_some() {
+                return self.release(service);
+            }
             if self.is_reading() {
-                let error = ProtocolError::Timeout(service.limits.timeout);
+                let waited = match self.idle() {
+                    Some(Idle {
+                        kept_alive: true, ..
+                    }) => service.limits.keep_alive_timeout,
+                    _ => service.limits.timeout,
+                };
+                let error = ProtocolError::Timeout(waited);
                 warn!("{}: {error}", self.peer);
                 self.try_send_now(&Response::error(&error));
                 self.hang_up()
@@ -1383,6 +1496,9 @@ pub mod message {
         /// is refused.
         pub fn shut_down(&mut self, scratch: &mut [u8], service: &Service) -> Next {
             self.draining = true;
+            if self.not_before.is_some() {
+                self.release(service);
+            }
             if self.is_reading() {
                 let next = self.on_readable(scratch, service);
                 if next != Next::Read {
@@ -1419,6 +1535,10 @@ pub mod message {
                 match &mut self.phase {
                     Phase::Protoheader { buf, have } => {
                         let n = rest.len().min(PROTOHEADER_LEN - *have);
+                        if n > 0 && self.idle_since.take().is_some() && self.kept_alive {
+                            self.deadline =
+                                crate::service::deadline(Instant::now(), service.limits.timeout);
+                        }
                         buf[*have..*have + n].copy_from_slice(&rest[..n]);
                         *have += n;
                         used += n;
@@ -1439,7 +1559,13 @@ pub mod message {
                             return Ok(None);
                         }
                         let header = Header::parse(buf)?;
-                        self.held = service.admit(&header)?;
+                        let admitted = service.admit(&header);
+                        self.guessed = match (&header.password, &admitted) {
+                            (None, _) => Guess::Nothing,
+                            (Some(_), Err(ProtocolError::WrongPassword)) => Guess::Wrong,
+                            (Some(_), _) => Guess::Passed,
+                        };
+                        self.held = admitted?;
                         let body = Body::new(&header);
                         self.phase = Phase::Content { header, body };
                     }
@@ -1475,7 +1601,9 @@ pub mod message {
 
         /// A request is complete: compute the reply and switch to writing it.
         fn respond(&mut self, done: Complete, service: &Service) -> Next {
-            let keep_alive = done.header.keep_alive && !self.draining;
+            let keep_alive = done.header.keep_alive
+                && !self.draining
+                && self.born.elapsed() < service.limits.keep_alive_lifetime;
             let frame = match &done.request {
                 Asked::Decoded(request) => {
                     self.log_request(request);
@@ -1539,7 +1667,9 @@ pub mod message {
 
         /// The request cannot be served: say why, then close.
         fn refuse(&mut self, error: ProtocolError, service: &Service) -> Next {
-            warn!("{}: refused: {error}", self.peer);
+            if error != ProtocolError::WrongPassword {
+                warn!("{}: refused: {error}", self.peer);
+            }
             self.held = Reservation::default();
             self.write(
                 Response::error(&error).to_frame(false).into(),
@@ -1559,6 +1689,7 @@ pub mod message {
                 sent: 0,
                 then,
             };
+            self.new_reply = true;
             self.deadline = crate::service::deadline(Instant::now(), service.limits.timeout);
             Next::Write
         }
@@ -1572,7 +1703,10 @@ pub mod message {
                 buf: [0; PROTOHEADER_LEN],
                 have: 0,
             };
-            self.deadline = crate::service::deadline(Instant::now(), service.limits.timeout);
+            let now = Instant::now();
+            self.deadline = crate::service::deadline(now, service.limits.keep_alive_timeout);
+            self.idle_since = Some(now);
+            self.kept_alive = true;
             let pending = std::mem::take(&mut self.leftover);
             match self.feed(&pending, service) {
                 Ok(None) => Next::Read,
@@ -1628,6 +1762,7 @@ pub mod message {
 
         fn next(&self) -> Next {
             match self.phase {
+                Phase::Writing { .. } if self.not_before.is_some() => Next::Wait,
                 Phase::Writing { .. } => Next::Write,
                 Phase::Closed => Next::Close,
                 _ => Next::Read,

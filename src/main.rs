@@ -3,17 +3,19 @@
 
 use anyhow::{bail, Context};
 use clap::{ArgAction, Parser};
-use libmessage::{Limits, Message, Next, ProtocolError, Secret, Service, Table};
+use libmessage::{Guess, Limits, Message, Next, ProtocolError, Secret, Service, Table};
 use log::{error, info, warn};
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use socket2::{Domain, Socket, Type};
+use std::collections::HashMap;
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The server's command line, option for option the original's click options, plus the
@@ -55,6 +57,18 @@ struct Cli {
     #[arg(long, default_value = "5", value_parser = seconds, value_name = "SECONDS")]
     grace: Duration,
 
+    /// Most connections one address may hold [default: half of --max-clients, rounded up]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_per_host: Option<u32>,
+
+    /// Seconds a keep-alive connection may wait, idle, for its next request (at most --timeout)
+    #[arg(long, default_value = "5", value_parser = seconds, value_name = "SECONDS")]
+    keep_alive_timeout: Duration,
+
+    /// Seconds after which a keep-alive connection is closed after its next reply
+    #[arg(long, default_value = "60", value_parser = seconds, value_name = "SECONDS")]
+    keep_alive_lifetime: Duration,
+
     /// Serve the lookup table from this JSON object of strings instead of the built-in one
     #[arg(long, value_name = "FILE")]
     table: Option<PathBuf>,
@@ -87,17 +101,20 @@ fn seconds(text: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
-    match run(cli) {
+    let code = match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    flush_log(Duration::from_secs(1));
+    code
 }
 
 /// Logs go to stderr: `info` by default, `error` with `-q`, `debug`/`trace` with `-v`/`-vv`;
-/// `RUST_LOG` directives are applied on top.
+/// `RUST_LOG` directives are applied on top. Lines are clipped and escaped
+/// ([`write_record`]) and written by a thread of their own ([`LogQueue`]).
 fn init_logging(cli: &Cli) {
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => log::LevelFilter::Error,
@@ -105,10 +122,198 @@ fn init_logging(cli: &Cli) {
         (false, 1) => log::LevelFilter::Debug,
         (false, _) => log::LevelFilter::Trace,
     };
+    let queue = LogWriter(Arc::clone(LOG.get_or_init(LogQueue::start)));
     env_logger::Builder::new()
         .filter_level(level)
         .parse_default_env()
+        .format(write_record)
+        .target(env_logger::Target::Pipe(Box::new(queue)))
         .init();
+}
+
+/// The most bytes of a message written to the log; the rest is counted, not written.
+const LOG_MESSAGE_MAX: usize = 1024;
+
+/// One log line: `[time LEVEL target] message`, the message clipped and escaped.
+fn write_record(line: &mut env_logger::fmt::Formatter, record: &log::Record) -> io::Result<()> {
+    writeln!(
+        line,
+        "[{} {:<5} {}] {}",
+        line.timestamp(),
+        record.level(),
+        record.target(),
+        Clipped(record.args())
+    )
+}
+
+/// A message with its control characters escaped, cut after [`LOG_MESSAGE_MAX`] bytes.
+struct Clipped<'a>(&'a std::fmt::Arguments<'a>);
+
+impl std::fmt::Display for Clipped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = Escaped {
+            to: f,
+            room: LOG_MESSAGE_MAX,
+            total: 0,
+        };
+        std::fmt::write(&mut out, *self.0)?;
+        let total = out.total;
+        if total > LOG_MESSAGE_MAX {
+            write!(f, "... ({total} bytes in all)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes what it is given with control characters escaped, while `room` lasts; counts
+/// the bytes given in `total`.
+struct Escaped<'a, 'b> {
+    to: &'a mut std::fmt::Formatter<'b>,
+    room: usize,
+    total: usize,
+}
+
+impl std::fmt::Write for Escaped<'_, '_> {
+    fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+        self.total += piece.len();
+        if piece.len() <= self.room && !piece.chars().any(char::is_control) {
+            self.room -= piece.len();
+            return self.to.write_str(piece);
+        }
+        for c in piece.chars() {
+            let written = if c.is_control() {
+                c.escape_default().len()
+            } else {
+                c.len_utf8()
+            };
+            if written > self.room {
+                self.room = 0;
+                break;
+            }
+            self.room -= written;
+            if c.is_control() {
+                write!(self.to, "{}", c.escape_default())?;
+            } else {
+                self.to.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The most bytes of log lines that may wait for stderr; lines beyond are dropped.
+const LOG_QUEUE_MAX: usize = 1 << 20;
+
+/// The log's queue, set once by [`init_logging`].
+static LOG: std::sync::OnceLock<Arc<LogQueue>> = std::sync::OnceLock::new();
+
+/// Log lines on their way to stderr. The event loop appends; a thread of its own writes
+/// them out, so that a stderr nobody reads blocks that thread and never the loop.
+#[derive(Default)]
+struct LogQueue {
+    pending: Mutex<Pending>,
+    /// Lines were queued (signalled when the queue was empty).
+    queued: Condvar,
+    /// The writer has caught up: nothing queued, nothing being written.
+    caught_up: Condvar,
+}
+
+/// What waits for the writer.
+#[derive(Default)]
+struct Pending {
+    lines: Vec<u8>,
+    /// Lines dropped since the writer last reported it.
+    dropped: u64,
+    /// The writer holds lines it has not finished writing.
+    writing: bool,
+}
+
+/// The writing end of the queue, which env_logger is given.
+struct LogWriter(Arc<LogQueue>);
+
+impl Write for LogWriter {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        let mut pending = self.0.lock();
+        if pending.lines.len() + line.len() > LOG_QUEUE_MAX {
+            pending.dropped += 1;
+        } else {
+            if pending.lines.is_empty() {
+                self.0.queued.notify_one();
+            }
+            pending.lines.extend_from_slice(line);
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogQueue {
+    /// A queue, and the thread that writes it to stderr.
+    fn start() -> Arc<Self> {
+        let queue = Arc::new(Self::default());
+        let writer = Arc::clone(&queue);
+        std::thread::Builder::new()
+            .name("log".into())
+            .spawn(move || writer.write_out(&mut io::stderr()))
+            .expect("cannot start the log thread");
+        queue
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The writer thread: waits for lines, writes them, says how many were dropped.
+    fn write_out(&self, to: &mut impl Write) {
+        let mut lines = Vec::new();
+        loop {
+            let dropped = {
+                let mut pending = self.lock();
+                while pending.lines.is_empty() && pending.dropped == 0 {
+                    pending.writing = false;
+                    self.caught_up.notify_all();
+                    pending = self
+                        .queued
+                        .wait(pending)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                pending.writing = true;
+                std::mem::swap(&mut lines, &mut pending.lines);
+                std::mem::take(&mut pending.dropped)
+            };
+            let _ = to.write_all(&lines);
+            lines.clear();
+            if dropped > 0 {
+                let _ = writeln!(
+                    to,
+                    "[server] {dropped} log lines dropped: stderr was not read in time"
+                );
+            }
+        }
+    }
+}
+
+/// Waits until every line queued has been written to stderr, for `within` at most.
+fn flush_log(within: Duration) {
+    let Some(queue) = LOG.get() else {
+        return;
+    };
+    let end = Instant::now() + within;
+    let mut pending = queue.lock();
+    while pending.writing || !pending.lines.is_empty() || pending.dropped > 0 {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        pending = queue
+            .caught_up
+            .wait_timeout(pending, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
 }
 
 /// Everything between the command line and the event loop.
@@ -129,14 +334,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         max_content_length: cli.max_content_length,
         timeout: cli.timeout,
         max_buffered: cli.max_buffered,
+        keep_alive_timeout: cli.keep_alive_timeout.min(cli.timeout),
+        keep_alive_lifetime: cli.keep_alive_lifetime,
     };
     let service = Service::new(table, password, limits);
     let max_clients = cli.max_clients as usize;
+    let max_per_host = cli
+        .max_per_host
+        .map_or(max_clients.div_ceil(2), |n| n as usize)
+        .min(max_clients);
     raise_open_files_limit(max_clients);
 
     let addr = listen_address(&cli.host, cli.port)?;
     let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    let mut server = Server::new(listener, service, max_clients, cli.grace)?;
+    let mut server = Server::new(listener, service, (max_clients, max_per_host), cli.grace)?;
 
     let local = server.local_addr()?;
     let mut stdout = io::stdout().lock();
@@ -298,6 +509,16 @@ struct Server {
     service: Service,
     /// `--max-clients`.
     max_clients: usize,
+    /// `--max-per-host`.
+    max_per_host: usize,
+    /// How many connections each client address holds (addresses holding none are absent).
+    hosts: HashMap<IpAddr, usize>,
+    /// Connections turned away (server or address full), logged once a second.
+    turned_away: Tally,
+    /// The addresses with wrong passwords against them (the brake on guessing).
+    guesses: HashMap<IpAddr, Guesses>,
+    /// Wrong passwords, logged once a second.
+    wrong_passwords: Tally,
     /// The one read buffer, lent to whichever connection is reading.
     scratch: Vec<u8>,
     /// No client deadline falls before this instant (see `expire`).
@@ -315,7 +536,7 @@ impl Server {
     fn new(
         mut listener: TcpListener,
         service: Service,
-        max_clients: usize,
+        (max_clients, max_per_host): (usize, usize),
         grace: Duration,
     ) -> anyhow::Result<Self> {
         let poll = Poll::new().context("cannot create the poll")?;
@@ -331,6 +552,11 @@ impl Server {
             clients: Slab::with_capacity(max_clients.min(1024)),
             service,
             max_clients,
+            max_per_host,
+            hosts: HashMap::new(),
+            turned_away: Tally::new("connections turned away"),
+            guesses: HashMap::new(),
+            wrong_passwords: Tally::new("wrong passwords"),
             scratch: vec![0; 64 * 1024],
             next_sweep: None,
             grace,
@@ -365,6 +591,8 @@ impl Server {
             }
             let now = Instant::now();
             self.expire(now);
+            self.turned_away.flush(now);
+            self.wrong_passwords.flush(now);
             if let Some(by) = self.shutdown_by {
                 if self.clients.is_empty() {
                     info!("shutdown complete");
@@ -381,13 +609,19 @@ impl Server {
         }
     }
 
-    /// Sleep until the nearest deadline: a client's, or the end of the grace period.
+    /// Sleep until the nearest deadline: a client's, the end of the grace period, or a
+    /// summary's.
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        [self.next_sweep, self.shutdown_by]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(now))
+        [
+            self.next_sweep,
+            self.shutdown_by,
+            self.turned_away.due(),
+            self.wrong_passwords.due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
     }
 
     /// The listener is readable: accept every pending connection, until it would block.
@@ -414,14 +648,22 @@ impl Server {
     /// "server full" reply when every slot is taken.
     fn add_client(&mut self, sock: TcpStream, peer: SocketAddr) {
         let message = Message::new(sock, peer, &self.service);
-        if self.clients.len() >= self.max_clients {
-            warn!(
-                "refusing {peer}: server full ({} clients)",
-                self.max_clients
-            );
-            message.turn_away(&ProtocolError::ServerFull {
+        let refusal = if self.hosts.get(&peer.ip()).copied().unwrap_or(0) >= self.max_per_host {
+            Some(ProtocolError::HostFull {
+                max: self.max_per_host,
+            })
+        } else if self.clients.len() >= self.max_clients && !self.close_idlest() {
+            Some(ProtocolError::ServerFull {
                 max: self.max_clients,
-            });
+            })
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            if self.turned_away.count(Instant::now()) {
+                warn!("refusing {peer}: {refusal}");
+            }
+            message.turn_away(&refusal);
             return;
         }
         let entry = self.clients.vacant_entry();
@@ -439,8 +681,94 @@ impl Server {
             return;
         }
         info!("accepted connection from {peer}");
-        self.next_sweep.get_or_insert(client.message.deadline());
+        let deadline = client.message.deadline();
         entry.insert(client);
+        self.watch(deadline);
+        self.count_host(peer.ip(), 1);
+    }
+
+    /// One more connection from `host` (`by` = 1) or one less (`by` = -1).
+    fn count_host(&mut self, host: IpAddr, by: isize) {
+        let held = self.hosts.entry(host).or_default();
+        *held = held.saturating_add_signed(by);
+        if *held == 0 {
+            self.hosts.remove(&host);
+        }
+    }
+
+    /// The server is full: closes the connection idle longest (an idle keep-alive connection
+    /// first) to make room. `false` when every connection is busy with a request or a reply.
+    fn close_idlest(&mut self) -> bool {
+        let idlest = self
+            .clients
+            .iter()
+            .filter_map(|(key, c)| Some((c.message.idle()?, key)))
+            .min_by_key(|&(idle, _)| (!idle.kept_alive, idle.since));
+        let Some((_, key)) = idlest else {
+            return false;
+        };
+        let next = self.clients[key].message.make_room(self.max_clients);
+        self.apply(key, next);
+        true
+    }
+
+    /// After an event, `next` from the connection: if it made a new reply, counts a wrong
+    /// password, forgets the count after one that passed, and holds the reply of an address
+    /// with wrong passwords against it.
+    fn brake(&mut self, key: usize, next: Next) -> Next {
+        if next != Next::Write {
+            return next;
+        }
+        let message = &mut self.clients[key].message;
+        let Some(guess) = message.take_new_reply() else {
+            return next;
+        };
+        if guess == Guess::Nothing && self.guesses.is_empty() {
+            return next;
+        }
+        let now = Instant::now();
+        let host = message.peer().ip();
+        if guess == Guess::Wrong {
+            self.count_wrong_password(host, now);
+        }
+        let Some(guesses) = self.guesses.get(&host).copied() else {
+            return next;
+        };
+        if guess == Guess::Passed || now >= guesses.last + BRAKE_FORGET {
+            self.guesses.remove(&host);
+        }
+        self.clients[key]
+            .message
+            .hold(libmessage::service::deadline(now, guesses.hold()))
+    }
+
+    /// One more wrong password from `host`.
+    fn count_wrong_password(&mut self, host: IpAddr, now: Instant) {
+        if self.guesses.len() >= BRAKE_ADDRESSES && !self.guesses.contains_key(&host) {
+            self.guesses.retain(|_, g| now < g.last + BRAKE_FORGET);
+            let quiet_longest = self.guesses.iter().min_by_key(|(_, g)| g.last);
+            if let Some((&oldest, _)) =
+                quiet_longest.filter(|_| self.guesses.len() >= BRAKE_ADDRESSES)
+            {
+                self.guesses.remove(&oldest);
+            }
+        }
+        let guesses = self.guesses.entry(host).or_insert(Guesses {
+            wrong: 0,
+            last: now,
+        });
+        if now >= guesses.last + BRAKE_FORGET {
+            guesses.wrong = 0;
+        }
+        guesses.wrong += 1;
+        guesses.last = now;
+        let (wrong, hold) = (guesses.wrong, guesses.hold());
+        if self.wrong_passwords.count(now) {
+            warn!(
+                "{host}: refused: wrong password ({wrong} in a row; its answers held {} s)",
+                hold.as_secs_f64()
+            );
+        }
     }
 
     /// A client's socket is ready: read, or write, as its phase wants.
@@ -451,11 +779,13 @@ impl Server {
         let mut next = Next::Read;
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             next = client.message.on_readable(&mut self.scratch, &self.service);
+            next = self.brake(key, next);
         }
         if next != Next::Close
             && (event.is_writable() || event.is_write_closed() || event.is_error())
         {
-            next = client.message.on_writable(&self.service);
+            next = self.clients[key].message.on_writable(&self.service);
+            next = self.brake(key, next);
         }
         self.apply(key, next);
     }
@@ -463,12 +793,13 @@ impl Server {
     /// Carries out what a connection asked for: a new interest, or its end.
     fn apply(&mut self, key: usize, next: Next) {
         let interest = match next {
-            Next::Read => Interest::READABLE,
+            Next::Read | Next::Wait => Interest::READABLE,
             Next::Write => Interest::WRITABLE,
             Next::Close => {
                 let mut client = self.clients.remove(key);
                 let _ = self.poll.registry().deregister(client.message.socket());
                 info!("closing connection to {}", client.message.peer());
+                self.count_host(client.message.peer().ip(), -1);
                 if self.clients.len() + 1 == self.max_clients {
                     info!("a client slot is free again");
                 }
@@ -477,6 +808,7 @@ impl Server {
             }
         };
         let client = &mut self.clients[key];
+        let deadline = client.message.deadline();
         if client.interest != interest {
             client.interest = interest;
             let token = Token(key);
@@ -487,7 +819,17 @@ impl Server {
             {
                 error!("cannot reregister {}: {e}", client.message.peer());
                 self.apply(key, Next::Close);
+                return;
             }
+        }
+        self.watch(deadline);
+    }
+
+    /// Makes sure the loop wakes up by `deadline`: `next_sweep` is never later than any
+    /// connection's deadline.
+    fn watch(&mut self, deadline: Instant) {
+        if self.next_sweep.map_or(true, |at| deadline < at) {
+            self.next_sweep = Some(deadline);
         }
     }
 
@@ -540,6 +882,7 @@ impl Server {
         }
         if self.shutdown_by.is_some() || received > 1 {
             error!("second signal: exiting at once");
+            flush_log(Duration::from_secs(1));
             std::process::exit(1);
         }
         self.shut_down();
@@ -575,4 +918,87 @@ fn signal_pipe() -> anyhow::Result<UnixStream> {
             .context("cannot install the signal handler")?;
     }
     Ok(UnixStream::from_std(read_end))
+}
+
+/// How often, at most, a kind of refusal is logged.
+const SUMMARY_EVERY: Duration = Duration::from_secs(1);
+
+/// Refusals of one kind: the first logged as it happens, the next ones counted and logged
+/// as a count, at most one line every [`SUMMARY_EVERY`].
+struct Tally {
+    /// What is counted, for the summary line.
+    what: &'static str,
+    /// Refusals not logged yet.
+    unlogged: u64,
+    /// When the last line was written.
+    last: Option<Instant>,
+}
+
+impl Tally {
+    const fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            unlogged: 0,
+            last: None,
+        }
+    }
+
+    /// Counts one refusal; `true` when it is to be logged in full.
+    fn count(&mut self, now: Instant) -> bool {
+        if self.last.is_some_and(|last| now < last + SUMMARY_EVERY) {
+            self.unlogged += 1;
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+
+    /// When the refusals counted are to be logged.
+    fn due(&self) -> Option<Instant> {
+        let last = self.last.filter(|_| self.unlogged > 0)?;
+        Some(last + SUMMARY_EVERY)
+    }
+
+    /// Logs the refusals counted, once they are due.
+    fn flush(&mut self, now: Instant) {
+        let Some(last) = self.last.filter(|_| self.unlogged > 0) else {
+            return;
+        };
+        if now >= last + SUMMARY_EVERY {
+            warn!(
+                "{} more {} in the last {:.1} s",
+                self.unlogged,
+                self.what,
+                (now - last).as_secs_f64()
+            );
+            self.unlogged = 0;
+            self.last = Some(now);
+        }
+    }
+}
+
+/// The time an address's answers are held after its first wrong password; it doubles with
+/// each one after, up to [`BRAKE_MAX`].
+const BRAKE_FIRST: Duration = Duration::from_millis(100);
+/// The longest an answer is held.
+const BRAKE_MAX: Duration = Duration::from_secs(4);
+/// An address's wrong passwords are forgotten this long after the last one.
+const BRAKE_FORGET: Duration = Duration::from_secs(60);
+/// The most addresses the brake remembers at once.
+const BRAKE_ADDRESSES: usize = 4096;
+
+/// An address's wrong passwords in a row.
+#[derive(Debug, Clone, Copy)]
+struct Guesses {
+    wrong: u32,
+    last: Instant,
+}
+
+impl Guesses {
+    /// How long the address's answers are held: [`BRAKE_FIRST`], doubled for each wrong
+    /// password after the first, at most [`BRAKE_MAX`].
+    fn hold(&self) -> Duration {
+        let doublings = self.wrong.saturating_sub(1).min(16);
+        BRAKE_FIRST.saturating_mul(1 << doublings).min(BRAKE_MAX)
+    }
 }

@@ -79,7 +79,15 @@ fn a_thousand_clients_announcing_a_mebibyte_stay_within_the_budget() {
     const PART: usize = 32 * 1024;
     const ADMITTED: usize = BUDGET / MIB;
     raise_open_files_limit();
-    let server = Server::start(&["-q", "-c", "1100", "--max-buffered", &BUDGET.to_string()]);
+    let server = Server::start(&[
+        "-q",
+        "-c",
+        "1100",
+        "--max-per-host",
+        "1100",
+        "--max-buffered",
+        &BUDGET.to_string(),
+    ]);
     assert_eq!(exchange(&server, &search("ring")).result(), RING);
     let baseline = resident(server.pid());
 

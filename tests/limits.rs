@@ -20,18 +20,27 @@ fn temp_file(name: &str, content: &str) -> std::path::PathBuf {
     path
 }
 
+/// Every slot busy with a request under way (25 clients from five hosts, each having sent
+/// part of its request): the 26th client is turned away with `server-full`, and the 25 are
+/// all served once they finish.
 #[test]
-fn twenty_five_clients_at_once_and_the_twenty_sixth_is_refused() {
+fn twenty_five_busy_clients_and_the_twenty_sixth_is_refused() {
     let server = Server::start(&["-c", "25"]);
-    let mut clients: Vec<TcpStream> = (0..25).map(|_| server.connect()).collect();
-    server.wait_log("accepted connection");
+    let mut clients: Vec<TcpStream> = (0..25)
+        .map(|i| {
+            let mut sock = server.connect_from([127, 0, 0, 2 + (i % 5) as u8]);
+            sock.write_all(&search("ring")[..7]).unwrap();
+            sock
+        })
+        .collect();
+    server.wait_all_read(25);
     let end = Instant::now() + IO_TIMEOUT;
     while server.stderr().matches("accepted connection").count() < 25 {
         assert!(Instant::now() < end, "not all 25 accepted");
         thread::sleep(Duration::from_millis(10));
     }
 
-    let mut extra = server.connect();
+    let mut extra = server.connect_from([127, 0, 0, 7]);
     let reply = read_reply(&mut extra);
     assert_eq!(reply.error_code().as_deref(), Some("server-full"));
     assert_eq!(reply.result(), "Error: server full (25 clients).");
@@ -43,7 +52,7 @@ fn twenty_five_clients_at_once_and_the_twenty_sixth_is_refused() {
         .drain(..)
         .map(|mut sock| {
             thread::spawn(move || {
-                sock.write_all(&search("ring")).unwrap();
+                sock.write_all(&search("ring")[7..]).unwrap();
                 let reply = read_reply(&mut sock);
                 assert_closed(&mut sock);
                 reply.result()
@@ -75,8 +84,10 @@ fn served_once_a_slot_frees(server: &Server) {
 #[test]
 fn a_slot_frees_when_a_client_leaves() {
     let server = Server::start(&["-q", "-c", "1"]);
-    let first = server.connect();
-    let mut second = server.connect();
+    let mut first = server.connect();
+    first.write_all(&search("ring")[..7]).unwrap();
+    server.wait_all_read(1);
+    let mut second = server.connect_from([127, 0, 0, 2]);
     assert_eq!(
         read_reply(&mut second).error_code().as_deref(),
         Some("server-full")
@@ -463,7 +474,7 @@ fn data_size(pid: u32) -> u64 {
 /// allocate for that byte, not for the 64 KiB announced.
 #[test]
 fn an_announced_header_length_is_not_allocated_up_front() {
-    let server = Server::start(&["-q", "-c", "400"]);
+    let server = Server::start(&["-q", "-c", "400", "--max-per-host", "400"]);
     let mut warm: Vec<TcpStream> = (0..20).map(|_| server.connect()).collect();
     for sock in &mut warm {
         sock.write_all(b"\xff\xff{").unwrap();

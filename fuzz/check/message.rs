@@ -108,7 +108,8 @@ fn drive(
                 wrote = false;
                 message.on_readable(scratch, service)
             }
-            Next::Read | Next::Close => return next,
+            // Only the event loop holds a reply back (`Wait`), and it is not here.
+            Next::Read | Next::Wait | Next::Close => return next,
             Next::Write => {
                 wrote = true;
                 message.on_writable(service)

@@ -269,3 +269,72 @@ pub fn expected_json_reply(content: &str, extra: &str) -> Vec<u8> {
         content.as_bytes(),
     )
 }
+
+impl Server {
+    /// A client connection from the loopback address `from`: 127.0.0.2, 127.0.0.3, ... model
+    /// other hosts (the server sees them as different addresses).
+    pub fn connect_from(&self, from: [u8; 4]) -> TcpStream {
+        use socket2::{Domain, Socket, Type};
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        sock.bind(&SocketAddr::from((from, 0)).into())
+            .expect("bind the client's address");
+        sock.connect_timeout(&self.connect_addr().into(), IO_TIMEOUT)
+            .expect("connect");
+        let sock: TcpStream = sock.into();
+        sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        sock.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        sock
+    }
+
+    /// Waits (bounded) until `count` connections to the server are established and the server
+    /// has read every byte they sent: the receive queues of its side, as `/proc/net/tcp` shows
+    /// them, are empty.
+    pub fn wait_all_read(&self, count: usize) {
+        let port = format!(":{:04X}", self.addr.port());
+        let end = Instant::now() + IO_TIMEOUT;
+        loop {
+            let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+            let queues: Vec<u64> = table
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    // local address, remote address, state (01: established), tx:rx queues
+                    (fields[1].ends_with(&port) && fields[3] == "01").then(|| {
+                        let rx = fields[4].split(':').nth(1).unwrap();
+                        u64::from_str_radix(rx, 16).unwrap()
+                    })
+                })
+                .collect();
+            if queues.len() >= count && queues.iter().all(|&q| q == 0) {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "the server never read all it was sent: {} connections, queues {queues:?}",
+                queues.len()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Reads one reply if one arrives within `within`; `None` if nothing does (the socket's read
+/// timeout is restored afterwards).
+pub fn reply_within(sock: &mut TcpStream, within: Duration) -> Option<Reply> {
+    sock.set_read_timeout(Some(within)).unwrap();
+    let mut byte = [0u8; 1];
+    let got = match sock.peek(&mut byte) {
+        Ok(n) if n > 0 => true,
+        Ok(_) => false,
+        Err(e)
+            if e.kind() == std::io::ErrorKind::WouldBlock
+                || e.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            false
+        }
+        Err(_) => false,
+    };
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    got.then(|| read_reply(sock))
+}
