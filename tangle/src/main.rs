@@ -523,35 +523,86 @@ fn fmt(cwd: &Path, check: bool, quiet: bool) -> Result<ExitCode> {
     let fresh = tangle(&project, cwd)?;
     let formatted =
         tangle::fmt::unformatted(&project, &fresh).map_err(|ds| shown(&project, cwd, ds))?;
-    if check {
-        if formatted.is_empty() {
-            return Ok(ExitCode::SUCCESS);
-        }
-        for place in tangle::fmt::report(&fresh, &formatted) {
-            print!("{place}");
-        }
-        eprintln!(
-            "tangle: {} file(s) are not formatted as rustfmt would; run `tangle fmt`",
-            formatted.len()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    let pending =
-        tangle::sync::edited_outputs(&project, &fresh).map_err(|ds| shown(&project, cwd, ds))?;
-    if let Some(p) = pending.texts.keys().next() {
-        bail!(
-            "{} has edits that are not in the documents yet; run `tangle sync` first (formatting \
-             would overwrite them)",
-            p.display()
-        );
-    }
     if formatted.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    let plan =
-        tangle::sync::plan(&project, &fresh, &formatted).map_err(|ds| shown(&project, cwd, ds))?;
-    carry(&project, cwd, &plan, &read, &Default::default(), quiet)?;
-    Ok(ExitCode::SUCCESS)
+    if !check {
+        let pending = tangle::sync::edited_outputs(&project, &fresh)
+            .map_err(|ds| shown(&project, cwd, ds))?;
+        if let Some(p) = pending.texts.keys().next() {
+            bail!(
+                "{} has edits that are not in the documents yet; run `tangle sync` first \
+                 (formatting would overwrite them)",
+                p.display()
+            );
+        }
+    }
+    // rustfmt's changes that the documents can hold, and those they cannot (a fragment used
+    // at two indentations that rustfmt wraps at one of them): no run could make the latter.
+    let (plan, impossible) = match tangle::sync::plan(&project, &fresh, &formatted) {
+        Ok(plan) => (Some(plan), Vec::new()),
+        Err(_) => {
+            let mut possible = std::collections::BTreeMap::new();
+            let mut impossible = Vec::new();
+            for (path, text) in &formatted {
+                let one = std::collections::BTreeMap::from([(path.clone(), text.clone())]);
+                match tangle::sync::plan(&project, &fresh, &one) {
+                    Ok(_) => {
+                        possible.insert(path.clone(), text.clone());
+                    }
+                    Err(ds) => impossible.push((path.clone(), ds)),
+                }
+            }
+            let plan = if possible.is_empty() {
+                None
+            } else {
+                Some(
+                    tangle::sync::plan(&project, &fresh, &possible)
+                        .map_err(|ds| shown(&project, cwd, ds))?,
+                )
+            };
+            (plan, impossible)
+        }
+    };
+    if check {
+        let possible: std::collections::BTreeMap<PathBuf, String> = formatted
+            .iter()
+            .filter(|(p, _)| !impossible.iter().any(|(q, _)| q == *p))
+            .map(|(p, t)| (p.clone(), t.clone()))
+            .collect();
+        for place in tangle::fmt::report(&fresh, &possible) {
+            print!("{place}");
+        }
+        if !possible.is_empty() {
+            eprintln!(
+                "tangle: {} file(s) are not formatted as rustfmt would; run `tangle fmt`",
+                possible.len()
+            );
+        }
+    } else if let Some(plan) = &plan {
+        carry(&project, cwd, plan, &read, &Default::default(), quiet)?;
+    }
+    if impossible.is_empty() {
+        return Ok(if check {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    for (path, ds) in impossible {
+        eprintln!("{}", shown(&project, cwd, ds));
+        eprintln!(
+            "tangle: rustfmt formats {} in a way its documents cannot hold (above: a fragment \
+             used in several places, or at several indentations, that rustfmt would format \
+             differently at each); no `tangle fmt` run can do it: format that code by hand so \
+             that rustfmt leaves every use of it alone (a shorter line, a line break of your own)",
+            project
+                .shown_from(&Pos::new(&path, 1, 1), cwd)
+                .path
+                .display()
+        );
+    }
+    Ok(ExitCode::FAILURE)
 }
 
 fn mdbook(args: &[String]) -> Result<ExitCode> {

@@ -649,7 +649,13 @@ pub fn edited_outputs(project: &Project, fresh: &Tangled) -> Result<Edited, Diag
                     edited
                         .read
                         .insert(path.clone(), content_hash(text.as_bytes()));
-                    edited.texts.insert(path, text);
+                    match conventions(&path, &o.content, text) {
+                        Ok((text, notes)) => {
+                            edited.notes.extend(notes);
+                            edited.texts.insert(path, text);
+                        }
+                        Err(d) => errors.push(d),
+                    }
                 }
                 Err(e) => {
                     let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
@@ -669,6 +675,49 @@ pub fn edited_outputs(project: &Project, fresh: &Tangled) -> Result<Edited, Diag
     } else {
         Err(Diagnostics(errors))
     }
+}
+
+/// The saved text of output `path` (tangled as `tangled`) in the documents' conventions: an
+/// editor that saved it with CRLF line ends or a byte order mark changed no line of it, so
+/// those are taken off (the documents keep their own line ends; the file is written again as
+/// tangled) and the user is told; a last line without its line end is refused, named as such
+/// (a fragment's lines all end with one).
+fn conventions(
+    path: &Path,
+    tangled: &[u8],
+    text: String,
+) -> Result<(String, Vec<String>), Diagnostic> {
+    let mut notes = Vec::new();
+    let mut text = text;
+    if let Some(rest) = text.strip_prefix('\u{feff}') {
+        if !tangled.starts_with("\u{feff}".as_bytes()) {
+            text = rest.to_string();
+            notes.push(format!(
+                "{} was saved with a byte order mark (BOM): it is left out (the documents keep \
+                 their own start, and the file is written again without it)",
+                path.display()
+            ));
+        }
+    }
+    if text.contains("\r\n") && !tangled.contains(&b'\r') {
+        text = text.replace("\r\n", "\n");
+        notes.push(format!(
+            "{} was saved with CRLF line ends: its edits are carried back in the documents' own \
+             line ends (and the file is written again with LF)",
+            path.display()
+        ));
+    }
+    if tangled.ends_with(b"\n") && !text.is_empty() && !text.ends_with('\n') {
+        let line = text.matches('\n').count() + 1;
+        let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        return Err(Diagnostic::error(
+            Pos::new(path, line, col),
+            "the file's last line lost its line end (the final newline), which the documents \
+             cannot leave out: add it back (an editor's \"insert final newline\" setting), or \
+             discard the edits with `tangle --force`; nothing was written",
+        ));
+    }
+    Ok((text, notes))
 }
 
 /// Whether `disk`, the saved text of output `path` whose documents tangle to `tangled`, looks

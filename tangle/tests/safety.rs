@@ -575,3 +575,100 @@ fn links_are_written_through_modes_kept_and_read_only_documents_refused() {
         p.ok(&["--check"]);
     }
 }
+
+#[test]
+fn crlf_and_bom_saves_are_carried_back_in_the_documents_conventions() {
+    for d in ALL {
+        let p = Project::new(d, "crlf");
+        p.edit("src/m.rs", "let x = 1;", "let x = 100;");
+        let crlf = p.read("src/m.rs").replace('\n', "\r\n");
+        p.write("src/m.rs", &crlf);
+        let said = p.ok(&["sync"]);
+        assert!(said.contains("saved with CRLF line ends"), "{d:?}: {said}");
+        let doc = p.read(p.doc());
+        assert!(
+            doc.contains("let x = 100;\n") && !doc.contains('\r'),
+            "{d:?}"
+        );
+        assert!(!p.read("src/m.rs").contains('\r'), "{d:?}: written again");
+        p.ok(&["--check"]);
+        // A byte order mark.
+        p.edit("src/m.rs", "let x = 100;", "let x = 200;");
+        let bom = format!("\u{feff}{}", p.read("src/m.rs"));
+        p.write("src/m.rs", &bom);
+        let said = p.ok(&["sync"]);
+        assert!(said.contains("byte order mark (BOM)"), "{d:?}: {said}");
+        let doc = p.read(p.doc());
+        assert!(doc.contains("let x = 200;\n") && !doc.contains('\u{feff}'));
+        p.ok(&["--check"]);
+    }
+    // A chapter with CRLF line ends gets its new lines with CRLF too.
+    let p = Project::new(Dialect::Markdown, "crlf-chapter");
+    let chapter = p.read("docs/a.md").replace('\n', "\r\n");
+    p.write("docs/a.md", &chapter);
+    p.ok(&[]);
+    p.edit("src/m.rs", "let y = 2;\n", "let y = 2;\n    let z = 3;\n");
+    p.ok(&["sync"]);
+    assert!(
+        p.read("docs/a.md")
+            .contains("let x = 1;\r\nlet y = 2;\r\nlet z = 3;\r\n```"),
+        "{:?}",
+        p.read("docs/a.md")
+    );
+    p.ok(&["--check"]);
+}
+
+#[test]
+fn a_lost_final_newline_is_named_as_such() {
+    for d in ALL {
+        let p = Project::new(d, "final-newline");
+        let text = p.read("src/m.rs");
+        p.edit("src/m.rs", &text, text.trim_end_matches('\n'));
+        let doc = p.read(p.doc());
+        let err = p.fails(&["sync"]);
+        assert!(
+            err.contains("lost its line end (the final newline)"),
+            "{d:?}: {err}"
+        );
+        assert!(!err.contains("instead of"), "{d:?}: {err}");
+        assert_eq!(p.read(p.doc()), doc);
+    }
+}
+
+#[test]
+fn clippy_fix_with_edits_not_carried_back_advises_sync_only() {
+    for d in ALL {
+        let p = Project::new(d, "clippy-fix");
+        p.edit("src/m.rs", "let x = 1;", "let x = 100;");
+        let err = p.fails(&["cargo", "clippy", "--fix"]);
+        assert!(
+            err.contains("src/m.rs hold(s) edits not carried back")
+                && err.contains("run `tangle sync` first"),
+            "{d:?}: {err}"
+        );
+        assert!(!err.contains("run `tangle` "), "{d:?}: {err}");
+        assert!(p.read("src/m.rs").contains("let x = 100;"));
+    }
+}
+
+#[test]
+fn fmt_check_does_not_ask_for_a_run_that_cannot_succeed() {
+    let p = Project::new(Dialect::Markdown, "fmt-two-indentations");
+    // At four spaces the line fits in rustfmt's 100 columns; at twelve rustfmt wraps it.
+    p.write(
+        "docs/a.md",
+        "```rust file=src/m.rs\nfn a() {\n    <<work>>\n}\n\nfn b() {\n    if c() {\n        if d() {\n            <<work>>\n        }\n    }\n}\n```\n\n```rust name=work\nlet total = compute(first_argument, second_argument) + another_value_named_long + third_value;\n```\n",
+    );
+    p.ok(&[]);
+    let out = p.run(&["fmt", "--check"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    assert!(
+        err.contains("no `tangle fmt` run can do it") && !err.contains("run `tangle fmt`"),
+        "{err}"
+    );
+    let doc = p.read("docs/a.md");
+    let err = p.fails(&["fmt"]);
+    assert!(err.contains("no `tangle fmt` run can do it"), "{err}");
+    assert_eq!(p.read("docs/a.md"), doc);
+}
