@@ -361,10 +361,31 @@ fn report_check(project: &Project, diffs: Vec<write::Difference>) -> ExitCode {
         Documents::Entangled(_) => "documents",
         _ => "chapters",
     };
-    eprintln!(
-        "tangle: {} file(s) differ from the {documents}; run `tangle` to update them",
-        diffs.len()
-    );
+    // Files that hold edits are not stale: they are to be carried back, not tangled over.
+    let records = tangle::sync::records(project);
+    let (edited, stale): (Vec<&write::Difference>, Vec<&write::Difference>) =
+        diffs.iter().partition(|d| {
+            d.path != Path::new(write::MANIFEST)
+                && std::fs::read(project.root.join(&d.path))
+                    .is_ok_and(|disk| !records.wrote(&d.path, &disk))
+        });
+    if !stale.is_empty() {
+        eprintln!(
+            "tangle: {} file(s) differ from the {documents}; run `tangle` to update them",
+            stale.len()
+        );
+    }
+    if !edited.is_empty() {
+        let names: Vec<String> = edited
+            .iter()
+            .map(|d| d.path.display().to_string())
+            .collect();
+        eprintln!(
+            "tangle: {} hold(s) edits not carried back into the {documents}; run `tangle sync` \
+             to carry them back",
+            names.join(", ")
+        );
+    }
     ExitCode::FAILURE
 }
 
@@ -387,7 +408,7 @@ fn sync_as(cwd: &Path, quiet: bool, watching: bool) -> Result<ExitCode> {
         eprintln!("tangle: {note}");
     }
     if edited.texts.is_empty() {
-        if !quiet {
+        if !quiet && !watching {
             eprintln!("tangle: no edited output to carry back");
         }
         return Ok(ExitCode::SUCCESS);
@@ -709,12 +730,6 @@ impl<T: PartialEq + Clone> Settling<T> {
             }
         }
     }
-
-    /// `stamp` is what this process wrote itself: nothing to act on.
-    fn ours(&mut self, stamp: T) {
-        self.seen = Some((stamp.clone(), std::time::Instant::now()));
-        self.acted = Some(stamp);
-    }
 }
 
 /// Re-tangles the project whenever one of its inputs changes (once the change has settled);
@@ -740,10 +755,10 @@ fn watch(cwd: &Path, interval: f64, settle: f64, quiet: bool, both_ways: bool) -
             if outputs.settled(stamp, settle) {
                 // An output was saved: carry it back (the documents then change, and the
                 // next check below re-tangles them, which changes nothing more).
+                // Also after this process's own writes: sync finds nothing to carry back
+                // then, and says nothing. (Telling its writes from a save by their times
+                // would miss a save landing right after them.)
                 report(sync_as(cwd, quiet, true));
-                if let Ok(p) = find_project(cwd) {
-                    outputs.ours(outputs_stamp(&p));
-                }
             }
         }
         let stamp = project.as_ref().map(watched_stamp).unwrap_or_default();
@@ -764,11 +779,6 @@ fn watch(cwd: &Path, interval: f64, settle: f64, quiet: bool, both_ways: bool) -
                 eprintln!("tangle: up to date");
             }
             report(result);
-            if both_ways {
-                if let Ok(p) = find_project(cwd) {
-                    outputs.ours(outputs_stamp(&p));
-                }
-            }
         }
         std::thread::sleep(std::time::Duration::from_secs_f64(interval.max(0.02)));
     }

@@ -4,7 +4,7 @@
 //! recovers from a run killed half-way, and writes through links.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -220,6 +220,13 @@ fn plain_tangle_refuses_to_write_over_an_edit_and_force_discards_it_by_name() {
             "{d:?}: {err}"
         );
         assert!(p.read("src/m.rs").contains("let x = 100;"), "{d:?}: lost");
+        let err = p.fails(&["--check"]);
+        assert!(
+            err.contains("src/m.rs hold(s) edits not carried back")
+                && err.contains("run `tangle sync`")
+                && !err.contains("run `tangle` to update"),
+            "{d:?}: {err}"
+        );
         // A code edit of the document too: still refused, and sync will not pick a side.
         p.edit(p.doc(), "let y = 2;", "let y = 3;");
         p.fails(&[]);
@@ -541,8 +548,18 @@ fn links_are_written_through_modes_kept_and_read_only_documents_refused() {
         fs::rename(p.path(p.doc()), &real).unwrap();
         std::os::unix::fs::symlink(&real, p.path(p.doc())).unwrap();
         fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+        // Another owner (only the superuser can give a file away; others keep their own).
+        let owner = match std::os::unix::fs::chown(&real, Some(4321), Some(4321)) {
+            Ok(()) => (4321, 4321),
+            Err(_) => {
+                let m = fs::metadata(&real).unwrap();
+                (m.uid(), m.gid())
+            }
+        };
         p.edit("src/m.rs", "let x = 1;", "let x = 100;");
         p.ok(&["sync"]);
+        let m = fs::metadata(&real).unwrap();
+        assert_eq!((m.uid(), m.gid()), owner, "{d:?}: the owner stays");
         let link = fs::symlink_metadata(p.path(p.doc())).unwrap();
         assert!(link.file_type().is_symlink(), "{d:?}: the link stays");
         assert!(
@@ -774,10 +791,36 @@ fn random_saves_and_commands_never_lose_a_byte() {
             // The run did carry edits back: some output line reached the document.
             let doc = p.read(p.doc());
             assert!(
-                tokens.iter().any(|t| t.starts_with("let o") && doc.contains(t.as_str())),
+                tokens
+                    .iter()
+                    .any(|t| t.starts_with("let o") && doc.contains(t.as_str())),
                 "{d:?} seed {seed}: nothing was ever carried back ({})",
                 log.join(", ")
             );
         }
+    }
+}
+
+#[test]
+fn watch_sync_keeps_both_sides_when_both_are_saved_within_one_poll() {
+    for d in ALL {
+        let p = Project::new(d, "watch-both");
+        let w = Watcher::start(
+            &p,
+            &["watch", "--sync", "--interval", "0.05", "--settle", "0.1"],
+        );
+        assert!(w.until(|s| s.contains("up to date")), "{d:?}: {}", w.said());
+        p.edit("src/m.rs", "let x = 1;", "let x = 100;");
+        p.edit(p.doc(), "let y = 2;", "let y = 300;");
+        assert!(
+            w.until(|s| s.contains("both this file and its documents changed")
+                && s.contains("`src/m.rs` holds edits that no tangle wrote")),
+            "{d:?}: {}",
+            w.said()
+        );
+        // Some polls later, both sides are still as saved.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(p.read("src/m.rs").contains("let x = 100;"), "{d:?}: lost");
+        assert!(p.read(p.doc()).contains("let y = 300;"), "{d:?}: lost");
     }
 }
