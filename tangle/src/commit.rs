@@ -31,30 +31,27 @@ use std::path::{Path, PathBuf};
 /// Name of the journal, in the project root.
 pub const JOURNAL: &str = ".tangle-journal";
 
-/// What a file held when a command read it.
+/// A file's size, modification time and inode: what changes when it is saved (or replaced).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seen {
+pub struct Stat {
     pub len: u64,
     pub modified: Option<std::time::SystemTime>,
     pub ino: u64,
-    pub hash: u64,
 }
 
-impl Seen {
-    /// What `bytes`, read from a file with metadata `meta`, say of it.
-    pub fn new(meta: &fs::Metadata, bytes: &[u8]) -> Seen {
-        Seen {
+impl Stat {
+    fn of(meta: &fs::Metadata) -> Stat {
+        Stat {
             len: meta.len(),
             modified: meta.modified().ok(),
             ino: meta.ino(),
-            hash: content_hash(bytes),
         }
     }
 
     /// The file at `path` now, with its bytes (`None` when there is none). Read between two
     /// looks at its metadata, so that a save landing during the read is not taken for the
     /// file's state.
-    pub fn read(path: &Path) -> std::io::Result<Option<(Seen, Vec<u8>)>> {
+    pub fn read(path: &Path) -> std::io::Result<Option<(Stat, Vec<u8>)>> {
         for _ in 0..5 {
             let before = match fs::metadata(path) {
                 Ok(m) => m,
@@ -62,17 +59,32 @@ impl Seen {
                 Err(e) => return Err(e),
             };
             let bytes = fs::read(path)?;
-            let after = fs::metadata(path)?;
-            if before.len() == after.len()
-                && before.modified().ok() == after.modified().ok()
-                && after.len() == bytes.len() as u64
-            {
-                return Ok(Some((Seen::new(&after, &bytes), bytes)));
+            let after = Stat::of(&fs::metadata(path)?);
+            if Stat::of(&before) == after && after.len == bytes.len() as u64 {
+                return Ok(Some((after, bytes)));
             }
         }
         Err(std::io::Error::other(
             "the file keeps changing while it is read",
         ))
+    }
+}
+
+/// What a file held when a command read it: its [`Stat`] and the hash of its content (a save
+/// within one tick of the clock, of the same size, changes only the latter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub stat: Stat,
+    pub hash: u64,
+}
+
+impl Seen {
+    /// The file at `path` now, with its bytes (`None` when there is none).
+    pub fn read(path: &Path) -> std::io::Result<Option<(Seen, Vec<u8>)>> {
+        Ok(Stat::read(path)?.map(|(stat, bytes)| {
+            let hash = content_hash(&bytes);
+            (Seen { stat, hash }, bytes)
+        }))
     }
 }
 
@@ -192,23 +204,58 @@ fn failed(c: &Change<'_>, why: &str) -> Diagnostics {
     ))
 }
 
+/// Changes staged to be put in place together (see the module's notes): [`Transaction::stage`]
+/// each, then [`Transaction::commit`]. Dropped uncommitted, it leaves nothing behind.
+pub struct Transaction<'a> {
+    journal_dir: PathBuf,
+    changes: Vec<Change<'a>>,
+    staged: Vec<Staged>,
+    /// The staged files of documents, open until they are synced.
+    durable: Vec<(usize, fs::File)>,
+    finished: bool,
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cleanup();
+        }
+    }
+}
+
 /// Puts every change in place or none (see the module's notes). `journal_dir` is where the
 /// journal goes (the project root).
 pub fn commit(journal_dir: &Path, changes: &[Change<'_>]) -> Result<(), Diagnostics> {
-    if changes.is_empty() {
-        return Ok(());
+    let mut tx = Transaction::new(journal_dir);
+    for c in changes {
+        tx.stage(c.clone())?;
     }
-    let mut staged: Vec<Staged> = Vec::with_capacity(changes.len());
-    let mut files: Vec<Option<fs::File>> = Vec::with_capacity(changes.len());
-    let cleanup = |staged: &[Staged]| {
-        for s in staged {
+    tx.commit()
+}
+
+impl<'a> Transaction<'a> {
+    pub fn new(journal_dir: &Path) -> Transaction<'a> {
+        Transaction {
+            journal_dir: journal_dir.to_path_buf(),
+            changes: Vec::new(),
+            staged: Vec::new(),
+            durable: Vec::new(),
+            finished: false,
+        }
+    }
+
+    /// Removes every staged file and kept old content.
+    fn cleanup(&self) {
+        for s in &self.staged {
             let _ = fs::remove_file(&s.tmp);
             if s.backed_up {
                 let _ = fs::remove_file(&s.old);
             }
         }
-    };
-    for c in changes {
+    }
+
+    /// Stages `c` beside its target. When it cannot be, nothing of the transaction stays.
+    pub fn stage(&mut self, c: Change<'a>) -> Result<(), Diagnostics> {
         let result = (|| -> std::io::Result<(Staged, fs::File)> {
             let real = resolved(&c.full)?;
             let meta = fs::metadata(&real).ok();
@@ -229,112 +276,131 @@ pub fn commit(journal_dir: &Path, changes: &[Change<'_>]) -> Result<(), Diagnost
         })();
         match result {
             Ok((s, f)) => {
-                staged.push(s);
-                files.push(Some(f));
+                if c.durable {
+                    self.durable.push((self.changes.len(), f));
+                }
+                self.staged.push(s);
+                self.changes.push(c);
+                Ok(())
             }
             Err(e) => {
                 let (tmp, _) = side_names(&c.full);
                 let _ = fs::remove_file(tmp);
-                cleanup(&staged);
-                return Err(failed(c, &plain(&e)));
+                self.cleanup();
+                self.finished = true;
+                Err(failed(&c, &plain(&e)))
             }
         }
     }
-    // Every staged document is on disk before the first target is touched.
-    let durable: Vec<(usize, fs::File)> = files
-        .iter_mut()
-        .enumerate()
-        .filter(|(k, _)| changes[*k].durable)
-        .filter_map(|(k, f)| f.take().map(|f| (k, f)))
-        .collect();
-    let (which, durable): (Vec<usize>, Vec<fs::File>) = durable.into_iter().unzip();
-    if let Some((k, e)) = sync_data_all(&durable).map(|(k, e)| (which[k], e)) {
-        cleanup(&staged);
-        return Err(failed(&changes[k], &plain(&e)));
-    }
-    drop(durable);
-    drop(files);
-    // The old contents, kept until every target is replaced.
-    for k in 0..staged.len() {
-        let s = &mut staged[k];
-        if !s.existed {
-            continue;
+
+    /// Puts every staged change in place, or none.
+    pub fn commit(mut self) -> Result<(), Diagnostics> {
+        self.finished = true;
+        let result = self.put_all();
+        if result.is_err() {
+            self.cleanup();
         }
-        let _ = fs::remove_file(&s.old);
-        let kept = if s.in_place {
-            fs::copy(&s.real, &s.old).map(|_| ())
-        } else {
-            hard_link(&s.real, &s.old).or_else(|e| match e.kind() {
-                ErrorKind::NotFound => Err(e),
-                // No hard links here (or not across this folder): a copy keeps it as well.
-                _ => fs::copy(&s.real, &s.old).map(|_| ()),
-            })
-        };
-        match kept {
-            Ok(()) => s.backed_up = true,
-            Err(e) if e.kind() == ErrorKind::NotFound => s.existed = false,
-            Err(e) => {
-                cleanup(&staged);
-                return Err(failed(&changes[k], &plain(&e)));
+        result
+    }
+
+    fn put_all(&mut self) -> Result<(), Diagnostics> {
+        let (changes, staged) = (&self.changes, &mut self.staged);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        // Every staged document is on disk before the first target is touched.
+        let (which, durable): (Vec<usize>, Vec<fs::File>) =
+            std::mem::take(&mut self.durable).into_iter().unzip();
+        if let Some((k, e)) = sync_data_all(&durable).map(|(k, e)| (which[k], e)) {
+            return Err(failed(&changes[k], &plain(&e)));
+        }
+        drop(durable);
+        // The old contents, kept until every target is replaced.
+        for (c, s) in changes.iter().zip(staged.iter_mut()) {
+            if !s.existed {
+                continue;
+            }
+            let _ = fs::remove_file(&s.old);
+            let kept = if s.in_place {
+                fs::copy(&s.real, &s.old).map(|_| ())
+            } else {
+                hard_link(&s.real, &s.old).or_else(|e| match e.kind() {
+                    ErrorKind::NotFound => Err(e),
+                    // No hard links here (or not across this folder): a copy keeps it as well.
+                    _ => fs::copy(&s.real, &s.old).map(|_| ()),
+                })
+            };
+            match kept {
+                Ok(()) => s.backed_up = true,
+                Err(e) if e.kind() == ErrorKind::NotFound => s.existed = false,
+                Err(e) => return Err(failed(c, &plain(&e))),
             }
         }
-    }
-    let journal = journal_dir.join(JOURNAL);
-    let journaled = changes.len() > 1;
-    if journaled {
-        if let Err(e) = write_journal(&journal, changes, &staged) {
-            cleanup(&staged);
-            return Err(Diagnostics::from(Diagnostic::error(
-                Pos::new(JOURNAL, 1, 1),
-                format!("cannot write the journal: {}", plain(&e)),
-            )));
+        let journal = self.journal_dir.join(JOURNAL);
+        let journaled = changes.len() > 1;
+        if journaled {
+            if let Err(e) = write_journal(&journal, changes, staged) {
+                return Err(Diagnostics::from(Diagnostic::error(
+                    Pos::new(JOURNAL, 1, 1),
+                    format!("cannot write the journal: {}", plain(&e)),
+                )));
+            }
         }
-    }
-    pause("before-commit");
-    let mut done: Vec<usize> = Vec::with_capacity(changes.len());
-    for (k, (c, s)) in changes.iter().zip(&staged).enumerate() {
-        let result = match still_holds(&s.real, c.expect) {
-            Err(why) => Err(Diagnostics::from(Diagnostic::error(
-                Pos::new(&c.rel, 1, 1),
-                format!(
-                    "`{}` changed while tangle was writing ({why}); it was left as it is, and \
-                     nothing was written: run the command again",
-                    c.rel.display()
-                ),
-            ))),
-            Ok(()) => put(s).map_err(|e| failed(c, &plain(&e))),
-        };
-        match result {
-            Ok(()) => done.push(k),
-            Err(e) => {
+        pause("before-commit");
+        let mut done: Vec<usize> = Vec::with_capacity(changes.len());
+        for (k, (c, s)) in changes.iter().zip(staged.iter()).enumerate() {
+            let result = match still_holds(&s.real, c.expect) {
+                Err(why) => Err(Diagnostics::from(Diagnostic::error(
+                    Pos::new(&c.rel, 1, 1),
+                    format!(
+                        "`{}` changed while tangle was writing ({why}); it was left as it is, \
+                         and nothing was written: run the command again",
+                        c.rel.display()
+                    ),
+                ))),
+                Ok(()) => put(s).map_err(|e| failed(c, &plain(&e))),
+            };
+            if let Err(e) = result {
                 for &j in done.iter().rev() {
                     put_back(&staged[j]);
                 }
-                cleanup(&staged);
                 if journaled {
+                    // Undone: nothing for the next command to replay (the staged files left,
+                    // should this process die now, are swept as any killed run's).
                     let _ = fs::remove_file(&journal);
                 }
                 return Err(e);
             }
+            done.push(k);
+            if k == 0 {
+                pause("after-first-rename");
+            }
         }
-        if k == 0 {
-            pause("after-first-rename");
+        // Done: the journal goes first, then the old contents (a run killed in between
+        // leaves only files to sweep).
+        if journaled {
+            let _ = fs::remove_file(&journal);
         }
+        for s in staged.iter() {
+            if s.backed_up {
+                let _ = fs::remove_file(&s.old);
+            }
+        }
+        Ok(())
     }
-    cleanup(&staged);
-    if journaled {
-        let _ = fs::remove_file(&journal);
-    }
-    Ok(())
 }
 
 /// Whether the file at `path` still holds what was read; if not, how it changed.
 fn still_holds(path: &Path, expect: Expect) -> Result<(), String> {
-    match (expect, Seen::read(path)) {
+    match (expect, Stat::read(path)) {
         (Expect::Absent, Ok(None)) => Ok(()),
         (Expect::Absent, _) => Err("a file appeared there".into()),
         (Expect::Holds(_), Ok(None)) => Err("it was removed".into()),
-        (Expect::Holds(want), Ok(Some((now, _)))) if now == want => Ok(()),
+        (Expect::Holds(want), Ok(Some((stat, bytes))))
+            if stat == want.stat && content_hash(&bytes) == want.hash =>
+        {
+            Ok(())
+        }
         (Expect::Holds(_), Ok(Some(_))) => Err("saved since it was read".into()),
         (Expect::Holds(_), Err(e)) => Err(plain(&e)),
     }
@@ -459,15 +525,12 @@ fn sync_data_all(files: &[fs::File]) -> Option<(usize, std::io::Error)> {
     })
 }
 
-/// An absolute form of `p`, for the journal.
-fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
 /// The journal: one line per change (tab-separated): how it replaces its target (`rename` or
 /// `in-place`), the target, the staged file, the old content's copy (or `-`), the new
-/// content's hash, the old content's hash (or `-` for a new file), the name shown.
+/// content's length, the old content's hash (or `-` for a new file), the name shown. A staged
+/// file is gone once its target is replaced (renamed, or copied in place and removed).
 fn write_journal(path: &Path, changes: &[Change<'_>], staged: &[Staged]) -> std::io::Result<()> {
+    let cwd = std::env::current_dir()?;
     let mut text = format!("tangle journal\tpid {}\n", std::process::id());
     for (c, s) in changes.iter().zip(staged) {
         let old_hash = match c.expect {
@@ -475,17 +538,17 @@ fn write_journal(path: &Path, changes: &[Change<'_>], staged: &[Staged]) -> std:
             _ => "-".into(),
         };
         let old = if s.backed_up {
-            absolute(&s.old).display().to_string()
+            cwd.join(&s.old).display().to_string()
         } else {
             "-".into()
         };
         text.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{:016x}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             if s.in_place { "in-place" } else { "rename" },
-            absolute(&s.real).display(),
-            absolute(&s.tmp).display(),
+            cwd.join(&s.real).display(),
+            cwd.join(&s.tmp).display(),
             old,
-            content_hash(c.content),
+            c.content.len(),
             old_hash,
             c.rel.display()
         ));
@@ -505,7 +568,7 @@ struct Entry {
     target: PathBuf,
     tmp: PathBuf,
     old: Option<PathBuf>,
-    new_hash: u64,
+    new_len: u64,
     old_hash: Option<u64>,
     shown: String,
 }
@@ -520,7 +583,7 @@ fn parse_journal(text: &str) -> Option<(u32, Vec<Entry>)> {
     let mut entries = Vec::new();
     for line in lines {
         let f: Vec<&str> = line.split('\t').collect();
-        let [how, target, tmp, old, new_hash, old_hash, shown] = f.as_slice() else {
+        let [how, target, tmp, old, new_len, old_hash, shown] = f.as_slice() else {
             return None;
         };
         entries.push(Entry {
@@ -528,7 +591,7 @@ fn parse_journal(text: &str) -> Option<(u32, Vec<Entry>)> {
             target: target.into(),
             tmp: tmp.into(),
             old: (*old != "-").then(|| PathBuf::from(old)),
-            new_hash: u64::from_str_radix(new_hash, 16).ok()?,
+            new_len: new_len.parse().ok()?,
             old_hash: match *old_hash {
                 "-" => None,
                 h => Some(u64::from_str_radix(h, 16).ok()?),
@@ -612,28 +675,44 @@ fn leftover_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
-/// Rolls a journal's changes forward when every one of them can be made (each target either
-/// replaced already, or still old with its staged content whole); else back (each replaced
-/// target gets its old content again). A target that holds neither is left as it is.
+/// Where a journal's change stands after its run was killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Its staged file whole, its target untouched (or half-written in place): it can be made.
+    Pending,
+    /// Its staged file gone, its target no longer the old: made.
+    Made,
+    /// Neither: its staged file lost, or its target saved since (by someone else).
+    Lost,
+}
+
+fn state(e: &Entry) -> State {
+    let tmp_whole = fs::metadata(&e.tmp).is_ok_and(|m| m.len() == e.new_len);
+    let target = hash_of(&e.target);
+    let untouched = target == e.old_hash;
+    match (fs::symlink_metadata(&e.tmp).is_ok(), untouched) {
+        (true, true) if tmp_whole => State::Pending,
+        // Killed while writing it in place: the staged file still says what it must hold.
+        (true, false) if tmp_whole && e.in_place => State::Pending,
+        (false, false) if target.is_some() => State::Made,
+        _ => State::Lost,
+    }
+}
+
+/// Rolls a journal's changes forward when every one of them can be made (made already, or
+/// its staged content whole and its target untouched); else back (each made one gets its
+/// old content again). A target saved since the run is left as it is, its old content kept.
 fn replay(pid: u32, entries: &[Entry]) -> Vec<String> {
-    let state: Vec<(Option<u64>, Option<u64>)> = entries
-        .iter()
-        .map(|e| (hash_of(&e.target), hash_of(&e.tmp)))
-        .collect();
-    let replaced = |e: &Entry, now: Option<u64>| now == Some(e.new_hash);
-    let untouched = |e: &Entry, now: Option<u64>| now == e.old_hash;
-    let forward = entries
-        .iter()
-        .zip(&state)
-        .all(|(e, &(now, tmp))| replaced(e, now) || (untouched(e, now) && tmp == Some(e.new_hash)));
+    let states: Vec<State> = entries.iter().map(state).collect();
+    let forward = states.iter().all(|s| *s != State::Lost);
     let mut made = Vec::new();
     let mut undone = Vec::new();
     let mut left = Vec::new();
-    for (e, &(now, _)) in entries.iter().zip(&state) {
+    for (e, &st) in entries.iter().zip(&states) {
         // Whether the target is left as it is, its old content kept beside it.
         let mut keep_old = false;
-        if forward {
-            if !replaced(e, now) {
+        match (forward, st) {
+            (true, State::Pending) => {
                 let ok = if e.in_place {
                     fs::read(&e.tmp).and_then(|b| write_in_place(&e.target, &b))
                 } else {
@@ -644,21 +723,22 @@ fn replay(pid: u32, entries: &[Entry]) -> Vec<String> {
                     Err(_) => keep_old = true,
                 }
             }
-        } else if replaced(e, now) {
-            let ok = match (&e.old, e.in_place) {
-                (Some(old), true) => fs::read(old).and_then(|b| write_in_place(&e.target, &b)),
-                (Some(old), false) => fs::rename(old, &e.target),
-                (None, _) => fs::remove_file(&e.target),
-            };
-            match ok {
-                Ok(()) => undone.push(e.shown.clone()),
-                Err(_) => keep_old = true,
+            (false, State::Made) => {
+                let ok = match (&e.old, e.in_place) {
+                    (Some(old), true) => fs::read(old).and_then(|b| write_in_place(&e.target, &b)),
+                    (Some(old), false) => fs::rename(old, &e.target),
+                    (None, _) => fs::remove_file(&e.target),
+                };
+                match ok {
+                    Ok(()) => undone.push(e.shown.clone()),
+                    Err(_) => keep_old = true,
+                }
             }
-        } else if !untouched(e, now) {
-            keep_old = true;
+            (false, State::Lost) if hash_of(&e.target) != e.old_hash => keep_old = true,
+            _ => {}
         }
         let _ = fs::remove_file(&e.tmp);
-        if keep_old {
+        if keep_old && e.old.is_some() {
             left.push(e.shown.clone());
         } else if let Some(old) = &e.old {
             let _ = fs::remove_file(old);
@@ -744,7 +824,10 @@ mod tests {
         let mut b = change(&dir, "new.rs", b"new b\n");
         b.rel = "b.rs".into();
         b.full = dir.join("b.rs");
-        b.expect = Expect::Holds(Seen::new(&fs::metadata(dir.join("b.rs")).unwrap(), b""));
+        b.expect = Expect::Holds(Seen {
+            stat: Stat::of(&fs::metadata(dir.join("b.rs")).unwrap()),
+            hash: content_hash(b""),
+        });
         changes.push(b);
         let err = commit(&dir, &changes).unwrap_err();
         assert_eq!(err.0.len(), 1);
@@ -836,7 +919,7 @@ mod tests {
             target: dir.join(name),
             tmp: dir.join(format!(".{name}.tangle-999999.tmp")),
             old: Some(dir.join(format!(".{name}.tangle-999999.old"))),
-            new_hash: content_hash(new.as_bytes()),
+            new_len: new.len() as u64,
             old_hash: Some(content_hash(old.as_bytes())),
             shown: name.into(),
         };

@@ -400,7 +400,7 @@ fn sync_as(cwd: &Path, quiet: bool, watching: bool) -> Result<ExitCode> {
     let project = find_project(cwd)?;
     recover(&project, cwd);
     // What the documents hold before they are read: checked again before they are replaced.
-    let read = write::snapshot(&project.root, &project.documents());
+    let read = write::Snapshot::take(&project.root, &project.documents());
     let fresh = tangle(&project, cwd)?;
     let edited =
         tangle::sync::edited_outputs(&project, &fresh).map_err(|ds| shown(&project, cwd, ds))?;
@@ -456,7 +456,7 @@ fn carry(
     project: &Project,
     cwd: &Path,
     plan: &tangle::sync::Plan,
-    read: &std::collections::BTreeMap<PathBuf, write::Expect>,
+    read: &write::Snapshot,
     carried: &std::collections::BTreeMap<PathBuf, u64>,
     quiet: bool,
 ) -> Result<()> {
@@ -466,7 +466,7 @@ fn carry(
         .map(|(rel, text)| write::Document {
             rel: rel.clone(),
             text,
-            expect: read.get(rel).copied().unwrap_or(write::Expect::Absent),
+            expect: read.expect(rel),
         })
         .collect();
     let manifest = project.manifest(&plan.tangled.outputs);
@@ -492,7 +492,7 @@ fn carry(
 fn cargo_fix(cwd: &Path, args: &[OsString], quiet: bool) -> Result<ExitCode> {
     let project = find_project(cwd)?;
     recover(&project, cwd);
-    let read = write::snapshot(&project.root, &project.documents());
+    let read = write::Snapshot::take(&project.root, &project.documents());
     let fresh = tangle(&project, cwd)?;
     // The compiler reads the files on disk: they must be what the documents make them.
     let stale = write::check_all(project.target(None), &fresh.outputs);
@@ -540,7 +540,7 @@ fn cargo_fix(cwd: &Path, args: &[OsString], quiet: bool) -> Result<ExitCode> {
 fn fmt(cwd: &Path, check: bool, quiet: bool) -> Result<ExitCode> {
     let project = find_project(cwd)?;
     recover(&project, cwd);
-    let read = write::snapshot(&project.root, &project.documents());
+    let read = write::Snapshot::take(&project.root, &project.documents());
     let fresh = tangle(&project, cwd)?;
     let formatted =
         tangle::fmt::unformatted(&project, &fresh).map_err(|ds| shown(&project, cwd, ds))?;

@@ -14,7 +14,7 @@
 //! know the project.
 
 pub use crate::commit::Expect;
-use crate::commit::{plain, Change, Seen};
+use crate::commit::{plain, Change, Seen, Stat, Transaction};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::Output;
 use crate::paths::normalize;
@@ -354,9 +354,12 @@ pub fn lines_lost(disk: &[u8], new: &[u8]) -> usize {
 }
 
 impl Guard {
-    fn verdict(&self, path: &Path, disk: &[u8], new: &[u8]) -> Verdict {
-        let hash = content_hash(disk);
-        if self.records.wrote(path, disk) || self.carried.get(path) == Some(&hash) {
+    /// `hash` is [`content_hash`] of `disk`.
+    fn verdict(&self, path: &Path, disk: &[u8], hash: u64, new: &[u8]) -> Verdict {
+        if self.records.hashes.get(path) == Some(&hash)
+            || self.records.wrote(path, disk)
+            || self.carried.get(path) == Some(&hash)
+        {
             return Verdict::Ours;
         }
         let digest = |b: &[u8]| crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(b));
@@ -400,18 +403,35 @@ pub struct Document<'a> {
     pub expect: Expect,
 }
 
-/// What each of `rels` (relative to `root`) holds now: read before a command reads them for
-/// its work, and checked again right before they are replaced.
-pub fn snapshot(root: &Path, rels: &[PathBuf]) -> BTreeMap<PathBuf, Expect> {
-    rels.iter()
-        .map(|rel| {
-            let expect = match Seen::read(&root.join(rel)) {
-                Ok(Some((seen, _))) => Expect::Holds(seen),
-                _ => Expect::Absent,
-            };
-            (rel.clone(), expect)
-        })
-        .collect()
+/// What documents held when a command began to read them: checked again right before any of
+/// them is replaced. Hashed only for the documents that are replaced (an idle `tangle sync`
+/// replaces none).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    files: BTreeMap<PathBuf, Option<(Stat, Vec<u8>)>>,
+}
+
+impl Snapshot {
+    /// What each of `rels` (relative to `root`) holds now.
+    pub fn take(root: &Path, rels: &[PathBuf]) -> Snapshot {
+        Snapshot {
+            files: rels
+                .iter()
+                .map(|rel| (rel.clone(), Stat::read(&root.join(rel)).ok().flatten()))
+                .collect(),
+        }
+    }
+
+    /// What document `rel` must still hold when it is replaced.
+    pub fn expect(&self, rel: &Path) -> Expect {
+        match self.files.get(rel) {
+            Some(Some((stat, bytes))) => Expect::Holds(Seen {
+                stat: *stat,
+                hash: content_hash(bytes),
+            }),
+            _ => Expect::Absent,
+        }
+    }
 }
 
 /// Checks every target, then writes the outputs that changed and the manifest (all or nothing),
@@ -511,9 +531,9 @@ fn write_with<'m>(
     for o in outputs {
         let full = target.base.join(&o.path);
         let rel = normalize(&o.path);
-        let (seen, old) = match Seen::read(&full) {
-            Ok(Some((seen, old))) => (Expect::Holds(seen), Some(old)),
-            _ => (Expect::Absent, None),
+        let (stat, old) = match Stat::read(&full) {
+            Ok(Some((stat, old))) => (Some(stat), Some(old)),
+            _ => (None, None),
         };
         if old.as_deref() == Some(o.content.as_slice()) {
             let meta = fs::metadata(&full);
@@ -528,8 +548,11 @@ fn write_with<'m>(
             report.unchanged.push(rel);
             continue;
         }
-        if let (Some(old), Some(guard)) = (&old, target.guard) {
-            match guard.verdict(&rel, old, &o.content) {
+        // Only a file about to be replaced is hashed (to be judged, and checked again right
+        // before it is replaced).
+        let hash = old.as_deref().map(content_hash);
+        if let (Some(old), Some(hash), Some(guard)) = (&old, hash, target.guard) {
+            match guard.verdict(&rel, old, hash, &o.content) {
                 Verdict::Ours => {}
                 Verdict::Discard(lines) => report.discarded.push((rel.clone(), lines)),
                 Verdict::Refuse(why) => {
@@ -538,6 +561,10 @@ fn write_with<'m>(
                 }
             }
         }
+        let expect = match (stat, hash) {
+            (Some(stat), Some(hash)) => Expect::Holds(Seen { stat, hash }),
+            _ => Expect::Absent,
+        };
         changes.push(Change {
             rel,
             full,
@@ -545,12 +572,17 @@ fn write_with<'m>(
             mode: o.mode,
             blame: o.block.clone(),
             durable: false,
-            expect: seen,
+            expect,
         });
     }
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
+    report.written = changes
+        .iter()
+        .skip(documents.len())
+        .map(|c| c.rel.clone())
+        .collect();
     let manifest_path = target.base.join(MANIFEST);
     let (manifest_seen, old_manifest) = match Seen::read(&manifest_path) {
         Ok(Some((seen, bytes))) => (
@@ -559,10 +591,19 @@ fn write_with<'m>(
         ),
         _ => (Expect::Absent, String::new()),
     };
+    // The manifest's text outlives the transaction that writes it (declared first, it is
+    // dropped after it).
+    #[allow(clippy::needless_late_init)]
+    let new_manifest: Option<String>;
+    let mut tx = Transaction::new(target.base);
+    for c in changes {
+        tx.stage(c)?;
+    }
+    // The outputs are staged first, the manifest last (it may still be in the making).
     let manifest = manifest();
-    let new_manifest = manifest.as_deref().map(Manifest::text);
+    new_manifest = manifest.as_deref().map(Manifest::text);
     if let Some(new) = new_manifest.as_deref().filter(|new| *new != old_manifest) {
-        changes.push(Change {
+        tx.stage(Change {
             rel: PathBuf::from(MANIFEST),
             full: manifest_path.clone(),
             content: new.as_bytes(),
@@ -570,15 +611,9 @@ fn write_with<'m>(
             blame: Pos::new(MANIFEST, 1, 1),
             durable: false,
             expect: manifest_seen,
-        });
+        })?;
     }
-    crate::commit::commit(target.base, &changes)?;
-    report.written = changes
-        .into_iter()
-        .skip(documents.len())
-        .map(|c| c.rel)
-        .filter(|r| r != Path::new(MANIFEST))
-        .collect();
+    tx.commit()?;
     if let Some(manifest) = manifest.as_deref() {
         let old = Manifest::parse(&old_manifest);
         let records = match target.guard {
