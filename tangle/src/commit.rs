@@ -339,6 +339,21 @@ impl<'a> Transaction<'a> {
         let journal = self.journal_dir.join(JOURNAL);
         let journaled = changes.len() > 1;
         if journaled {
+            // One writer at a time: another tangle's journal is not written over.
+            let other = fs::read_to_string(&journal)
+                .ok()
+                .and_then(|t| parse_journal(&t))
+                .map(|(pid, _)| pid)
+                .filter(|&pid| running(pid));
+            if let Some(pid) = other {
+                return Err(Diagnostics::from(Diagnostic::error(
+                    Pos::new(JOURNAL, 1, 1),
+                    format!(
+                        "another tangle (process {pid}) is writing in this project; nothing was \
+                         written: run the command again once it is done"
+                    ),
+                )));
+            }
             if let Err(e) = write_journal(&journal, changes, staged) {
                 return Err(Diagnostics::from(Diagnostic::error(
                     Pos::new(JOURNAL, 1, 1),
@@ -358,7 +373,7 @@ impl<'a> Transaction<'a> {
                         c.rel.display()
                     ),
                 ))),
-                Ok(()) => put(s).map_err(|e| failed(c, &plain(&e))),
+                Ok(()) => put(s, c.mode).map_err(|e| failed(c, &plain(&e))),
             };
             if let Err(e) = result {
                 for &j in done.iter().rev() {
@@ -406,11 +421,12 @@ fn still_holds(path: &Path, expect: Expect) -> Result<(), String> {
     }
 }
 
-/// Replaces the target of `s` with its staged content.
-fn put(s: &Staged) -> std::io::Result<()> {
+/// Replaces the target of `s` with its staged content (with `mode`).
+fn put(s: &Staged, mode: u32) -> std::io::Result<()> {
     if s.in_place {
         let bytes = fs::read(&s.tmp)?;
         write_in_place(&s.real, &bytes)?;
+        fs::set_permissions(&s.real, fs::Permissions::from_mode(mode))?;
         fs::remove_file(&s.tmp)
     } else {
         fs::rename(&s.tmp, &s.real)

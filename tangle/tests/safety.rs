@@ -602,6 +602,19 @@ fn links_are_written_through_modes_kept_and_read_only_documents_refused() {
         assert!(fs::read_to_string(&real).unwrap().contains("let x = 300;"));
         no_leftovers(&p);
         p.ok(&["--check"]);
+        // An output that is a symbolic link (inside the project), and one with a second
+        // hard link: both see the new content, and stay links.
+        let out = p.path("src/m.rs");
+        let out_real = p.path("src/real-m.rs");
+        fs::rename(&out, &out_real).unwrap();
+        std::os::unix::fs::symlink("real-m.rs", &out).unwrap();
+        fs::hard_link(&out_real, p.path("second-m.rs")).unwrap();
+        p.edit(p.doc(), "let y = 2;", "let y = 20;");
+        p.ok(&[]);
+        assert!(fs::symlink_metadata(&out).unwrap().file_type().is_symlink());
+        assert!(p.read("src/real-m.rs").contains("let y = 20;"), "{d:?}");
+        assert!(p.read("second-m.rs").contains("let y = 20;"), "{d:?}");
+        p.ok(&["--check"]);
     }
 }
 
@@ -822,5 +835,24 @@ fn watch_sync_keeps_both_sides_when_both_are_saved_within_one_poll() {
         std::thread::sleep(Duration::from_millis(300));
         assert!(p.read("src/m.rs").contains("let x = 100;"), "{d:?}: lost");
         assert!(p.read(p.doc()).contains("let y = 300;"), "{d:?}: lost");
+    }
+}
+
+#[test]
+fn one_writer_at_a_time() {
+    for d in ALL {
+        let p = Project::new(d, "one-writer");
+        p.edit("src/m.rs", "let x = 1;", "let x = 100;");
+        let paused = p.paused(&["sync"], "before-commit");
+        // Another sync meanwhile: its journal would be written over the running one's.
+        let err = p.fails(&["sync"]);
+        assert!(
+            err.contains("another tangle (process") && err.contains("is writing in this project"),
+            "{d:?}: {err}"
+        );
+        let (ok, err) = paused.resume();
+        assert!(ok, "{d:?}: {err}");
+        assert!(p.read(p.doc()).contains("let x = 100;"), "{d:?}");
+        no_leftovers(&p);
     }
 }
