@@ -391,6 +391,25 @@ impl<'a> Transaction<'a> {
                 pause("after-first-rename");
             }
         }
+        // The renames of documents reach the disk too (their folders' entries).
+        let mut folders: Vec<&Path> = changes
+            .iter()
+            .zip(staged.iter())
+            .filter(|(c, s)| c.durable && !s.in_place)
+            .filter_map(|(_, s)| s.real.parent())
+            .collect();
+        folders.sort();
+        folders.dedup();
+        for dir in folders {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            if let Ok(d) = fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
         // Done: the journal goes first, then the old contents (a run killed in between
         // leaves only files to sweep).
         if journaled {

@@ -856,3 +856,58 @@ fn one_writer_at_a_time() {
         no_leftovers(&p);
     }
 }
+
+#[test]
+fn watch_sync_waits_for_a_save_that_truncates_first() {
+    for d in ALL {
+        let p = Project::new(d, "watch-truncate");
+        let w = Watcher::start(
+            &p,
+            &["watch", "--sync", "--interval", "0.05", "--settle", "0.1"],
+        );
+        assert!(w.until(|s| s.contains("up to date")), "{d:?}: {}", w.said());
+        let new = p.read("src/m.rs").replace("let x = 1;", "let x = 100;");
+        // An editor that empties the file, then writes it (later than the settle time).
+        p.edit("src/m.rs", &p.read("src/m.rs"), "");
+        assert!(
+            w.until(|s| s.contains("looks half-saved (it is empty)")),
+            "{d:?}: {}",
+            w.said()
+        );
+        fs::write(p.path("src/m.rs"), &new).unwrap();
+        assert!(
+            w.until(|_| p.read(p.doc()).contains("let x = 100;\nlet y = 2;\n")),
+            "{d:?}: {}",
+            w.said()
+        );
+        assert!(
+            p.read(p.doc()).contains("fn main() {\n    <<body>>\n}"),
+            "{d:?}"
+        );
+        assert_eq!(p.read("src/m.rs"), new, "{d:?}");
+    }
+}
+
+#[test]
+fn a_document_saved_while_fmt_runs_stops_it() {
+    for d in ALL {
+        let p = Project::new(d, "fmt-race");
+        p.edit(p.doc(), "let y = 2;", "let   y=2;");
+        p.ok(&["-q"]);
+        let paused = p.paused(&["fmt"], "before-commit");
+        let doc = p.read(p.doc());
+        p.write(p.doc(), &format!("{doc}\nA line typed meanwhile.\n"));
+        let (ok, err) = paused.resume();
+        assert!(!ok, "{d:?}: fmt must stop");
+        assert!(
+            err.contains(&format!("`{}` changed while tangle was writing", p.doc())),
+            "{d:?}: {err}"
+        );
+        assert!(p.read(p.doc()).ends_with("A line typed meanwhile.\n"));
+        assert!(p.read(p.doc()).contains("let   y=2;"));
+        // Again: formatted, and the line typed meanwhile kept.
+        p.ok(&["fmt"]);
+        let doc = p.read(p.doc());
+        assert!(doc.contains("let y = 2;\n") && doc.ends_with("A line typed meanwhile.\n"));
+    }
+}
