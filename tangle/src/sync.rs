@@ -725,9 +725,9 @@ fn conventions(
 /// it first), and why: `watch` does not carry such a file back until the next save. The
 /// signs, none of which needs a parser: the file is empty, its last line has no line end where
 /// the tangled file's has one (a write cut short mid-line), it has lost more than half its
-/// lines, or (Rust) its brackets do not balance as the tangled file's do (a cut through a
-/// block leaves it open; an edit seldom changes the balance, and a manual `tangle sync` still
-/// carries one that does).
+/// lines or its last quarter, or (Rust) its brackets do not balance as the tangled file's do
+/// (a cut through a block leaves it open; an edit seldom changes the balance, and a manual
+/// `tangle sync` still carries one that does).
 pub fn half_saved(path: &Path, tangled: &[u8], disk: &str) -> Option<&'static str> {
     if disk.is_empty() && !tangled.is_empty() {
         return Some("it is empty");
@@ -738,6 +738,23 @@ pub fn half_saved(path: &Path, tangled: &[u8], disk: &str) -> Option<&'static st
     let lines = |b: &[u8]| b.iter().filter(|&&c| c == b'\n').count();
     if lines(disk.as_bytes()) * 2 < lines(tangled) {
         return Some("it has lost more than half its lines");
+    }
+    // An editor writes a file from its start: seen half-way, a save lacks its end. An edit
+    // seldom takes away the last quarter of a file at once (and `tangle sync` still carries
+    // one that does).
+    let old = String::from_utf8_lossy(tangled);
+    let (a, b): (Vec<&str>, Vec<&str>) = (
+        old.split_inclusive('\n').collect(),
+        disk.split_inclusive('\n').collect(),
+    );
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &a, &b);
+    if let Some(similar::DiffOp::Delete {
+        old_index, old_len, ..
+    }) = ops.last()
+    {
+        if old_index + old_len == a.len() && old_len * 4 >= a.len() {
+            return Some("its last lines are gone");
+        }
     }
     if path.extension().is_some_and(|e| e == "rs") {
         let balance = |b: &[u8]| {

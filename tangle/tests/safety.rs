@@ -911,3 +911,39 @@ fn a_document_saved_while_fmt_runs_stops_it() {
         assert!(doc.contains("let y = 2;\n") && doc.ends_with("A line typed meanwhile.\n"));
     }
 }
+
+#[test]
+fn watch_sync_does_not_carry_a_save_cut_between_two_functions() {
+    let p = Project::new(Dialect::Markdown, "watch-cut-between");
+    p.write(
+        "docs/a.md",
+        "```rust file=src/m.rs\n<<part a>>\n\n<<part b>>\n```\n\n```rust name=\"part a\"\nfn a() {\n    one();\n}\n```\n\n```rust name=\"part b\"\nfn main() {\n    two();\n}\n```\n",
+    );
+    p.ok(&[]);
+    let w = Watcher::start(
+        &p,
+        &["watch", "--sync", "--interval", "0.05", "--settle", "0.1"],
+    );
+    assert!(w.until(|s| s.contains("up to date")), "{}", w.said());
+    let old = p.read("src/m.rs");
+    let new = old.replace("one();", "one_edited();");
+    // The first piece ends after `fn a`: balanced, ending with a line end, more than half.
+    let cut = new.find("fn main").unwrap();
+    p.edit("src/m.rs", &old, &new[..cut]);
+    assert!(
+        w.until(|s| s.contains("looks half-saved (its last lines are gone)")),
+        "{}",
+        w.said()
+    );
+    fs::write(p.path("src/m.rs"), &new).unwrap();
+    assert!(
+        w.until(|_| p.read("docs/a.md").contains("one_edited();")),
+        "{}",
+        w.said()
+    );
+    let doc = p.read("docs/a.md");
+    assert!(
+        doc.contains("name=\"part b\"\nfn main() {\n    two();\n}\n```"),
+        "fn main stays in «part b»:\n{doc}"
+    );
+}
