@@ -169,9 +169,13 @@ fn recover(project: &Project, cwd: &Path) {
         .chain(&manifest.outputs)
         .filter_map(|p| project.root.join(p).parent().map(Path::to_path_buf))
         .collect();
+    let root = project.shown_from(&Pos::new(".", 1, 1), cwd).path;
+    let place = match tangle::paths::normalize(&root) {
+        r if r.as_os_str().is_empty() || r == Path::new(".") => String::new(),
+        r => format!("in {}: ", r.display()),
+    };
     for said in tangle::commit::recover(&project.root, &folders) {
-        let root = project.shown_from(&Pos::new(".", 1, 1), cwd).path;
-        eprintln!("tangle: in {}: {said}", root.display());
+        eprintln!("tangle: {place}{said}");
     }
 }
 
