@@ -337,7 +337,9 @@ impl<'a> Transaction<'a> {
             }
         }
         let journal = self.journal_dir.join(JOURNAL);
-        let journaled = changes.len() > 1;
+        // One rename needs no journal (it happens or not); several do, and so does a write
+        // in place (a run killed during it leaves the target half-written).
+        let journaled = changes.len() > 1 || staged.iter().any(|s| s.in_place);
         if journaled {
             // One writer at a time: another tangle's journal is not written over.
             let other = fs::read_to_string(&journal)

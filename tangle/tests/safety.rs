@@ -727,14 +727,16 @@ fn nothing_lost(p: &Project, tokens: &[String], context: &str) {
     }
 }
 
-/// Random interleavings of saves (the document's fragment, the output), commands (`tangle`,
-/// `sync`, `--check`, `watch`-free), saves landing while a command runs, and, when both sides
-/// changed, the user merging by hand and discarding with `--force`: no byte the user wrote is
-/// ever lost. Seeded and bounded.
+/// Random interleavings of saves (the document's fragment, the output, with CRLF line ends
+/// too), commands (`tangle`, `sync`), saves landing while a command runs, commands killed
+/// half-way, and, when both sides changed, the user merging by hand and discarding with
+/// `--force`: no byte the user wrote is ever lost. Seeded and bounded.
 #[test]
 fn random_saves_and_commands_never_lose_a_byte() {
+    // How often a command was killed half-way, and a later one said it recovered.
+    let (mut kills, mut recoveries) = (0, 0);
     for d in ALL {
-        for seed in 1..=2u64 {
+        for seed in 1..=3u64 {
             let p = Project::new(d, &format!("props-{seed}"));
             let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15 ^ (seed * 7919 + d as u64));
             let mut tokens: Vec<String> = Vec::new();
@@ -752,14 +754,14 @@ fn random_saves_and_commands_never_lose_a_byte() {
                 let token = format!("let o{k} = {k};");
                 p.edit(
                     "src/m.rs",
-                    "let x = 1;\n",
-                    &format!("let x = 1;\n    {token}\n"),
+                    "let x = 1;",
+                    &format!("let x = 1;\n    {token}"),
                 );
                 tokens.push(token);
             };
-            for step in 0..24 {
+            for step in 0..30 {
                 let k = step + 1;
-                let what = rng.below(8);
+                let what = rng.below(10);
                 log.push(format!("{step}: {what}"));
                 match what {
                     0 | 1 => save_doc(k, &mut tokens),
@@ -782,6 +784,31 @@ fn random_saves_and_commands_never_lose_a_byte() {
                             paused.resume();
                         }
                     }
+                    7 => {
+                        // An editor that saves with CRLF line ends.
+                        save_out(k, &mut tokens);
+                        let crlf = p
+                            .read("src/m.rs")
+                            .replace("\r\n", "\n")
+                            .replace('\n', "\r\n");
+                        p.write("src/m.rs", &crlf);
+                    }
+                    8 => {
+                        // A command killed half-way: the next one recovers.
+                        let args: &[&str] = if rng.below(2) == 0 { &["sync"] } else { &[] };
+                        let point = ["before-commit", "after-first-rename"][rng.below(2)];
+                        if let Ok(paused) = p.maybe_paused(args, point) {
+                            paused.kill();
+                            kills += 1;
+                            let out = p.run(&["--check"]);
+                            let said = String::from_utf8_lossy(&out.stderr);
+                            if said.contains("recovered an interrupted run")
+                                || said.contains("left by an interrupted run")
+                            {
+                                recoveries += 1;
+                            }
+                        }
+                    }
                     _ => {
                         // Both sides changed: the user copies the output's new lines into the
                         // document by hand, then discards the output's edits by name.
@@ -800,6 +827,9 @@ fn random_saves_and_commands_never_lose_a_byte() {
                 }
                 nothing_lost(&p, &tokens, &log.join(", "));
             }
+            // The next command finishes what a killed one left.
+            p.run(&["--check"]);
+            nothing_lost(&p, &tokens, &log.join(", "));
             no_leftovers(&p);
             // The run did carry edits back: some output line reached the document.
             let doc = p.read(p.doc());
@@ -812,6 +842,11 @@ fn random_saves_and_commands_never_lose_a_byte() {
             );
         }
     }
+    assert!(kills > 0, "no command was killed");
+    assert_eq!(
+        recoveries, kills,
+        "every killed run is recovered by the next command"
+    );
 }
 
 #[test]
