@@ -268,18 +268,34 @@ fn finish(project: &Project, cwd: &Path, only: Option<&[PathBuf]>, how: How) -> 
     // The manifest lists the whole project; its hashes are made while the outputs are staged.
     let report = write::write_all_with(target, outputs, || {
         let mut manifest = project.manifest(&tangled.outputs);
-        if let (None, Documents::Markdown { .. }) = (&manifest, &project.documents) {
-            // Markdown files named on the command line keep no manifest of their own; the
-            // book's, if they belong to one, learns what was written to the files it lists.
-            if let Some(mut m) = write::Manifest::read(&project.root) {
-                let hashes = write::Manifest::new(&[], outputs).hashes;
-                for (path, h) in hashes {
-                    if m.outputs.contains(&path) {
-                        m.hashes.insert(path, h);
+        if let (None, Documents::Markdown { chapters, .. }) = (&manifest, &project.documents) {
+            // Markdown files named on the command line: the book's manifest, if they belong to
+            // one, learns what was written to the files it lists; elsewhere the folder's
+            // manifest records them along with what earlier runs recorded (it only grows, so
+            // that no file of another run becomes stale).
+            let hashes = write::Manifest::new(&[], outputs).hashes;
+            let in_book = project.root.join("book.toml").is_file();
+            let mut m = match write::Manifest::read(&project.root) {
+                Some(m) => m,
+                None if in_book => return None,
+                None => write::Manifest::default(),
+            };
+            if !in_book {
+                for c in chapters {
+                    if !m.documents.contains(c) {
+                        m.documents.push(c.clone());
                     }
                 }
-                return Some(m);
             }
+            for (path, h) in hashes {
+                if !in_book && !m.outputs.contains(&path) {
+                    m.outputs.push(path.clone());
+                }
+                if m.outputs.contains(&path) {
+                    m.hashes.insert(path, h);
+                }
+            }
+            return Some(m);
         }
         if let (Some(m), Some(docs)) = (manifest.as_mut(), only) {
             // A partial run writes only the named documents' files: the others keep what the

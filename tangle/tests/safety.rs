@@ -982,3 +982,36 @@ fn watch_sync_does_not_carry_a_save_cut_between_two_functions() {
         "fn main stays in «part b»:\n{doc}"
     );
 }
+
+#[test]
+fn markdown_files_named_outside_a_book_are_guarded_too() {
+    // Outside any book (the target folder is inside this repository's).
+    let dir = std::env::temp_dir().join(format!("tangle-safety-{}-named", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let p = Project {
+        dir,
+        dialect: Dialect::Markdown,
+    };
+    p.write(
+        "one.md",
+        "```rust file=gen/x.rs\nfn x() {\n    <<v>>\n}\n```\n",
+    );
+    p.write("two.md", "```rust name=v\nlet v = 42;\n```\n");
+    p.ok(&["one.md", "two.md"]);
+    p.edit("gen/x.rs", "let v = 42;", "let v = 43;");
+    p.edit("two.md", "let v = 42;", "let v = 44;");
+    let err = p.fails(&["one.md", "two.md"]);
+    assert!(
+        err.contains("`gen/x.rs` holds edits that no tangle wrote"),
+        "{err}"
+    );
+    assert!(p.read("gen/x.rs").contains("let v = 43;"));
+    // A part of the files: what the other runs wrote stays recorded, and is not stale.
+    p.write("three.md", "```rust file=gen/y.rs\nfn y() {}\n```\n");
+    p.ok(&["three.md"]);
+    let said = p.ok(&["one.md", "two.md", "--force"]);
+    assert!(said.contains("discarded the edits of gen/x.rs"), "{said}");
+    assert!(p.read("gen/x.rs").contains("let v = 44;"));
+    assert!(p.path("gen/y.rs").exists());
+}
