@@ -14,6 +14,7 @@
 pub mod book;
 pub mod cargo;
 pub mod coderef;
+pub mod commit;
 pub mod diag;
 pub mod dialect;
 pub mod entangled;

@@ -27,6 +27,10 @@ struct Cli {
     /// Print nothing but errors.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Write over outputs that hold edits not carried back into the documents, discarding
+    /// them (each is named, with how many lines it loses). Without it, `tangle` refuses.
+    #[arg(long)]
+    force: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -68,6 +72,10 @@ enum Command {
         /// Seconds between checks for changes.
         #[arg(long, default_value_t = 0.2)]
         interval: f64,
+        /// Seconds a changed file must stay unchanged before it is read (an editor may save
+        /// in several writes).
+        #[arg(long, default_value_t = 0.3)]
+        settle: f64,
         /// Both ways: also carry saved edits of the tangled files back into the documents
         /// (`tangle sync`). The tangled files are kept writable for their owner while watching;
         /// the next plain `tangle` makes them read-only again.
@@ -99,29 +107,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Cargo { args }) => {
             let project = find_project(&cwd)?;
+            recover(&project, &cwd);
             let tangled = tangle(&project, &cwd)?;
             print_warnings(&project, &cwd, &tangled.warnings, true);
             let code = tangle::cargo::run(&project.root, &tangled.outputs, &args)?;
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
-        Some(Command::Watch { interval, sync }) => watch(&cwd, interval, cli.quiet, sync),
+        Some(Command::Watch {
+            interval,
+            settle,
+            sync,
+        }) => watch(&cwd, interval, settle, cli.quiet, sync),
         Some(Command::Sync) => sync(&cwd, cli.quiet),
         Some(Command::Fmt { check }) => fmt(&cwd, check, cli.quiet),
         Some(Command::Mdbook { args }) => mdbook(&args),
         None if cli.files.is_empty() => {
             let project = find_project(&cwd)?;
-            finish(&project, &cwd, None, cli.check, cli.quiet)
+            recover(&project, &cwd);
+            let how = How {
+                check: cli.check,
+                quiet: cli.quiet,
+                force: cli.force,
+            };
+            finish(&project, &cwd, None, how)
         }
         None => {
             let mut code = ExitCode::SUCCESS;
             for named in Project::for_files(&cwd, &cli.files)? {
-                let c = finish(
-                    &named.project,
-                    &cwd,
-                    named.only.as_deref(),
-                    cli.check,
-                    cli.quiet,
-                )?;
+                recover(&named.project, &cwd);
+                let how = How {
+                    check: cli.check,
+                    quiet: cli.quiet,
+                    force: cli.force,
+                };
+                let c = finish(&named.project, &cwd, named.only.as_deref(), how)?;
                 if c != ExitCode::SUCCESS {
                     code = c;
                 }
@@ -137,6 +156,45 @@ fn find_project(cwd: &Path) -> Result<Project> {
         "no project here: no book.toml or entangled.toml in this folder or a parent, and no manifest (.tangled) \
          of an earlier `tangle FILE.org` (name the files to tangle instead)",
     )
+}
+
+/// Finishes or undoes what a run killed half-way was writing in the project (its journal), and
+/// removes the temporary files killed runs left beside the documents and outputs; says what
+/// it did.
+fn recover(project: &Project, cwd: &Path) {
+    let manifest = write::Manifest::read(&project.root).unwrap_or_default();
+    let folders: Vec<PathBuf> = project
+        .documents()
+        .iter()
+        .chain(&manifest.outputs)
+        .filter_map(|p| project.root.join(p).parent().map(Path::to_path_buf))
+        .collect();
+    let root = project.shown_from(&Pos::new(".", 1, 1), cwd).path;
+    let place = match tangle::paths::normalize(&root) {
+        r if r.as_os_str().is_empty() || r == Path::new(".") => String::new(),
+        r => format!("in {}: ", r.display()),
+    };
+    for said in tangle::commit::recover(&project.root, &folders) {
+        eprintln!("tangle: {place}{said}");
+    }
+}
+
+/// How `tangle` itself runs: checking or writing, quietly, discarding edits.
+#[derive(Clone, Copy, Default)]
+struct How {
+    check: bool,
+    quiet: bool,
+    force: bool,
+}
+
+/// The rule outputs are written by in `project` (see [`write::Guard`]).
+fn guard(project: &Project, force: bool) -> write::Guard {
+    write::Guard {
+        records: tangle::sync::records(project),
+        carried: Default::default(),
+        force,
+        entangled: matches!(project.documents, Documents::Entangled(_)),
+    }
 }
 
 /// Tangles the project, with every message's path as seen from `cwd`.
@@ -171,13 +229,12 @@ fn print_warnings(project: &Project, cwd: &Path, warnings: &[Diagnostic], show: 
 
 /// Tangles a project, then checks or writes its outputs (only those of the documents in
 /// `only`, when given; the manifest always lists the whole project).
-fn finish(
-    project: &Project,
-    cwd: &Path,
-    only: Option<&[PathBuf]>,
-    check: bool,
-    quiet: bool,
-) -> Result<ExitCode> {
+fn finish(project: &Project, cwd: &Path, only: Option<&[PathBuf]>, how: How) -> Result<ExitCode> {
+    let How {
+        check,
+        quiet,
+        force,
+    } = how;
     // Writing and checking need the outputs' contents, not their line maps.
     let tangled = project
         .tangle_to_write()
@@ -205,13 +262,41 @@ fn finish(
         let target = project.target(manifest.as_ref());
         return Ok(report_check(project, write::check_all(target, outputs)));
     }
-    let unsaved = tangle::sync::unsaved_edits(project, outputs);
-    if !unsaved.is_empty() {
-        return Err(shown(project, cwd, Diagnostics(unsaved)).into());
-    }
+    let guard = guard(project, force);
+    let mut target = project.target(None);
+    target.guard = Some(&guard);
     // The manifest lists the whole project; its hashes are made while the outputs are staged.
-    let report = write::write_all_with(project.target(None), outputs, || {
+    let report = write::write_all_with(target, outputs, || {
         let mut manifest = project.manifest(&tangled.outputs);
+        if let (None, Documents::Markdown { chapters, .. }) = (&manifest, &project.documents) {
+            // Markdown files named on the command line: the book's manifest, if they belong to
+            // one, learns what was written to the files it lists; elsewhere the folder's
+            // manifest records them along with what earlier runs recorded (it only grows, so
+            // that no file of another run becomes stale).
+            let hashes = write::Manifest::new(&[], outputs).hashes;
+            let in_book = project.root.join("book.toml").is_file();
+            let mut m = match write::Manifest::read(&project.root) {
+                Some(m) => m,
+                None if in_book => return None,
+                None => write::Manifest::default(),
+            };
+            if !in_book {
+                for c in chapters {
+                    if !m.documents.contains(c) {
+                        m.documents.push(c.clone());
+                    }
+                }
+            }
+            for (path, h) in hashes {
+                if !in_book && !m.outputs.contains(&path) {
+                    m.outputs.push(path.clone());
+                }
+                if m.outputs.contains(&path) {
+                    m.hashes.insert(path, h);
+                }
+            }
+            return Some(m);
+        }
         if let (Some(m), Some(docs)) = (manifest.as_mut(), only) {
             // A partial run writes only the named documents' files: the others keep what the
             // last run recorded of them (they were not written now).
@@ -232,8 +317,33 @@ fn finish(
     })
     .map_err(|ds| shown(project, cwd, ds))?;
     record_for_entangled(project, outputs);
+    say_report(project, cwd, &report, quiet);
+    if !WATCHING.load(std::sync::atomic::Ordering::Relaxed) {
+        // The process ends soon: freeing every line of the web one by one would only cost
+        // time (about a tenth of a large book's run).
+        std::mem::forget(tangled);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a write did, for the user: what it wrote and removed (unless `quiet`), and always what
+/// it discarded or kept.
+fn say_report(project: &Project, cwd: &Path, report: &write::Report, quiet: bool) {
+    let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
+    for (p, lines) in &report.discarded {
+        eprintln!(
+            "tangle: discarded the edits of {} ({lines} line(s) of it replaced), as --force asked",
+            at(p).display()
+        );
+    }
+    for p in &report.kept {
+        eprintln!(
+            "tangle: kept {}: no root writes it any more, but it holds edits (remove it by hand \
+             once they are safe)",
+            at(p).display()
+        );
+    }
     if !quiet {
-        let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
         for p in &report.written {
             eprintln!("tangle: wrote {}", at(p).display());
         }
@@ -244,12 +354,6 @@ fn finish(
             );
         }
     }
-    if !WATCHING.load(std::sync::atomic::Ordering::Relaxed) {
-        // The process ends soon: freeing every line of the web one by one would only cost
-        // time (about a tenth of a large book's run).
-        std::mem::forget(tangled);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// In an Entangled book that Entangled also tangles, its database learns what was written
@@ -277,28 +381,82 @@ fn report_check(project: &Project, diffs: Vec<write::Difference>) -> ExitCode {
         Documents::Entangled(_) => "documents",
         _ => "chapters",
     };
-    eprintln!(
-        "tangle: {} file(s) differ from the {documents}; run `tangle` to update them",
-        diffs.len()
-    );
+    // Files that hold edits are not stale: they are to be carried back, not tangled over.
+    let records = tangle::sync::records(project);
+    let (edited, stale): (Vec<&write::Difference>, Vec<&write::Difference>) =
+        diffs.iter().partition(|d| {
+            d.path != Path::new(write::MANIFEST)
+                && std::fs::read(project.root.join(&d.path))
+                    .is_ok_and(|disk| !records.wrote(&d.path, &disk))
+        });
+    if !stale.is_empty() {
+        eprintln!(
+            "tangle: {} file(s) differ from the {documents}; run `tangle` to update them",
+            stale.len()
+        );
+    }
+    if !edited.is_empty() {
+        let names: Vec<String> = edited
+            .iter()
+            .map(|d| d.path.display().to_string())
+            .collect();
+        eprintln!(
+            "tangle: {} hold(s) edits not carried back into the {documents}; run `tangle sync` \
+             to carry them back",
+            names.join(", ")
+        );
+    }
     ExitCode::FAILURE
 }
 
 /// `tangle sync`: the edited outputs' changes, carried into the documents.
 fn sync(cwd: &Path, quiet: bool) -> Result<ExitCode> {
+    sync_as(cwd, quiet, false)
+}
+
+/// [`sync`]; for `watch` (`watching`), an output that looks half-saved is not carried back
+/// yet.
+fn sync_as(cwd: &Path, quiet: bool, watching: bool) -> Result<ExitCode> {
     let project = find_project(cwd)?;
+    recover(&project, cwd);
+    // What the documents hold before they are read: checked again before they are replaced.
+    let read = write::Snapshot::take(&project.root, &project.documents());
     let fresh = tangle(&project, cwd)?;
     let edited =
         tangle::sync::edited_outputs(&project, &fresh).map_err(|ds| shown(&project, cwd, ds))?;
-    if edited.is_empty() {
-        if !quiet {
+    for note in &edited.notes {
+        eprintln!("tangle: {note}");
+    }
+    if edited.texts.is_empty() {
+        if !quiet && !watching {
             eprintln!("tangle: no edited output to carry back");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let plan =
-        tangle::sync::plan(&project, &fresh, &edited).map_err(|ds| shown(&project, cwd, ds))?;
-    carry(&project, cwd, &plan, quiet)?;
+    if watching {
+        let mut waiting = false;
+        for o in &fresh.outputs {
+            let path = tangle::paths::normalize(&o.path);
+            let Some(text) = edited.texts.get(&path) else {
+                continue;
+            };
+            if let Some(why) = tangle::sync::half_saved(&path, &o.content, text) {
+                let shown = project.shown_from(&Pos::new(&path, 1, 1), cwd).path;
+                eprintln!(
+                    "tangle: {} looks half-saved ({why}): not carried back yet, and not tangled \
+                     over; waiting for the next save (if it is as you meant it, run `tangle sync`)",
+                    shown.display()
+                );
+                waiting = true;
+            }
+        }
+        if waiting {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let plan = tangle::sync::plan(&project, &fresh, &edited.texts)
+        .map_err(|ds| shown(&project, cwd, ds))?;
+    carry(&project, cwd, &plan, &read, &edited.read, quiet)?;
     if !quiet {
         for p in &plan.carried {
             eprintln!(
@@ -310,20 +468,42 @@ fn sync(cwd: &Path, quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes a sync plan: the documents (all or nothing), then the manifest and any output whose
-/// content the plan changes.
-fn carry(project: &Project, cwd: &Path, plan: &tangle::sync::Plan, quiet: bool) -> Result<()> {
-    write::replace_documents(&project.root, &plan.texts).map_err(|ds| shown(project, cwd, ds))?;
+/// Writes a sync plan: the documents, the manifest and any output whose content the plan
+/// changes, all or nothing. `read` is what the documents held when the command read them,
+/// `carried` the hashes of the outputs whose bytes the plan carried back: every file replaced
+/// must still hold what was read.
+fn carry(
+    project: &Project,
+    cwd: &Path,
+    plan: &tangle::sync::Plan,
+    read: &write::Snapshot,
+    carried: &std::collections::BTreeMap<PathBuf, u64>,
+    quiet: bool,
+) -> Result<()> {
+    let documents: Vec<write::Document<'_>> = plan
+        .texts
+        .iter()
+        .map(|(rel, text)| write::Document {
+            rel: rel.clone(),
+            text,
+            expect: read.expect(rel),
+        })
+        .collect();
     let manifest = project.manifest(&plan.tangled.outputs);
-    let report = write::write_all(project.target(manifest.as_ref()), &plan.tangled.outputs)
+    let mut guard = guard(project, false);
+    guard.carried = carried.clone();
+    let mut target = project.target(manifest.as_ref());
+    target.guard = Some(&guard);
+    let report = write::write_all_and_documents(target, &plan.tangled.outputs, &documents)
         .map_err(|ds| shown(project, cwd, ds))?;
     record_for_entangled(project, &plan.tangled.outputs);
     if !quiet {
         let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
-        for p in plan.texts.keys().chain(&report.written) {
+        for p in plan.texts.keys() {
             eprintln!("tangle: wrote {}", at(p).display());
         }
     }
+    say_report(project, cwd, &report, quiet);
     Ok(())
 }
 
@@ -331,13 +511,31 @@ fn carry(project: &Project, cwd: &Path, plan: &tangle::sync::Plan, quiet: bool) 
 /// applied to the outputs in memory and carried into the documents.
 fn cargo_fix(cwd: &Path, args: &[OsString], quiet: bool) -> Result<ExitCode> {
     let project = find_project(cwd)?;
+    recover(&project, cwd);
+    let read = write::Snapshot::take(&project.root, &project.documents());
     let fresh = tangle(&project, cwd)?;
     // The compiler reads the files on disk: they must be what the documents make them.
     let stale = write::check_all(project.target(None), &fresh.outputs);
-    if let Some(d) = stale.first() {
+    if !stale.is_empty() {
+        let records = tangle::sync::records(&project);
+        let edited: Vec<String> = stale
+            .iter()
+            .filter(|d| {
+                std::fs::read(project.root.join(&d.path))
+                    .is_ok_and(|disk| !records.wrote(&d.path, &disk))
+            })
+            .map(|d| d.path.display().to_string())
+            .collect();
+        if !edited.is_empty() {
+            bail!(
+                "{} hold(s) edits not carried back into the documents; run `tangle sync` first \
+                 (the fixes are carried back the same way)",
+                edited.join(", ")
+            );
+        }
         bail!(
-            "{} differs from the documents; run `tangle` (or `tangle sync`) first",
-            d.path.display()
+            "{} differs from the documents; run `tangle` first",
+            stale[0].path.display()
         );
     }
     let report = tangle::cargo::fix::report_args(args);
@@ -351,7 +549,7 @@ fn cargo_fix(cwd: &Path, args: &[OsString], quiet: bool) -> Result<ExitCode> {
     }
     let plan =
         tangle::sync::plan(&project, &fresh, &edited).map_err(|ds| shown(&project, cwd, ds))?;
-    carry(&project, cwd, &plan, quiet)?;
+    carry(&project, cwd, &plan, &read, &Default::default(), quiet)?;
     if !quiet {
         eprintln!("tangle: applied {applied} suggestion(s) in the documents");
     }
@@ -361,38 +559,91 @@ fn cargo_fix(cwd: &Path, args: &[OsString], quiet: bool) -> Result<ExitCode> {
 /// `tangle fmt [--check]`: rustfmt over the Rust outputs, carried into the documents.
 fn fmt(cwd: &Path, check: bool, quiet: bool) -> Result<ExitCode> {
     let project = find_project(cwd)?;
+    recover(&project, cwd);
+    let read = write::Snapshot::take(&project.root, &project.documents());
     let fresh = tangle(&project, cwd)?;
     let formatted =
         tangle::fmt::unformatted(&project, &fresh).map_err(|ds| shown(&project, cwd, ds))?;
-    if check {
-        if formatted.is_empty() {
-            return Ok(ExitCode::SUCCESS);
-        }
-        for place in tangle::fmt::report(&fresh, &formatted) {
-            print!("{place}");
-        }
-        eprintln!(
-            "tangle: {} file(s) are not formatted as rustfmt would; run `tangle fmt`",
-            formatted.len()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    let pending =
-        tangle::sync::edited_outputs(&project, &fresh).map_err(|ds| shown(&project, cwd, ds))?;
-    if let Some(p) = pending.keys().next() {
-        bail!(
-            "{} has edits that are not in the documents yet; run `tangle sync` first (formatting \
-             would overwrite them)",
-            p.display()
-        );
-    }
     if formatted.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    let plan =
-        tangle::sync::plan(&project, &fresh, &formatted).map_err(|ds| shown(&project, cwd, ds))?;
-    carry(&project, cwd, &plan, quiet)?;
-    Ok(ExitCode::SUCCESS)
+    if !check {
+        let pending = tangle::sync::edited_outputs(&project, &fresh)
+            .map_err(|ds| shown(&project, cwd, ds))?;
+        if let Some(p) = pending.texts.keys().next() {
+            bail!(
+                "{} has edits that are not in the documents yet; run `tangle sync` first \
+                 (formatting would overwrite them)",
+                p.display()
+            );
+        }
+    }
+    // rustfmt's changes that the documents can hold, and those they cannot (a fragment used
+    // at two indentations that rustfmt wraps at one of them): no run could make the latter.
+    let (plan, impossible) = match tangle::sync::plan(&project, &fresh, &formatted) {
+        Ok(plan) => (Some(plan), Vec::new()),
+        Err(_) => {
+            let mut possible = std::collections::BTreeMap::new();
+            let mut impossible = Vec::new();
+            for (path, text) in &formatted {
+                let one = std::collections::BTreeMap::from([(path.clone(), text.clone())]);
+                match tangle::sync::plan(&project, &fresh, &one) {
+                    Ok(_) => {
+                        possible.insert(path.clone(), text.clone());
+                    }
+                    Err(ds) => impossible.push((path.clone(), ds)),
+                }
+            }
+            let plan = if possible.is_empty() {
+                None
+            } else {
+                Some(
+                    tangle::sync::plan(&project, &fresh, &possible)
+                        .map_err(|ds| shown(&project, cwd, ds))?,
+                )
+            };
+            (plan, impossible)
+        }
+    };
+    if check {
+        let possible: std::collections::BTreeMap<PathBuf, String> = formatted
+            .iter()
+            .filter(|(p, _)| !impossible.iter().any(|(q, _)| q == *p))
+            .map(|(p, t)| (p.clone(), t.clone()))
+            .collect();
+        for place in tangle::fmt::report(&fresh, &possible) {
+            print!("{place}");
+        }
+        if !possible.is_empty() {
+            eprintln!(
+                "tangle: {} file(s) are not formatted as rustfmt would; run `tangle fmt`",
+                possible.len()
+            );
+        }
+    } else if let Some(plan) = &plan {
+        carry(&project, cwd, plan, &read, &Default::default(), quiet)?;
+    }
+    if impossible.is_empty() {
+        return Ok(if check {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    for (path, ds) in impossible {
+        eprintln!("{}", shown(&project, cwd, ds));
+        eprintln!(
+            "tangle: rustfmt formats {} in a way its documents cannot hold (above: a fragment \
+             used in several places, or at several indentations, that rustfmt would format \
+             differently at each); no `tangle fmt` run can do it: format that code by hand so \
+             that rustfmt leaves every use of it alone (a shorter line, a line break of your own)",
+            project
+                .shown_from(&Pos::new(&path, 1, 1), cwd)
+                .path
+                .display()
+        );
+    }
+    Ok(ExitCode::FAILURE)
 }
 
 fn mdbook(args: &[String]) -> Result<ExitCode> {
@@ -466,9 +717,45 @@ fn locate(cwd: &Path, place: &str) -> Result<ExitCode> {
     }
 }
 
-/// Re-tangles the project whenever one of its inputs changes; with `both_ways`, also carries
-/// saved outputs back first.
-fn watch(cwd: &Path, interval: f64, quiet: bool, both_ways: bool) -> Result<ExitCode> {
+/// A set of files' stamps that must hold still for a while before it is acted on: an editor
+/// may save a file in several writes, and a file read between two of them is half-saved.
+struct Settling<T> {
+    /// The stamp last seen, and since when it holds.
+    seen: Option<(T, std::time::Instant)>,
+    /// The stamp last acted on.
+    acted: Option<T>,
+}
+
+impl<T: PartialEq + Clone> Settling<T> {
+    fn new() -> Settling<T> {
+        Settling {
+            seen: None,
+            acted: None,
+        }
+    }
+
+    /// Whether `stamp` is new and has held for `settle`: time to act on it.
+    fn settled(&mut self, stamp: T, settle: std::time::Duration) -> bool {
+        match &self.seen {
+            Some((seen, since)) if *seen == stamp => {
+                if since.elapsed() >= settle && self.acted.as_ref() != Some(&stamp) {
+                    self.acted = Some(stamp);
+                    return true;
+                }
+                false
+            }
+            _ => {
+                self.seen = Some((stamp, std::time::Instant::now()));
+                false
+            }
+        }
+    }
+}
+
+/// Re-tangles the project whenever one of its inputs changes (once the change has settled);
+/// with `both_ways`, also carries saved outputs back first. An output that holds edits is
+/// never tangled over: watch says why and waits.
+fn watch(cwd: &Path, interval: f64, settle: f64, quiet: bool, both_ways: bool) -> Result<ExitCode> {
     WATCHING.store(true, std::sync::atomic::Ordering::Relaxed);
     let report = |result: Result<ExitCode>| {
         if let Err(e) = result {
@@ -476,25 +763,33 @@ fn watch(cwd: &Path, interval: f64, quiet: bool, both_ways: bool) -> Result<Exit
                 Some(ds) => eprintln!("{ds}"),
                 None => eprintln!("tangle: error: {e:#}"),
             }
+            eprintln!("tangle: waiting for the next save");
         }
     };
-    let (mut last, mut last_outputs) = (None, None);
+    let settle = std::time::Duration::from_secs_f64(settle.max(0.0));
+    let (mut inputs, mut outputs) = (Settling::new(), Settling::new());
     loop {
         let project = find_project(cwd);
         if both_ways {
             let stamp = project.as_ref().map(outputs_stamp).unwrap_or_default();
-            if last_outputs.is_some() && Some(&stamp) != last_outputs.as_ref() {
+            if outputs.settled(stamp, settle) {
                 // An output was saved: carry it back (the documents then change, and the
                 // next check below re-tangles them, which changes nothing more).
-                report(sync(cwd, quiet));
+                // Also after this process's own writes: sync finds nothing to carry back
+                // then, and says nothing. (Telling its writes from a save by their times
+                // would miss a save landing right after them.)
+                report(sync_as(cwd, quiet, true));
             }
-            last_outputs = Some(stamp);
         }
         let stamp = project.as_ref().map(watched_stamp).unwrap_or_default();
-        if Some(&stamp) != last.as_ref() {
-            last = Some(stamp);
+        if inputs.settled(stamp, settle) {
             let result = project.and_then(|p| {
-                let code = finish(&p, cwd, None, false, quiet)?;
+                recover(&p, cwd);
+                let how = How {
+                    quiet,
+                    ..How::default()
+                };
+                let code = finish(&p, cwd, None, how)?;
                 if both_ways {
                     writable_outputs(&p);
                 }
@@ -504,9 +799,6 @@ fn watch(cwd: &Path, interval: f64, quiet: bool, both_ways: bool) -> Result<Exit
                 eprintln!("tangle: up to date");
             }
             report(result);
-            if both_ways {
-                last_outputs = find_project(cwd).ok().as_ref().map(outputs_stamp);
-            }
         }
         std::thread::sleep(std::time::Duration::from_secs_f64(interval.max(0.02)));
     }

@@ -359,6 +359,7 @@ impl Project {
             base: &self.root,
             confine: !matches!(self.documents, Documents::Org { .. }),
             manifest,
+            guard: None,
         }
     }
 

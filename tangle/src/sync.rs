@@ -24,7 +24,7 @@ use crate::output::{Origin, Output};
 use crate::paths::normalize;
 use crate::project::{Documents as ProjectDocuments, Project};
 use crate::tangle::Tangled;
-use crate::write::{content_hash, Manifest};
+use crate::write::{content_hash, Records};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -590,90 +590,28 @@ fn verify(
     }
 }
 
-/// What the last tangle wrote to each output: our manifest's hashes, and for an Entangled book
-/// Entangled's database (for files Entangled wrote last).
-struct Records {
-    manifest: Manifest,
-    entangled: Option<crate::entangled::filedb::FileDb>,
+/// What the last tangle wrote, as the project records it (see [`crate::write::Records`]).
+pub fn records(project: &Project) -> Records {
+    Records::read(
+        &project.root,
+        matches!(project.documents, ProjectDocuments::Entangled(_)),
+    )
 }
 
-impl Records {
-    fn read(project: &Project) -> Records {
-        Records {
-            manifest: Manifest::read(&project.root).unwrap_or_default(),
-            entangled: match &project.documents {
-                ProjectDocuments::Entangled(_) => {
-                    crate::entangled::filedb::FileDb::read(&project.root)
-                }
-                _ => None,
-            },
-        }
-    }
-
-    /// Whether either record says what was written to `path`.
-    fn knows(&self, path: &Path) -> bool {
-        self.manifest.hashes.contains_key(path)
-            || self
-                .entangled
-                .as_ref()
-                .is_some_and(|db| db.files.contains_key(path))
-    }
-
-    /// Whether the last tangle wrote `bytes` to `path`, as either record says.
-    fn wrote(&self, path: &Path, bytes: &[u8]) -> bool {
-        self.manifest.hashes.get(path) == Some(&content_hash(bytes))
-            || self.entangled.as_ref().is_some_and(|db| {
-                db.files.get(path).is_some_and(|d| {
-                    *d == crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(bytes))
-                })
-            })
-    }
-}
-
-/// For an Entangled book, whose files are edited in place (and carried back by `tangle sync`,
-/// as by Entangled's stitch): the outputs that writing would overwrite although they hold
-/// something no tangle wrote there, an edit not carried back or a file of someone else's. A
-/// file counts as written by a tangle when our manifest's hash, or Entangled's file database's
-/// digest, is that of what it holds. Like Entangled, refuse rather than lose it.
-pub fn unsaved_edits(project: &Project, outputs: &[Output]) -> Vec<Diagnostic> {
-    if !matches!(project.documents, ProjectDocuments::Entangled(_)) {
-        return Vec::new();
-    }
-    let records = Records::read(project);
-    let mut errors = Vec::new();
-    for o in outputs {
-        let path = normalize(&o.path);
-        let Ok(disk) = std::fs::read(project.root.join(&o.path)) else {
-            continue;
-        };
-        if disk == o.content || records.wrote(&path, &disk) {
-            continue;
-        }
-        // Different only in carriage returns or trailing white space: Entangled's own test of
-        // sameness; nothing is lost.
-        let digest = |b: &[u8]| crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(b));
-        if digest(&disk) != digest(&o.content) {
-            errors.push(Diagnostic::error(
-                o.block.clone(),
-                format!(
-                    "`{}` holds edits that no tangle wrote (or is not a tangled file): writing \
-                     it would lose them; carry them into the documents with `tangle sync`, or \
-                     delete the file",
-                    path.display()
-                ),
-            ));
-        }
-    }
-    errors
+/// The outputs sync found edited, as text to carry back, and the hash of the bytes each held
+/// when it was read (it may be replaced only while it still holds them).
+#[derive(Debug, Clone, Default)]
+pub struct Edited {
+    pub texts: BTreeMap<PathBuf, String>,
+    pub read: BTreeMap<PathBuf, u64>,
+    /// What was done to the texts on the way (line ends, a byte order mark), for the user.
+    pub notes: Vec<String>,
 }
 
 /// What `tangle sync` found on disk: the outputs edited since they were tangled, as text.
-pub fn edited_outputs(
-    project: &Project,
-    fresh: &Tangled,
-) -> Result<BTreeMap<PathBuf, String>, Diagnostics> {
-    let records = Records::read(project);
-    let mut edited = BTreeMap::new();
+pub fn edited_outputs(project: &Project, fresh: &Tangled) -> Result<Edited, Diagnostics> {
+    let records = records(project);
+    let mut edited = Edited::default();
     let mut errors = Vec::new();
     for o in &fresh.outputs {
         let path = normalize(&o.path);
@@ -694,7 +632,8 @@ pub fn edited_outputs(
                 o.block.clone(),
                 format!(
                     "`{}` differs from its documents, and the manifest does not say what was \
-                     tangled into it; run `tangle` first (edits to it would be lost) or restore it",
+                     tangled into it, so sync cannot tell whose side changed: restore it, or \
+                     replace it with `tangle --force` (what it holds now is then lost)",
                     path.display()
                 ),
             )),
@@ -702,11 +641,21 @@ pub fn edited_outputs(
             (_, true, true) => errors.push(Diagnostic::error(
                 Pos::new(&path, 1, 1),
                 "both this file and its documents changed since it was tangled; sync would \
-                 lose one side: merge by hand (or run `tangle` to drop the file's edits)",
+                 lose one side: merge by hand (copy the file's edits into the documents), or \
+                 discard the file's edits with `tangle --force`",
             )),
             (_, false, _) => match String::from_utf8(disk) {
                 Ok(text) => {
-                    edited.insert(path, text);
+                    edited
+                        .read
+                        .insert(path.clone(), content_hash(text.as_bytes()));
+                    match conventions(&path, &o.content, text) {
+                        Ok((text, notes)) => {
+                            edited.notes.extend(notes);
+                            edited.texts.insert(path, text);
+                        }
+                        Err(d) => errors.push(d),
+                    }
                 }
                 Err(e) => {
                     let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
@@ -726,4 +675,106 @@ pub fn edited_outputs(
     } else {
         Err(Diagnostics(errors))
     }
+}
+
+/// The saved text of output `path` (tangled as `tangled`) in the documents' conventions: an
+/// editor that saved it with CRLF line ends or a byte order mark changed no line of it, so
+/// those are taken off (the documents keep their own line ends; the file is written again as
+/// tangled) and the user is told; a last line without its line end is refused, named as such
+/// (a fragment's lines all end with one).
+fn conventions(
+    path: &Path,
+    tangled: &[u8],
+    text: String,
+) -> Result<(String, Vec<String>), Diagnostic> {
+    let mut notes = Vec::new();
+    let mut text = text;
+    if let Some(rest) = text.strip_prefix('\u{feff}') {
+        if !tangled.starts_with("\u{feff}".as_bytes()) {
+            text = rest.to_string();
+            notes.push(format!(
+                "{} was saved with a byte order mark (BOM): it is left out (the documents keep \
+                 their own start, and the file is written again without it)",
+                path.display()
+            ));
+        }
+    }
+    if text.contains("\r\n") && !tangled.contains(&b'\r') {
+        text = text.replace("\r\n", "\n");
+        notes.push(format!(
+            "{} was saved with CRLF line ends: its edits are carried back in the documents' own \
+             line ends (and the file is written again with LF)",
+            path.display()
+        ));
+    }
+    if tangled.ends_with(b"\n") && !text.is_empty() && !text.ends_with('\n') {
+        let line = text.matches('\n').count() + 1;
+        let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        return Err(Diagnostic::error(
+            Pos::new(path, line, col),
+            "the file's last line lost its line end (the final newline), which the documents \
+             cannot leave out: add it back (an editor's \"insert final newline\" setting), or \
+             discard the edits with `tangle --force`; nothing was written",
+        ));
+    }
+    Ok((text, notes))
+}
+
+/// Whether `disk`, the saved text of output `path` whose documents tangle to `tangled`, looks
+/// like a save still in progress (an editor that writes a file in several pieces, or empties
+/// it first), and why: `watch` does not carry such a file back until the next save. The
+/// signs, none of which needs a parser: the file is empty, its last line has no line end where
+/// the tangled file's has one (a write cut short mid-line), it has lost more than half its
+/// lines or its last quarter, or (Rust) its brackets do not balance as the tangled file's do
+/// (a cut through a block leaves it open; an edit seldom changes the balance, and a manual
+/// `tangle sync` still carries one that does).
+pub fn half_saved(path: &Path, tangled: &[u8], disk: &str) -> Option<&'static str> {
+    if disk.is_empty() && !tangled.is_empty() {
+        return Some("it is empty");
+    }
+    if tangled.ends_with(b"\n") && !disk.ends_with('\n') {
+        return Some("its last line has no line end");
+    }
+    let lines = |b: &[u8]| b.iter().filter(|&&c| c == b'\n').count();
+    if lines(disk.as_bytes()) * 2 < lines(tangled) {
+        return Some("it has lost more than half its lines");
+    }
+    // An editor writes a file from its start: seen half-way, a save lacks its end. An edit
+    // seldom takes away the last quarter of a file at once (and `tangle sync` still carries
+    // one that does).
+    let old = String::from_utf8_lossy(tangled);
+    let (a, b): (Vec<&str>, Vec<&str>) = (
+        old.split_inclusive('\n').collect(),
+        disk.split_inclusive('\n').collect(),
+    );
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &a, &b);
+    if let Some(similar::DiffOp::Delete {
+        old_index, old_len, ..
+    }) = ops.last()
+    {
+        if old_index + old_len == a.len() && old_len * 4 >= a.len() {
+            return Some("its last lines are gone");
+        }
+    }
+    if path.extension().is_some_and(|e| e == "rs") {
+        let balance = |b: &[u8]| {
+            let mut depth = [0i64; 3];
+            for &c in b {
+                match c {
+                    b'{' => depth[0] += 1,
+                    b'}' => depth[0] -= 1,
+                    b'(' => depth[1] += 1,
+                    b')' => depth[1] -= 1,
+                    b'[' => depth[2] += 1,
+                    b']' => depth[2] -= 1,
+                    _ => {}
+                }
+            }
+            depth
+        };
+        if balance(disk.as_bytes()) != balance(tangled) {
+            return Some("its brackets do not balance as the tangled file's do");
+        }
+    }
+    None
 }

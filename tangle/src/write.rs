@@ -1,25 +1,28 @@
-//! The writer: puts complete outputs on disk, all or nothing, touching only what changed.
+//! The writer: puts complete outputs on disk, all or nothing, touching only what changed, and
+//! never over what the user wrote.
 //!
-//! Every target is checked before the first byte is written. Then every changed file (and the
-//! manifest) is staged as a temporary file beside its target; only when all are staged are they
-//! renamed into place, and if one rename fails the files already replaced are put back, so the
-//! outputs are either all old or all new and the manifest always matches the disk. Documents
-//! (what `tangle sync` and `tangle fmt` write) are synced to the disk before they replace the
-//! old ones; generated files are not (they can always be tangled again, and syncing each one
-//! cost more than the rest of a large run). A file whose
-//! content is unchanged is left alone, so its modification time stays. The manifest remembers
-//! the documents read and the files written, so that outputs no root produces any more can be
-//! removed (only those that carry our header), and so that commands run later in the folder
+//! Every target is checked before the first byte is written, and so is what it holds: an
+//! output whose bytes differ from what the last tangle wrote there (the manifest's hash,
+//! Entangled's database for an Entangled book) holds edits not carried back, and is not
+//! overwritten unless the user says to discard them (see [`Guard`]). The changed files (and
+//! the manifest, and the documents `tangle sync` and `tangle fmt` rewrite) are then put in
+//! place by [`crate::commit`]: all or nothing, each checked right before it is replaced, with a
+//! journal that the next command replays after a crash. A file whose content is unchanged is
+//! left alone, so its modification time stays. The manifest remembers the documents read and
+//! the files written, so that outputs no root produces any more can be removed (only those
+//! that still hold exactly what was written), and so that commands run later in the folder
 //! know the project.
 
+pub use crate::commit::Expect;
+use crate::commit::{plain, Change, Seen, Stat, Transaction};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::Output;
 use crate::paths::normalize;
 use crate::tangle::{check_target, HEADER_MARK};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Name of the manifest, in the project root.
@@ -31,6 +34,10 @@ pub struct Report {
     pub written: Vec<PathBuf>,
     pub unchanged: Vec<PathBuf>,
     pub removed: Vec<PathBuf>,
+    /// Stale outputs kept because they hold edits (no root writes them any more).
+    pub kept: Vec<PathBuf>,
+    /// Outputs whose edits were discarded (`--force`), with how many lines they lost.
+    pub discarded: Vec<(PathBuf, usize)>,
 }
 
 /// Where outputs go and how far they may reach.
@@ -42,6 +49,8 @@ pub struct Target<'a> {
     pub confine: bool,
     /// The manifest to keep in `base`, if any.
     pub manifest: Option<&'a Manifest>,
+    /// The rule for outputs that hold edits (none: write over them, as tests of the writer do).
+    pub guard: Option<&'a Guard>,
 }
 
 /// The manifest's contents: the documents a project reads and the files it writes, relative to
@@ -117,7 +126,7 @@ fn hash_group(group: &[&[u8]]) -> Vec<u64> {
         .collect()
 }
 
-const MANIFEST_COMMENT: &str = "# Written by `tangle`: the documents it read and the files it wrote (stale files listed\n# here are removed on the next run when they carry tangle's header or hold what it wrote).\n";
+const MANIFEST_COMMENT: &str = "# Written by `tangle`: the documents it read and the files it wrote (stale files listed\n# here are removed on the next run when they still hold exactly what it wrote).\n";
 
 impl Manifest {
     /// The manifest of a run that read `documents` and produced `outputs`.
@@ -257,22 +266,189 @@ fn problem(target: Target<'_>, base: &Result<PathBuf, String>, o: &Output) -> Op
     None
 }
 
-/// A file to put in place: where, what, with which mode, and whom to blame when it fails.
-struct Change<'a> {
-    rel: PathBuf,
-    full: PathBuf,
-    content: &'a [u8],
-    mode: u32,
-    blame: Pos,
-    /// Whether the content must be on the disk before it replaces the old (the user's own
-    /// documents); generated files can always be tangled again, and are not synced.
-    durable: bool,
+/// What the last tangle wrote to each output: our manifest's hashes, and for an Entangled book
+/// Entangled's database (for files Entangled wrote last).
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    pub hashes: BTreeMap<PathBuf, u64>,
+    pub entangled: Option<crate::entangled::filedb::FileDb>,
+}
+
+impl Records {
+    /// The records kept in `root` (Entangled's database too when `entangled`).
+    pub fn read(root: &Path, entangled: bool) -> Records {
+        Records {
+            hashes: Manifest::read(root).unwrap_or_default().hashes,
+            entangled: if entangled {
+                crate::entangled::filedb::FileDb::read(root)
+            } else {
+                None
+            },
+        }
+    }
+
+    /// Whether either record says what was written to `path`.
+    pub fn knows(&self, path: &Path) -> bool {
+        self.hashes.contains_key(path)
+            || self
+                .entangled
+                .as_ref()
+                .is_some_and(|db| db.files.contains_key(path))
+    }
+
+    /// Whether the last tangle wrote `bytes` to `path`, as either record says.
+    pub fn wrote(&self, path: &Path, bytes: &[u8]) -> bool {
+        self.hashes.get(path) == Some(&content_hash(bytes))
+            || self.entangled.as_ref().is_some_and(|db| {
+                db.files.get(path).is_some_and(|d| {
+                    *d == crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(bytes))
+                })
+            })
+    }
+}
+
+/// The rule every command writes outputs by: an output whose bytes differ from what the last
+/// tangle wrote there holds something only the user has (an edit not carried back, or a file
+/// of someone else's), and is not overwritten unless the user says to discard it.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    pub records: Records,
+    /// Outputs whose bytes (by [`content_hash`]) this command carried into the documents: they
+    /// may be replaced, as long as they still hold exactly that.
+    pub carried: BTreeMap<PathBuf, u64>,
+    /// `--force`: discard such edits (the report says which, and how many lines).
+    pub force: bool,
+    /// Entangled's test of sameness too (carriage returns and trailing white space aside).
+    pub entangled: bool,
+}
+
+/// What the guard says of replacing an output's bytes on disk.
+enum Verdict {
+    /// What a tangle wrote (or what this command carried back): nothing is lost.
+    Ours,
+    /// Edits the user asked to discard: this many lines.
+    Discard(usize),
+    /// Not to be written: why.
+    Refuse(String),
+}
+
+/// Whether the first line of `bytes` is a tangle header.
+fn has_header(bytes: &[u8]) -> bool {
+    let first = bytes.split(|&c| c == b'\n').next().unwrap_or_default();
+    String::from_utf8_lossy(first).contains(HEADER_MARK)
+}
+
+/// How many lines of `disk` replacing it with `new` takes away.
+pub fn lines_lost(disk: &[u8], new: &[u8]) -> usize {
+    let (a, b) = (String::from_utf8_lossy(disk), String::from_utf8_lossy(new));
+    similar::TextDiff::from_lines(a.as_ref(), b.as_ref())
+        .ops()
+        .iter()
+        .map(|op| match *op {
+            similar::DiffOp::Delete { old_len, .. } | similar::DiffOp::Replace { old_len, .. } => {
+                old_len
+            }
+            _ => 0,
+        })
+        .sum()
+}
+
+impl Guard {
+    /// `hash` is [`content_hash`] of `disk`.
+    fn verdict(&self, path: &Path, disk: &[u8], hash: u64, new: &[u8]) -> Verdict {
+        if self.records.hashes.get(path) == Some(&hash)
+            || self.records.wrote(path, disk)
+            || self.carried.get(path) == Some(&hash)
+        {
+            return Verdict::Ours;
+        }
+        let digest = |b: &[u8]| crate::entangled::filedb::hexdigest(&String::from_utf8_lossy(b));
+        if self.entangled && digest(disk) == digest(new) {
+            // Entangled's own sameness: only carriage returns or trailing white space differ.
+            return Verdict::Ours;
+        }
+        let known = self.records.knows(path);
+        if !known && has_header(disk) {
+            // No record of it (a manifest of before hashes, or Markdown files named on the
+            // command line, which keep none): our header is all there is to go by.
+            return Verdict::Ours;
+        }
+        if self.force {
+            return Verdict::Discard(lines_lost(disk, new));
+        }
+        Verdict::Refuse(if known {
+            format!(
+                "`{}` holds edits that no tangle wrote (its bytes differ from what the last \
+                 tangle wrote there): writing it would lose them; carry them into the documents \
+                 with `tangle sync`, or discard them with `tangle --force`",
+                path.display()
+            )
+        } else {
+            format!(
+                "`{}` is not a file tangle wrote (there is no record of it, and it has no tangle \
+                 header): writing it would lose what it holds; move it away, or replace it with \
+                 `tangle --force`",
+                path.display()
+            )
+        })
+    }
+}
+
+/// A document to replace along with the outputs (what `tangle sync` and `tangle fmt` write):
+/// its new text, and what it held when the command read it.
+#[derive(Debug, Clone)]
+pub struct Document<'a> {
+    pub rel: PathBuf,
+    pub text: &'a str,
+    pub expect: Expect,
+}
+
+/// What documents held when a command began to read them: checked again right before any of
+/// them is replaced. Hashed only for the documents that are replaced (an idle `tangle sync`
+/// replaces none).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    files: BTreeMap<PathBuf, Option<(Stat, Vec<u8>)>>,
+}
+
+impl Snapshot {
+    /// What each of `rels` (relative to `root`) holds now.
+    pub fn take(root: &Path, rels: &[PathBuf]) -> Snapshot {
+        Snapshot {
+            files: rels
+                .iter()
+                .map(|rel| (rel.clone(), Stat::read(&root.join(rel)).ok().flatten()))
+                .collect(),
+        }
+    }
+
+    /// What document `rel` must still hold when it is replaced.
+    pub fn expect(&self, rel: &Path) -> Expect {
+        match self.files.get(rel) {
+            Some(Some((stat, bytes))) => Expect::Holds(Seen {
+                stat: *stat,
+                hash: content_hash(bytes),
+            }),
+            _ => Expect::Absent,
+        }
+    }
 }
 
 /// Checks every target, then writes the outputs that changed and the manifest (all or nothing),
 /// then removes stale outputs. Errors are reported at each output's block.
 pub fn write_all(target: Target<'_>, outputs: &[Output]) -> Result<Report, Diagnostics> {
-    write_with(target, outputs, || target.manifest.map(Cow::Borrowed))
+    write_with(target, outputs, &[], || target.manifest.map(Cow::Borrowed))
+}
+
+/// [`write_all`], with `documents` replaced in the same change (all or nothing).
+pub fn write_all_and_documents(
+    target: Target<'_>,
+    outputs: &[Output],
+    documents: &[Document<'_>],
+) -> Result<Report, Diagnostics> {
+    write_with(target, outputs, documents, || {
+        target.manifest.map(Cow::Borrowed)
+    })
 }
 
 /// [`write_all`], the manifest (if any) made by `manifest` on another core while the outputs
@@ -285,11 +461,11 @@ pub fn write_all_with(
 ) -> Result<Report, Diagnostics> {
     let bytes: usize = outputs.iter().map(|o| o.content.len()).sum();
     if bytes < crate::par::PARALLEL_FROM {
-        return write_with(target, outputs, || manifest().map(Cow::Owned));
+        return write_with(target, outputs, &[], || manifest().map(Cow::Owned));
     }
     std::thread::scope(|s| {
         let made = s.spawn(manifest);
-        write_with(target, outputs, || {
+        write_with(target, outputs, &[], || {
             made.join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
                 .map(Cow::Owned)
@@ -297,10 +473,11 @@ pub fn write_all_with(
     })
 }
 
-/// [`write_all`], asking for the manifest only once the outputs are staged.
+/// [`write_all`], asking for the manifest only once the outputs are checked.
 fn write_with<'m>(
     target: Target<'_>,
     outputs: &[Output],
+    documents: &[Document<'_>],
     manifest: impl FnOnce() -> Option<Cow<'m, Manifest>>,
 ) -> Result<Report, Diagnostics> {
     // Resolved once for all outputs.
@@ -309,7 +486,7 @@ fn write_with<'m>(
     } else {
         Ok(PathBuf::new())
     };
-    let errors: Vec<Diagnostic> = outputs
+    let mut errors: Vec<Diagnostic> = outputs
         .iter()
         .filter_map(|o| {
             let why = problem(target, &base, o)?;
@@ -324,10 +501,41 @@ fn write_with<'m>(
     }
     let mut report = Report::default();
     let mut changes = Vec::new();
+    for d in documents {
+        let full = target.base.join(&d.rel);
+        let meta = fs::metadata(&full);
+        if meta
+            .as_ref()
+            .is_ok_and(|m| m.permissions().mode() & 0o222 == 0)
+        {
+            errors.push(Diagnostic::error(
+                Pos::new(&d.rel, 1, 1),
+                format!(
+                    "`{}` is read-only: it was not written (nor was anything else); make it \
+                     writable (`chmod u+w`) and run the command again",
+                    d.rel.display()
+                ),
+            ));
+            continue;
+        }
+        changes.push(Change {
+            rel: d.rel.clone(),
+            full,
+            content: d.text.as_bytes(),
+            mode: meta.map_or(0o644, |m| m.permissions().mode() & 0o7777),
+            blame: Pos::new(&d.rel, 1, 1),
+            durable: true,
+            expect: d.expect,
+        });
+    }
     for o in outputs {
         let full = target.base.join(&o.path);
         let rel = normalize(&o.path);
-        if fs::read(&full).is_ok_and(|old| old == o.content) {
+        let (stat, old) = match Stat::read(&full) {
+            Ok(Some((stat, old))) => (Some(stat), Some(old)),
+            _ => (None, None),
+        };
+        if old.as_deref() == Some(o.content.as_slice()) {
             let meta = fs::metadata(&full);
             if meta.is_ok_and(|m| m.permissions().mode() & 0o7777 != o.mode) {
                 fs::set_permissions(&full, fs::Permissions::from_mode(o.mode)).map_err(|e| {
@@ -340,6 +548,23 @@ fn write_with<'m>(
             report.unchanged.push(rel);
             continue;
         }
+        // Only a file about to be replaced is hashed (to be judged, and checked again right
+        // before it is replaced).
+        let hash = old.as_deref().map(content_hash);
+        if let (Some(old), Some(hash), Some(guard)) = (&old, hash, target.guard) {
+            match guard.verdict(&rel, old, hash, &o.content) {
+                Verdict::Ours => {}
+                Verdict::Discard(lines) => report.discarded.push((rel.clone(), lines)),
+                Verdict::Refuse(why) => {
+                    errors.push(Diagnostic::error(o.block.clone(), why));
+                    continue;
+                }
+            }
+        }
+        let expect = match (stat, hash) {
+            (Some(stat), Some(hash)) => Expect::Holds(Seen { stat, hash }),
+            _ => Expect::Absent,
+        };
         changes.push(Change {
             rel,
             full,
@@ -347,270 +572,76 @@ fn write_with<'m>(
             mode: o.mode,
             blame: o.block.clone(),
             durable: false,
+            expect,
         });
     }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    report.written = changes
+        .iter()
+        .skip(documents.len())
+        .map(|c| c.rel.clone())
+        .collect();
     let manifest_path = target.base.join(MANIFEST);
-    let old_manifest = fs::read_to_string(&manifest_path).unwrap_or_default();
+    let (manifest_seen, old_manifest) = match Seen::read(&manifest_path) {
+        Ok(Some((seen, bytes))) => (
+            Expect::Holds(seen),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ),
+        _ => (Expect::Absent, String::new()),
+    };
+    // The manifest's text outlives the transaction that writes it (declared first, it is
+    // dropped after it).
+    #[allow(clippy::needless_late_init)]
+    let new_manifest: Option<String>;
+    let mut tx = Transaction::new(target.base);
+    for c in changes {
+        tx.stage(c)?;
+    }
     // The outputs are staged first, the manifest last (it may still be in the making).
-    let mut staged = stage_all(&changes)?;
     let manifest = manifest();
-    let new_manifest = manifest.as_deref().map(Manifest::text);
+    new_manifest = manifest.as_deref().map(Manifest::text);
     if let Some(new) = new_manifest.as_deref().filter(|new| *new != old_manifest) {
-        changes.push(Change {
+        tx.stage(Change {
             rel: PathBuf::from(MANIFEST),
             full: manifest_path.clone(),
             content: new.as_bytes(),
             mode: 0o644,
             blame: Pos::new(MANIFEST, 1, 1),
             durable: false,
-        });
-        match stage_all(&changes[staged.len()..]) {
-            Ok(more) => staged.extend(more),
-            Err(e) => {
-                for (tmp, _) in &staged {
-                    let _ = fs::remove_file(tmp);
-                }
-                return Err(e);
-            }
-        }
+            expect: manifest_seen,
+        })?;
     }
-    put_in_place(&changes, staged)?;
-    report.written = changes
-        .into_iter()
-        .map(|c| c.rel)
-        .filter(|r| r != Path::new(MANIFEST))
-        .collect();
+    tx.commit()?;
     if let Some(manifest) = manifest.as_deref() {
         let old = Manifest::parse(&old_manifest);
+        let records = match target.guard {
+            Some(g) => Cow::Borrowed(&g.records),
+            None => Cow::Owned(Records {
+                hashes: old.hashes.clone(),
+                entangled: None,
+            }),
+        };
         for stale in &old.outputs {
             let stale = normalize(stale);
             if manifest.outputs.contains(&stale) || check_target(&stale).is_err() {
                 continue;
             }
             let full = target.base.join(&stale);
-            // Ours: it carries our header, or it still holds exactly what we wrote (files
-            // without a header: org's, Entangled's).
-            let ours = fs::read(&full).is_ok_and(|b| {
-                b.split(|&c| c == b'\n')
-                    .next()
-                    .is_some_and(|l| String::from_utf8_lossy(l).contains(HEADER_MARK))
-                    || old.hashes.get(&stale) == Some(&content_hash(&b))
-            });
-            if ours && fs::remove_file(&full).is_ok() {
+            let Ok(bytes) = fs::read(&full) else {
+                continue;
+            };
+            // Ours only when it still holds exactly what a tangle wrote (a header says nothing
+            // of edits made below it).
+            if !records.wrote(&stale, &bytes) {
+                report.kept.push(stale);
+            } else if fs::remove_file(&full).is_ok() {
                 report.removed.push(stale);
             }
         }
     }
     Ok(report)
-}
-
-/// Replaces documents (relative to `base`) with new texts, all or nothing, each keeping its
-/// permission bits.
-pub fn replace_documents(
-    base: &Path,
-    texts: &std::collections::BTreeMap<PathBuf, String>,
-) -> Result<(), Diagnostics> {
-    let changes: Vec<Change<'_>> = texts
-        .iter()
-        .map(|(rel, text)| {
-            let full = base.join(rel);
-            let mode = fs::metadata(&full).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-            Change {
-                rel: rel.clone(),
-                full,
-                content: text.as_bytes(),
-                mode,
-                blame: Pos::new(rel, 1, 1),
-                durable: true,
-            }
-        })
-        .collect();
-    commit(&changes)
-}
-
-/// An I/O error in plain words, without the OS's error number.
-fn plain(e: &std::io::Error) -> String {
-    let text = match e.kind() {
-        ErrorKind::PermissionDenied => "permission denied".to_string(),
-        ErrorKind::NotFound => "a folder on the way does not exist".to_string(),
-        ErrorKind::AlreadyExists => "a file is in the way".to_string(),
-        ErrorKind::StorageFull => "the disk is full".to_string(),
-        ErrorKind::ReadOnlyFilesystem => "the file system is read-only".to_string(),
-        _ => e.to_string(),
-    };
-    match text.find(" (os error") {
-        Some(k) => text[..k].to_string(),
-        None => text,
-    }
-}
-
-/// The temporary names beside `path` for its staged content and for its old content.
-fn side_names(path: &Path) -> (PathBuf, PathBuf) {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let pid = std::process::id();
-    (
-        dir.join(format!(".{name}.tangle-{pid}.tmp")),
-        dir.join(format!(".{name}.tangle-{pid}.old")),
-    )
-}
-
-/// Puts every change in place or none: stage all, then rename each in turn; when a rename fails,
-/// the files already replaced get their old content back and new ones are removed.
-fn commit(changes: &[Change<'_>]) -> Result<(), Diagnostics> {
-    let staged = stage_all(changes)?;
-    put_in_place(changes, staged)
-}
-
-/// The error for a change that could not be made.
-fn failed(c: &Change<'_>, e: &std::io::Error) -> Diagnostics {
-    Diagnostics::from(Diagnostic::error(
-        c.blame.clone(),
-        format!("cannot write `{}`: {}", c.rel.display(), plain(e)),
-    ))
-}
-
-/// Stages every change beside its target: its temporary file, open. When one cannot be
-/// staged, none stays.
-fn stage_all(changes: &[Change<'_>]) -> Result<Vec<(PathBuf, fs::File)>, Diagnostics> {
-    let mut staged: Vec<(PathBuf, fs::File)> = Vec::with_capacity(changes.len());
-    for c in changes {
-        let (tmp, _) = side_names(&c.full);
-        let _ = fs::remove_file(&tmp);
-        match stage(&tmp, c.content, c.mode) {
-            Ok(f) => staged.push((tmp, f)),
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                for (t, _) in &staged {
-                    let _ = fs::remove_file(t);
-                }
-                return Err(failed(c, &e));
-            }
-        }
-    }
-    Ok(staged)
-}
-
-/// Puts staged changes (`staged`, one per change, in order) in place, all or none.
-fn put_in_place(
-    changes: &[Change<'_>],
-    staged: Vec<(PathBuf, fs::File)>,
-) -> Result<(), Diagnostics> {
-    let (staged, files): (Vec<PathBuf>, Vec<fs::File>) = staged.into_iter().unzip();
-    // Every staged document is on disk before the first rename.
-    let durable: Vec<(usize, fs::File)> = files
-        .into_iter()
-        .enumerate()
-        .filter(|(k, _)| changes[*k].durable)
-        .collect();
-    let (which, files): (Vec<usize>, Vec<fs::File>) = durable.into_iter().unzip();
-    if let Some((k, e)) = sync_data_all(&files).map(|(k, e)| (which[k], e)) {
-        for t in &staged {
-            let _ = fs::remove_file(t);
-        }
-        return Err(failed(&changes[k], &e));
-    }
-    drop(files);
-    // Which targets are in place, and where their old content waits (`None`: there was none).
-    let mut done: Vec<(&Path, Option<PathBuf>)> = Vec::with_capacity(changes.len());
-    for (c, tmp) in changes.iter().zip(&staged) {
-        let (_, old) = side_names(&c.full);
-        let result = (|| {
-            let _ = fs::remove_file(&old);
-            let kept = match fs::hard_link(&c.full, &old) {
-                Ok(()) => Some(old.clone()),
-                Err(e) if e.kind() == ErrorKind::NotFound => None,
-                Err(e) => return Err(e),
-            };
-            if let Err(e) = fs::rename(tmp, &c.full) {
-                if let Some(k) = &kept {
-                    let _ = fs::remove_file(k);
-                }
-                return Err(e);
-            }
-            Ok(kept)
-        })();
-        match result {
-            Ok(kept) => done.push((&c.full, kept)),
-            Err(e) => {
-                for (path, kept) in done.into_iter().rev() {
-                    match kept {
-                        Some(k) => {
-                            let _ = fs::rename(&k, path);
-                        }
-                        None => {
-                            let _ = fs::remove_file(path);
-                        }
-                    }
-                }
-                for t in &staged {
-                    let _ = fs::remove_file(t);
-                }
-                return Err(failed(c, &e));
-            }
-        }
-    }
-    for (_, kept) in done {
-        if let Some(k) = kept {
-            let _ = fs::remove_file(k);
-        }
-    }
-    Ok(())
-}
-
-/// Writes `content` with `mode` to the new file `tmp`, making missing folders. The file is
-/// written, not yet synced to disk: see [`sync_data_all`].
-fn stage(tmp: &Path, content: &[u8], mode: u32) -> std::io::Result<fs::File> {
-    if let Some(dir) = tmp.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)?;
-    }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(tmp)?;
-    f.write_all(content)?;
-    f.set_permissions(fs::Permissions::from_mode(mode))?;
-    Ok(f)
-}
-
-/// Syncs the data of every file to disk; the first failure, by index, if one fails. The syncs
-/// run side by side (a few threads waiting on the disk), so that the file system can commit
-/// them together instead of one journal commit after another.
-fn sync_data_all(files: &[fs::File]) -> Option<(usize, std::io::Error)> {
-    const THREADS: usize = 8;
-    if files.len() < 2 {
-        return files
-            .iter()
-            .enumerate()
-            .find_map(|(k, f)| f.sync_data().err().map(|e| (k, e)));
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let sync = || {
-        let mut failed = None;
-        loop {
-            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(f) = files.get(k) else { break failed };
-            if let Err(e) = f.sync_data() {
-                failed = failed.or(Some((k, e)));
-            }
-        }
-    };
-    std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..THREADS.min(files.len()))
-            .map(|_| s.spawn(sync))
-            .collect();
-        let mut failed = sync();
-        for h in helpers {
-            if let Some((k, e)) = h.join().expect("a sync thread does not panic") {
-                match &failed {
-                    Some((j, _)) if *j < k => {}
-                    _ => failed = Some((k, e)),
-                }
-            }
-        }
-        failed
-    })
 }
 
 /// One output that differs from the disk, with a unified diff (disk → tangled).
@@ -714,57 +745,6 @@ mod tests {
         dir
     }
 
-    fn change<'a>(dir: &Path, rel: &str, content: &'a [u8]) -> Change<'a> {
-        Change {
-            rel: rel.into(),
-            full: dir.join(rel),
-            content,
-            mode: 0o644,
-            blame: Pos::new("a.md", 1, 1),
-            durable: true,
-        }
-    }
-
-    #[test]
-    fn a_failed_rename_puts_back_what_was_replaced() {
-        let dir = scratch("rollback");
-        fs::write(dir.join("a.rs"), "old a\n").unwrap();
-        // The second target is a folder: staging works, the rename over it fails.
-        fs::create_dir_all(dir.join("b.rs/inside")).unwrap();
-        let changes = [
-            change(&dir, "a.rs", b"new a\n"),
-            change(&dir, "new.rs", b"new file\n"),
-            change(&dir, "b.rs", b"new b\n"),
-        ];
-        let err = commit(&changes).unwrap_err();
-        assert_eq!(err.0.len(), 1);
-        assert!(err.0[0].message.starts_with("cannot write `b.rs`"), "{err}");
-        assert_eq!(fs::read_to_string(dir.join("a.rs")).unwrap(), "old a\n");
-        assert!(!dir.join("new.rs").exists(), "a new file must go again");
-        let mut left: Vec<String> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        assert_eq!(left, ["a.rs", "b.rs"], "no temporary file stays behind");
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_failed_stage_replaces_nothing() {
-        let dir = scratch("stage");
-        fs::write(dir.join("a.rs"), "old a\n").unwrap();
-        let long = "x".repeat(250);
-        let changes = [
-            change(&dir, "a.rs", b"new a\n"),
-            change(&dir, &long, b"too long a name for its temporary file\n"),
-        ];
-        assert!(commit(&changes).is_err());
-        assert_eq!(fs::read_to_string(dir.join("a.rs")).unwrap(), "old a\n");
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
     #[test]
     fn a_file_where_a_folder_must_go_is_said_in_plain_words() {
         let dir = scratch("parent-file");
@@ -781,6 +761,7 @@ mod tests {
             base: &dir,
             confine: true,
             manifest: None,
+            guard: None,
         };
         let err = write_all(target, &[o]).unwrap_err().to_string();
         assert_eq!(
@@ -792,6 +773,7 @@ mod tests {
 
     #[test]
     fn errors_in_plain_words() {
+        use crate::commit::plain;
         let e = std::io::Error::from_raw_os_error(17);
         assert_eq!(plain(&e), "a file is in the way");
         let e = std::io::Error::from_raw_os_error(13);

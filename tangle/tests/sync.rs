@@ -134,15 +134,15 @@ fn refusals_write_nothing() {
     });
     let err = b.fails(&["sync"]);
     assert!(err.contains("edited differently"), "{err}");
-    b.ok(&["-q"]);
-    // The generated header.
+    b.ok(&["-q", "--force"]); // the refused edit discarded, by name
+                              // The generated header.
     b.edit("src/m.rs", |t| t.replacen("Generated", "Made", 1));
     let err = b.fails(&["sync"]);
     assert!(
         err.contains("src/m.rs:1:1: error:") && err.contains("header"),
         "{err}"
     );
-    b.ok(&["-q"]);
+    b.ok(&["-q", "--force"]);
     // Not UTF-8.
     b.edit("src/m.rs", |t| t.to_string());
     let mut bytes = fs::read(b.0.join("src/m.rs")).unwrap();
@@ -150,7 +150,7 @@ fn refusals_write_nothing() {
     fs::write(b.0.join("src/m.rs"), bytes).unwrap();
     let err = b.fails(&["sync"]);
     assert!(err.contains("not valid UTF-8"), "{err}");
-    b.ok(&["-q"]);
+    b.ok(&["-q", "--force"]);
     // Both sides edited since the last tangle.
     b.edit("src/m.rs", |t| t.replace("rest();", "again();"));
     let chapter = b.read("docs/a.md").replace("fn b()", "fn c()");
