@@ -60,14 +60,19 @@ pub(crate) fn servers(
     (max_clients, max_per_host): (usize, usize),
     grace: Duration,
 ) -> anyhow::Result<Vec<Server>> {
-    let listeners =
-        listeners(addr, threads).with_context(|| format!("cannot listen on {addr}"))?;
+    let listeners = listeners(addr, threads).with_context(|| format!("cannot listen on {addr}"))?;
     let service = Arc::new(service);
     let shared = Arc::new(Shared::new(max_clients, max_per_host));
     let mut servers = Vec::with_capacity(threads);
     let mut wakers = Vec::with_capacity(threads);
     for (id, listener) in listeners.into_iter().enumerate() {
-        let server = Server::new(listener, Arc::clone(&service), Arc::clone(&shared), id, grace)?;
+        let server = Server::new(
+            listener,
+            Arc::clone(&service),
+            Arc::clone(&shared),
+            id,
+            grace,
+        )?;
         wakers.push(Waker::new(server.poll.registry(), WAKER).context("cannot make a waker")?);
         servers.push(server);
     }
@@ -403,7 +408,8 @@ impl Server {
             return;
         }
         let slot = &mut client.slot;
-        match (slot.rank).compare_exchange(slot.written, rank, Ordering::AcqRel, Ordering::Acquire) {
+        match (slot.rank).compare_exchange(slot.written, rank, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => slot.written = rank,
             Err(_) => self.make_room(key),
         }

@@ -355,7 +355,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
     let addr = listen_address(&cli.host, cli.port)?;
     let threads = cli.threads.map_or_else(libthread::cores, |n| n as usize);
-    let servers = libthread::servers(addr, threads, service, (max_clients, max_per_host), cli.grace)?;
+    let servers = libthread::servers(
+        addr,
+        threads,
+        service,
+        (max_clients, max_per_host),
+        cli.grace,
+    )?;
 
     let local = servers[0].local_addr()?;
     let mut stdout = io::stdout().lock();
