@@ -65,7 +65,9 @@ pub(crate) fn servers(
     let shared = Arc::new(Shared::new(max_clients, max_per_host));
     let mut servers = Vec::with_capacity(threads);
     let mut wakers = Vec::with_capacity(threads);
+    let mut copies = Vec::with_capacity(threads);
     for (id, listener) in listeners.into_iter().enumerate() {
+        copies.push(socket2::SockRef::from(&listener).try_clone()?.into());
         let server = Server::new(
             listener,
             Arc::clone(&service),
@@ -77,6 +79,7 @@ pub(crate) fn servers(
         servers.push(server);
     }
     let _ = shared.wakers.set(wakers);
+    let _ = shared.listeners.set(copies);
     Ok(servers)
 }
 
@@ -143,6 +146,8 @@ pub struct Shared {
     stop: AtomicBool,
     /// Each loop's waker, by loop number.
     wakers: OnceLock<Vec<Waker>>,
+    /// A second descriptor of each loop's listening socket, to stop them all at once.
+    listeners: OnceLock<Vec<std::net::TcpListener>>,
 }
 
 impl Shared {
@@ -152,6 +157,7 @@ impl Shared {
             brake: Brake::default(),
             stop: AtomicBool::new(false),
             wakers: OnceLock::new(),
+            listeners: OnceLock::new(),
         }
     }
 
@@ -161,6 +167,14 @@ impl Shared {
             if let Err(e) = waker.wake() {
                 error!("cannot wake loop {id}: {e}");
             }
+        }
+    }
+
+    /// Stops accepting on every loop's listener at once (the first call does it; the next ones
+    /// find them stopped).
+    pub fn stop_accepting(&self) {
+        for listener in self.listeners.get().into_iter().flatten() {
+            let _ = socket2::SockRef::from(listener).shutdown(std::net::Shutdown::Read);
         }
     }
 

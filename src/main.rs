@@ -649,6 +649,7 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => return,
                 Err(e) => {
                     error!("accept failed: {e}");
                     self.accept_stalled = true;
@@ -891,6 +892,7 @@ impl Server {
 
     /// Stops accepting, lets replies under way finish, refuses requests not yet complete.
     fn shut_down(&mut self) {
+        self.shared.stop_accepting();
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
