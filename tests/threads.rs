@@ -163,6 +163,44 @@ fn the_fifth_busy_client_of_four_loops_is_refused() {
     the_whole_server_is_full(4, 4);
 }
 
+/// Four slots on two loops, filled with idle connections (a host each), opened one at a time:
+/// each of eight newcomers (also left idle) gets a slot by closing the connection idle
+/// longest, whichever loop it lives on, which reads `server-full`; so the connections go in
+/// the order they came, the four first and then the first four newcomers, and the last four
+/// still hold their slots. (Over eight newcomers, the kernel puts some on the other loop than
+/// the one to be closed: the wake-up between loops is what closes it.)
+#[test]
+fn room_is_made_on_the_loop_that_holds_the_connection_idle_longest() {
+    let server = Server::start(&["--threads", "2", "-c", "4"]);
+    let mut all: Vec<TcpStream> = Vec::new();
+    for i in 0..12 {
+        let sock = server.connect_from([127, 0, 0, 2 + i as u8]);
+        let me = sock.local_addr().unwrap();
+        server.wait_log(&format!("accepted connection from {me}"));
+        all.push(sock);
+        if i >= 4 {
+            // The newcomer took the slot of the one idle longest, on whichever loop.
+            let victim = &mut all[i - 4];
+            let reply = read_reply(victim);
+            assert_eq!(
+                reply.error_code().as_deref(),
+                Some("server-full"),
+                "newcomer {i}"
+            );
+            assert_closed(victim);
+        }
+    }
+    for sock in &mut all[8..] {
+        assert!(reply_within(sock, Duration::from_millis(20)).is_none());
+    }
+    let log = wait_log_count(&server, "closed while idle, to make room", 8);
+    assert_eq!(
+        log.matches("closed while idle, to make room").count(),
+        8,
+        "{log}"
+    );
+}
+
 /// `text/json` content of exactly `len` bytes.
 fn padded(len: usize) -> Vec<u8> {
     let mut content = br#"{"action": "search", "pad": ""#.to_vec();
