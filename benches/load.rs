@@ -4,8 +4,13 @@
 //! (built with the bench profile) and a floor server (this same executable re-run with
 //! `FLOOR_SERVER=1`), which has the same mio loop shape but only frames a request and answers
 //! a fixed reply. It prints one table: requests per second with 25 concurrent clients, one-shot
-//! and keep-alive, for both servers and their ratio; p99 latency; the server's memory per idle
-//! connection with 10,000 held; the throughput of one 16 MiB binary request.
+//! and keep-alive, for both servers and their ratio, first with one event loop each
+//! (`--threads 1`, `FLOOR_THREADS=1`), then with N each (`LOAD_THREADS`, by default the cores
+//! this process may use), with N loops' rates over one loop's and each loop's share of the CPU
+//! time; p99 latency; the server's memory per idle connection with 10,000 held; the throughput
+//! of one 16 MiB binary request; and the latency of a normal client's one-shot searches,
+//! alone and beside a keep-alive client sending 1 MiB searches back to back (which keeps the
+//! loop it landed on busy), with one loop and with N.
 //! Request rates are the medians of several short runs, the two servers taking turns.
 //! Everything stays on 127.0.0.1 and every loop is bounded in time.
 
@@ -20,7 +25,13 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const CLIENTS: usize = 25;
+/// Concurrent clients of the rate runs: 25, or `LOAD_CLIENTS`.
+fn clients() -> usize {
+    std::env::var("LOAD_CLIENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(25)
+}
 const RUN: Duration = Duration::from_secs(1);
 /// Runs per server and per mode: the two servers alternate, and the median run counts.
 const ROUNDS: usize = 5;
@@ -34,8 +45,106 @@ fn main() {
     }
     let started = Instant::now();
     raise_open_files_limit();
+    let loops: usize = std::env::var("LOAD_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
 
-    let server = Spawned::start(Command::new(env!("CARGO_BIN_EXE_server")).args([
+    let server = Spawned::start(&mut server_command(1));
+    let floor = Spawned::start(&mut floor_command(1));
+    println!(
+        "selector-server load bench: loopback, {} concurrent clients, \
+         medians of {ROUNDS} interleaved runs of {} s per server; 1 loop, then {loops} \
+         (LOAD_THREADS) against the floor with as many",
+        clients(),
+        RUN.as_secs()
+    );
+    let rows = throughput(server.addr, floor.addr);
+    let many = (loops > 1).then(|| {
+        let server = Spawned::start(&mut server_command(loops));
+        let floor = Spawned::start(&mut floor_command(loops));
+        let before = cpu_per_loop(server.pid());
+        let rows = throughput(server.addr, floor.addr);
+        let after = cpu_per_loop(server.pid());
+        let cpu: Vec<f64> = after
+            .iter()
+            .zip(before.iter().chain(std::iter::repeat(&0.0)))
+            .map(|(a, b)| a - b)
+            .collect();
+        let latency = [latency_beside_an_expensive_client(server.addr)];
+        (rows, cpu, latency)
+    });
+
+    println!();
+    println!(
+        "{:<32} {:>12} {:>12} {:>8}  target",
+        "", "server", "floor", "ratio"
+    );
+    print_rows(&rows, "1 loop", 0.85);
+    if let Some((rows_n, cpu, _)) = &many {
+        print_rows(rows_n, &format!("{loops} loops"), 0.9);
+        for (i, keep_alive) in [false, true].into_iter().enumerate() {
+            let name = if keep_alive { "keep-alive" } else { "one-shot" };
+            println!(
+                "{:<32} {:>12.2} {:>12.2}",
+                format!("{name}, {loops} loops / 1 loop"),
+                rows_n[i].1 .0.rate() / rows[i].1 .0.rate(),
+                rows_n[i].1 .1.rate() / rows[i].1 .1.rate()
+            );
+        }
+        let total: f64 = cpu.iter().sum();
+        let shares: Vec<String> = cpu
+            .iter()
+            .map(|t| format!("{:.0}%", 100.0 * t / total.max(1e-9)))
+            .collect();
+        println!(
+            "{:<32} {:>12} of {:.1} s of CPU, by loop: {}",
+            format!("{loops} loops' CPU time"),
+            "",
+            total,
+            shares.join(" / ")
+        );
+    }
+
+    let idle = hold_idle(&server, IDLE_CONNECTIONS, Duration::from_secs(30));
+    let (held, per_connection) = (idle.socks.len(), idle.per_connection);
+    drop(idle);
+    println!(
+        "{:<32} {:>12} held; server RSS {:>6.0} B per connection  <= 4096 B {}",
+        "idle connections (1 loop)",
+        held,
+        per_connection,
+        verdict(held == IDLE_CONNECTIONS && per_connection <= 4096.0)
+    );
+
+    let (elapsed, gbps) = big_request(server.addr);
+    println!(
+        "{:<32} {:>9.1} ms {:>9.2} GB/s  >= 1 GB/s {}",
+        "16 MiB binary request (1 loop)",
+        elapsed.as_secs_f64() * 1e3,
+        gbps,
+        verdict(gbps >= 1.0)
+    );
+    let alone = [latency_beside_an_expensive_client(server.addr)];
+    println!(
+        "\na normal client's one-shot searches, beside a keep-alive client sending 1 MiB \
+         searches back to back"
+    );
+    print_latency("1 loop", &alone);
+    if let Some((_, _, latency)) = &many {
+        print_latency(&format!("{loops} loops"), latency);
+    }
+
+    println!(
+        "\nbench finished in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The real server with `threads` event loops.
+fn server_command(threads: usize) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    cmd.args([
         "-P",
         "0",
         "-q",
@@ -47,41 +156,45 @@ fn main() {
         "60",
         "--max-content-length",
         "20000000",
-    ]));
-    let floor = Spawned::start(
-        Command::new(std::env::current_exe().expect("current exe")).env("FLOOR_SERVER", "1"),
-    );
+        "--threads",
+        &threads.to_string(),
+    ]);
+    cmd
+}
 
-    println!(
-        "selector-server load bench: loopback, {CLIENTS} concurrent clients, \
-         medians of {ROUNDS} interleaved runs of {} s per server",
-        RUN.as_secs()
-    );
+/// The floor server with `threads` loops.
+fn floor_command(threads: usize) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
+    cmd.env("FLOOR_SERVER", "1")
+        .env("FLOOR_THREADS", threads.to_string());
+    cmd
+}
+
+/// One-shot and keep-alive request rates of the server and the floor, measured in turns.
+fn throughput(server: SocketAddr, floor: SocketAddr) -> Vec<(bool, (Runs, Runs))> {
     // Warm both up, then measure: ROUNDS runs each, taking turns (who goes first alternates,
     // so neither always runs right after the other), and keep the median of each.
-    run_load(server.addr, false, Duration::from_millis(300));
-    run_load(floor.addr, false, Duration::from_millis(300));
+    run_load(server, false, Duration::from_millis(300));
+    run_load(floor, false, Duration::from_millis(300));
     let mut rows = Vec::new();
     for keep_alive in [false, true] {
         let (mut s, mut f) = (Runs::default(), Runs::default());
         for round in 0..ROUNDS {
             if round % 2 == 0 {
-                s.add(run_load(server.addr, keep_alive, RUN));
-                f.add(run_load(floor.addr, keep_alive, RUN));
+                s.add(run_load(server, keep_alive, RUN));
+                f.add(run_load(floor, keep_alive, RUN));
             } else {
-                f.add(run_load(floor.addr, keep_alive, RUN));
-                s.add(run_load(server.addr, keep_alive, RUN));
+                f.add(run_load(floor, keep_alive, RUN));
+                s.add(run_load(server, keep_alive, RUN));
             }
         }
         rows.push((keep_alive, (s, f)));
     }
+    rows
+}
 
-    println!();
-    println!(
-        "{:<24} {:>12} {:>12} {:>8}  target",
-        "", "server", "floor", "ratio"
-    );
-    for (keep_alive, (s, f)) in &rows {
+fn print_rows(rows: &[(bool, (Runs, Runs))], loops: &str, target: f64) {
+    for (keep_alive, (s, f)) in rows {
         let name = if *keep_alive {
             "keep-alive"
         } else {
@@ -89,16 +202,16 @@ fn main() {
         };
         let ratio = s.rate() / f.rate();
         println!(
-            "{:<24} {:>12.0} {:>12.0} {:>8.2}  >= 0.85 {}",
-            format!("{name} requests/s"),
+            "{:<32} {:>12.0} {:>12.0} {:>8.2}  >= {target} {}",
+            format!("{name} requests/s, {loops}"),
             s.rate(),
             f.rate(),
             ratio,
-            verdict(ratio >= 0.85)
+            verdict(ratio >= target)
         );
         println!(
-            "{:<24} {:>9.3} ms {:>9.3} ms",
-            format!("{name} p99 latency"),
+            "{:<32} {:>9.3} ms {:>9.3} ms",
+            format!("{name} p99 latency, {loops}"),
             s.p99().as_secs_f64() * 1e3,
             f.p99().as_secs_f64() * 1e3
         );
@@ -109,30 +222,103 @@ fn main() {
             );
         }
     }
+}
 
-    let idle = hold_idle(&server, IDLE_CONNECTIONS, Duration::from_secs(30));
-    let (held, per_connection) = (idle.socks.len(), idle.per_connection);
-    drop(idle);
-    println!(
-        "{:<24} {:>12} held; server RSS {:>6.0} B per connection  <= 4096 B {}",
-        "idle connections",
-        held,
-        per_connection,
-        verdict(held == IDLE_CONNECTIONS && per_connection <= 4096.0)
-    );
+/// Seconds of CPU (user and system) each `loop N` thread of process `pid` has used, by loop.
+fn cpu_per_loop(pid: u32) -> Vec<f64> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut loops = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return loops;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let Some(id) = stat[open + 1..close].strip_prefix("loop ") else {
+            continue;
+        };
+        let Ok(id) = id.parse::<usize>() else {
+            continue;
+        };
+        // After the name: state is field 3; utime and stime are fields 14 and 15.
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let used: f64 =
+            fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
+        if loops.len() <= id {
+            loops.resize(id + 1, 0.0);
+        }
+        loops[id] = used / ticks;
+    }
+    loops
+}
 
-    let (elapsed, gbps) = big_request(server.addr);
-    println!(
-        "{:<24} {:>9.1} ms {:>9.2} GB/s  >= 1 GB/s {}",
-        "16 MiB binary request",
-        elapsed.as_secs_f64() * 1e3,
-        gbps,
-        verdict(gbps >= 1.0)
-    );
-    println!(
-        "\nbench finished in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+/// The latency of a normal client (one-shot searches, one at a time, 5 ms apart) for
+/// `2 * RUN`: alone, then while a keep-alive client sends 1 MiB searches back to back, which
+/// keeps the loop it landed on busy. Returns (alone, beside it, expensive requests served).
+fn latency_beside_an_expensive_client(addr: SocketAddr) -> (Vec<Duration>, Vec<Duration>, usize) {
+    let normal = || {
+        let mut latencies = Vec::new();
+        let mut buf = Vec::new();
+        let end = Instant::now() + 2 * RUN;
+        while Instant::now() < end {
+            let t = Instant::now();
+            search_once(addr, &mut buf).expect("a normal search");
+            latencies.push(t.elapsed());
+            thread::sleep(Duration::from_millis(5));
+        }
+        latencies
+    };
+    let alone = normal();
+    let stop = Arc::new(AtomicBool::new(false));
+    let heavy = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let value = "x".repeat(1 << 20);
+            let content = format!(r#"{{"action": "search", "value": "{value}"}}"#);
+            let request = text_json_frame(content.as_bytes(), true);
+            let mut sock = connect(addr).expect("connect the expensive client");
+            let mut buf = Vec::new();
+            let mut served = 0;
+            while !stop.load(Ordering::Relaxed) {
+                sock.write_all(&request).expect("an expensive request");
+                read_reply(&mut sock, &mut buf).expect("an expensive reply");
+                served += 1;
+            }
+            served
+        })
+    };
+    thread::sleep(Duration::from_millis(200));
+    let beside = normal();
+    stop.store(true, Ordering::Relaxed);
+    let served = heavy.join().unwrap();
+    (alone, beside, served)
+}
+
+fn print_latency(loops: &str, runs: &[(Vec<Duration>, Vec<Duration>, usize)]) {
+    for (alone, beside, served) in runs {
+        let quantile = |set: &[Duration], q: f64| {
+            let mut sorted = set.to_vec();
+            sorted.sort_unstable();
+            let at = ((sorted.len().saturating_sub(1)) as f64 * q) as usize;
+            sorted.get(at).copied().unwrap_or_default().as_secs_f64() * 1e3
+        };
+        println!(
+            "{:<32} alone p50 {:>7.3} ms p99 {:>7.3} ms; beside p50 {:>7.3} ms p99 {:>7.3} ms \
+             max {:>7.3} ms ({} searches, {served} expensive served)",
+            format!("  {loops}"),
+            quantile(alone, 0.5),
+            quantile(alone, 0.99),
+            quantile(beside, 0.5),
+            quantile(beside, 0.99),
+            quantile(beside, 1.0),
+            beside.len()
+        );
+    }
 }
 
 /// Results of one load run.
@@ -188,12 +374,12 @@ fn median<T: Copy + PartialOrd + Default>(values: &[T]) -> T {
     sorted.get(sorted.len() / 2).copied().unwrap_or_default()
 }
 
-/// `CLIENTS` threads send requests for `run`: one connection per request (one-shot), or one
+/// `clients()` threads send requests for `run`: one connection per request (one-shot), or one
 /// connection each for all their requests (keep-alive).
 fn run_load(addr: SocketAddr, keep_alive: bool, run: Duration) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let threads: Vec<_> = (0..CLIENTS)
+    let threads: Vec<_> = (0..clients())
         .map(|_| {
             let stop = stop.clone();
             thread::spawn(move || {
@@ -270,6 +456,7 @@ mod floor {
     use mio::net::{TcpListener, TcpStream};
     use mio::{Events, Interest, Poll, Token};
     use slab::Slab;
+    use socket2::{Domain, Socket, Type};
     use std::io::{ErrorKind, Read, Write};
 
     const LISTENER: Token = Token(usize::MAX);
@@ -299,12 +486,40 @@ mod floor {
         (buf.len() >= 2 + hlen + clen).then_some((2 + hlen + clen, keep))
     }
 
+    /// `FLOOR_THREADS` loops (default 1), each with its own listener on one port with
+    /// `SO_REUSEPORT`, as the real server's `--threads`.
     pub fn serve() {
+        let threads: usize = std::env::var("FLOOR_THREADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        let mut addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut listeners = Vec::new();
+        for _ in 0..threads {
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            socket.set_nonblocking(true).unwrap();
+            socket.set_reuse_address(true).unwrap();
+            socket.set_reuse_port(true).unwrap();
+            socket.bind(&addr.into()).unwrap();
+            socket.listen(1024).unwrap();
+            let listener = TcpListener::from_std(socket.into());
+            addr = listener.local_addr().unwrap();
+            listeners.push(listener);
+        }
+        println!("listening on {addr}");
+        let loops: Vec<_> = listeners
+            .into_iter()
+            .map(|listener| std::thread::spawn(move || serve_on(listener)))
+            .collect();
+        for one in loops {
+            let _ = one.join();
+        }
+    }
+
+    fn serve_on(mut listener: TcpListener) {
         let one_shot: &'static [u8] = Box::leak(reply(false).into_boxed_slice());
         let kept: &'static [u8] = Box::leak(reply(true).into_boxed_slice());
         let mut poll = Poll::new().unwrap();
-        let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        println!("listening on {}", listener.local_addr().unwrap());
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .unwrap();

@@ -1005,12 +1005,17 @@ fn drain(settings: &Settings, report: &mut Report) {
     let slots = (n + 10).to_string();
     let grace = GRACE.as_secs().to_string();
     let mut server = server(&["-c", &slots, "--max-per-host", &slots, "--grace", &grace]);
+    let fds_before = server.open_fds();
     let mut socks: Vec<TcpStream> = (0..n)
         .map(|_| connect(server.addr).expect("connect"))
         .collect();
-    // The server accepts in order: a search answered on a newer connection means every one
-    // of these has been accepted (a connection still in the backlog would be refused by the
-    // shutdown, rightly).
+    // Every one of these must be accepted before the shutdown (a connection still in a
+    // backlog would be refused by it, rightly): the server then holds a descriptor for each
+    // (with several loops, an answer on one connection says nothing of the others).
+    assert!(
+        server.wait_fds(fds_before + n, IO_TIMEOUT),
+        "the server did not accept the {n} connections"
+    );
     search_once(server.addr, &mut Vec::new()).expect("probe search");
 
     server.signal(libc::SIGSTOP);

@@ -54,6 +54,12 @@ fn a_full_server_closes_the_connection_idle_longest_for_a_newcomer() {
     for host in 2..7 {
         for _ in 0..5 {
             idle.push(server.connect_from([127, 0, 0, host]));
+            if idle.len() == 1 {
+                // Idle since its accept: with several loops, a later connection could be
+                // accepted first by another loop, so the first is waited for.
+                let first = idle[0].local_addr().unwrap();
+                server.wait_log(&format!("accepted connection from {first}"));
+            }
         }
     }
     server.wait_all_read(25);

@@ -56,6 +56,25 @@ impl Spawned {
         self.child.id()
     }
 
+    /// How many file descriptors the server holds open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map_or(0, |dir| dir.count())
+    }
+
+    /// Waits, at most `within`, until the server holds `fds` descriptors or more: with several
+    /// event loops, each accepts from its own queue, so an answer on one connection says
+    /// nothing of the others; a descriptor is what an accepted connection certainly is.
+    pub fn wait_fds(&self, fds: usize, within: Duration) -> bool {
+        let end = Instant::now() + within;
+        while self.open_fds() < fds {
+            if Instant::now() >= end {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
     pub fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .expect("/proc status");
@@ -212,6 +231,7 @@ pub struct Idle {
 /// the growth of its resident memory per connection. The connections stay open.
 pub fn hold_idle(server: &Spawned, n: usize, within: Duration) -> Idle {
     let before = server.rss_kib();
+    let fds_before = server.open_fds();
     let started = Instant::now();
     let deadline = started + within;
     let mut socks = Vec::with_capacity(n);
@@ -238,8 +258,11 @@ pub fn hold_idle(server: &Spawned, n: usize, within: Duration) -> Idle {
             }
         }
     }
-    // The server accepts in order: once it answers a request on a newer connection, it has
-    // accepted every idle one before it.
+    // Every idle connection is accepted once the server holds a descriptor for each; then it
+    // still answers a request on a newer one.
+    if !server.wait_fds(fds_before + socks.len(), IO_TIMEOUT) {
+        eprintln!("the server did not accept every idle connection in {IO_TIMEOUT:?}");
+    }
     let probe = || {
         let mut probe = connect(server.addr)?;
         probe.write_all(&request(false))?;
