@@ -304,7 +304,8 @@ pub fn pump(
     Ok(())
 }
 
-/// Counts warnings per compiled target, drops duplicates (as cargo does) and prints cargo's
+/// Counts warnings per compiled target, drops duplicate diagnostics (cargo drops duplicate
+/// warnings; an error repeated for a second target is dropped too) and prints cargo's
 /// `generated N warnings` line, which cargo leaves out in JSON mode.
 #[derive(Default)]
 struct Summary {
@@ -331,7 +332,9 @@ impl Summary {
             "error" | "error: internal compiler error" => entry.1 += 1,
             _ => {}
         }
-        if !fresh && level == "warning" {
+        // A file compiled for two targets (a library and its tests under `--all-targets`)
+        // gives each of its diagnostics twice: the second copy tells nothing new.
+        if !fresh {
             return None;
         }
         Some(if short {
