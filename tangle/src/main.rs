@@ -489,6 +489,15 @@ fn carry(
             expect: read.expect(rel),
         })
         .collect();
+    // What each document held, to say afterwards which of its lines the sync wrote.
+    let before: Vec<(PathBuf, String)> = plan
+        .texts
+        .keys()
+        .map(|rel| {
+            let text = std::fs::read_to_string(project.root.join(rel)).unwrap_or_default();
+            (rel.clone(), text)
+        })
+        .collect();
     let manifest = project.manifest(&plan.tangled.outputs);
     let mut guard = guard(project, false);
     guard.carried = carried.clone();
@@ -499,8 +508,9 @@ fn carry(
     record_for_entangled(project, &plan.tangled.outputs);
     if !quiet {
         let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
-        for p in plan.texts.keys() {
-            eprintln!("tangle: wrote {}", at(p).display());
+        for (p, old) in &before {
+            let changed = tangle::sync::ChangedLines::between(old, &plan.texts[p]);
+            eprintln!("tangle: wrote {} ({changed})", at(p).display());
         }
     }
     say_report(project, cwd, &report, quiet);

@@ -778,3 +778,84 @@ pub fn half_saved(path: &Path, tangled: &[u8], disk: &str) -> Option<&'static st
     }
     None
 }
+
+/// Which lines of a document a sync changed: the lines of its new text that are new or
+/// different (as ranges, 1-based), and how many of its old lines went without a replacement.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChangedLines {
+    /// Ranges of lines of the new text, first and last line included.
+    pub written: Vec<(usize, usize)>,
+    /// Old lines removed with nothing in their place.
+    pub removed: usize,
+}
+
+impl ChangedLines {
+    /// Compares the text a document had with the text a sync gives it.
+    pub fn between(old: &str, new: &str) -> ChangedLines {
+        let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
+        let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
+        let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old_lines, &new_lines);
+        let mut changed = ChangedLines::default();
+        for op in ops {
+            let (_, old_range, new_range) = op.as_tag_tuple();
+            if op.tag() == similar::DiffTag::Equal {
+                continue;
+            }
+            if new_range.is_empty() {
+                changed.removed += old_range.len();
+                continue;
+            }
+            changed.removed += old_range.len().saturating_sub(new_range.len());
+            let (first, last) = (new_range.start + 1, new_range.end);
+            match changed.written.last_mut() {
+                Some((_, end)) if *end + 1 == first => *end = last,
+                _ => changed.written.push((first, last)),
+            }
+        }
+        changed
+    }
+}
+
+impl std::fmt::Display for ChangedLines {
+    /// `line 12, lines 40-42; 1 line removed`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, &(first, last)) in self.written.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            if first == last {
+                write!(f, "{sep}line {first}")?;
+            } else {
+                write!(f, "{sep}lines {first}-{last}")?;
+            }
+        }
+        if self.removed > 0 {
+            let sep = if self.written.is_empty() { "" } else { "; " };
+            let s = if self.removed == 1 { "" } else { "s" };
+            write!(f, "{sep}{} line{s} removed", self.removed)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod changed_lines_tests {
+    use super::ChangedLines;
+
+    #[test]
+    fn a_changed_line_an_insertion_and_a_deletion_are_named() {
+        let old = "a\nb\nc\nd\ne\n";
+        let new = "a\nB\nc\nx\ny\nd\n";
+        let changed = ChangedLines::between(old, new);
+        assert_eq!(changed.written, vec![(2, 2), (4, 5)]);
+        assert_eq!(changed.removed, 1);
+        assert_eq!(changed.to_string(), "line 2, lines 4-5; 1 line removed");
+    }
+
+    #[test]
+    fn adjacent_changes_are_one_range_and_removals_alone_are_counted() {
+        let changed = ChangedLines::between("a\nb\nc\n", "A\nB\nc\n");
+        assert_eq!(changed.to_string(), "lines 1-2");
+        let changed = ChangedLines::between("a\nb\nc\nd\n", "a\nd\n");
+        assert_eq!(changed.to_string(), "2 lines removed");
+        assert_eq!(ChangedLines::between("a\n", "a\n").to_string(), "");
+    }
+}

@@ -70,7 +70,9 @@ fn changed_inserted_and_deleted_lines_go_to_their_chapter_lines() {
             .replace("    let y = 2;\n", "")
     });
     let said = b.ok(&["sync"]);
-    assert!(said.contains("wrote docs/a.md"), "{said}");
+    // The chapter lines it wrote are named: `let x = 10;` and `let z = 3;` in place of the
+    // fragment's two lines.
+    assert!(said.contains("wrote docs/a.md (lines 13-14)"), "{said}");
     let chapter = b.read("docs/a.md");
     assert!(
         chapter.contains("```rust name=body\nlet x = 10;\nlet z = 3;\n```"),
