@@ -601,7 +601,9 @@ pub mod pyrepr {
                 c if is_printable(c) => continue,
                 _ => "",
             };
-            out.push_str(&text[run..i]);
+            if run < i {
+                out.push_str(&text[run..i]);
+            }
             run = i + c.len_utf8();
             if escape.is_empty() {
                 write_numeric_escape(c, out);
@@ -615,24 +617,23 @@ pub mod pyrepr {
     /// `\xNN`, `\uNNNN` or `\UNNNNNNNN`, as Python escapes a character it does not print.
     fn write_numeric_escape(c: char, out: &mut impl Out) {
         let code = u32::from(c);
-        let (prefix, digits) = match code {
-            0..=0xff => ("\\x", 2),
-            0x100..=0xffff => ("\\u", 4),
-            _ => ("\\U", 8),
+        let (letter, digits) = match code {
+            0..=0xff => (b'x', 2),
+            0x100..=0xffff => (b'u', 4),
+            _ => (b'U', 8),
         };
-        out.push_str(prefix);
-        let mut hex = [0u8; 8];
-        for (i, digit) in hex[..digits].iter_mut().rev().enumerate() {
+        let mut escape = [b'\\', letter, 0, 0, 0, 0, 0, 0, 0, 0];
+        for (i, digit) in escape[2..2 + digits].iter_mut().rev().enumerate() {
             *digit = b"0123456789abcdef"[((code >> (4 * i)) & 0xf) as usize];
         }
-        out.push_str(std::str::from_utf8(&hex[..digits]).expect("hex digits are ASCII"));
+        out.push_str(std::str::from_utf8(&escape[..2 + digits]).expect("an ASCII escape"));
     }
 
     /// Whether Python's `str.isprintable()` holds for `c`.
     pub fn is_printable(c: char) -> bool {
         let code = u32::from(c);
-        if (0x20..0x7f).contains(&code) {
-            return true;
+        if code <= 0xa0 {
+            return (0x20..0x7f).contains(&code);
         }
         NOT_PRINTABLE
             .binary_search_by(|&(first, last)| {
