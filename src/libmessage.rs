@@ -178,12 +178,15 @@ pub mod jsontext {
     /// The length of the string literal `json` starts with, quotes included.
     fn string_len(json: &[u8]) -> usize {
         let mut i = 1;
-        while i < json.len() {
-            match json[i] {
-                b'"' => return i + 1,
-                b'\\' => i += 2,
-                _ => i += 1,
+        while let Some(found) = json
+            .get(i..)
+            .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+        {
+            i += found;
+            if json[i] == b'"' {
+                return i + 1;
             }
+            i += 2;
         }
         json.len()
     }
@@ -589,8 +592,13 @@ pub mod pyrepr {
 
     /// Writes `text` as it shows between `quote`s in Python's `repr()`.
     fn write_escaped(text: &str, quote: char, out: &mut impl Out) {
-        let mut run = 0;
-        for (i, c) in text.char_indices() {
+        let (mut run, mut i) = (0, 0);
+        while let Some(&b) = text.as_bytes().get(i) {
+            if (b' '..=b'~').contains(&b) && b != b'\\' && char::from(b) != quote {
+                i += 1;
+                continue;
+            }
+            let c = text[i..].chars().next().expect("a character starts here");
             let escape = match c {
                 '\\' => "\\\\",
                 '\n' => "\\n",
@@ -598,13 +606,17 @@ pub mod pyrepr {
                 '\t' => "\\t",
                 '\'' if quote == '\'' => "\\'",
                 '"' if quote == '"' => "\\\"",
-                c if is_printable(c) => continue,
+                c if is_printable(c) => {
+                    i += c.len_utf8();
+                    continue;
+                }
                 _ => "",
             };
             if run < i {
                 out.push_str(&text[run..i]);
             }
-            run = i + c.len_utf8();
+            i += c.len_utf8();
+            run = i;
             if escape.is_empty() {
                 write_numeric_escape(c, out);
             } else {
@@ -1360,6 +1372,7 @@ pub mod request {
     use std::borrow::Cow;
     use std::cell::Cell;
     use std::fmt;
+    use std::ops::Range;
 
     /// How many content bytes the binary reply echoes.
     pub const ECHOED_BYTES: usize = 10;
@@ -1385,14 +1398,50 @@ pub mod request {
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct Object {
         text: String,
-        start: usize,
-        end: usize,
+        /// Where the object is in `text`.
+        object: Range<usize>,
+        /// Where the values of `action` and `value` are in `text`, when the object has them.
+        action: Option<Range<usize>>,
+        value: Option<Range<usize>>,
     }
 
     impl Object {
+        /// The object whose text (valid JSON, an object) is `text`.
+        fn new(text: String) -> Self {
+            let at = |part: &str| {
+                let start = part.as_ptr() as usize - text.as_ptr() as usize;
+                start..start + part.len()
+            };
+            let object = at(jsontext::trim(&text));
+            let (mut action, mut value) = (None, None);
+            for (key, member) in jsontext::members(&text[object.clone()]) {
+                if jsontext::is(key, "action") {
+                    action = Some(at(member));
+                } else if jsontext::is(key, "value") {
+                    value = Some(at(member));
+                }
+            }
+            Self {
+                text,
+                object,
+                action,
+                value,
+            }
+        }
+
+        /// The JSON text of `action`, if the object has it.
+        pub fn action(&self) -> Option<&str> {
+            self.action.clone().map(|range| &self.text[range])
+        }
+
+        /// The JSON text of `value`, if the object has it.
+        pub fn value(&self) -> Option<&str> {
+            self.value.clone().map(|range| &self.text[range])
+        }
+
         /// The object's JSON text.
         pub fn text(&self) -> &str {
-            &self.text[self.start..self.end]
+            &self.text[self.object.clone()]
         }
 
         /// The JSON text of the value of `key` (the last one given), if the object has it.
@@ -1403,9 +1452,9 @@ pub mod request {
                 .map(|(_, value)| value)
         }
 
-        /// The value of `key` when it is a string of at most `max` bytes.
-        pub fn get_str(&self, key: &str, max: usize) -> Option<Cow<'_, str>> {
-            let value = self.get(key).filter(|v| v.starts_with('"'))?;
+        /// The value of `value` when it is a string of at most `max` bytes.
+        pub fn value_str(&self, max: usize) -> Option<Cow<'_, str>> {
+            let value = self.value().filter(|v| v.starts_with('"'))?;
             (jsontext::text_len(value) <= max).then(|| jsontext::string(value))
         }
     }
@@ -1501,10 +1550,7 @@ pub mod request {
             return Err(ProtocolError::NotAnObject);
         }
         let text = String::from_utf8(content).map_err(|e| ProtocolError::BadJson(e.to_string()))?;
-        let value = jsontext::trim(&text);
-        let start = value.as_ptr() as usize - text.as_ptr() as usize;
-        let end = start + value.len();
-        Ok(Request::Json(Object { text, start, end }))
+        Ok(Request::Json(Object::new(text)))
     }
 
     /// The most JSON values (strings, numbers, literals, arrays, objects) a request may hold.
@@ -1860,11 +1906,8 @@ pub mod service {
             keep_alive: bool,
         ) -> Result<Arc<[u8]>, ProtocolError> {
             if let Request::Json(object) = request {
-                if object
-                    .get("action")
-                    .is_some_and(|a| jsontext::is(a, "search"))
-                {
-                    let key = object.get_str("value", self.longest_key);
+                if object.action().is_some_and(|a| jsontext::is(a, "search")) {
+                    let key = object.value_str(self.longest_key);
                     if let Some(frames) = key.and_then(|key| self.hits.get(&*key)) {
                         return Ok(frames[usize::from(keep_alive)].clone());
                     }
@@ -1962,7 +2005,7 @@ pub mod service {
         fn answer_held(&self, request: &Request) -> Result<(Response, Reservation), ProtocolError> {
             match request {
                 Request::Json(object) => {
-                    let action = object.get("action").unwrap_or("null");
+                    let action = object.action().unwrap_or("null");
                     if !jsontext::is(action, "search") {
                         return self.in_python_words(Words(
                             "Error: invalid action '",
@@ -1970,11 +2013,11 @@ pub mod service {
                             "'.",
                         ));
                     }
-                    let key = object.get_str("value", self.longest_key);
+                    let key = object.value_str(self.longest_key);
                     match key.and_then(|key| self.table.get(&key)) {
                         Some(answer) => Ok((Response::result(answer), Reservation::default())),
                         None => {
-                            let value = object.get("value").unwrap_or("null");
+                            let value = object.value().unwrap_or("null");
                             self.in_python_words(Words("No match for '", value, "'."))
                         }
                     }
