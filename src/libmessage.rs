@@ -1783,23 +1783,12 @@ pub mod response {
             framing::frame(header.to_json().as_bytes(), &self.content)
                 .expect("a response header is far shorter than 64 KiB")
         }
-        /// The whole frame, as [`Response::to_frame`] makes it, in a shared buffer allocated once.
-        pub fn shared_frame(&self, keep_alive: bool) -> Arc<[u8]> {
-            let mut header = Header::new(
-                self.content_type.clone(),
-                self.content_encoding,
-                self.content.len(),
-            );
-            header.keep_alive = keep_alive;
-            let header = header.to_json();
-            let len =
-                u16::try_from(header.len()).expect("a response header is far shorter than 64 KiB");
-            let protoheader = len.to_be_bytes();
-            let parts = protoheader
-                .iter()
-                .chain(header.as_bytes())
-                .chain(&self.content);
-            parts.copied().collect()
+        /// The whole frame, as [`Response::to_frame`] makes it, in a shared buffer; the response is
+        /// given up once it is framed.
+        pub fn into_shared_frame(self, keep_alive: bool) -> Arc<[u8]> {
+            let frame = self.to_frame(keep_alive);
+            drop(self);
+            Arc::from(frame)
         }
     }
 }
@@ -1914,7 +1903,7 @@ pub mod service {
                 }
             }
             let (response, _room) = self.answer_held(request)?;
-            Ok(response.shared_frame(keep_alive))
+            Ok(response.into_shared_frame(keep_alive))
         }
 
         /// The table key and prepared frames for a `text/json` request whose content is exactly
