@@ -267,7 +267,7 @@ pub mod jsontext {
                 rest = escape.get(len..).unwrap_or("");
                 return Some(Piece::Char(c));
             }
-            let end = rest.find('\\').unwrap_or(rest.len());
+            let end = memchr::memchr(b'\\', rest.as_bytes()).unwrap_or(rest.len());
             let (text, tail) = rest.split_at(end);
             rest = tail;
             (!text.is_empty()).then_some(Piece::Text(text))
@@ -564,13 +564,20 @@ pub mod pyrepr {
 
     /// Writes Python's `repr()` of the text the string literal `json` stands for.
     fn write_literal_repr(json: &str, out: &mut impl Out) {
-        let holds = |c: char| {
-            jsontext::pieces(json).any(|piece| match piece {
-                Piece::Text(text) => text.contains(c),
-                Piece::Char(x) => x == c,
-            })
-        };
-        let quote = quote_for(holds('\''), holds('"'));
+        let (mut single, mut double) = (false, false);
+        for piece in jsontext::pieces(json) {
+            match piece {
+                Piece::Text(text) => text.bytes().for_each(|b| {
+                    single |= b == b'\'';
+                    double |= b == b'"';
+                }),
+                Piece::Char(c) => {
+                    single |= c == '\'';
+                    double |= c == '"';
+                }
+            }
+        }
+        let quote = quote_for(single, double);
         let mut buf = [0; 4];
         out.push_str(quote.encode_utf8(&mut buf));
         for piece in jsontext::pieces(json) {
@@ -592,13 +599,13 @@ pub mod pyrepr {
 
     /// Writes `text` as it shows between `quote`s in Python's `repr()`.
     fn write_escaped(text: &str, quote: char, out: &mut impl Out) {
+        let plain = |b: u8| (b' '..=b'~').contains(&b) && b != b'\\' && char::from(b) != quote;
         let (mut run, mut i) = (0, 0);
-        while let Some(&b) = text.as_bytes().get(i) {
-            if (b' '..=b'~').contains(&b) && b != b'\\' && char::from(b) != quote {
-                i += 1;
-                continue;
-            }
-            let c = text[i..].chars().next().expect("a character starts here");
+        loop {
+            i += span(&text.as_bytes()[i..], plain);
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
             let escape = match c {
                 '\\' => "\\\\",
                 '\n' => "\\n",
@@ -624,6 +631,22 @@ pub mod pyrepr {
             }
         }
         out.push_str(&text[run..]);
+    }
+
+    /// How many bytes at the start of `bytes` are `plain`: sixteen at a time while all sixteen are
+    /// (a test the compiler makes in a few vector instructions), then one at a time.
+    pub fn span(bytes: &[u8], plain: impl Fn(u8) -> bool) -> usize {
+        let mut n = 0;
+        for chunk in bytes.chunks_exact(16) {
+            if !chunk.iter().fold(true, |all, &b| all & plain(b)) {
+                break;
+            }
+            n += 16;
+        }
+        n + bytes[n..]
+            .iter()
+            .position(|&b| !plain(b))
+            .unwrap_or(bytes.len() - n)
     }
 
     /// `\xNN`, `\uNNNN` or `\UNNNNNNNN`, as Python escapes a character it does not print.
@@ -854,7 +877,7 @@ pub mod secret {
 
 pub mod json {
     //! JSON text written the way Python's `json.dumps(obj, ensure_ascii=False)` writes it.
-    use crate::pyrepr::Out;
+    use crate::pyrepr::{self, Out};
 
     /// A JSON string literal: quotes, `\"`, `\\`, the short escapes and `\u00XX` for other
     /// control characters; everything else, non-ASCII included, as is.
@@ -868,8 +891,13 @@ pub mod json {
 
     impl<O: Out> Out for Escaped<'_, O> {
         fn push_str(&mut self, text: &str) {
+            let bytes = text.as_bytes();
             let mut run = 0;
-            for (i, b) in text.bytes().enumerate() {
+            loop {
+                let i = run + pyrepr::span(&bytes[run..], |b| b >= 0x20 && b != b'"' && b != b'\\');
+                let Some(&b) = bytes.get(i) else {
+                    break;
+                };
                 let escape = match b {
                     b'"' => "\\\"",
                     b'\\' => "\\\\",
@@ -878,10 +906,11 @@ pub mod json {
                     b'\t' => "\\t",
                     0x08 => "\\b",
                     0x0c => "\\f",
-                    0..=0x1f => "",
-                    _ => continue,
+                    _ => "",
                 };
-                self.0.push_str(&text[run..i]);
+                if run < i {
+                    self.0.push_str(&text[run..i]);
+                }
                 run = i + 1;
                 if escape.is_empty() {
                     let hex = |n: u8| b"0123456789abcdef"[usize::from(n)];
@@ -891,7 +920,9 @@ pub mod json {
                     self.0.push_str(escape);
                 }
             }
-            self.0.push_str(&text[run..]);
+            if run < bytes.len() {
+                self.0.push_str(&text[run..]);
+            }
         }
 
         fn is_full(&self) -> bool {
