@@ -406,16 +406,6 @@ pub mod pyrepr {
         }
     }
 
-    /// A writer that only counts the bytes written to it.
-    #[derive(Debug, Default)]
-    pub struct Count(pub usize);
-
-    impl Out for Count {
-        fn push_str(&mut self, text: &str) {
-            self.0 += text.len();
-        }
-    }
-
     /// Writes what Python's `str()` prints for the JSON value whose text is `json`.
     pub fn write_str(json: &str, out: &mut impl Out) {
         if !json.starts_with('"') {
@@ -1743,6 +1733,7 @@ pub mod response {
     use crate::framing;
     use crate::header::{ContentType, Header};
     use crate::json;
+    use crate::pyrepr::Out;
     use std::sync::Arc;
 
     /// What the server answers, before framing.
@@ -1789,17 +1780,15 @@ pub mod response {
             &self.content
         }
 
-        /// `{"result": R}`, with `R` written by `write` and escaped as it is written; `len` is the
-        /// length `R` takes escaped, so that the content is allocated once.
-        pub fn result_written(
-            len: usize,
-            write: impl FnOnce(&mut json::Escaped<'_, String>),
-        ) -> Self {
-            let (open, close) = ("{\"result\": \"", "\"}");
-            let mut content = String::with_capacity(open.len() + len + close.len());
-            content.push_str(open);
-            write(&mut json::Escaped(&mut content));
-            content.push_str(close);
+        /// Writes `{"result": R}` to `out`, with `R` written by `write` and escaped as it is written.
+        pub fn write_result<O: Out>(out: &mut O, write: impl FnOnce(&mut json::Escaped<'_, O>)) {
+            out.push_str("{\"result\": \"");
+            write(&mut json::Escaped(out));
+            out.push_str("\"}");
+        }
+
+        /// The reply whose content [`Response::write_result`] wrote.
+        pub fn result_text(content: String) -> Self {
             Self::json(content)
         }
 
@@ -1828,12 +1817,12 @@ pub mod service {
     //! What the server knows: the table, the password, the limits.
     use crate::error::ProtocolError;
     use crate::header::{ContentType, Header};
+    use crate::jsontext;
     use crate::pyrepr::{self, Out};
     use crate::request::{self, Body, Request, ECHOED_BYTES};
     use crate::response::Response;
     use crate::secret::Secret;
     use crate::table::Table;
-    use crate::{json, jsontext};
     use std::collections::HashMap;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
@@ -1876,6 +1865,15 @@ pub mod service {
         fn drop(&mut self) {
             if let Some(held) = &self.budget {
                 held.fetch_sub(self.bytes, Ordering::Relaxed);
+            }
+        }
+    }
+    impl Reservation {
+        /// Adds `more` to this reservation: both are given back together, when this one is dropped.
+        pub fn add(&mut self, mut more: Reservation) {
+            if let Some(budget) = more.budget.take() {
+                self.bytes += std::mem::take(&mut more.bytes);
+                self.budget = Some(budget);
             }
         }
     }
@@ -2050,14 +2048,23 @@ pub mod service {
             }
         }
 
-        /// The result `words` say, reserved against the budget before it is built: its content,
-        /// and the frame that will be made from it.
+        /// The result `words` say, its memory reserved against the budget as it is written, and
+        /// that of the frame to be copied from it once it is.
         fn in_python_words(&self, words: Words) -> Result<(Response, Reservation), ProtocolError> {
-            let mut len = pyrepr::Count::default();
-            words.write(&mut json::Escaped(&mut len));
-            let room = self.reserve(2 * len.0 as u64 + 256)?;
-            let response = Response::result_written(len.0, |out| words.write(out));
-            Ok((response, room))
+            let mut out = Budgeted {
+                text: String::new(),
+                held: Reservation::default(),
+                service: self,
+                refused: None,
+            };
+            out.make_room(words.1.len() + 64);
+            Response::write_result(&mut out, |escaped| words.write(escaped));
+            if let Some(busy) = out.refused {
+                return Err(busy);
+            }
+            let mut held = out.held;
+            held.add(self.reserve(out.text.len() as u64 + 256)?);
+            Ok((Response::result_text(out.text), held))
         }
     }
 
@@ -2069,6 +2076,51 @@ pub mod service {
             out.push_str(self.0);
             pyrepr::write_str(self.1, out);
             out.push_str(self.2);
+        }
+    }
+
+    /// A `String` whose memory is reserved against the budget as it grows; after a refusal it
+    /// takes no more text.
+    struct Budgeted<'s> {
+        text: String,
+        held: Reservation,
+        service: &'s Service,
+        refused: Option<ProtocolError>,
+    }
+
+    impl Budgeted<'_> {
+        /// Makes room for `room` bytes in all, reserving what it adds; false once refused.
+        fn make_room(&mut self, room: usize) -> bool {
+            if self.refused.is_some() {
+                return false;
+            }
+            let more = room.saturating_sub(self.text.capacity());
+            if more > 0 {
+                match self.service.reserve(more as u64) {
+                    Ok(held) => self.held.add(held),
+                    Err(busy) => {
+                        self.refused = Some(busy);
+                        return false;
+                    }
+                }
+                self.text.reserve_exact(room - self.text.len());
+            }
+            true
+        }
+    }
+
+    impl Out for Budgeted<'_> {
+        fn push_str(&mut self, text: &str) {
+            let needed = self.text.len() + text.len();
+            let room = needed.max(2 * self.text.capacity());
+            let fits = needed <= self.text.capacity() || self.make_room(room);
+            if fits && self.refused.is_none() {
+                self.text.push_str(text);
+            }
+        }
+
+        fn is_full(&self) -> bool {
+            self.refused.is_some()
         }
     }
 }
