@@ -275,10 +275,11 @@ fn big_request(addr: SocketAddr) -> (Duration, f64) {
     (best, BIG as f64 / best.as_secs_f64() / 1e9)
 }
 
-/// The two floods of the issue on expensive requests: 1 MiB JSON arrays, one of 200,000
-/// numbers (far beyond the values a request may hold: refused, after its content is read) and
-/// one of 8,000 strings (within the limits: decoded and answered, its answer as long as it).
-fn floods() -> [(&'static str, Vec<u8>); 2] {
+/// Floods of expensive requests: 1 MiB JSON arrays, one of 200,000 numbers (the issue's; far
+/// beyond the values a request may hold: refused, after its content is read), one of 8,000
+/// strings (within the limits: decoded and answered, its answer as long as it) and one of a
+/// string of DEL characters (within the limits, and the longest answer: five times the request).
+fn floods() -> [(&'static str, Vec<u8>); 3] {
     let array = |item: &str, n: usize| {
         let items = vec![item; n].join(",");
         let content = format!("{{\"action\": \"search\", \"value\": [{items}]}}");
@@ -288,6 +289,10 @@ fn floods() -> [(&'static str, Vec<u8>); 2] {
     [
         ("1 MiB of [1e15, ...]", array("1e15", (1 << 20) / 5)),
         ("1 MiB of 8,000 strings", array(&string, 8_000)),
+        (
+            "[1 MiB of DEL]",
+            array(&format!("\"{}\"", "\u{7f}".repeat((1 << 20) - 64)), 1),
+        ),
     ]
 }
 

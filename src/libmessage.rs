@@ -590,9 +590,18 @@ pub mod pyrepr {
     /// Writes `text` as it shows between `quote`s in Python's `repr()`.
     fn write_escaped(text: &str, quote: char, out: &mut impl Out) {
         let plain = |b: u8| (b' '..=b'~').contains(&b) && b != b'\\' && char::from(b) != quote;
+        let mut out = Batch::new(out);
         let (mut run, mut i) = (0, 0);
         loop {
             i += span(&text.as_bytes()[i..], plain);
+            if i < text.len() && is_ascii_control(text.as_bytes()[i]) {
+                if run < i {
+                    out.push_str(&text[run..i]);
+                }
+                i += write_ascii_controls(&text.as_bytes()[i..], &mut out);
+                run = i;
+                continue;
+            }
             let Some(c) = text[i..].chars().next() else {
                 break;
             };
@@ -615,16 +624,35 @@ pub mod pyrepr {
             i += c.len_utf8();
             run = i;
             if escape.is_empty() {
-                write_numeric_escape(c, out);
+                write_numeric_escape(c, &mut out);
             } else {
                 out.push_str(escape);
             }
         }
         out.push_str(&text[run..]);
+        out.flush();
+    }
+
+    /// Whether Python shows the ASCII byte `b` as `\xNN`: a control character other than the
+    /// three with escapes of their own, or DEL.
+    fn is_ascii_control(b: u8) -> bool {
+        (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')) || b == 0x7f
+    }
+
+    /// Writes the `\xNN` escapes of the ASCII control characters `bytes` starts with, in one tight
+    /// loop (a string of them is the longest answer a request can ask for); returns how many.
+    fn write_ascii_controls<O: Out>(bytes: &[u8], out: &mut Batch<'_, O>) -> usize {
+        let hex = |n: u8| b"0123456789abcdef"[usize::from(n)];
+        let n = bytes.iter().take_while(|&&b| is_ascii_control(b)).count();
+        for &b in &bytes[..n] {
+            out.push_bytes(&[b'\\', b'x', hex(b >> 4), hex(b & 0xf)]);
+        }
+        n
     }
 
     /// How many bytes at the start of `bytes` are `plain`: sixteen at a time while all sixteen are
     /// (a test the compiler makes in a few vector instructions), then one at a time.
+    #[inline]
     pub fn span(bytes: &[u8], plain: impl Fn(u8) -> bool) -> usize {
         let mut n = 0;
         for chunk in bytes.chunks_exact(16) {
@@ -640,7 +668,7 @@ pub mod pyrepr {
     }
 
     /// `\xNN`, `\uNNNN` or `\UNNNNNNNN`, as Python escapes a character it does not print.
-    fn write_numeric_escape(c: char, out: &mut impl Out) {
+    fn write_numeric_escape<O: Out>(c: char, out: &mut Batch<'_, O>) {
         let code = u32::from(c);
         let (letter, digits) = match code {
             0..=0xff => (b'x', 2),
@@ -651,7 +679,63 @@ pub mod pyrepr {
         for (i, digit) in escape[2..2 + digits].iter_mut().rev().enumerate() {
             *digit = b"0123456789abcdef"[((code >> (4 * i)) & 0xf) as usize];
         }
-        out.push_str(std::str::from_utf8(&escape[..2 + digits]).expect("an ASCII escape"));
+        out.push_bytes(&escape[..2 + digits]);
+    }
+
+    /// A writer that gathers small pieces of text and passes them on to `out` in one go.
+    pub struct Batch<'o, O: Out> {
+        out: &'o mut O,
+        buf: [u8; 256],
+        len: usize,
+    }
+
+    impl<'o, O: Out> Batch<'o, O> {
+        /// A batch in front of `out`; [`Batch::flush`] passes on the rest.
+        pub fn new(out: &'o mut O) -> Self {
+            Self {
+                out,
+                buf: [0; 256],
+                len: 0,
+            }
+        }
+
+        /// Adds a few bytes of whole characters (an escape: ASCII).
+        #[inline]
+        pub fn push_bytes(&mut self, bytes: &[u8]) {
+            if self.len + bytes.len() > self.buf.len() {
+                self.flush();
+            }
+            // Byte by byte: for a few bytes, a call to `memcpy` costs more than the copy.
+            for (to, &from) in self.buf[self.len..].iter_mut().zip(bytes) {
+                *to = from;
+            }
+            self.len += bytes.len();
+        }
+
+        /// Passes on what was gathered.
+        pub fn flush(&mut self) {
+            if self.len > 0 {
+                let text = std::str::from_utf8(&self.buf[..self.len]).expect("whole characters");
+                self.out.push_str(text);
+                self.len = 0;
+            }
+        }
+    }
+
+    impl<O: Out> Out for Batch<'_, O> {
+        #[inline]
+        fn push_str(&mut self, text: &str) {
+            if text.len() > 64 {
+                self.flush();
+                self.out.push_str(text);
+            } else {
+                self.push_bytes(text.as_bytes());
+            }
+        }
+
+        fn is_full(&self) -> bool {
+            self.out.is_full()
+        }
     }
 
     /// Whether Python's `str.isprintable()` holds for `c`.
@@ -882,6 +966,7 @@ pub mod json {
     impl<O: Out> Out for Escaped<'_, O> {
         fn push_str(&mut self, text: &str) {
             let bytes = text.as_bytes();
+            let mut out = pyrepr::Batch::new(&mut *self.0);
             let mut run = 0;
             loop {
                 let i = run + pyrepr::span(&bytes[run..], |b| b >= 0x20 && b != b'"' && b != b'\\');
@@ -899,20 +984,20 @@ pub mod json {
                     _ => "",
                 };
                 if run < i {
-                    self.0.push_str(&text[run..i]);
+                    out.push_str(&text[run..i]);
                 }
                 run = i + 1;
                 if escape.is_empty() {
                     let hex = |n: u8| b"0123456789abcdef"[usize::from(n)];
-                    let code = [b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b & 0xf)];
-                    self.0.push_str(std::str::from_utf8(&code).expect("ASCII"));
+                    out.push_bytes(&[b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b & 0xf)]);
                 } else {
-                    self.0.push_str(escape);
+                    out.push_str(escape);
                 }
             }
             if run < bytes.len() {
-                self.0.push_str(&text[run..]);
+                out.push_str(&text[run..]);
             }
+            out.flush();
         }
 
         fn is_full(&self) -> bool {
