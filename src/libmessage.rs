@@ -650,12 +650,17 @@ pub mod pyrepr {
         n
     }
 
-    /// How many bytes at the start of `bytes` are `plain`: sixteen at a time while all sixteen are
-    /// (a test the compiler makes in a few vector instructions), then one at a time.
+    /// How many bytes at the start of `bytes` are `plain`: the first sixteen one at a time (a run
+    /// between two escapes is short), then sixteen at a time while all sixteen are (a test the
+    /// compiler makes in a few vector instructions), then one at a time.
     #[inline]
     pub fn span(bytes: &[u8], plain: impl Fn(u8) -> bool) -> usize {
-        let mut n = 0;
-        for chunk in bytes.chunks_exact(16) {
+        let head = bytes.len().min(16);
+        if let Some(n) = bytes[..head].iter().position(|&b| !plain(b)) {
+            return n;
+        }
+        let mut n = head;
+        for chunk in bytes[head..].chunks_exact(16) {
             if !chunk.iter().fold(true, |all, &b| all & plain(b)) {
                 break;
             }
