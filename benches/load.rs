@@ -5,17 +5,18 @@
 //! `FLOOR_SERVER=1`), which has the same mio loop shape but only frames a request and answers
 //! a fixed reply. It prints one table: requests per second with 25 concurrent clients, one-shot
 //! and keep-alive, for both servers and their ratio; p99 latency; the server's memory per idle
-//! connection with 10,000 held; the throughput of one 16 MiB binary request; and how long a
-//! `search` waits while four other clients send 1 MiB JSON arrays back to back.
+//! connection with 10,000 held; the throughput of one 16 MiB binary request; the peak memory of
+//! a fresh server after one expensive JSON request; and how long a `search` waits while four
+//! other clients send 1 MiB JSON arrays back to back.
 //! Request rates are the medians of several short runs, the two servers taking turns.
 //! Everything stays on 127.0.0.1 and every loop is bounded in time.
 
 mod common;
 
 use common::*;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -128,6 +129,13 @@ fn main() {
         gbps,
         verdict(gbps >= 1.0)
     );
+    for (name, args, request) in expensive_requests() {
+        let (peak, answer) = peak_after(&args, &request);
+        println!(
+            "{:<24} {:>9.1} MiB peak  ({}, {})",
+            "one expensive request", peak, name, answer
+        );
+    }
     for (name, flood) in floods() {
         let cpu = cpu_time(server.pid());
         let flooded = search_under_flood(server.addr, &flood, Duration::from_secs(3));
@@ -298,6 +306,84 @@ fn floods() -> [(&'static str, Vec<u8>); 3] {
             array(&format!("\"{}\"", "\u{7f}".repeat((1 << 20) - 64)), 1),
         ),
     ]
+}
+
+/// The expensive requests whose memory is measured: the (`{"value": [[[]], [[]], …]}`
+/// of 1 MiB, with and without the log, and of 8 MiB with `--max-content-length` at 8 MiB; a
+/// 1 MiB array of zeros) and two within the bounds on JSON (8,000 strings; a string of 512 KiB of
+/// DEL characters, whose answer is five times longer).
+fn expensive_requests() -> Vec<(&'static str, Vec<&'static str>, Vec<u8>)> {
+    let nested = |size: usize| {
+        let items = vec!["[[]]"; (size - 32) / 5].join(",");
+        text_json_frame(format!("{{\"value\": [{items}]}}").as_bytes(), false)
+    };
+    let search = |value: String| {
+        let content = format!("{{\"action\": \"search\", \"value\": {value}}}");
+        text_json_frame(content.as_bytes(), false)
+    };
+    let string = format!("\"{}\"", "x".repeat(128));
+    let mib = 1 << 20;
+    vec![
+        ("1 MiB of [[]]", vec![], nested(mib)),
+        ("1 MiB of [[]], -q", vec!["-q"], nested(mib)),
+        (
+            "8 MiB of [[]]",
+            vec!["--max-content-length", "8388608"],
+            nested(8 * mib),
+        ),
+        (
+            "1 MiB of [0,0,...]",
+            vec![],
+            search(format!("[{}]", vec!["0"; mib / 2 - 20].join(","))),
+        ),
+        (
+            "1 MiB of 8,000 strings",
+            vec![],
+            search(format!("[{}]", vec![string.as_str(); 8_000].join(","))),
+        ),
+        (
+            "[512 KiB of DEL]",
+            vec![],
+            search(format!("[\"{}\"]", "\u{7f}".repeat(mib / 2 - 64))),
+        ),
+    ]
+}
+
+/// The peak resident memory (`VmHWM`), in MiB, of a fresh server started with `args` once it
+/// has answered `request`, and its answer: the error code, or "answered".
+fn peak_after(args: &[&str], request: &[u8]) -> (f64, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["-P", "0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("listening line");
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|addr| addr.parse().ok())
+        .expect("listening on ADDR");
+    let mut sock = connect(addr).expect("connect");
+    sock.write_all(request).expect("send");
+    let mut buf = Vec::new();
+    read_reply(&mut sock, &mut buf).expect("reply");
+    let reply: serde_json::Value = serde_json::from_slice(&buf).expect("a JSON reply");
+    let answer = reply["error"].as_str().unwrap_or("answered").to_owned();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    let _ = child.kill();
+    let _ = child.wait();
+    (kib / 1024.0, answer)
 }
 
 /// The CPU time process `pid` has used so far, user and system, in seconds
