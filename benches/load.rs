@@ -10,16 +10,18 @@
 //! time; p99 latency; the server's memory per idle connection with 10,000 held; the throughput
 //! of one 16 MiB binary request; and the latency of a normal client's one-shot searches,
 //! alone and beside a keep-alive client sending 1 MiB searches back to back (which keeps the
-//! loop it landed on busy), with one loop and with N.
+//! loop it landed on busy), with one loop and with N; the peak memory of a fresh server after
+//! one expensive JSON request; and how long a `search` waits while four other clients send
+//! 1 MiB JSON arrays back to back.
 //! Request rates are the medians of several short runs, the two servers taking turns.
 //! Everything stays on 127.0.0.1 and every loop is bounded in time.
 
 mod common;
 
 use common::*;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -133,6 +135,31 @@ fn main() {
     print_latency("1 loop", &alone);
     if let Some((_, _, latency)) = &many {
         print_latency(&format!("{loops} loops"), latency);
+    }
+
+    for (name, args, request) in expensive_requests() {
+        let (peak, answer) = peak_after(&args, &request);
+        println!(
+            "{:<32} {:>9.1} MiB peak  ({}, {})",
+            "one expensive request", peak, name, answer
+        );
+    }
+    for (name, flood) in floods() {
+        let cpu = cpu_time(server.pid());
+        let flooded = search_under_flood(server.addr, &flood, Duration::from_secs(3));
+        let per_flood = (cpu_time(server.pid()) - cpu) / flooded.floods.max(1) as f64;
+        println!(
+            "{:<32} {:>9.1} ms p90 {:>6.1} ms max  <= 100 ms {}  ({} searches, {} floods of {}, \
+             server CPU {:.1} ms per flood)",
+            "search under a flood",
+            flooded.p90.as_secs_f64() * 1e3,
+            flooded.max.as_secs_f64() * 1e3,
+            verdict(flooded.p90 <= Duration::from_millis(100) && flooded.errors == 0),
+            flooded.searches,
+            flooded.floods,
+            name,
+            per_flood * 1e3
+        );
     }
 
     println!(
@@ -447,6 +474,176 @@ fn big_request(addr: SocketAddr) -> (Duration, f64) {
         best = best.min(t.elapsed());
     }
     (best, BIG as f64 / best.as_secs_f64() / 1e9)
+}
+
+/// Floods of expensive requests: 1 MiB JSON arrays, one of 200,000 numbers (the issue's; far
+/// beyond the values a request may hold: refused, after its content is read), one of 8,000
+/// strings (within the limits: decoded and answered, its answer as long as it) and one of a
+/// string of DEL characters (within the limits, and the longest answer: five times the request).
+fn floods() -> [(&'static str, Vec<u8>); 3] {
+    let array = |item: &str, n: usize| {
+        let items = vec![item; n].join(",");
+        let content = format!("{{\"action\": \"search\", \"value\": [{items}]}}");
+        text_json_frame(content.as_bytes(), false)
+    };
+    let string = format!("\"{}\"", "x".repeat(128));
+    [
+        ("1 MiB of [1e15, ...]", array("1e15", (1 << 20) / 5)),
+        ("1 MiB of 8,000 strings", array(&string, 8_000)),
+        (
+            "[1 MiB of DEL]",
+            array(&format!("\"{}\"", "\u{7f}".repeat((1 << 20) - 64)), 1),
+        ),
+    ]
+}
+
+/// The expensive requests whose memory is measured: the issue's (`{"value": [[[]], [[]], …]}`
+/// of 1 MiB, with and without the log, and of 8 MiB with `--max-content-length` at 8 MiB; a
+/// 1 MiB array of zeros) and two within the bounds on JSON (8,000 strings; a string of 512 KiB of
+/// DEL characters, whose answer is five times longer).
+fn expensive_requests() -> Vec<(&'static str, Vec<&'static str>, Vec<u8>)> {
+    let nested = |size: usize| {
+        let items = vec!["[[]]"; (size - 32) / 5].join(",");
+        text_json_frame(format!("{{\"value\": [{items}]}}").as_bytes(), false)
+    };
+    let search = |value: String| {
+        let content = format!("{{\"action\": \"search\", \"value\": {value}}}");
+        text_json_frame(content.as_bytes(), false)
+    };
+    let string = format!("\"{}\"", "x".repeat(128));
+    let mib = 1 << 20;
+    vec![
+        ("1 MiB of [[]]", vec![], nested(mib)),
+        ("1 MiB of [[]], -q", vec!["-q"], nested(mib)),
+        (
+            "8 MiB of [[]]",
+            vec!["--max-content-length", "8388608"],
+            nested(8 * mib),
+        ),
+        (
+            "1 MiB of [0,0,...]",
+            vec![],
+            search(format!("[{}]", vec!["0"; mib / 2 - 20].join(","))),
+        ),
+        (
+            "1 MiB of 8,000 strings",
+            vec![],
+            search(format!("[{}]", vec![string.as_str(); 8_000].join(","))),
+        ),
+        (
+            "[512 KiB of DEL]",
+            vec![],
+            search(format!("[\"{}\"]", "\u{7f}".repeat(mib / 2 - 64))),
+        ),
+    ]
+}
+
+/// The peak resident memory (`VmHWM`), in MiB, of a fresh server started with `args` once it
+/// has answered `request`, and its answer: the error code, or "answered".
+fn peak_after(args: &[&str], request: &[u8]) -> (f64, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["-P", "0", "--threads", "1"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("listening line");
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|addr| addr.parse().ok())
+        .expect("listening on ADDR");
+    let mut sock = connect(addr).expect("connect");
+    sock.write_all(request).expect("send");
+    let mut buf = Vec::new();
+    read_reply(&mut sock, &mut buf).expect("reply");
+    let reply: serde_json::Value = serde_json::from_slice(&buf).expect("a JSON reply");
+    let answer = reply["error"].as_str().unwrap_or("answered").to_owned();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    let _ = child.kill();
+    let _ = child.wait();
+    (kib / 1024.0, answer)
+}
+
+/// The CPU time process `pid` has used so far, user and system, in seconds
+/// (`/proc/PID/stat`, in clock ticks of 10 ms).
+fn cpu_time(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// What a searching client saw while others flooded the server.
+struct Flooded {
+    p90: Duration,
+    max: Duration,
+    searches: usize,
+    errors: usize,
+    floods: usize,
+}
+
+/// One client searches (a new connection each time, every 10 ms) while four others send
+/// `flood` back to back, each on a new connection, for `run`.
+fn search_under_flood(addr: SocketAddr, flood: &[u8], run: Duration) -> Flooded {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = Arc::new(flood.to_vec());
+    let flooders: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, flood) = (stop.clone(), flood.clone());
+            thread::spawn(move || {
+                let (mut buf, mut sent) = (Vec::new(), 0);
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut sock) = connect(addr) else {
+                        continue;
+                    };
+                    if sock.write_all(&flood).is_ok() && read_reply(&mut sock, &mut buf).is_ok() {
+                        sent += 1;
+                    }
+                }
+                sent
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let (mut latencies, mut errors, mut buf) = (Vec::new(), 0, Vec::new());
+    let until = Instant::now() + run;
+    while Instant::now() < until {
+        let t = Instant::now();
+        match search_once(addr, &mut buf) {
+            Ok(()) => latencies.push(t.elapsed()),
+            Err(_) => errors += 1,
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let floods = flooders.into_iter().map(|t| t.join().unwrap()).sum();
+    latencies.sort_unstable();
+    Flooded {
+        p90: latencies
+            .get(latencies.len().saturating_sub(1) * 9 / 10)
+            .copied()
+            .unwrap_or_default(),
+        max: latencies.last().copied().unwrap_or_default(),
+        searches: latencies.len(),
+        errors,
+        floods,
+    }
 }
 
 /// The floor: the same mio loop shape as the real server (listener token, slab of

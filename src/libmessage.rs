@@ -47,6 +47,10 @@ pub mod error {
         NotAnObject,
         /// A `text/json` request with no content at all.
         EmptyRequest,
+        /// The content holds more JSON values than the server decodes.
+        TooManyValues(usize),
+        /// The content's arrays and objects nest deeper than the server decodes.
+        TooDeep(usize),
         /// The request announces more content than the server accepts.
         TooLarge {
             /// The announced `content-length`.
@@ -92,6 +96,7 @@ pub mod error {
                 Self::BadJson(_) => "bad-json",
                 Self::NotAnObject => "not-an-object",
                 Self::EmptyRequest => "empty-request",
+                Self::TooManyValues(_) | Self::TooDeep(_) => "too-complex",
                 Self::TooLarge { .. } => "too-large",
                 Self::PasswordRequired => "password-required",
                 Self::WrongPassword => "wrong-password",
@@ -120,6 +125,12 @@ pub mod error {
                 Self::BadJson(why) => write!(f, "request content is not valid JSON ({why})"),
                 Self::NotAnObject => write!(f, "request content is not a JSON object"),
                 Self::EmptyRequest => write!(f, "empty request"),
+                Self::TooManyValues(limit) => {
+                    write!(f, "request content holds more than {limit} JSON values")
+                }
+                Self::TooDeep(limit) => {
+                    write!(f, "request content nests deeper than {limit} levels")
+                }
                 Self::TooLarge { length, limit } => write!(
                     f,
                     "content-length {length} exceeds the limit of {limit} bytes"
@@ -148,27 +159,382 @@ pub mod error {
     impl std::error::Error for ProtocolError {}
 }
 
-pub mod pyrepr {
-    //! Python's `str()` and `repr()`, for the texts the original prints.
-    use serde_json::Value;
+pub mod jsontext {
+    //! JSON text read in place: values found, strings decoded, nothing built. The text must
+    //! be valid JSON (the `request` module has `serde_json` check it first).
 
-    /// What Python's `str()` prints for a decoded JSON value (`None`, `True`, the text itself).
-    pub fn str_of(value: &Value) -> String {
-        match value {
-            Value::Null => "None".to_owned(),
-            Value::Bool(true) => "True".to_owned(),
-            Value::Bool(false) => "False".to_owned(),
-            Value::Number(n) => number(n),
-            Value::String(s) => s.clone(),
-            Value::Array(_) | Value::Object(_) => repr_of(value),
+    fn is_space(b: u8) -> bool {
+        matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+    }
+
+    /// `json` without the whitespace around it.
+    pub fn trim(json: &str) -> &str {
+        json.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+    }
+
+    /// The length of the value `json` starts with.
+    pub fn value_len(json: &[u8]) -> usize {
+        match json.first() {
+            Some(b'"') => string_len(json),
+            Some(b'[' | b'{') => container_len(json),
+            _ => json
+                .iter()
+                .position(|&b| matches!(b, b',' | b']' | b'}') || is_space(b))
+                .unwrap_or(json.len()),
         }
     }
 
-    /// What Python's `str()` prints for a JSON number: an `int` as is, a `float` as `repr(float)`.
-    fn number(n: &serde_json::Number) -> String {
-        let Some(f) = n.as_f64().filter(|_| n.is_f64()) else {
-            return n.to_string(); // an integer
+    /// The length of the string literal `json` starts with, quotes included.
+    fn string_len(json: &[u8]) -> usize {
+        let mut i = 1;
+        while let Some(found) = json
+            .get(i..)
+            .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+        {
+            i += found;
+            if json[i] == b'"' {
+                return i + 1;
+            }
+            i += 2;
+        }
+        json.len()
+    }
+
+    /// The length of the array or object `json` starts with: brackets counted, strings skipped.
+    fn container_len(json: &[u8]) -> usize {
+        let mut depth = 0usize;
+        let mut i = 0;
+        while i < json.len() {
+            match json[i] {
+                b'"' => {
+                    i += string_len(&json[i..]);
+                    continue;
+                }
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        json.len()
+    }
+
+    /// The values of an array, or the keys and values of an object in turn, in their order.
+    pub struct Items<'a> {
+        json: &'a str,
+        at: usize,
+    }
+
+    /// The items of the array or object `json` (which starts with its bracket).
+    pub fn items(json: &str) -> Items<'_> {
+        Items { json, at: 1 }
+    }
+
+    impl<'a> Iterator for Items<'a> {
+        type Item = &'a str;
+
+        fn next(&mut self) -> Option<&'a str> {
+            let bytes = self.json.as_bytes();
+            let start = self.at
+                + bytes[self.at..]
+                    .iter()
+                    .position(|&b| !is_space(b) && b != b',' && b != b':')?;
+            if matches!(bytes[start], b']' | b'}') {
+                return None;
+            }
+            self.at = start + value_len(&bytes[start..]);
+            Some(&self.json[start..self.at])
+        }
+    }
+
+    /// The members of the object `json`: each key's string literal, and its value.
+    pub fn members(json: &str) -> impl Iterator<Item = (&str, &str)> {
+        let mut items = items(json);
+        std::iter::from_fn(move || Some((items.next()?, items.next()?)))
+    }
+
+    /// A piece of the text a string literal stands for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Piece<'a> {
+        /// Text without escapes, as it is in the literal.
+        Text(&'a str),
+        /// The character an escape stands for.
+        Char(char),
+    }
+
+    /// The text the string literal `json` stands for, in pieces.
+    pub fn pieces(json: &str) -> impl Iterator<Item = Piece<'_>> + Clone {
+        let mut rest = json.get(1..json.len().saturating_sub(1)).unwrap_or("");
+        std::iter::from_fn(move || {
+            if let Some(escape) = rest.strip_prefix('\\') {
+                let (c, len) = unescape(escape);
+                rest = escape.get(len..).unwrap_or("");
+                return Some(Piece::Char(c));
+            }
+            let end = memchr::memchr(b'\\', rest.as_bytes()).unwrap_or(rest.len());
+            let (text, tail) = rest.split_at(end);
+            rest = tail;
+            (!text.is_empty()).then_some(Piece::Text(text))
+        })
+    }
+
+    /// The character the escape `escape` (what follows the backslash) stands for, and its length.
+    fn unescape(escape: &str) -> (char, usize) {
+        let unit = |at: usize| {
+            let digits = escape.get(at..at + 4).unwrap_or("");
+            u32::from_str_radix(digits, 16).unwrap_or(0xfffd)
         };
+        let c = match escape.as_bytes().first() {
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'u') => {
+                let high = unit(1);
+                if !(0xd800..0xdc00).contains(&high) {
+                    return (char::from_u32(high).unwrap_or('\u{fffd}'), 5);
+                }
+                let low = unit(7).wrapping_sub(0xdc00) & 0x3ff;
+                let c = char::from_u32(0x10000 + ((high - 0xd800) << 10) + low);
+                return (c.unwrap_or('\u{fffd}'), 11);
+            }
+            Some(&b) => char::from(b), // `"`, `\` and `/` stand for themselves
+            None => return ('\u{fffd}', 0),
+        };
+        (c, 1)
+    }
+
+    /// Whether the string literal `json` stands for `text`.
+    pub fn is(json: &str, text: &str) -> bool {
+        if !json.starts_with('"') {
+            return false;
+        }
+        let mut rest = text;
+        for piece in pieces(json) {
+            let mut buf = [0; 4];
+            let piece = match piece {
+                Piece::Text(t) => t,
+                Piece::Char(c) => c.encode_utf8(&mut buf),
+            };
+            match rest.strip_prefix(piece) {
+                Some(tail) => rest = tail,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
+    /// How many bytes of UTF-8 the string literal `json` stands for.
+    pub fn text_len(json: &str) -> usize {
+        pieces(json)
+            .map(|piece| match piece {
+                Piece::Text(t) => t.len(),
+                Piece::Char(c) => c.len_utf8(),
+            })
+            .sum()
+    }
+
+    /// The text the string literal `json` stands for, borrowed when it holds no escape.
+    pub fn string(json: &str) -> std::borrow::Cow<'_, str> {
+        let mut pieces = pieces(json);
+        match (pieces.clone().next(), pieces.clone().nth(1)) {
+            (None, _) => "".into(),
+            (Some(Piece::Text(t)), None) => t.into(),
+            _ => {
+                let mut text = String::with_capacity(json.len());
+                pieces.by_ref().for_each(|piece| match piece {
+                    Piece::Text(t) => text.push_str(t),
+                    Piece::Char(c) => text.push(c),
+                });
+                text.into()
+            }
+        }
+    }
+}
+
+pub mod pyrepr {
+    //! Python's `str()` and `repr()`, for the texts the original prints.
+    use crate::jsontext::{self, Piece};
+    use serde_json::Value;
+
+    /// Where Python's text is written.
+    pub trait Out {
+        /// Appends `text`.
+        fn push_str(&mut self, text: &str);
+
+        /// Whether the writer wants no more text (a log line cut short); the default never.
+        fn is_full(&self) -> bool {
+            false
+        }
+    }
+
+    impl Out for String {
+        fn push_str(&mut self, text: &str) {
+            String::push_str(self, text);
+        }
+    }
+
+    /// Python's `repr()` of the JSON value `json`, cut after `max` bytes (at a character's
+    /// boundary) and then ending with `…`: the writer stops taking text, and the walk stops, once
+    /// it has enough.
+    pub fn repr_cut(json: &str, max: usize) -> String {
+        let mut cut = Cut(String::new(), max);
+        write_repr(json, &mut cut);
+        let mut text = cut.0;
+        if text.len() > max {
+            let end = (0..=max)
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            text.truncate(end);
+            text.push('…');
+        }
+        text
+    }
+
+    /// A writer that keeps a little more than the first `.1` bytes written to it.
+    struct Cut(String, usize);
+
+    impl Out for Cut {
+        fn push_str(&mut self, text: &str) {
+            let room = (self.1 + 1).saturating_sub(self.0.len()).min(text.len());
+            let end = (room..=text.len())
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            self.0.push_str(&text[..end]);
+        }
+
+        fn is_full(&self) -> bool {
+            self.0.len() > self.1
+        }
+    }
+
+    /// Writes what Python's `str()` prints for the JSON value whose text is `json`.
+    pub fn write_str(json: &str, out: &mut impl Out) {
+        if !json.starts_with('"') {
+            return write_repr(json, out);
+        }
+        for piece in jsontext::pieces(json) {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Char(c) => out.push_str(c.encode_utf8(&mut [0; 4])),
+            }
+        }
+    }
+
+    /// What Python's `str()` prints for a JSON value (`None`, `True`, the text itself).
+    pub fn str_of(value: &Value) -> String {
+        let mut out = String::new();
+        write_str(&value.to_string(), &mut out);
+        out
+    }
+
+    /// What Python's `repr()` prints for a JSON value.
+    pub fn repr_of(value: &Value) -> String {
+        let mut out = String::new();
+        write_repr(&value.to_string(), &mut out);
+        out
+    }
+
+    /// Writes what Python's `repr()` prints for the JSON value whose text is `json`.
+    pub fn write_repr(json: &str, out: &mut impl Out) {
+        match json.as_bytes().first() {
+            Some(b'"') => write_literal_repr(json, out),
+            Some(b'[') => {
+                out.push_str("[");
+                for (i, item) in jsontext::items(json).enumerate() {
+                    if out.is_full() {
+                        return;
+                    }
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_repr(item, out);
+                }
+                out.push_str("]");
+            }
+            Some(b'{') => write_object_repr(json, out),
+            Some(b'n') => out.push_str("None"),
+            Some(b't') => out.push_str("True"),
+            Some(b'f') => out.push_str("False"),
+            _ => write_number(json, out),
+        }
+    }
+
+    fn write_object_repr(json: &str, out: &mut impl Out) {
+        let mut unique: Vec<(&str, &str)> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        for (key, value) in jsontext::members(json) {
+            let found = if unique.len() < 16 {
+                unique.iter().position(|&(k, _)| same_key(k, key))
+            } else {
+                if index.is_empty() {
+                    index.extend(
+                        unique
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (k, _))| (jsontext::string(k), i)),
+                    );
+                }
+                index.get(&jsontext::string(key)).copied()
+            };
+            match found {
+                Some(i) => unique[i].1 = value,
+                None => {
+                    if !index.is_empty() {
+                        index.insert(jsontext::string(key), unique.len());
+                    }
+                    unique.push((key, value));
+                }
+            }
+        }
+        out.push_str("{");
+        for (i, (key, value)) in unique.into_iter().enumerate() {
+            if out.is_full() {
+                return;
+            }
+            if i > 0 {
+                out.push_str(", ");
+            }
+            write_literal_repr(key, out);
+            out.push_str(": ");
+            write_repr(value, out);
+        }
+        out.push_str("}");
+    }
+
+    /// Whether two string literals stand for the same text.
+    fn same_key(a: &str, b: &str) -> bool {
+        a == b || jsontext::is(a, &jsontext::string(b))
+    }
+
+    /// Writes what Python's `str()` prints for the JSON number `json`.
+    fn write_number(json: &str, out: &mut impl Out) {
+        if !json.contains(['.', 'e', 'E']) {
+            out.push_str(if json == "-0" { "0" } else { json });
+            return;
+        }
+        out.push_str(&float_repr(json.parse().unwrap_or(f64::NAN)));
+    }
+
+    /// What Python's `repr()` prints for a float.
+    pub fn float_repr(f: f64) -> String {
+        if !f.is_finite() {
+            let text = if f.is_nan() {
+                "nan"
+            } else if f > 0.0 {
+                "inf"
+            } else {
+                "-inf"
+            };
+            return text.to_owned();
+        }
         let scientific = format!("{f:e}");
         let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
         let exponent: i32 = exponent.parse().expect("{:e} has an integer exponent");
@@ -185,53 +551,348 @@ pub mod pyrepr {
         }
     }
 
-    /// What Python's `repr()` prints for a decoded JSON value.
-    pub fn repr_of(value: &Value) -> String {
-        match value {
-            Value::String(s) => str_repr(s),
-            Value::Array(items) => {
-                let items: Vec<String> = items.iter().map(repr_of).collect();
-                format!("[{}]", items.join(", "))
-            }
-            Value::Object(map) => {
-                let items: Vec<String> = map
-                    .iter()
-                    .map(|(k, v)| format!("{}: {}", str_repr(k), repr_of(v)))
-                    .collect();
-                format!("{{{}}}", items.join(", "))
-            }
-            _ => str_of(value),
-        }
-    }
-
     /// Python's `repr()` of a `str`: single quotes unless the text holds only the other kind.
     pub fn str_repr(text: &str) -> String {
-        let quote = if text.contains('\'') && !text.contains('"') {
-            '"'
-        } else {
-            '\''
-        };
+        let quote = quote_for(text.contains('\''), text.contains('"'));
         let mut out = String::with_capacity(text.len() + 2);
         out.push(quote);
-        for c in text.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                c if c == quote => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
-                    out.push_str(&format!("\\x{:02x}", c as u32));
-                }
-                c => out.push(c),
-            }
-        }
+        write_escaped(text, quote, &mut out);
         out.push(quote);
         out
     }
+
+    /// Writes Python's `repr()` of the text the string literal `json` stands for.
+    fn write_literal_repr(json: &str, out: &mut impl Out) {
+        let (mut single, mut double) = (false, false);
+        for piece in jsontext::pieces(json) {
+            match piece {
+                Piece::Text(text) => text.bytes().for_each(|b| {
+                    single |= b == b'\'';
+                    double |= b == b'"';
+                }),
+                Piece::Char(c) => {
+                    single |= c == '\'';
+                    double |= c == '"';
+                }
+            }
+        }
+        let quote = quote_for(single, double);
+        let mut buf = [0; 4];
+        out.push_str(quote.encode_utf8(&mut buf));
+        for piece in jsontext::pieces(json) {
+            match piece {
+                Piece::Text(text) => write_escaped(text, quote, out),
+                Piece::Char(c) => write_escaped(c.encode_utf8(&mut [0; 4]), quote, out),
+            }
+        }
+        out.push_str(quote.encode_utf8(&mut buf));
+    }
+
+    fn quote_for(single: bool, double: bool) -> char {
+        if single && !double {
+            '"'
+        } else {
+            '\''
+        }
+    }
+
+    /// Writes `text` as it shows between `quote`s in Python's `repr()`.
+    fn write_escaped(text: &str, quote: char, out: &mut impl Out) {
+        let plain = |b: u8| (b' '..=b'~').contains(&b) && b != b'\\' && char::from(b) != quote;
+        let mut out = Batch::new(out);
+        let (mut run, mut i) = (0, 0);
+        loop {
+            i += span(&text.as_bytes()[i..], plain);
+            if i < text.len() && is_ascii_control(text.as_bytes()[i]) {
+                if run < i {
+                    out.push_str(&text[run..i]);
+                }
+                i += write_ascii_controls(&text.as_bytes()[i..], &mut out);
+                run = i;
+                continue;
+            }
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            let escape = match c {
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                '\'' if quote == '\'' => "\\'",
+                '"' if quote == '"' => "\\\"",
+                c if is_printable(c) => {
+                    i += c.len_utf8();
+                    continue;
+                }
+                _ => "",
+            };
+            if run < i {
+                out.push_str(&text[run..i]);
+            }
+            i += c.len_utf8();
+            run = i;
+            if escape.is_empty() {
+                write_numeric_escape(c, &mut out);
+            } else {
+                out.push_str(escape);
+            }
+        }
+        out.push_str(&text[run..]);
+        out.flush();
+    }
+
+    /// Whether Python shows the ASCII byte `b` as `\xNN`: a control character other than the
+    /// three with escapes of their own, or DEL.
+    fn is_ascii_control(b: u8) -> bool {
+        (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')) || b == 0x7f
+    }
+
+    /// Writes the `\xNN` escapes of the ASCII control characters `bytes` starts with, in one tight
+    /// loop (a string of them is the longest answer a request can ask for); returns how many.
+    fn write_ascii_controls<O: Out>(bytes: &[u8], out: &mut Batch<'_, O>) -> usize {
+        let hex = |n: u8| b"0123456789abcdef"[usize::from(n)];
+        let n = bytes.iter().take_while(|&&b| is_ascii_control(b)).count();
+        for &b in &bytes[..n] {
+            out.push_bytes(&[b'\\', b'x', hex(b >> 4), hex(b & 0xf)]);
+        }
+        n
+    }
+
+    /// How many bytes at the start of `bytes` are `plain`: the first sixteen one at a time (a run
+    /// between two escapes is short), then sixteen at a time while all sixteen are (a test the
+    /// compiler makes in a few vector instructions), then one at a time.
+    #[inline]
+    pub fn span(bytes: &[u8], plain: impl Fn(u8) -> bool) -> usize {
+        let head = bytes.len().min(16);
+        if let Some(n) = bytes[..head].iter().position(|&b| !plain(b)) {
+            return n;
+        }
+        let mut n = head;
+        for chunk in bytes[head..].chunks_exact(16) {
+            if !chunk.iter().fold(true, |all, &b| all & plain(b)) {
+                break;
+            }
+            n += 16;
+        }
+        n + bytes[n..]
+            .iter()
+            .position(|&b| !plain(b))
+            .unwrap_or(bytes.len() - n)
+    }
+
+    /// `\xNN`, `\uNNNN` or `\UNNNNNNNN`, as Python escapes a character it does not print.
+    fn write_numeric_escape<O: Out>(c: char, out: &mut Batch<'_, O>) {
+        let code = u32::from(c);
+        let (letter, digits) = match code {
+            0..=0xff => (b'x', 2),
+            0x100..=0xffff => (b'u', 4),
+            _ => (b'U', 8),
+        };
+        let mut escape = [b'\\', letter, 0, 0, 0, 0, 0, 0, 0, 0];
+        for (i, digit) in escape[2..2 + digits].iter_mut().rev().enumerate() {
+            *digit = b"0123456789abcdef"[((code >> (4 * i)) & 0xf) as usize];
+        }
+        out.push_bytes(&escape[..2 + digits]);
+    }
+
+    /// A writer that gathers small pieces of text and passes them on to `out` in one go.
+    pub struct Batch<'o, O: Out> {
+        out: &'o mut O,
+        buf: [u8; 256],
+        len: usize,
+    }
+
+    impl<'o, O: Out> Batch<'o, O> {
+        /// A batch in front of `out`; [`Batch::flush`] passes on the rest.
+        pub fn new(out: &'o mut O) -> Self {
+            Self {
+                out,
+                buf: [0; 256],
+                len: 0,
+            }
+        }
+
+        /// Adds a few bytes of whole characters (an escape: ASCII).
+        #[inline]
+        pub fn push_bytes(&mut self, bytes: &[u8]) {
+            if self.len + bytes.len() > self.buf.len() {
+                self.flush();
+            }
+            // Byte by byte: for a few bytes, a call to `memcpy` costs more than the copy.
+            for (to, &from) in self.buf[self.len..].iter_mut().zip(bytes) {
+                *to = from;
+            }
+            self.len += bytes.len();
+        }
+
+        /// Passes on what was gathered.
+        pub fn flush(&mut self) {
+            if self.len > 0 {
+                let text = std::str::from_utf8(&self.buf[..self.len]).expect("whole characters");
+                self.out.push_str(text);
+                self.len = 0;
+            }
+        }
+    }
+
+    impl<O: Out> Out for Batch<'_, O> {
+        #[inline]
+        fn push_str(&mut self, text: &str) {
+            if text.len() > 64 {
+                self.flush();
+                self.out.push_str(text);
+            } else {
+                self.push_bytes(text.as_bytes());
+            }
+        }
+
+        fn is_full(&self) -> bool {
+            self.out.is_full()
+        }
+    }
+
+    /// Whether Python's `str.isprintable()` holds for `c`.
+    pub fn is_printable(c: char) -> bool {
+        let code = u32::from(c);
+        if code <= 0xa0 {
+            return (0x20..0x7f).contains(&code);
+        }
+        NOT_PRINTABLE
+            .binary_search_by(|&(first, last)| {
+                if last < code {
+                    std::cmp::Ordering::Less
+                } else if first > code {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_err()
+    }
+
+    /// The 701 ranges of code points that Python's `str.isprintable` refuses, from Python
+    /// 3.11 (Unicode 14.0.0); written by `scripts/python-printable.py`.
+    #[rustfmt::skip]
+    const NOT_PRINTABLE: &[(u32, u32)] = &[
+        (0x0, 0x1f), (0x7f, 0xa0), (0xad, 0xad), (0x378, 0x379), (0x380, 0x383), (0x38b, 0x38b),
+        (0x38d, 0x38d), (0x3a2, 0x3a2), (0x530, 0x530), (0x557, 0x558), (0x58b, 0x58c), (0x590, 0x590),
+        (0x5c8, 0x5cf), (0x5eb, 0x5ee), (0x5f5, 0x605), (0x61c, 0x61c), (0x6dd, 0x6dd), (0x70e, 0x70f),
+        (0x74b, 0x74c), (0x7b2, 0x7bf), (0x7fb, 0x7fc), (0x82e, 0x82f), (0x83f, 0x83f), (0x85c, 0x85d),
+        (0x85f, 0x85f), (0x86b, 0x86f), (0x88f, 0x897), (0x8e2, 0x8e2), (0x984, 0x984), (0x98d, 0x98e),
+        (0x991, 0x992), (0x9a9, 0x9a9), (0x9b1, 0x9b1), (0x9b3, 0x9b5), (0x9ba, 0x9bb), (0x9c5, 0x9c6),
+        (0x9c9, 0x9ca), (0x9cf, 0x9d6), (0x9d8, 0x9db), (0x9de, 0x9de), (0x9e4, 0x9e5), (0x9ff, 0xa00),
+        (0xa04, 0xa04), (0xa0b, 0xa0e), (0xa11, 0xa12), (0xa29, 0xa29), (0xa31, 0xa31), (0xa34, 0xa34),
+        (0xa37, 0xa37), (0xa3a, 0xa3b), (0xa3d, 0xa3d), (0xa43, 0xa46), (0xa49, 0xa4a), (0xa4e, 0xa50),
+        (0xa52, 0xa58), (0xa5d, 0xa5d), (0xa5f, 0xa65), (0xa77, 0xa80), (0xa84, 0xa84), (0xa8e, 0xa8e),
+        (0xa92, 0xa92), (0xaa9, 0xaa9), (0xab1, 0xab1), (0xab4, 0xab4), (0xaba, 0xabb), (0xac6, 0xac6),
+        (0xaca, 0xaca), (0xace, 0xacf), (0xad1, 0xadf), (0xae4, 0xae5), (0xaf2, 0xaf8), (0xb00, 0xb00),
+        (0xb04, 0xb04), (0xb0d, 0xb0e), (0xb11, 0xb12), (0xb29, 0xb29), (0xb31, 0xb31), (0xb34, 0xb34),
+        (0xb3a, 0xb3b), (0xb45, 0xb46), (0xb49, 0xb4a), (0xb4e, 0xb54), (0xb58, 0xb5b), (0xb5e, 0xb5e),
+        (0xb64, 0xb65), (0xb78, 0xb81), (0xb84, 0xb84), (0xb8b, 0xb8d), (0xb91, 0xb91), (0xb96, 0xb98),
+        (0xb9b, 0xb9b), (0xb9d, 0xb9d), (0xba0, 0xba2), (0xba5, 0xba7), (0xbab, 0xbad), (0xbba, 0xbbd),
+        (0xbc3, 0xbc5), (0xbc9, 0xbc9), (0xbce, 0xbcf), (0xbd1, 0xbd6), (0xbd8, 0xbe5), (0xbfb, 0xbff),
+        (0xc0d, 0xc0d), (0xc11, 0xc11), (0xc29, 0xc29), (0xc3a, 0xc3b), (0xc45, 0xc45), (0xc49, 0xc49),
+        (0xc4e, 0xc54), (0xc57, 0xc57), (0xc5b, 0xc5c), (0xc5e, 0xc5f), (0xc64, 0xc65), (0xc70, 0xc76),
+        (0xc8d, 0xc8d), (0xc91, 0xc91), (0xca9, 0xca9), (0xcb4, 0xcb4), (0xcba, 0xcbb), (0xcc5, 0xcc5),
+        (0xcc9, 0xcc9), (0xcce, 0xcd4), (0xcd7, 0xcdc), (0xcdf, 0xcdf), (0xce4, 0xce5), (0xcf0, 0xcf0),
+        (0xcf3, 0xcff), (0xd0d, 0xd0d), (0xd11, 0xd11), (0xd45, 0xd45), (0xd49, 0xd49), (0xd50, 0xd53),
+        (0xd64, 0xd65), (0xd80, 0xd80), (0xd84, 0xd84), (0xd97, 0xd99), (0xdb2, 0xdb2), (0xdbc, 0xdbc),
+        (0xdbe, 0xdbf), (0xdc7, 0xdc9), (0xdcb, 0xdce), (0xdd5, 0xdd5), (0xdd7, 0xdd7), (0xde0, 0xde5),
+        (0xdf0, 0xdf1), (0xdf5, 0xe00), (0xe3b, 0xe3e), (0xe5c, 0xe80), (0xe83, 0xe83), (0xe85, 0xe85),
+        (0xe8b, 0xe8b), (0xea4, 0xea4), (0xea6, 0xea6), (0xebe, 0xebf), (0xec5, 0xec5), (0xec7, 0xec7),
+        (0xece, 0xecf), (0xeda, 0xedb), (0xee0, 0xeff), (0xf48, 0xf48), (0xf6d, 0xf70), (0xf98, 0xf98),
+        (0xfbd, 0xfbd), (0xfcd, 0xfcd), (0xfdb, 0xfff), (0x10c6, 0x10c6), (0x10c8, 0x10cc), (0x10ce, 0x10cf),
+        (0x1249, 0x1249), (0x124e, 0x124f), (0x1257, 0x1257), (0x1259, 0x1259), (0x125e, 0x125f), (0x1289, 0x1289),
+        (0x128e, 0x128f), (0x12b1, 0x12b1), (0x12b6, 0x12b7), (0x12bf, 0x12bf), (0x12c1, 0x12c1), (0x12c6, 0x12c7),
+        (0x12d7, 0x12d7), (0x1311, 0x1311), (0x1316, 0x1317), (0x135b, 0x135c), (0x137d, 0x137f), (0x139a, 0x139f),
+        (0x13f6, 0x13f7), (0x13fe, 0x13ff), (0x1680, 0x1680), (0x169d, 0x169f), (0x16f9, 0x16ff), (0x1716, 0x171e),
+        (0x1737, 0x173f), (0x1754, 0x175f), (0x176d, 0x176d), (0x1771, 0x1771), (0x1774, 0x177f), (0x17de, 0x17df),
+        (0x17ea, 0x17ef), (0x17fa, 0x17ff), (0x180e, 0x180e), (0x181a, 0x181f), (0x1879, 0x187f), (0x18ab, 0x18af),
+        (0x18f6, 0x18ff), (0x191f, 0x191f), (0x192c, 0x192f), (0x193c, 0x193f), (0x1941, 0x1943), (0x196e, 0x196f),
+        (0x1975, 0x197f), (0x19ac, 0x19af), (0x19ca, 0x19cf), (0x19db, 0x19dd), (0x1a1c, 0x1a1d), (0x1a5f, 0x1a5f),
+        (0x1a7d, 0x1a7e), (0x1a8a, 0x1a8f), (0x1a9a, 0x1a9f), (0x1aae, 0x1aaf), (0x1acf, 0x1aff), (0x1b4d, 0x1b4f),
+        (0x1b7f, 0x1b7f), (0x1bf4, 0x1bfb), (0x1c38, 0x1c3a), (0x1c4a, 0x1c4c), (0x1c89, 0x1c8f), (0x1cbb, 0x1cbc),
+        (0x1cc8, 0x1ccf), (0x1cfb, 0x1cff), (0x1f16, 0x1f17), (0x1f1e, 0x1f1f), (0x1f46, 0x1f47), (0x1f4e, 0x1f4f),
+        (0x1f58, 0x1f58), (0x1f5a, 0x1f5a), (0x1f5c, 0x1f5c), (0x1f5e, 0x1f5e), (0x1f7e, 0x1f7f), (0x1fb5, 0x1fb5),
+        (0x1fc5, 0x1fc5), (0x1fd4, 0x1fd5), (0x1fdc, 0x1fdc), (0x1ff0, 0x1ff1), (0x1ff5, 0x1ff5), (0x1fff, 0x200f),
+        (0x2028, 0x202f), (0x205f, 0x206f), (0x2072, 0x2073), (0x208f, 0x208f), (0x209d, 0x209f), (0x20c1, 0x20cf),
+        (0x20f1, 0x20ff), (0x218c, 0x218f), (0x2427, 0x243f), (0x244b, 0x245f), (0x2b74, 0x2b75), (0x2b96, 0x2b96),
+        (0x2cf4, 0x2cf8), (0x2d26, 0x2d26), (0x2d28, 0x2d2c), (0x2d2e, 0x2d2f), (0x2d68, 0x2d6e), (0x2d71, 0x2d7e),
+        (0x2d97, 0x2d9f), (0x2da7, 0x2da7), (0x2daf, 0x2daf), (0x2db7, 0x2db7), (0x2dbf, 0x2dbf), (0x2dc7, 0x2dc7),
+        (0x2dcf, 0x2dcf), (0x2dd7, 0x2dd7), (0x2ddf, 0x2ddf), (0x2e5e, 0x2e7f), (0x2e9a, 0x2e9a), (0x2ef4, 0x2eff),
+        (0x2fd6, 0x2fef), (0x2ffc, 0x3000), (0x3040, 0x3040), (0x3097, 0x3098), (0x3100, 0x3104), (0x3130, 0x3130),
+        (0x318f, 0x318f), (0x31e4, 0x31ef), (0x321f, 0x321f), (0xa48d, 0xa48f), (0xa4c7, 0xa4cf), (0xa62c, 0xa63f),
+        (0xa6f8, 0xa6ff), (0xa7cb, 0xa7cf), (0xa7d2, 0xa7d2), (0xa7d4, 0xa7d4), (0xa7da, 0xa7f1), (0xa82d, 0xa82f),
+        (0xa83a, 0xa83f), (0xa878, 0xa87f), (0xa8c6, 0xa8cd), (0xa8da, 0xa8df), (0xa954, 0xa95e), (0xa97d, 0xa97f),
+        (0xa9ce, 0xa9ce), (0xa9da, 0xa9dd), (0xa9ff, 0xa9ff), (0xaa37, 0xaa3f), (0xaa4e, 0xaa4f), (0xaa5a, 0xaa5b),
+        (0xaac3, 0xaada), (0xaaf7, 0xab00), (0xab07, 0xab08), (0xab0f, 0xab10), (0xab17, 0xab1f), (0xab27, 0xab27),
+        (0xab2f, 0xab2f), (0xab6c, 0xab6f), (0xabee, 0xabef), (0xabfa, 0xabff), (0xd7a4, 0xd7af), (0xd7c7, 0xd7ca),
+        (0xd7fc, 0xf8ff), (0xfa6e, 0xfa6f), (0xfada, 0xfaff), (0xfb07, 0xfb12), (0xfb18, 0xfb1c), (0xfb37, 0xfb37),
+        (0xfb3d, 0xfb3d), (0xfb3f, 0xfb3f), (0xfb42, 0xfb42), (0xfb45, 0xfb45), (0xfbc3, 0xfbd2), (0xfd90, 0xfd91),
+        (0xfdc8, 0xfdce), (0xfdd0, 0xfdef), (0xfe1a, 0xfe1f), (0xfe53, 0xfe53), (0xfe67, 0xfe67), (0xfe6c, 0xfe6f),
+        (0xfe75, 0xfe75), (0xfefd, 0xff00), (0xffbf, 0xffc1), (0xffc8, 0xffc9), (0xffd0, 0xffd1), (0xffd8, 0xffd9),
+        (0xffdd, 0xffdf), (0xffe7, 0xffe7), (0xffef, 0xfffb), (0xfffe, 0xffff), (0x1000c, 0x1000c), (0x10027, 0x10027),
+        (0x1003b, 0x1003b), (0x1003e, 0x1003e), (0x1004e, 0x1004f), (0x1005e, 0x1007f), (0x100fb, 0x100ff), (0x10103, 0x10106),
+        (0x10134, 0x10136), (0x1018f, 0x1018f), (0x1019d, 0x1019f), (0x101a1, 0x101cf), (0x101fe, 0x1027f), (0x1029d, 0x1029f),
+        (0x102d1, 0x102df), (0x102fc, 0x102ff), (0x10324, 0x1032c), (0x1034b, 0x1034f), (0x1037b, 0x1037f), (0x1039e, 0x1039e),
+        (0x103c4, 0x103c7), (0x103d6, 0x103ff), (0x1049e, 0x1049f), (0x104aa, 0x104af), (0x104d4, 0x104d7), (0x104fc, 0x104ff),
+        (0x10528, 0x1052f), (0x10564, 0x1056e), (0x1057b, 0x1057b), (0x1058b, 0x1058b), (0x10593, 0x10593), (0x10596, 0x10596),
+        (0x105a2, 0x105a2), (0x105b2, 0x105b2), (0x105ba, 0x105ba), (0x105bd, 0x105ff), (0x10737, 0x1073f), (0x10756, 0x1075f),
+        (0x10768, 0x1077f), (0x10786, 0x10786), (0x107b1, 0x107b1), (0x107bb, 0x107ff), (0x10806, 0x10807), (0x10809, 0x10809),
+        (0x10836, 0x10836), (0x10839, 0x1083b), (0x1083d, 0x1083e), (0x10856, 0x10856), (0x1089f, 0x108a6), (0x108b0, 0x108df),
+        (0x108f3, 0x108f3), (0x108f6, 0x108fa), (0x1091c, 0x1091e), (0x1093a, 0x1093e), (0x10940, 0x1097f), (0x109b8, 0x109bb),
+        (0x109d0, 0x109d1), (0x10a04, 0x10a04), (0x10a07, 0x10a0b), (0x10a14, 0x10a14), (0x10a18, 0x10a18), (0x10a36, 0x10a37),
+        (0x10a3b, 0x10a3e), (0x10a49, 0x10a4f), (0x10a59, 0x10a5f), (0x10aa0, 0x10abf), (0x10ae7, 0x10aea), (0x10af7, 0x10aff),
+        (0x10b36, 0x10b38), (0x10b56, 0x10b57), (0x10b73, 0x10b77), (0x10b92, 0x10b98), (0x10b9d, 0x10ba8), (0x10bb0, 0x10bff),
+        (0x10c49, 0x10c7f), (0x10cb3, 0x10cbf), (0x10cf3, 0x10cf9), (0x10d28, 0x10d2f), (0x10d3a, 0x10e5f), (0x10e7f, 0x10e7f),
+        (0x10eaa, 0x10eaa), (0x10eae, 0x10eaf), (0x10eb2, 0x10eff), (0x10f28, 0x10f2f), (0x10f5a, 0x10f6f), (0x10f8a, 0x10faf),
+        (0x10fcc, 0x10fdf), (0x10ff7, 0x10fff), (0x1104e, 0x11051), (0x11076, 0x1107e), (0x110bd, 0x110bd), (0x110c3, 0x110cf),
+        (0x110e9, 0x110ef), (0x110fa, 0x110ff), (0x11135, 0x11135), (0x11148, 0x1114f), (0x11177, 0x1117f), (0x111e0, 0x111e0),
+        (0x111f5, 0x111ff), (0x11212, 0x11212), (0x1123f, 0x1127f), (0x11287, 0x11287), (0x11289, 0x11289), (0x1128e, 0x1128e),
+        (0x1129e, 0x1129e), (0x112aa, 0x112af), (0x112eb, 0x112ef), (0x112fa, 0x112ff), (0x11304, 0x11304), (0x1130d, 0x1130e),
+        (0x11311, 0x11312), (0x11329, 0x11329), (0x11331, 0x11331), (0x11334, 0x11334), (0x1133a, 0x1133a), (0x11345, 0x11346),
+        (0x11349, 0x1134a), (0x1134e, 0x1134f), (0x11351, 0x11356), (0x11358, 0x1135c), (0x11364, 0x11365), (0x1136d, 0x1136f),
+        (0x11375, 0x113ff), (0x1145c, 0x1145c), (0x11462, 0x1147f), (0x114c8, 0x114cf), (0x114da, 0x1157f), (0x115b6, 0x115b7),
+        (0x115de, 0x115ff), (0x11645, 0x1164f), (0x1165a, 0x1165f), (0x1166d, 0x1167f), (0x116ba, 0x116bf), (0x116ca, 0x116ff),
+        (0x1171b, 0x1171c), (0x1172c, 0x1172f), (0x11747, 0x117ff), (0x1183c, 0x1189f), (0x118f3, 0x118fe), (0x11907, 0x11908),
+        (0x1190a, 0x1190b), (0x11914, 0x11914), (0x11917, 0x11917), (0x11936, 0x11936), (0x11939, 0x1193a), (0x11947, 0x1194f),
+        (0x1195a, 0x1199f), (0x119a8, 0x119a9), (0x119d8, 0x119d9), (0x119e5, 0x119ff), (0x11a48, 0x11a4f), (0x11aa3, 0x11aaf),
+        (0x11af9, 0x11bff), (0x11c09, 0x11c09), (0x11c37, 0x11c37), (0x11c46, 0x11c4f), (0x11c6d, 0x11c6f), (0x11c90, 0x11c91),
+        (0x11ca8, 0x11ca8), (0x11cb7, 0x11cff), (0x11d07, 0x11d07), (0x11d0a, 0x11d0a), (0x11d37, 0x11d39), (0x11d3b, 0x11d3b),
+        (0x11d3e, 0x11d3e), (0x11d48, 0x11d4f), (0x11d5a, 0x11d5f), (0x11d66, 0x11d66), (0x11d69, 0x11d69), (0x11d8f, 0x11d8f),
+        (0x11d92, 0x11d92), (0x11d99, 0x11d9f), (0x11daa, 0x11edf), (0x11ef9, 0x11faf), (0x11fb1, 0x11fbf), (0x11ff2, 0x11ffe),
+        (0x1239a, 0x123ff), (0x1246f, 0x1246f), (0x12475, 0x1247f), (0x12544, 0x12f8f), (0x12ff3, 0x12fff), (0x1342f, 0x143ff),
+        (0x14647, 0x167ff), (0x16a39, 0x16a3f), (0x16a5f, 0x16a5f), (0x16a6a, 0x16a6d), (0x16abf, 0x16abf), (0x16aca, 0x16acf),
+        (0x16aee, 0x16aef), (0x16af6, 0x16aff), (0x16b46, 0x16b4f), (0x16b5a, 0x16b5a), (0x16b62, 0x16b62), (0x16b78, 0x16b7c),
+        (0x16b90, 0x16e3f), (0x16e9b, 0x16eff), (0x16f4b, 0x16f4e), (0x16f88, 0x16f8e), (0x16fa0, 0x16fdf), (0x16fe5, 0x16fef),
+        (0x16ff2, 0x16fff), (0x187f8, 0x187ff), (0x18cd6, 0x18cff), (0x18d09, 0x1afef), (0x1aff4, 0x1aff4), (0x1affc, 0x1affc),
+        (0x1afff, 0x1afff), (0x1b123, 0x1b14f), (0x1b153, 0x1b163), (0x1b168, 0x1b16f), (0x1b2fc, 0x1bbff), (0x1bc6b, 0x1bc6f),
+        (0x1bc7d, 0x1bc7f), (0x1bc89, 0x1bc8f), (0x1bc9a, 0x1bc9b), (0x1bca0, 0x1ceff), (0x1cf2e, 0x1cf2f), (0x1cf47, 0x1cf4f),
+        (0x1cfc4, 0x1cfff), (0x1d0f6, 0x1d0ff), (0x1d127, 0x1d128), (0x1d173, 0x1d17a), (0x1d1eb, 0x1d1ff), (0x1d246, 0x1d2df),
+        (0x1d2f4, 0x1d2ff), (0x1d357, 0x1d35f), (0x1d379, 0x1d3ff), (0x1d455, 0x1d455), (0x1d49d, 0x1d49d), (0x1d4a0, 0x1d4a1),
+        (0x1d4a3, 0x1d4a4), (0x1d4a7, 0x1d4a8), (0x1d4ad, 0x1d4ad), (0x1d4ba, 0x1d4ba), (0x1d4bc, 0x1d4bc), (0x1d4c4, 0x1d4c4),
+        (0x1d506, 0x1d506), (0x1d50b, 0x1d50c), (0x1d515, 0x1d515), (0x1d51d, 0x1d51d), (0x1d53a, 0x1d53a), (0x1d53f, 0x1d53f),
+        (0x1d545, 0x1d545), (0x1d547, 0x1d549), (0x1d551, 0x1d551), (0x1d6a6, 0x1d6a7), (0x1d7cc, 0x1d7cd), (0x1da8c, 0x1da9a),
+        (0x1daa0, 0x1daa0), (0x1dab0, 0x1deff), (0x1df1f, 0x1dfff), (0x1e007, 0x1e007), (0x1e019, 0x1e01a), (0x1e022, 0x1e022),
+        (0x1e025, 0x1e025), (0x1e02b, 0x1e0ff), (0x1e12d, 0x1e12f), (0x1e13e, 0x1e13f), (0x1e14a, 0x1e14d), (0x1e150, 0x1e28f),
+        (0x1e2af, 0x1e2bf), (0x1e2fa, 0x1e2fe), (0x1e300, 0x1e7df), (0x1e7e7, 0x1e7e7), (0x1e7ec, 0x1e7ec), (0x1e7ef, 0x1e7ef),
+        (0x1e7ff, 0x1e7ff), (0x1e8c5, 0x1e8c6), (0x1e8d7, 0x1e8ff), (0x1e94c, 0x1e94f), (0x1e95a, 0x1e95d), (0x1e960, 0x1ec70),
+        (0x1ecb5, 0x1ed00), (0x1ed3e, 0x1edff), (0x1ee04, 0x1ee04), (0x1ee20, 0x1ee20), (0x1ee23, 0x1ee23), (0x1ee25, 0x1ee26),
+        (0x1ee28, 0x1ee28), (0x1ee33, 0x1ee33), (0x1ee38, 0x1ee38), (0x1ee3a, 0x1ee3a), (0x1ee3c, 0x1ee41), (0x1ee43, 0x1ee46),
+        (0x1ee48, 0x1ee48), (0x1ee4a, 0x1ee4a), (0x1ee4c, 0x1ee4c), (0x1ee50, 0x1ee50), (0x1ee53, 0x1ee53), (0x1ee55, 0x1ee56),
+        (0x1ee58, 0x1ee58), (0x1ee5a, 0x1ee5a), (0x1ee5c, 0x1ee5c), (0x1ee5e, 0x1ee5e), (0x1ee60, 0x1ee60), (0x1ee63, 0x1ee63),
+        (0x1ee65, 0x1ee66), (0x1ee6b, 0x1ee6b), (0x1ee73, 0x1ee73), (0x1ee78, 0x1ee78), (0x1ee7d, 0x1ee7d), (0x1ee7f, 0x1ee7f),
+        (0x1ee8a, 0x1ee8a), (0x1ee9c, 0x1eea0), (0x1eea4, 0x1eea4), (0x1eeaa, 0x1eeaa), (0x1eebc, 0x1eeef), (0x1eef2, 0x1efff),
+        (0x1f02c, 0x1f02f), (0x1f094, 0x1f09f), (0x1f0af, 0x1f0b0), (0x1f0c0, 0x1f0c0), (0x1f0d0, 0x1f0d0), (0x1f0f6, 0x1f0ff),
+        (0x1f1ae, 0x1f1e5), (0x1f203, 0x1f20f), (0x1f23c, 0x1f23f), (0x1f249, 0x1f24f), (0x1f252, 0x1f25f), (0x1f266, 0x1f2ff),
+        (0x1f6d8, 0x1f6dc), (0x1f6ed, 0x1f6ef), (0x1f6fd, 0x1f6ff), (0x1f774, 0x1f77f), (0x1f7d9, 0x1f7df), (0x1f7ec, 0x1f7ef),
+        (0x1f7f1, 0x1f7ff), (0x1f80c, 0x1f80f), (0x1f848, 0x1f84f), (0x1f85a, 0x1f85f), (0x1f888, 0x1f88f), (0x1f8ae, 0x1f8af),
+        (0x1f8b2, 0x1f8ff), (0x1fa54, 0x1fa5f), (0x1fa6e, 0x1fa6f), (0x1fa75, 0x1fa77), (0x1fa7d, 0x1fa7f), (0x1fa87, 0x1fa8f),
+        (0x1faad, 0x1faaf), (0x1fabb, 0x1fabf), (0x1fac6, 0x1facf), (0x1fada, 0x1fadf), (0x1fae8, 0x1faef), (0x1faf7, 0x1faff),
+        (0x1fb93, 0x1fb93), (0x1fbcb, 0x1fbef), (0x1fbfa, 0x1ffff), (0x2a6e0, 0x2a6ff), (0x2b739, 0x2b73f), (0x2b81e, 0x2b81f),
+        (0x2cea2, 0x2ceaf), (0x2ebe1, 0x2f7ff), (0x2fa1e, 0x2ffff), (0x3134b, 0xe00ff), (0xe01f0, 0x10ffff),
+    ];
 
     /// Python's `repr()` of `bytes`: `b'...'`, printable ASCII as is, the rest as escapes.
     pub fn bytes_repr(bytes: &[u8]) -> String {
@@ -304,11 +965,58 @@ pub mod secret {
 
 pub mod json {
     //! JSON text written the way Python's `json.dumps(obj, ensure_ascii=False)` writes it.
+    use crate::pyrepr::{self, Out};
 
     /// A JSON string literal: quotes, `\"`, `\\`, the short escapes and `\u00XX` for other
     /// control characters; everything else, non-ASCII included, as is.
     pub fn string(text: &str) -> String {
         serde_json::to_string(text).expect("a str always serializes")
+    }
+
+    /// A writer that escapes what is written to it as a JSON string's content does (`\"`, `\\`,
+    /// the short escapes, `\u00XX` for other control characters) and passes it on to `out`.
+    pub struct Escaped<'a, O: Out>(pub &'a mut O);
+
+    impl<O: Out> Out for Escaped<'_, O> {
+        fn push_str(&mut self, text: &str) {
+            let bytes = text.as_bytes();
+            let mut out = pyrepr::Batch::new(&mut *self.0);
+            let mut run = 0;
+            loop {
+                let i = run + pyrepr::span(&bytes[run..], |b| b >= 0x20 && b != b'"' && b != b'\\');
+                let Some(&b) = bytes.get(i) else {
+                    break;
+                };
+                let escape = match b {
+                    b'"' => "\\\"",
+                    b'\\' => "\\\\",
+                    b'\n' => "\\n",
+                    b'\r' => "\\r",
+                    b'\t' => "\\t",
+                    0x08 => "\\b",
+                    0x0c => "\\f",
+                    _ => "",
+                };
+                if run < i {
+                    out.push_str(&text[run..i]);
+                }
+                run = i + 1;
+                if escape.is_empty() {
+                    let hex = |n: u8| b"0123456789abcdef"[usize::from(n)];
+                    out.push_bytes(&[b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b & 0xf)]);
+                } else {
+                    out.push_str(escape);
+                }
+            }
+            if run < bytes.len() {
+                out.push_str(&text[run..]);
+            }
+            out.flush();
+        }
+
+        fn is_full(&self) -> bool {
+            self.0.is_full()
+        }
     }
 
     /// A JSON object from `(key, already-encoded value)` pairs, with `", "` and `": "`.
@@ -779,7 +1487,12 @@ pub mod request {
     //! A request's content: received piece by piece, then decoded.
     use crate::error::ProtocolError;
     use crate::header::{ContentType, Header};
-    use serde_json::{Map, Value};
+    use crate::jsontext;
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::borrow::Cow;
+    use std::cell::Cell;
+    use std::fmt;
+    use std::ops::Range;
 
     /// How many content bytes the binary reply echoes.
     pub const ECHOED_BYTES: usize = 10;
@@ -787,8 +1500,8 @@ pub mod request {
     /// A complete, decoded request.
     #[derive(Debug, Clone, PartialEq)]
     pub enum Request {
-        /// A `text/json` request: the decoded object.
-        Json(Map<String, Value>),
+        /// A `text/json` request: the object, checked and kept as its text.
+        Json(Object),
         /// Any other content type: only the first [`ECHOED_BYTES`] bytes are kept, since
         /// nothing else is ever used.
         Binary {
@@ -799,6 +1512,71 @@ pub mod request {
             /// The full content length.
             length: u64,
         },
+    }
+
+    /// A JSON object, kept as its text (checked valid JSON, whitespace around it trimmed).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Object {
+        text: String,
+        /// Where the object is in `text`.
+        object: Range<usize>,
+        /// Where the values of `action` and `value` are in `text`, when the object has them.
+        action: Option<Range<usize>>,
+        value: Option<Range<usize>>,
+    }
+
+    impl Object {
+        /// The object whose text (valid JSON, an object) is `text`.
+        fn new(text: String) -> Self {
+            let at = |part: &str| {
+                let start = part.as_ptr() as usize - text.as_ptr() as usize;
+                start..start + part.len()
+            };
+            let object = at(jsontext::trim(&text));
+            let (mut action, mut value) = (None, None);
+            for (key, member) in jsontext::members(&text[object.clone()]) {
+                if jsontext::is(key, "action") {
+                    action = Some(at(member));
+                } else if jsontext::is(key, "value") {
+                    value = Some(at(member));
+                }
+            }
+            Self {
+                text,
+                object,
+                action,
+                value,
+            }
+        }
+
+        /// The JSON text of `action`, if the object has it.
+        pub fn action(&self) -> Option<&str> {
+            self.action.clone().map(|range| &self.text[range])
+        }
+
+        /// The JSON text of `value`, if the object has it.
+        pub fn value(&self) -> Option<&str> {
+            self.value.clone().map(|range| &self.text[range])
+        }
+
+        /// The object's JSON text.
+        pub fn text(&self) -> &str {
+            &self.text[self.object.clone()]
+        }
+
+        /// The JSON text of the value of `key` (the last one given), if the object has it.
+        pub fn get(&self, key: &str) -> Option<&str> {
+            jsontext::members(self.text())
+                .filter(|(k, _)| jsontext::is(k, key))
+                .last()
+                .map(|(_, value)| value)
+        }
+
+        /// The value of `value` when it is a string of at most `max` bytes.
+        pub fn value_str(&self, max: usize) -> Option<Cow<'_, str>> {
+            let value = self.value().filter(|v| v.starts_with('"'))?;
+            (jsontext::text_len(value) <= max).then(|| jsontext::string(value))
+        }
     }
 
     /// The content of a request whose header has been read, as it arrives.
@@ -876,22 +1654,169 @@ pub mod request {
                     head: self.kept,
                     length: header.content_length,
                 }),
-                ContentType::TextJson => decode_json(&self.kept, &header.content_encoding),
+                ContentType::TextJson => decode_json(self.kept, &header.content_encoding),
             }
         }
     }
 
-    fn decode_json(content: &[u8], encoding: &str) -> Result<Request, ProtocolError> {
+    fn decode_json(content: Vec<u8>, encoding: &str) -> Result<Request, ProtocolError> {
         if !is_utf8(encoding) {
             return Err(ProtocolError::UnsupportedEncoding(encoding.to_owned()));
         }
         if content.is_empty() {
             return Err(ProtocolError::EmptyRequest);
         }
-        match serde_json::from_slice(content) {
-            Ok(Value::Object(object)) => Ok(Request::Json(object)),
-            Ok(_) => Err(ProtocolError::NotAnObject),
-            Err(e) => Err(ProtocolError::BadJson(e.to_string())),
+        if !check_json(&content)? {
+            return Err(ProtocolError::NotAnObject);
+        }
+        let text = String::from_utf8(content).map_err(|e| ProtocolError::BadJson(e.to_string()))?;
+        Ok(Request::Json(Object::new(text)))
+    }
+
+    /// The most JSON values (strings, numbers, literals, arrays, objects) a request may hold.
+    pub const MAX_VALUES: usize = 10_000;
+
+    /// The deepest arrays and objects may nest in a request (the outer object is level 1).
+    pub const MAX_DEPTH: usize = 64;
+
+    /// Checks that `content` is one JSON value, within [`MAX_VALUES`] and [`MAX_DEPTH`], without
+    /// building it; `Ok(true)` when it is an object.
+    fn check_json(content: &[u8]) -> Result<bool, ProtocolError> {
+        let exceeded = Cell::new(None);
+        let check = Check {
+            left: &Cell::new(MAX_VALUES),
+            exceeded: &exceeded,
+            depth: 0,
+        };
+        let mut parser = serde_json::Deserializer::from_slice(content);
+        let checked = check.deserialize(&mut parser).and_then(|kind| {
+            parser.end()?;
+            Ok(kind)
+        });
+        match (checked, exceeded.take()) {
+            (Ok(kind), _) => Ok(kind == Kind::Object),
+            (Err(_), Some(limit)) => Err(limit),
+            (Err(e), None) => Err(ProtocolError::BadJson(e.to_string())),
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    struct Check<'c> {
+        left: &'c Cell<usize>,
+        exceeded: &'c Cell<Option<ProtocolError>>,
+        depth: usize,
+    }
+
+    /// What a checked value was: all the checker needs to know is whether it is an object.
+    #[derive(PartialEq)]
+    enum Kind {
+        Object,
+        Other,
+    }
+
+    impl Check<'_> {
+        /// Counts one value; an error once [`MAX_VALUES`] are passed.
+        fn count<E: de::Error>(self, kind: Kind) -> Result<Kind, E> {
+            match self.left.get().checked_sub(1) {
+                Some(left) => {
+                    self.left.set(left);
+                    Ok(kind)
+                }
+                None => self.stop(ProtocolError::TooManyValues(MAX_VALUES)),
+            }
+        }
+
+        /// The visitor for the items of an array or object this one reads.
+        fn inner<E: de::Error>(self) -> Result<Self, E> {
+            if self.depth >= MAX_DEPTH {
+                return self.stop(ProtocolError::TooDeep(MAX_DEPTH));
+            }
+            Ok(Self {
+                depth: self.depth + 1,
+                ..self
+            })
+        }
+
+        fn stop<T, E: de::Error>(self, why: ProtocolError) -> Result<T, E> {
+            self.exceeded.set(Some(why));
+            Err(E::custom("too complex"))
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Check<'_> {
+        type Value = Kind;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Kind, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Check<'_> {
+        type Value = Kind;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Kind, E> {
+            self.count(Kind::Other)
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Kind, E> {
+            self.count(Kind::Other)
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Kind, E> {
+            self.count(Kind::Other)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Kind, E> {
+            self.count(Kind::Other)
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Kind, E> {
+            self.count(Kind::Other)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Kind, E> {
+            self.count(Kind::Other)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+            let inner = self.inner()?;
+            while seq.next_element_seed(inner)?.is_some() {}
+            self.count(Kind::Other)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+            let inner = self.inner()?;
+            while map.next_key_seed(Key)?.is_some() {
+                map.next_value_seed(inner)?;
+            }
+            self.count(Kind::Object)
+        }
+    }
+
+    /// A key: any string, not counted.
+    struct Key;
+
+    impl<'de> DeserializeSeed<'de> for Key {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Key {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a key")
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+            Ok(())
         }
     }
 
@@ -907,6 +1832,8 @@ pub mod response {
     use crate::framing;
     use crate::header::{ContentType, Header};
     use crate::json;
+    use crate::pyrepr::Out;
+    use std::sync::Arc;
 
     /// What the server answers, before framing.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -952,6 +1879,18 @@ pub mod response {
             &self.content
         }
 
+        /// Writes `{"result": R}` to `out`, with `R` written by `write` and escaped as it is written.
+        pub fn write_result<O: Out>(out: &mut O, write: impl FnOnce(&mut json::Escaped<'_, O>)) {
+            out.push_str("{\"result\": \"");
+            write(&mut json::Escaped(out));
+            out.push_str("\"}");
+        }
+
+        /// The reply whose content [`Response::write_result`] wrote.
+        pub fn result_text(content: String) -> Self {
+            Self::json(content)
+        }
+
         /// The whole frame; with `keep_alive` its header says `"keep-alive": true`.
         pub fn to_frame(&self, keep_alive: bool) -> Vec<u8> {
             let mut header = Header::new(
@@ -963,6 +1902,13 @@ pub mod response {
             framing::frame(header.to_json().as_bytes(), &self.content)
                 .expect("a response header is far shorter than 64 KiB")
         }
+        /// The whole frame, as [`Response::to_frame`] makes it, in a shared buffer; the response is
+        /// given up once it is framed.
+        pub fn into_shared_frame(self, keep_alive: bool) -> Arc<[u8]> {
+            let frame = self.to_frame(keep_alive);
+            drop(self);
+            Arc::from(frame)
+        }
     }
 }
 
@@ -970,8 +1916,9 @@ pub mod service {
     //! What the server knows: the table, the password, the limits.
     use crate::error::ProtocolError;
     use crate::header::{ContentType, Header};
-    use crate::pyrepr;
-    use crate::request::{self, Request, ECHOED_BYTES};
+    use crate::jsontext;
+    use crate::pyrepr::{self, Out};
+    use crate::request::{self, Body, Request, ECHOED_BYTES};
     use crate::response::Response;
     use crate::secret::Secret;
     use crate::table::Table;
@@ -1037,6 +1984,15 @@ pub mod service {
             }
         }
     }
+    impl Reservation {
+        /// Adds `more` to this reservation: both are given back together, when this one is dropped.
+        pub fn add(&mut self, mut more: Reservation) {
+            if let Some(budget) = more.budget.take() {
+                self.bytes += std::mem::take(&mut more.bytes);
+                self.budget = Some(budget);
+            }
+        }
+    }
 
     /// Answers requests. Shared by every connection; holds no per-connection state.
     #[derive(Debug)]
@@ -1044,6 +2000,8 @@ pub mod service {
         table: Table,
         /// The reply frame of every table hit, without and with keep-alive, built once.
         hits: HashMap<String, [Arc<[u8]>; 2]>,
+        /// The length of the longest key: a longer value is no key, and is not decoded to be looked up.
+        longest_key: usize,
         password: Option<Secret>,
         /// The limits every connection obeys.
         pub limits: Limits,
@@ -1063,9 +2021,11 @@ pub mod service {
                     (key.to_owned(), frames)
                 })
                 .collect();
+            let longest_key = table.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
             Self {
                 table,
                 hits,
+                longest_key,
                 password,
                 limits,
                 buffered: Arc::default(),
@@ -1074,18 +2034,21 @@ pub mod service {
 
         /// The whole reply frame for a complete request. A table hit is a frame built once at
         /// start-up and shared; anything else is framed from [`Service::answer`].
-        pub fn reply(&self, request: &Request, keep_alive: bool) -> Arc<[u8]> {
+        pub fn reply(
+            &self,
+            request: &Request,
+            keep_alive: bool,
+        ) -> Result<Arc<[u8]>, ProtocolError> {
             if let Request::Json(object) = request {
-                let key = object.get("value").and_then(|v| v.as_str());
-                if let (Some("search"), Some(key)) =
-                    (object.get("action").and_then(|a| a.as_str()), key)
-                {
-                    if let Some(frames) = self.hits.get(key) {
-                        return frames[usize::from(keep_alive)].clone();
+                if object.action().is_some_and(|a| jsontext::is(a, "search")) {
+                    let key = object.value_str(self.longest_key);
+                    if let Some(frames) = key.and_then(|key| self.hits.get(&*key)) {
+                        return Ok(frames[usize::from(keep_alive)].clone());
                     }
                 }
             }
-            self.answer(request).to_frame(keep_alive).into()
+            let (response, _room) = self.answer_held(request)?;
+            Ok(response.into_shared_frame(keep_alive))
         }
 
         /// The table key and prepared frames for a `text/json` request whose content is exactly
@@ -1155,34 +2118,125 @@ pub mod service {
             self.buffered.load(Ordering::Relaxed)
         }
 
+        /// Decodes a complete body, reserving what checking its JSON may take beyond the content.
+        pub fn decode(&self, body: Body, header: &Header) -> Result<Request, ProtocolError> {
+            let escapes =
+                header.content_type == ContentType::TextJson && body.content().contains(&b'\\');
+            let _scratch = if escapes {
+                self.reserve(body.content().len() as u64)?
+            } else {
+                Reservation::default()
+            };
+            body.finish(header)
+        }
+
         /// The response to a complete request, as the original computes it.
-        pub fn answer(&self, request: &Request) -> Response {
+        pub fn answer(&self, request: &Request) -> Result<Response, ProtocolError> {
+            self.answer_held(request).map(|(response, _)| response)
+        }
+
+        /// The response to a complete request, with what it holds reserved against the budget.
+        fn answer_held(&self, request: &Request) -> Result<(Response, Reservation), ProtocolError> {
             match request {
                 Request::Json(object) => {
-                    let field = |key| object.get(key).unwrap_or(&serde_json::Value::Null);
-                    let action = field("action");
-                    if action.as_str() == Some("search") {
-                        let value = field("value");
-                        match value.as_str().and_then(|key| self.table.get(key)) {
-                            Some(answer) => Response::result(answer),
-                            None => Response::result(&format!(
-                                "No match for '{}'.",
-                                pyrepr::str_of(value)
-                            )),
+                    let action = object.action().unwrap_or("null");
+                    if !jsontext::is(action, "search") {
+                        return self.in_python_words(Words(
+                            "Error: invalid action '",
+                            action,
+                            "'.",
+                        ));
+                    }
+                    let key = object.value_str(self.longest_key);
+                    match key.and_then(|key| self.table.get(&key)) {
+                        Some(answer) => Ok((Response::result(answer), Reservation::default())),
+                        None => {
+                            let value = object.value().unwrap_or("null");
+                            self.in_python_words(Words("No match for '", value, "'."))
                         }
-                    } else {
-                        Response::result(&format!(
-                            "Error: invalid action '{}'.",
-                            pyrepr::str_of(action)
-                        ))
                     }
                 }
                 Request::Binary { head, .. } => {
                     let mut content = b"First 10 bytes of request: ".to_vec();
                     content.extend_from_slice(&head[..head.len().min(ECHOED_BYTES)]);
-                    Response::binary(content)
+                    Ok((Response::binary(content), Reservation::default()))
                 }
             }
+        }
+
+        /// The result `words` say, its memory reserved against the budget as it is written, and
+        /// that of the frame to be copied from it once it is.
+        fn in_python_words(&self, words: Words) -> Result<(Response, Reservation), ProtocolError> {
+            let mut out = Budgeted {
+                text: String::new(),
+                held: Reservation::default(),
+                service: self,
+                refused: None,
+            };
+            out.make_room(words.1.len() + 64);
+            Response::write_result(&mut out, |escaped| words.write(escaped));
+            if let Some(busy) = out.refused {
+                return Err(busy);
+            }
+            let mut held = out.held;
+            held.add(self.reserve(out.text.len() as u64 + 256)?);
+            Ok((Response::result_text(out.text), held))
+        }
+    }
+
+    /// A JSON value's `str()` between two fixed pieces of text.
+    struct Words<'a>(&'a str, &'a str, &'a str);
+
+    impl Words<'_> {
+        fn write(&self, out: &mut impl Out) {
+            out.push_str(self.0);
+            pyrepr::write_str(self.1, out);
+            out.push_str(self.2);
+        }
+    }
+
+    /// A `String` whose memory is reserved against the budget as it grows; after a refusal it
+    /// takes no more text.
+    struct Budgeted<'s> {
+        text: String,
+        held: Reservation,
+        service: &'s Service,
+        refused: Option<ProtocolError>,
+    }
+
+    impl Budgeted<'_> {
+        /// Makes room for `room` bytes in all, reserving what it adds; false once refused.
+        fn make_room(&mut self, room: usize) -> bool {
+            if self.refused.is_some() {
+                return false;
+            }
+            let more = room.saturating_sub(self.text.capacity());
+            if more > 0 {
+                match self.service.reserve(more as u64) {
+                    Ok(held) => self.held.add(held),
+                    Err(busy) => {
+                        self.refused = Some(busy);
+                        return false;
+                    }
+                }
+                self.text.reserve_exact(room - self.text.len());
+            }
+            true
+        }
+    }
+
+    impl Out for Budgeted<'_> {
+        fn push_str(&mut self, text: &str) {
+            let needed = self.text.len() + text.len();
+            let room = needed.max(2 * self.text.capacity());
+            let fits = needed <= self.text.capacity() || self.make_room(room);
+            if fits && self.refused.is_none() {
+                self.text.push_str(text);
+            }
+        }
+
+        fn is_full(&self) -> bool {
+            self.refused.is_some()
         }
     }
 }
@@ -1587,7 +2641,7 @@ pub mod message {
                                 used,
                             }));
                         }
-                        let request = Asked::Decoded(body.finish(&header)?);
+                        let request = Asked::Decoded(service.decode(body, &header)?);
                         return Ok(Some(Complete {
                             header,
                             request,
@@ -1607,7 +2661,10 @@ pub mod message {
             let frame = match &done.request {
                 Asked::Decoded(request) => {
                     self.log_request(request);
-                    service.reply(request, keep_alive)
+                    match service.reply(request, keep_alive) {
+                        Ok(frame) => frame,
+                        Err(busy) => return self.refuse(busy, service),
+                    }
                 }
                 Asked::Prepared { key, frames } => {
                     info!(
@@ -1618,6 +2675,7 @@ pub mod message {
                     frames[usize::from(keep_alive)].clone()
                 }
             };
+            drop(done);
             if let Err(busy) = self.hold_reply(&frame, service) {
                 return self.refuse(busy, service);
             }
@@ -1651,7 +2709,7 @@ pub mod message {
             match request {
                 Request::Json(object) => info!(
                     "received request {} from {}",
-                    pyrepr::repr_of(&serde_json::Value::Object(object.clone())),
+                    pyrepr::repr_cut(object.text(), 1024),
                     self.peer
                 ),
                 Request::Binary {

@@ -148,6 +148,8 @@ pub struct Shared {
     wakers: OnceLock<Vec<Waker>>,
     /// A second descriptor of each loop's listening socket, to stop them all at once.
     listeners: OnceLock<Vec<std::net::TcpListener>>,
+    /// The loops whose `accept` ran out of file descriptors, to wake when one is freed.
+    stalled: StalledLoops,
 }
 
 impl Shared {
@@ -158,6 +160,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             wakers: OnceLock::new(),
             listeners: OnceLock::new(),
+            stalled: StalledLoops::default(),
         }
     }
 
@@ -178,12 +181,50 @@ impl Shared {
         }
     }
 
+    /// Loop `id` ran out of file descriptors while accepting.
+    pub fn note_stalled(&self, id: usize) {
+        let mut loops = self.stalled.lock();
+        if !loops.contains(&id) {
+            loops.push(id);
+        }
+        self.stalled.any.store(true, Ordering::Release);
+    }
+
+    /// A descriptor was freed on loop `by`: wakes every other loop that stalled (`by` re-arms
+    /// its own listener itself).
+    pub fn wake_stalled_loops(&self, by: usize) {
+        if !self.stalled.any.load(Ordering::Acquire) {
+            return;
+        }
+        let loops = {
+            let mut loops = self.stalled.lock();
+            self.stalled.any.store(false, Ordering::Release);
+            std::mem::take(&mut *loops)
+        };
+        for id in loops.into_iter().filter(|&id| id != by) {
+            self.wake(id);
+        }
+    }
+
     /// Asks every loop to shut down.
     fn stop_every_loop(&self) {
         self.stop.store(true, Ordering::Release);
         for id in 0..self.wakers.get().map_or(0, Vec::len) {
             self.wake(id);
         }
+    }
+}
+/// The loops whose `accept` ran out of file descriptors.
+#[derive(Default)]
+struct StalledLoops {
+    /// Whether `loops` holds any: read on every close, without the lock.
+    any: AtomicBool,
+    loops: Mutex<Vec<usize>>,
+}
+
+impl StalledLoops {
+    fn lock(&self) -> MutexGuard<'_, Vec<usize>> {
+        self.loops.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -382,14 +423,15 @@ impl DerefMut for BrakeGuard<'_> {
 }
 
 impl Server {
-    /// Another thread woke this loop: to stop (another loop failed), or to close connections
-    /// that another loop chose to make room.
+    /// Another thread woke this loop: to stop (another loop failed), to close connections
+    /// that another loop chose to make room, or to accept again (a descriptor was freed).
     pub(crate) fn on_wake(&mut self) {
         if self.shared.stop.load(Ordering::Acquire) && self.shutdown_by.is_none() {
             warn!("loop {}: another loop failed: shutting down", self.id);
             self.shut_down();
         }
         self.close_marked();
+        self.rearm_listener();
     }
 
     /// Closes every connection of this loop that was chosen to make room.

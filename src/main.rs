@@ -352,6 +352,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .map_or(max_clients.div_ceil(2), |n| n as usize)
         .min(max_clients);
     raise_open_files_limit(max_clients);
+    return_large_blocks();
 
     let addr = listen_address(&cli.host, cli.port)?;
     let threads = cli.threads.map_or_else(libthread::cores, |n| n as usize);
@@ -653,6 +654,7 @@ impl Server {
                 Err(e) => {
                     error!("accept failed: {e}");
                     self.accept_stalled = true;
+                    self.shared.note_stalled(self.id);
                     return;
                 }
             }
@@ -855,9 +857,16 @@ impl Server {
         self.next_sweep = self.clients.iter().map(|(_, c)| c.message.deadline()).min();
     }
 
-    /// After `accept` ran out of file descriptors, re-arms the listener: a closed connection
-    /// has freed one, and the connections still queued get an event again.
+    /// A connection has closed, freeing a descriptor: every loop whose `accept` ran out of them
+    /// is to try again.
     fn resume_accepting(&mut self) {
+        self.shared.wake_stalled_loops(self.id);
+        self.rearm_listener();
+    }
+
+    /// After `accept` ran out of file descriptors, re-arms the listener, so that the connections
+    /// still queued get an event again.
+    fn rearm_listener(&mut self) {
         if !std::mem::take(&mut self.accept_stalled) {
             return;
         }
@@ -1003,5 +1012,16 @@ impl Guesses {
     fn hold(&self) -> Duration {
         let doublings = self.wrong.saturating_sub(1).min(16);
         BRAKE_FIRST.saturating_mul(1 << doublings).min(BRAKE_MAX)
+    }
+}
+
+/// Keeps glibc from keeping freed blocks over 128 KiB in a thread's arena (its threshold
+/// would otherwise rise with the first one freed), so that memory freed on any loop goes
+/// back to the system.
+fn return_large_blocks() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets a tunable of the allocator; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }

@@ -18,7 +18,10 @@ fn decoded_reply(service: &Service, header: &Header, content: &[u8], keep_alive:
     let mut body = Body::new(header);
     assert_eq!(body.take(content), content.len());
     let request = body.finish(header).expect("a valid request");
-    service.reply(&request, keep_alive).to_vec()
+    service
+        .reply(&request, keep_alive)
+        .expect("a reply within the budget")
+        .to_vec()
 }
 
 #[test]
