@@ -18,14 +18,18 @@ pub(super) enum Obj {
     Str(String),
     Sym(String),
     List(Vec<Obj>),
+    /// An improper list: its elements and the final cdr (`(a b . c)`).
+    Dotted(Vec<Obj>, Box<Obj>),
+    /// `(lambda PARAMS BODY...)`: the parameter names and the body.
+    Lambda(Vec<String>, Vec<Sexp>),
 }
 
 impl Obj {
-    fn truthy(&self) -> bool {
+    pub(super) fn truthy(&self) -> bool {
         !matches!(self, Obj::Nil)
     }
 
-    fn bool(b: bool) -> Obj {
+    pub(super) fn bool(b: bool) -> Obj {
         if b {
             Obj::T
         } else {
@@ -33,7 +37,7 @@ impl Obj {
         }
     }
 
-    fn list(items: Vec<Obj>) -> Obj {
+    pub(super) fn list(items: Vec<Obj>) -> Obj {
         if items.is_empty() {
             Obj::Nil
         } else {
@@ -56,6 +60,21 @@ impl Obj {
                 let inner: Vec<String> = items.iter().map(|i| i.show(quoted)).collect();
                 format!("({})", inner.join(" "))
             }
+            Obj::Dotted(items, tail) => {
+                let inner: Vec<String> = items.iter().map(|i| i.show(quoted)).collect();
+                format!("({} . {})", inner.join(" "), tail.show(quoted))
+            }
+            Obj::Lambda(params, _) => format!("(lambda ({}) …)", params.join(" ")),
+        }
+    }
+
+    /// Whether [`Obj::show`] prints it as Emacs would (a function value is not printed).
+    pub(super) fn printable(&self) -> bool {
+        match self {
+            Obj::Lambda(..) => false,
+            Obj::List(items) => items.iter().all(Obj::printable),
+            Obj::Dotted(items, tail) => items.iter().all(Obj::printable) && tail.printable(),
+            _ => true,
         }
     }
 }
@@ -72,7 +91,9 @@ pub(super) struct Ctx<'a> {
     /// The tags it inherits (file tags, then its ancestors' from the top), without its own.
     pub(super) inherited_tags: Vec<String>,
     /// `let` bindings, innermost last.
-    vars: Vec<(String, Obj)>,
+    pub(super) vars: Vec<(String, Obj)>,
+    /// How deeply function calls nest (bounded, as `max-lisp-eval-depth` bounds Emacs).
+    pub(super) depth: usize,
 }
 
 /// Functions that would run a program, or whose value changes from run to run.
@@ -91,28 +112,53 @@ const IMPURE: &[(&str, &str)] = &[
 ];
 
 /// What the evaluator knows, for messages.
-const KNOWN: &str = "`concat`, `format`, `expand-file-name`, `file-name-*`, \
+const KNOWN: &str = "`concat`, `format`, list, string and number functions (`car`, \
+                     `nth`, `assoc`, `alist-get`, `mapcar`, `mapconcat`, `string-join`, \
+                     `upcase`, `+`, ...), `cl-loop` basics, `expand-file-name`, `file-name-*`, \
                      `substitute-in-file-name`, `string-trim`, `getenv`, `system-name`, \
                      `executable-find`, `file-exists-p`, `file-directory-p`, `org-get-tags`, \
                      `locate-user-emacs-file`, `abbreviate-file-name`, \
                      `if`/`when`/`unless`/`cond`/`and`/`or`/`not`/`let`, `equal`/`string=`/\
                      `eq`/`member`/`string-match-p`/`string-prefix-p`/`string-suffix-p`";
 
-type R = Result<Obj, String>;
+pub(super) type R = Result<Obj, String>;
 
-fn quoted(e: &Sexp) -> Obj {
+/// An error naming `f` when it is impure.
+pub(super) fn refuse_impure(f: &str) -> Result<(), String> {
+    match IMPURE.iter().find(|(n, _)| *n == f) {
+        Some((_, why)) => Err(format!(
+            "`{f}` {why}; Emacs would call it while tangling, this tangler evaluates \
+             only side-effect-free Lisp"
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn quoted(e: &Sexp) -> Obj {
     match e {
         Sexp::Int(n, _) => Obj::Int(*n),
         Sexp::Str(s) => Obj::Str(s.clone()),
         Sexp::Sym(s) if s == "nil" => Obj::Nil,
         Sexp::Sym(s) if s == "t" => Obj::T,
         Sexp::Sym(s) => Obj::Sym(s.clone()),
-        Sexp::List(items) => Obj::list(items.iter().map(quoted).collect()),
+        Sexp::List(items) => match items.as_slice() {
+            [head @ .., Sexp::Sym(dot), tail] if !head.is_empty() && dot == "." => {
+                match quoted(tail) {
+                    Obj::Nil => Obj::List(head.iter().map(quoted).collect()),
+                    Obj::List(more) => Obj::List(head.iter().map(quoted).chain(more).collect()),
+                    Obj::Dotted(more, t) => {
+                        Obj::Dotted(head.iter().map(quoted).chain(more).collect(), t)
+                    }
+                    t => Obj::Dotted(head.iter().map(quoted).collect(), Box::new(t)),
+                }
+            }
+            _ => Obj::list(items.iter().map(quoted).collect()),
+        },
         Sexp::Quote(q) => Obj::List(vec![Obj::Sym("quote".into()), quoted(q)]),
     }
 }
 
-fn string_arg(f: &str, v: &Obj) -> Result<String, String> {
+pub(super) fn string_arg(f: &str, v: &Obj) -> Result<String, String> {
     match v {
         Obj::Str(s) => Ok(s.clone()),
         other => Err(format!(
@@ -193,6 +239,7 @@ impl<'a> Ctx<'a> {
             local_tags: Vec::new(),
             inherited_tags: Vec::new(),
             vars: Vec::new(),
+            depth: 0,
         }
     }
 
@@ -215,7 +262,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn variable(&self, name: &str) -> R {
+    pub(super) fn variable(&self, name: &str) -> R {
         if let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) {
             return Ok(v.clone());
         }
@@ -388,17 +435,25 @@ impl<'a> Ctx<'a> {
                 self.vars.truncate(depth);
                 return v;
             }
-            _ => {}
+            _ => {
+                if let Some(r) = self.special_more(f, args) {
+                    return r;
+                }
+            }
         }
-        if let Some((_, why)) = IMPURE.iter().find(|(n, _)| *n == f) {
-            return Err(format!(
-                "`{f}` {why}; Emacs would call it while tangling, this tangler evaluates \
-                 only side-effect-free Lisp"
-            ));
-        }
+        refuse_impure(f)?;
         let mut v = Vec::with_capacity(args.len());
         for a in args {
             v.push(self.eval(a)?);
+        }
+        self.call_values(f, v)
+    }
+
+    /// Calls function `f` with the evaluated arguments `v`.
+    pub(super) fn call_values(&mut self, f: &str, v: Vec<Obj>) -> R {
+        refuse_impure(f)?;
+        if let Some(r) = self.builtin_more(f, &v) {
+            return r;
         }
         let arity = |min: usize, max: usize| -> Result<(), String> {
             if v.len() < min || v.len() > max {
@@ -430,40 +485,7 @@ impl<'a> Ctx<'a> {
                 }
                 Obj::Str(s)
             }
-            "format" => {
-                let Some((fmt, rest)) = v.split_first() else {
-                    return Err("`format` needs a format string".into());
-                };
-                let fmt = string_arg(f, fmt)?;
-                let mut out = String::new();
-                let mut rest = rest.iter();
-                let mut chars = fmt.chars();
-                while let Some(c) = chars.next() {
-                    if c != '%' {
-                        out.push(c);
-                        continue;
-                    }
-                    match chars.next() {
-                        Some('%') => out.push('%'),
-                        Some(k @ ('s' | 'S' | 'd')) => {
-                            let a = rest
-                                .next()
-                                .ok_or("`format` has fewer arguments than `%` sequences")?;
-                            match (k, a) {
-                                ('d', Obj::Int(n)) => out.push_str(&n.to_string()),
-                                ('d', _) => return Err("`format` `%d` needs a number".into()),
-                                _ => out.push_str(&a.show(k == 'S')),
-                            }
-                        }
-                        _ => {
-                            return Err(
-                                "`format` is evaluated only with `%s`, `%S`, `%d` and `%%`".into()
-                            )
-                        }
-                    }
-                }
-                Obj::Str(out)
-            }
+            "format" => super::elisp::format(&v)?,
             "expand-file-name" => {
                 arity(1, 2)?;
                 let name = string_arg(f, &v[0])?;
@@ -652,7 +674,7 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn progn(&mut self, body: &[Sexp]) -> R {
+    pub(super) fn progn(&mut self, body: &[Sexp]) -> R {
         let mut v = Obj::Nil;
         for e in body {
             v = self.eval(e)?;

@@ -443,37 +443,7 @@ impl Tangler<'_> {
     /// Evaluates a Lisp header value with [`eval`](super::eval), at the block being tangled.
     fn eval_lisp_value(&self, raw: &str) -> Result<Val, String> {
         let (form, _) = read_sexp(raw).map_err(|_| "it cannot be read".to_string())?;
-        let dir = self
-            .env
-            .cwd
-            .join(self.path.parent().unwrap_or(Path::new("")));
-        let dir = crate::paths::normalize(&dir).to_string_lossy().into_owned();
-        let file = self.env.cwd.join(self.path);
-        let file = crate::paths::normalize(&file)
-            .to_string_lossy()
-            .into_owned();
-        let mut ctx =
-            super::eval::Ctx::new(self.env, format!("{}/", dir.trim_end_matches('/')), file);
-        if let Some(h) = self.eval_block.and_then(|b| self.blocks[b].heading) {
-            ctx.local_tags = self.headings[h].tags.clone();
-            let mut inherited = self.file_tags.clone();
-            let mut chain = Vec::new();
-            let mut p = self.headings[h].parent;
-            while let Some(k) = p {
-                chain.push(k);
-                p = self.headings[k].parent;
-            }
-            for k in chain.into_iter().rev() {
-                for t in &self.headings[k].tags {
-                    if !inherited.contains(t) {
-                        inherited.push(t.clone());
-                    }
-                }
-            }
-            ctx.inherited_tags = inherited;
-        } else {
-            ctx.inherited_tags = self.file_tags.clone();
-        }
+        let mut ctx = self.lisp_ctx(self.eval_block);
         match ctx.eval(&form)? {
             super::eval::Obj::Nil => Ok(Val::Nil),
             super::eval::Obj::Str(s) => Ok(Val::Str(s)),

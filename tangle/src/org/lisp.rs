@@ -107,6 +107,7 @@ pub(super) fn read_lisp_int(s: &str) -> Option<(i64, bool)> {
 }
 
 /// A Lisp expression, as far as we read them.
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum Sexp {
     Int(i64, bool),
     Str(String),
@@ -149,6 +150,8 @@ pub(super) fn read_sexp(s: &str) -> Result<(Sexp, &str), ReadError> {
     enum Open {
         List(Vec<Sexp>),
         Quote,
+        /// `#'`: `(function X)`.
+        Function,
     }
     let mut open: Vec<Open> = Vec::new();
     let mut rest = s;
@@ -167,6 +170,34 @@ pub(super) fn read_sexp(s: &str) -> Result<(Sexp, &str), ReadError> {
                 });
                 rest = &rest[1..];
                 continue;
+            }
+            '#' if rest.starts_with("#'") => {
+                if open.len() >= MAX_LISP_DEPTH {
+                    return Err(ReadError::TooDeep);
+                }
+                open.push(Open::Function);
+                rest = &rest[2..];
+                continue;
+            }
+            '?' => {
+                // A character: `?a`, or `?\\n`-style escapes as in strings.
+                let body = &rest[1..];
+                let (c, used) = match body.chars().next() {
+                    Some('\\') => {
+                        let e = body[1..].chars().next().ok_or(ReadError::EndOfInput)?;
+                        if !"ntrfeabvsd\\\"'() ".contains(e) {
+                            return Err(ReadError::Unsupported);
+                        }
+                        let (v, _) = read_lisp_string(&format!("\"\\{e}\""))
+                            .ok_or(ReadError::Unsupported)?;
+                        let c = v.chars().next().unwrap_or(e);
+                        (c, 1 + e.len_utf8())
+                    }
+                    Some(c) if !c.is_whitespace() && !"()\"';".contains(c) => (c, c.len_utf8()),
+                    _ => return Err(ReadError::Unsupported),
+                };
+                rest = &body[used..];
+                Sexp::Int(c as i64, false)
             }
             ')' => match open.pop() {
                 Some(Open::List(items)) => {
@@ -200,6 +231,10 @@ pub(super) fn read_sexp(s: &str) -> Result<(Sexp, &str), ReadError> {
                 Some(Open::Quote) => {
                     open.pop();
                     item = Sexp::Quote(Box::new(item));
+                }
+                Some(Open::Function) => {
+                    open.pop();
+                    item = Sexp::List(vec![Sexp::Sym("function".into()), item]);
                 }
                 Some(Open::List(items)) => {
                     items.push(item);

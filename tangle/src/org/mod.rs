@@ -48,6 +48,14 @@
 //! * `#+setupfile:` of local files: their `#+property:`, `#+filetags:` and nested
 //!   `#+setupfile:` keywords, read where the keyword stands (a missing file is ignored with a
 //!   warning, as Org ignores it); `#+include:` is expanded only on export, so it is ignored;
+//! * calls (`call`): `<<name(args)>>` evaluates the block named `name` as
+//!   `org-babel-ref-resolve` does: the arguments bound over its `:var` defaults (literal
+//!   values, Lisp, named tables with `:hlines` / `:colnames` / `:rownames` as Org applies
+//!   them, plain lists, example blocks and other blocks' results), an emacs-lisp body run by
+//!   the side-effect-free evaluator (`eval`, `elisp`), the result inserted as a string or
+//!   printed with `%S` (`:results scalar`/`verbatim`/`raw` as Org formats them); anything
+//!   else (another language, impure or unknown Lisp, `:cache`, `:dir`, `:results output`) is
+//!   an error at the reference that names it;
 //! * coderefs: with `-r`, labels (`(ref:x)` or the `-l "fmt"` format) and the white space
 //!   before them are removed from the tangled code.
 //!
@@ -55,8 +63,8 @@
 //! unterminated blocks (Emacs silently ignores them and the blocks they swallow), reference
 //! cycles (Emacs recurses until `max-lisp-eval-depth`), `:comments noweb`, `:comments` in a
 //! file without comment syntax (Emacs asks on standard input) or for languages not in the
-//! table, `:var`, references that Emacs would
-//! evaluate (`<<name(args)>>`) or resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
+//! table, `:var` on a tangled block, calls that cannot be evaluated as Emacs would (see
+//! below), references that resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
 //! `#+setupfile:` URLs, Lisp that runs programs or that the evaluator does not know, C++/D blocks,
 //! carriage returns at line ends (a carriage return inside a line is text, as in Emacs).
 //!
@@ -80,6 +88,8 @@
 //! [`crate::mapped::MappedText`].
 
 mod body;
+mod call;
+mod elisp;
 mod env;
 mod eval;
 mod header;
@@ -226,6 +236,13 @@ struct Tangler<'a> {
     file_tags: Vec<String>,
     /// The block whose parameters are being evaluated (for `org-get-tags`).
     eval_block: Option<usize>,
+    /// Call references evaluated so far (`<<name(args)>>`): the id -> index in `groups` of
+    /// the unit holding its result (units past the blocks, in `bodies`).
+    call_groups: HashMap<String, usize>,
+    /// The ids of those units, in order (unit `blocks.len() + k` is `call_ids[k]`).
+    call_ids: Vec<String>,
+    /// Call references met by the expander and not evaluated yet: id, line, column.
+    pending_calls: Vec<(String, usize, usize)>,
 }
 
 impl<'a> Tangler<'a> {
@@ -251,6 +268,9 @@ impl<'a> Tangler<'a> {
             light_params: Vec::new(),
             file_tags: Vec::new(),
             eval_block: None,
+            call_groups: HashMap::new(),
+            call_ids: Vec::new(),
+            pending_calls: Vec::new(),
         }
     }
 
@@ -492,8 +512,8 @@ mod tests {
         let m = msg("#+begin_src python :tangle a.py :noweb yes\n<<f(x=1)>>\n#+end_src\n");
         assert!(
             m.contains(
-                "doc.org:2:1: error: `<<f(x=1)>>` calls a code block: Emacs would execute code \
-                 blocks to tangle this, which this tangler never does"
+                "doc.org:2:1: error: cannot evaluate `<<f(x=1)>>`: no code block, table or \
+                 list is named `f`"
             ),
             "{m}"
         );
@@ -527,6 +547,44 @@ mod tests {
         );
         let t = tangle("#+begin_src python :tangle (concat \"a\" \"b\")\nx\n#+end_src\n").unwrap();
         assert_eq!(file(&t, "ab").content, b"x\n");
+    }
+
+    #[test]
+    fn calls_are_evaluated_or_refused_at_the_reference() {
+        let doc = "#+name: t\n| a | 1 |\n| b | 2 |\n\n\
+                   #+name: get\n#+begin_src emacs-lisp :var k=\"a\" tbl=t\n\
+                   (format \"%s=%d\" k (cadr (assoc k tbl)))\n#+end_src\n\
+                   #+begin_src sh :tangle a.sh :noweb yes\n  x <<get(k=\"b\")>>\n#+end_src\n";
+        let t = tangle(doc).unwrap();
+        assert_eq!(file(&t, "a.sh").content, b"x b=2\n");
+        let o = file(&t, "a.sh");
+        assert_eq!(
+            o.map.fragments,
+            vec!["<<get(k=\"b\")>>".to_string(), "doc.org:9".to_string()]
+        );
+        let msg = |doc: &str| tangle(doc).unwrap_err().to_string();
+        let m = msg(
+            "#+name: f\n#+begin_src emacs-lisp\n(shell-command-to-string \"ls\")\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n",
+        );
+        assert!(
+            m.starts_with(
+                "doc.org:6:3: error: cannot evaluate `<<f()>>`: in `f`: `shell-command-to-string` \
+                 runs a shell command"
+            ),
+            "{m}"
+        );
+        let m = msg("#+name: f\n#+begin_src emacs-lisp\n(frob 1)\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\n<<f()>>\n#+end_src\n");
+        assert!(
+            m.contains("`frob` is not a function this tangler evaluates"),
+            "{m}"
+        );
+        let m = msg("#+name: f\n#+begin_src emacs-lisp :var x=1\nx\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\n<<f(1, 2)>>\n#+end_src\n");
+        assert!(m.contains("the argument `2` has no variable of `f`"), "{m}");
+        let m = msg("#+begin_src sh :tangle a.sh :noweb yes\n<<a>> <<g()>>\n#+end_src\n");
+        assert!(m.contains("one call spanning several references"), "{m}");
     }
 
     #[test]
