@@ -92,14 +92,19 @@ fn alist_items(f: &str, v: &Obj) -> Result<Vec<Obj>, String> {
 /// `eq` as far as we can tell it: strings and lists are never `eq` (we do not track
 /// object identity), so an `eq` test on them is refused.
 fn eq(f: &str, a: &Obj, b: &Obj) -> Result<bool, String> {
+    let heap = |o: &Obj| match o {
+        Obj::Str(_) => 1,
+        Obj::List(_) | Obj::Dotted(..) => 2,
+        Obj::Lambda(..) => 3,
+        _ => 0,
+    };
     match (a, b) {
-        (Obj::Str(_) | Obj::List(_) | Obj::Dotted(..), _)
-        | (_, Obj::Str(_) | Obj::List(_) | Obj::Dotted(..)) => Err(format!(
+        _ if heap(a) == 0 || heap(b) == 0 || heap(a) != heap(b) => Ok(a == b),
+        _ => Err(format!(
             "`{f}` compares `{}` with `eq`, which depends on object identity; pass `equal` \
              (or use `assoc`) to compare strings or lists",
             a.show(true)
         )),
-        _ => Ok(a == b),
     }
 }
 
