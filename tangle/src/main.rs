@@ -27,6 +27,9 @@ struct Cli {
     /// Print nothing but errors.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Run the shell blocks that org noweb references call (`<<name(args)>>`), as Emacs would.
+    #[arg(long, global = true)]
+    eval: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    tangle::org::allow_running_blocks(cli.eval);
     let cwd = std::env::current_dir()?;
     match cli.command {
         Some(Command::Locate { place }) => locate(&cwd, &place),

@@ -120,9 +120,11 @@ fn run_emacs(dir: &Path, name: &str) -> String {
 /// Writes our outputs like the real writer would.
 fn write_ours(dir: &Path, name: &str, text: &str) -> Result<(), String> {
     let doc_dir = dir.join("work/doc");
+    // Documents named `eval_*` call shell blocks: run as with `tangle --eval`.
     let env = tangle::org::OrgEnv::from_process()
         .with_home(&dir.join("home"))
-        .with_cwd(&doc_dir);
+        .with_cwd(&doc_dir)
+        .with_run_blocks(name.starts_with("eval_"));
     let t = tangle::org::tangle_org_in(Path::new(name), text, &env).map_err(|e| e.to_string())?;
     // Like the real writer, every target is checked before anything is written.
     for o in &t.outputs {

@@ -578,11 +578,19 @@ impl Tangler<'_> {
                 }
             }
         }
-        if !lang_is_elisp(&lang) {
-            return Err(format!(
-                "`{block_name}` is a `{lang}` block; this tangler runs only emacs-lisp blocks \
-                 (by its own side-effect-free evaluator)"
-            ));
+        let shell = matches!(lang.as_str(), "sh" | "bash");
+        if !(lang_is_elisp(&lang) || shell && self.env.run_blocks) {
+            return Err(if shell {
+                format!(
+                    "`{block_name}` is a `{lang}` block, which Emacs would run: run it with \
+                     `tangle --eval` (this tangler runs shell blocks only when asked)"
+                )
+            } else {
+                format!(
+                    "`{block_name}` is a `{lang}` block; this tangler evaluates emacs-lisp \
+                     blocks, and runs `sh` and `bash` blocks with `--eval`"
+                )
+            });
         }
         // org-babel-merge-params of the block's own parameters.
         let mut vars: Vec<(String, VarVal)> = Vec::new();
@@ -699,7 +707,7 @@ impl Tangler<'_> {
         for w in [
             "output", "code", "pp", "file", "html", "latex", "link", "graphics",
         ] {
-            if has(w) {
+            if has(w) && !(shell && w == "output") {
                 return Err(format!(
                     "`{block_name}` has `:results {w}`, which this tangler does not evaluate"
                 ));
@@ -707,6 +715,44 @@ impl Tangler<'_> {
         }
         // The body, expanded as for evaluation.
         let body = self.eval_body(b, depth)?;
+        if shell {
+            let vars: Vec<(String, Obj)> = vars
+                .into_iter()
+                .map(|(n, v)| match v {
+                    VarVal::Read(v) => (n, v),
+                    VarVal::Raw(_) => unreachable!("every variable is read"),
+                })
+                .collect();
+            let prologue = raw(":prologue");
+            let epilogue = raw(":epilogue");
+            for key in [":stdin", ":cmdline", ":shebang", ":separator"] {
+                if raw(key).is_some() {
+                    return Err(format!(
+                        "`{block_name}` has `{key}`, which this tangler does not run blocks with"
+                    ));
+                }
+            }
+            let scalar = ["output", "raw", "org", "drawer", "scalar", "verbatim"]
+                .iter()
+                .any(|w| has(w))
+                && !has("value");
+            if !scalar {
+                return Err(format!(
+                    "`{block_name}`'s output would be read as an Org table (its `:results` are \
+                     `{}`); this tangler runs shell blocks for `:results output` only",
+                    results.join(" ")
+                ));
+            }
+            let read = |v: Option<String>| v.map(|s| read_val(Some(&s), true).0);
+            let text = |v: Option<Val>| match v {
+                Some(Val::Str(s)) => Ok(Some(s)),
+                None | Some(Val::Nil) => Ok(None),
+                _ => Err("a `:prologue` or `:epilogue` that is not a string".to_string()),
+            };
+            let (prologue, epilogue) = (text(read(prologue))?, text(read(epilogue))?);
+            let out = self.run_shell(&lang, &block_name, &vars, prologue, &body, epilogue)?;
+            return Ok(Obj::Str(out));
+        }
         let mut forms = Vec::new();
         let mut rest = body.as_str();
         loop {
@@ -851,6 +897,84 @@ impl Tangler<'_> {
             out.push_str(&self.expand_text(cb, depth)?);
         }
         Ok(out)
+    }
+}
+
+impl Tangler<'_> {
+    /// Runs a shell block as `org-babel-execute:sh` does without a session: the variables
+    /// assigned (`name='value'`), the prologue, body and epilogue joined by new lines and
+    /// trimmed, given to the shell on standard input, in the org file's folder. Returns its
+    /// standard output.
+    fn run_shell(
+        &self,
+        lang: &str,
+        block_name: &str,
+        vars: &[(String, Obj)],
+        prologue: Option<String>,
+        body: &str,
+        epilogue: Option<String>,
+    ) -> Result<String, String> {
+        use std::io::Write;
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(prologue);
+        for (n, v) in vars {
+            let value = match v {
+                Obj::Str(s) => s.clone(),
+                Obj::Int(_) | Obj::Sym(_) | Obj::T | Obj::Nil => v.show(true),
+                Obj::List(items)
+                    if lang == "sh"
+                        && !items.iter().any(|i| {
+                            matches!(i, Obj::List(_) | Obj::Dotted(..))
+                                || *i == Obj::Sym("hline".into())
+                        }) =>
+                {
+                    let shown: Result<Vec<String>, String> = items
+                        .iter()
+                        .map(|i| match i {
+                            Obj::Str(s) => Ok(s.clone()),
+                            other => printed(other),
+                        })
+                        .collect();
+                    shown?.join("\n")
+                }
+                _ => {
+                    return Err(format!(
+                        "`{block_name}`'s variable `{n}` is a table or a list, which this \
+                         tangler does not pass to a `{lang}` block"
+                    ))
+                }
+            };
+            parts.push(format!("{n}='{}'", value.replace('\'', "'\"'\"'")));
+        }
+        parts.push(body.to_string());
+        parts.extend(epilogue);
+        let script = org_trim_str(&parts.join("\n")).to_string();
+        let dir = self
+            .env
+            .cwd
+            .join(self.path.parent().unwrap_or(Path::new("")));
+        let mut child = std::process::Command::new(lang)
+            .current_dir(&dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run `{lang}` for `{block_name}`: {e}"))?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("running `{lang}` for `{block_name}`: {e}"))?;
+        let _ = writer.join();
+        if !out.status.success() {
+            return Err(format!(
+                "`{block_name}` fails ({}): {}; Emacs would insert `nil`",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        String::from_utf8(out.stdout)
+            .map_err(|_| format!("`{block_name}` writes bytes that are not UTF-8"))
     }
 }
 

@@ -108,7 +108,7 @@ use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::{Origin, Output, SourceMap};
 
 use body::*;
-pub use env::OrgEnv;
+pub use env::{allow_running_blocks, OrgEnv};
 use header::*;
 use link::*;
 use lisp::*;
@@ -583,6 +583,25 @@ mod tests {
         let m = msg("#+name: f\n#+begin_src emacs-lisp :var x=1\nx\n\
                      #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\n<<f(1, 2)>>\n#+end_src\n");
         assert!(m.contains("the argument `2` has no variable of `f`"), "{m}");
+        let shell = "#+name: f\n#+begin_src sh :results output :var x=\"it's\"\necho \"$x\"\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n";
+        let m = msg(shell);
+        assert!(
+            m.starts_with(
+                "doc.org:6:3: error: cannot evaluate `<<f()>>`: `f` is a `sh` block, which Emacs \
+                 would run: run it with `tangle --eval`"
+            ),
+            "{m}"
+        );
+        let env = OrgEnv::from_process().with_run_blocks(true);
+        let t = tangle_org_in(Path::new("doc.org"), shell, &env).unwrap();
+        assert_eq!(file(&t, "a.sh").content, b"x it's\nx\n");
+        let m = msg("#+name: f\n#+begin_src python\n1\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n");
+        assert!(
+            m.contains("`f` is a `python` block; this tangler evaluates"),
+            "{m}"
+        );
         let m = msg("#+begin_src sh :tangle a.sh :noweb yes\n<<a>> <<g()>>\n#+end_src\n");
         assert!(m.contains("one call spanning several references"), "{m}");
     }
