@@ -91,8 +91,7 @@ pub fn check_org(data: &[u8]) {
             }
             // In-line `:noweb-sep` text is made text without an origin (see `Blanks`), and so
             // is a called block's result (`<<name(args)>>`), mapped to the reference.
-            let mode = if text.to_ascii_lowercase().contains(":noweb-sep") || text.contains(")>>")
-            {
+            let mode = if text.to_ascii_lowercase().contains(":noweb-sep") || text.contains(")>>") {
                 Blanks::Separated
             } else {
                 Blanks::Made

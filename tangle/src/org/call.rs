@@ -11,7 +11,7 @@ use super::eval::{Ctx, Obj};
 use super::*;
 
 /// How deeply calls may nest (a call whose block calls another, ...).
-const MAX_CALL_DEPTH: usize = 40;
+const MAX_CALL_DEPTH: usize = 24;
 
 /// Org's exclusive groups of `:results` values (`org-babel-common-header-args-w-values`).
 const RESULT_GROUPS: [&[&str]; 4] = [

@@ -10,7 +10,7 @@ use super::lisp::Sexp;
 
 /// How deeply function calls and loops may nest before we give up (Emacs: its
 /// `max-lisp-eval-depth` of 800).
-const MAX_DEPTH: usize = 400;
+const MAX_DEPTH: usize = 200;
 
 /// How many iterations a loop may run.
 const MAX_ITERATIONS: usize = 1_000_000;
@@ -667,13 +667,17 @@ impl Ctx<'_> {
                     };
                     values.push(v);
                 }
-                let mut slot = vars_at;
                 for ((var, _), v) in iters.iter().zip(values) {
                     let mut bound = Vec::new();
                     destructure(var, v, &mut bound)?;
-                    for (_, val) in bound {
-                        self.vars[slot].1 = val;
-                        slot += 1;
+                    for (name, val) in bound {
+                        if let Some(slot) = self.vars[vars_at..]
+                            .iter_mut()
+                            .rev()
+                            .find(|(n, _)| *n == name)
+                        {
+                            slot.1 = val;
+                        }
                     }
                 }
                 for (cond, kind, exprs) in &actions {

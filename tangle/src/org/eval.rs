@@ -94,6 +94,8 @@ pub(super) struct Ctx<'a> {
     pub(super) vars: Vec<(String, Obj)>,
     /// How deeply function calls nest (bounded, as `max-lisp-eval-depth` bounds Emacs).
     pub(super) depth: usize,
+    /// How deeply the forms being evaluated nest.
+    nesting: usize,
 }
 
 /// Functions that would run a program, or whose value changes from run to run.
@@ -122,6 +124,10 @@ const KNOWN: &str = "`concat`, `format`, list, string and number functions (`car
                      `eq`/`member`/`string-match-p`/`string-prefix-p`/`string-suffix-p`";
 
 pub(super) type R = Result<Obj, String>;
+
+/// How deeply forms may nest when evaluated: within Emacs' own `max-lisp-eval-depth` (800),
+/// which counts every form and function call on the way, and within a thread's stack.
+const MAX_NESTING: usize = 200;
 
 /// An error naming `f` when it is impure.
 pub(super) fn refuse_impure(f: &str) -> Result<(), String> {
@@ -240,6 +246,7 @@ impl<'a> Ctx<'a> {
             inherited_tags: Vec::new(),
             vars: Vec::new(),
             depth: 0,
+            nesting: 0,
         }
     }
 
@@ -329,7 +336,16 @@ impl<'a> Ctx<'a> {
                 let Some((Sexp::Sym(f), args)) = items.split_first() else {
                     return Err(format!("`{}` is not a function call", quoted(e).show(true)));
                 };
-                self.call(f, args)
+                if self.nesting >= MAX_NESTING {
+                    return Err(format!(
+                        "forms nest more than {MAX_NESTING} deep (Emacs stops at \
+                         `max-lisp-eval-depth`, 800, counting more than forms)"
+                    ));
+                }
+                self.nesting += 1;
+                let r = self.call(f, args);
+                self.nesting -= 1;
+                r
             }
         }
     }

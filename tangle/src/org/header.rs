@@ -443,8 +443,8 @@ impl Tangler<'_> {
     /// Evaluates a Lisp header value with [`eval`](super::eval), at the block being tangled.
     fn eval_lisp_value(&self, raw: &str) -> Result<Val, String> {
         let (form, _) = read_sexp(raw).map_err(|_| "it cannot be read".to_string())?;
-        let mut ctx = self.lisp_ctx(self.eval_block);
-        match ctx.eval(&form)? {
+        let value = on_big_stack(|| self.lisp_ctx(self.eval_block).eval(&form))?;
+        match value {
             super::eval::Obj::Nil => Ok(Val::Nil),
             super::eval::Obj::Str(s) => Ok(Val::Str(s)),
             super::eval::Obj::Int(n) => Ok(Val::Int(n)),

@@ -151,6 +151,22 @@ pub fn tangle_org_in(path: &Path, text: &str, env: &OrgEnv) -> Result<OrgTangle,
     }
 }
 
+/// The stack of the thread that evaluates Lisp (reserved, and used only as deep Lisp needs).
+const LISP_STACK: usize = 256 << 20;
+
+/// Runs `f` on a thread with a stack deep enough for the evaluator's limits (Lisp nests
+/// deeply on the stack), or gives why the thread could not start.
+fn on_big_stack<T: Send>(f: impl FnOnce() -> Result<T, String> + Send) -> Result<T, String> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(LISP_STACK)
+            .spawn_scoped(s, f)
+            .map_err(|e| format!("cannot start the evaluation: {e}"))?
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
 fn is_blank_char(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
@@ -604,6 +620,30 @@ mod tests {
         );
         let m = msg("#+begin_src sh :tangle a.sh :noweb yes\n<<a>> <<g()>>\n#+end_src\n");
         assert!(m.contains("one call spanning several references"), "{m}");
+    }
+
+    #[test]
+    fn deep_or_endless_lisp_is_refused_without_overflowing() {
+        let omega = "(funcall (lambda (f) (funcall f f)) (lambda (f) (funcall f f)))";
+        let m = tangle(&format!("#+begin_src sh :tangle {omega}\nx\n#+end_src\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("forms nest more than 200 deep"), "{m}");
+        let deep = format!("{}1{}", "(list ".repeat(900), ")".repeat(900));
+        let doc = format!(
+            "#+name: f\n#+begin_src emacs-lisp\n{deep}\n#+end_src\n\
+             #+name: g\n#+begin_src emacs-lisp :noweb yes\n(list <<g()>>)\n#+end_src\n\
+             #+begin_src sh :tangle a.sh :noweb yes\n<<f()>>\n<<g()>>\n#+end_src\n"
+        );
+        let m = tangle(&doc).unwrap_err().to_string();
+        assert!(
+            m.contains("doc.org:10:1: error: cannot evaluate `<<f()>>`: in `f`: forms nest"),
+            "{m}"
+        );
+        assert!(
+            m.contains("doc.org:11:1: error: cannot evaluate `<<g()>>`: references nest"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -324,7 +324,7 @@ impl Tangler<'_> {
             if self.call_groups.contains_key(&id) {
                 continue;
             }
-            match self.call_text(&id, 0) {
+            match on_big_stack(|| self.call_text(&id, 0)) {
                 Ok(text) => {
                     let lines = text
                         .split(['\n', '\r'])
