@@ -220,16 +220,30 @@ fn bullet(t: &str, indented: bool) -> Option<usize> {
     }
 }
 
+/// `org-babel--string-to-number` for a float: no blank inside, only `[0-9e.+ -]`, and
+/// the Lisp reader reads a float.
+fn string_to_float(s: &str) -> Option<f64> {
+    let t = s.trim_matches(is_blank_char);
+    if t.chars().any(char::is_whitespace)
+        || !s.chars().all(|c| c.is_ascii_digit() || "e.+ -".contains(c))
+    {
+        return None;
+    }
+    read_lisp_float(t)
+}
+
 /// `org-babel-read` with `inhibit-lisp-eval` of a table cell or list item.
 fn read_cell(cell: &str) -> Result<Obj, String> {
     match read_val(Some(cell), true).0 {
         Val::Int(n) => Ok(Obj::Int(n)),
         Val::Str(s) => Ok(Obj::Str(s)),
         Val::Nil => Ok(Obj::Nil),
-        _ => Err(format!(
-            "the value `{cell}` is a float or an unterminated string, which this tangler does \
-             not read"
-        )),
+        _ => match string_to_float(cell) {
+            Some(x) => Ok(Obj::Float(x)),
+            None => Err(format!(
+                "the value `{cell}` is an unterminated string, which Emacs fails to read"
+            )),
+        },
     }
 }
 
@@ -526,10 +540,13 @@ impl Tangler<'_> {
             Val::Int(n) => Ok(Obj::Int(n)),
             Val::Str(s) if value.starts_with('"') => Ok(Obj::Str(s)),
             Val::Str(s) => self.ref_resolve(&s, depth + 1),
-            _ => Err(format!(
-                "the `:var` value `{value}` is a float or an unterminated string, which this \
-                 tangler does not read"
-            )),
+            _ => match string_to_float(value) {
+                Some(x) => Ok(Obj::Float(x)),
+                None => Err(format!(
+                    "the `:var` value `{value}` is an unterminated string, which Emacs fails to \
+                     read"
+                )),
+            },
         }
     }
 

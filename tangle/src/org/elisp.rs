@@ -39,6 +39,18 @@ fn int_arg(f: &str, v: &Obj) -> Result<i64, String> {
     match v {
         Obj::Int(n) => Ok(*n),
         other => Err(format!(
+            "`{f}` gets `{}` where this tangler expects an integer",
+            other.show(true)
+        )),
+    }
+}
+
+/// A number as a float (an integer converted).
+fn float_arg(f: &str, v: &Obj) -> Result<f64, String> {
+    match v {
+        Obj::Int(n) => Ok(*n as f64),
+        Obj::Float(x) => Ok(*x),
+        other => Err(format!(
             "`{f}` gets `{}` where Emacs expects a number (wrong-type-argument)",
             other.show(true)
         )),
@@ -96,6 +108,7 @@ fn eq(f: &str, a: &Obj, b: &Obj) -> Result<bool, String> {
         Obj::Str(_) => 1,
         Obj::List(_) | Obj::Dotted(..) => 2,
         Obj::Lambda(..) => 3,
+        Obj::Float(_) => 4,
         _ => 0,
     };
     match (a, b) {
@@ -145,9 +158,35 @@ fn format_one(spec: &str, conv: char, arg: &Obj) -> Result<String, String> {
             }
             (t, false)
         }
+        'f' => {
+            let x = match arg {
+                Obj::Int(n) => *n as f64,
+                Obj::Float(x) => *x,
+                _ => {
+                    return Err(format!(
+                        "`format` `%f` gets `{}` where Emacs expects a number",
+                        arg.show(true)
+                    ))
+                }
+            };
+            if !x.is_finite() {
+                return Err("`format` `%f` of an infinity or a NaN is not evaluated".into());
+            }
+            let t = format!("{x:.*}", precision.unwrap_or(6));
+            let t = if x >= 0.0 && plus {
+                format!("+{t}")
+            } else if x >= 0.0 && space {
+                format!(" {t}")
+            } else {
+                t
+            };
+            (t, true)
+        }
         'd' | 'x' | 'X' | 'o' | 'c' => {
             let n = match arg {
                 Obj::Int(n) => *n,
+                // `%d` of a float truncates it.
+                Obj::Float(x) if conv == 'd' && x.abs() < 9.0e15 => x.trunc() as i64,
                 _ => {
                     return Err(format!(
                         "`format` `%{conv}` gets `{}` where Emacs expects a number",
@@ -186,8 +225,8 @@ fn format_one(spec: &str, conv: char, arg: &Obj) -> Result<String, String> {
         }
         _ => {
             return Err(format!(
-                "`format` is evaluated only with `%s`, `%S`, `%d`, `%x`, `%X`, `%o`, `%c` and \
-                 `%%`, not `%{conv}`"
+                "`format` is evaluated only with `%s`, `%S`, `%d`, `%f`, `%x`, `%X`, `%o`, `%c` \
+                 and `%%`, not `%{conv}`"
             ))
         }
     };
@@ -1053,7 +1092,8 @@ impl Ctx<'_> {
                 }
                 "number-to-string" => {
                     arity(1, 1)?;
-                    Obj::Str(int_arg(f, &v[0])?.to_string())
+                    float_arg(f, &v[0])?;
+                    Obj::Str(v[0].show(false))
                 }
                 "string-to-number" => {
                     arity(1, 1)?;
@@ -1214,6 +1254,7 @@ impl Ctx<'_> {
                 "stringp" => Obj::bool(matches!(v.first(), Some(Obj::Str(_)))),
                 "numberp" | "integerp" | "natnump" => Obj::bool(match v.first() {
                     Some(Obj::Int(n)) => f != "natnump" || *n >= 0,
+                    Some(Obj::Float(_)) => f == "numberp",
                     _ => false,
                 }),
                 "listp" => Obj::bool(matches!(
@@ -1225,7 +1266,32 @@ impl Ctx<'_> {
                 "symbolp" => Obj::bool(matches!(v.first(), Some(Obj::Nil | Obj::T | Obj::Sym(_)))),
                 "zerop" => {
                     arity(1, 1)?;
-                    Obj::bool(int_arg(f, &v[0])? == 0)
+                    Obj::bool(float_arg(f, &v[0])? == 0.0)
+                }
+                "floatp" => Obj::bool(matches!(v.first(), Some(Obj::Float(_)))),
+                "float" => {
+                    arity(1, 1)?;
+                    Obj::Float(float_arg(f, &v[0])?)
+                }
+                "truncate" | "floor" | "round" | "ceiling" => {
+                    arity(1, 1)?;
+                    match &v[0] {
+                        Obj::Int(n) => Obj::Int(*n),
+                        other => {
+                            let x = float_arg(f, other)?;
+                            let r = match f {
+                                "truncate" => x.trunc(),
+                                "floor" => x.floor(),
+                                "ceiling" => x.ceil(),
+                                // Emacs rounds halves to even.
+                                _ => x.round_ties_even(),
+                            };
+                            if r.is_nan() || r.abs() >= 9.0e15 {
+                                return Err(format!("`{f}` of {x} is out of range here"));
+                            }
+                            Obj::Int(r as i64)
+                        }
+                    }
                 }
                 "+" | "*" | "-" | "/" | "%" | "mod" | "max" | "min" | "1+" | "1-" => {
                     self.arith(f, v)?
@@ -1234,7 +1300,24 @@ impl Ctx<'_> {
                     if v.is_empty() {
                         return Err(format!("`{f}` needs arguments"));
                     }
-                    let ns: Vec<i64> = v.iter().map(|x| int_arg(f, x)).collect::<Result<_, _>>()?;
+                    let ints: Result<Vec<i64>, String> = v.iter().map(|x| int_arg(f, x)).collect();
+                    if let Err(e) = ints {
+                        // Floats compare as floats (exact for the integers we meet).
+                        let xs: Vec<f64> = v
+                            .iter()
+                            .map(|x| float_arg(f, x))
+                            .collect::<Result<_, _>>()
+                            .map_err(|_| e)?;
+                        return Ok(Obj::bool(xs.windows(2).all(|w| match f {
+                            "=" => w[0] == w[1],
+                            "<" => w[0] < w[1],
+                            ">" => w[0] > w[1],
+                            "<=" => w[0] <= w[1],
+                            ">=" => w[0] >= w[1],
+                            _ => w[0] != w[1],
+                        })));
+                    }
+                    let ns = ints?;
                     Obj::bool(ns.windows(2).all(|w| match f {
                         "=" => w[0] == w[1],
                         "<" => w[0] < w[1],
@@ -1330,6 +1413,27 @@ impl Ctx<'_> {
     }
 
     fn arith(&mut self, f: &str, v: &[Obj]) -> R {
+        if v.iter().any(|x| matches!(x, Obj::Float(_))) {
+            let xs: Vec<f64> = v
+                .iter()
+                .map(|x| float_arg(f, x))
+                .collect::<Result<_, _>>()?;
+            let x = match (f, xs.split_first()) {
+                ("+", _) => xs.iter().sum(),
+                ("*", _) => xs.iter().product(),
+                ("-", Some((a, []))) => -a,
+                ("-", Some((a, rest))) => rest.iter().fold(*a, |a, b| a - b),
+                ("/", Some((a, rest))) if !rest.is_empty() => rest.iter().fold(*a, |a, b| a / b),
+                ("1+", Some((a, []))) => a + 1.0,
+                ("1-", Some((a, []))) => a - 1.0,
+                _ => {
+                    return Err(format!(
+                        "`{f}` with floats is not evaluated by this tangler"
+                    ))
+                }
+            };
+            return Ok(Obj::Float(x));
+        }
         let ns: Vec<i64> = v.iter().map(|x| int_arg(f, x)).collect::<Result<_, _>>()?;
         let overflow = || format!("`{f}` overflows");
         let n = match f {

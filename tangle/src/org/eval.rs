@@ -15,6 +15,7 @@ pub(super) enum Obj {
     Nil,
     T,
     Int(i64),
+    Float(f64),
     Str(String),
     Sym(String),
     List(Vec<Obj>),
@@ -51,6 +52,7 @@ impl Obj {
             Obj::Nil => "nil".into(),
             Obj::T => "t".into(),
             Obj::Int(n) => n.to_string(),
+            Obj::Float(x) => super::lisp::float_to_string(*x),
             Obj::Str(s) if quoted => {
                 format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
             }
@@ -143,6 +145,7 @@ pub(super) fn refuse_impure(f: &str) -> Result<(), String> {
 pub(super) fn quoted(e: &Sexp) -> Obj {
     match e {
         Sexp::Int(n, _) => Obj::Int(*n),
+        Sexp::Float(x) => Obj::Float(*x),
         Sexp::Str(s) => Obj::Str(s.clone()),
         Sexp::Sym(s) if s == "nil" => Obj::Nil,
         Sexp::Sym(s) if s == "t" => Obj::T,
@@ -329,6 +332,7 @@ impl<'a> Ctx<'a> {
     pub(super) fn eval(&mut self, e: &Sexp) -> R {
         match e {
             Sexp::Int(n, _) => Ok(Obj::Int(*n)),
+            Sexp::Float(x) => Ok(Obj::Float(*x)),
             Sexp::Str(s) => Ok(Obj::Str(s.clone())),
             Sexp::Sym(s) => self.variable(s),
             Sexp::Quote(q) => Ok(quoted(q)),
