@@ -9,8 +9,8 @@ use super::env::OrgEnv;
 use super::lisp::Sexp;
 use std::path::Path;
 
-/// A Lisp value.
-#[derive(Debug, Clone, PartialEq)]
+/// A Lisp value. Values compare as `equal` does (floats bit for bit: `-0.0` is not `0.0`).
+#[derive(Debug, Clone)]
 pub(super) enum Obj {
     Nil,
     T,
@@ -23,6 +23,21 @@ pub(super) enum Obj {
     Dotted(Vec<Obj>, Box<Obj>),
     /// `(lambda PARAMS BODY...)`: the parameter names and the body.
     Lambda(Vec<String>, Vec<Sexp>),
+}
+
+impl PartialEq for Obj {
+    fn eq(&self, other: &Obj) -> bool {
+        match (self, other) {
+            (Obj::Nil, Obj::Nil) | (Obj::T, Obj::T) => true,
+            (Obj::Int(a), Obj::Int(b)) => a == b,
+            (Obj::Float(a), Obj::Float(b)) => a.to_bits() == b.to_bits(),
+            (Obj::Str(a), Obj::Str(b)) | (Obj::Sym(a), Obj::Sym(b)) => a == b,
+            (Obj::List(a), Obj::List(b)) => a == b,
+            (Obj::Dotted(a, x), Obj::Dotted(b, y)) => a == b && x == y,
+            (Obj::Lambda(p, x), Obj::Lambda(q, y)) => p == q && x == y,
+            _ => false,
+        }
+    }
 }
 
 impl Obj {
