@@ -283,7 +283,19 @@ impl Tangler<'_> {
     /// (the keyword and the name matched ignoring case) not under a `COMMENT` headline whose
     /// element's name is exactly `name`.
     fn find_named(&self, name: &str) -> Option<(Named, usize)> {
+        // Lines inside source blocks are code, not keywords.
+        let mut in_block = vec![false; self.lines.len()];
+        for b in &self.blocks {
+            for l in &b.body {
+                if let Some(x) = in_block.get_mut(l.line - 1) {
+                    *x = true;
+                }
+            }
+        }
         for (k, l) in self.lines.iter().enumerate() {
+            if in_block[k] {
+                continue;
+            }
             let Some(Some(n)) = affiliated(l) else {
                 continue;
             };
@@ -428,8 +440,19 @@ impl Tangler<'_> {
         let indent = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
         let first_indent = indent(self.lines[e]);
         let mut items = Vec::new();
-        for l in &self.lines[e..] {
+        for (k, l) in self.lines[e..].iter().enumerate() {
             if l.trim().is_empty() {
+                // One blank line between items keeps the list going (two end it): items
+                // apart are not read here.
+                let next = self.lines.get(e + k + 1).copied().unwrap_or("");
+                let item = bullet(&next[indent(next)..], indent(next) > 0).is_some();
+                if !next.trim().is_empty()
+                    && (indent(next) > first_indent || (item && indent(next) == first_indent))
+                {
+                    return Err(
+                        "a list with blank lines between its items is not read as a value".into(),
+                    );
+                }
                 break;
             }
             let t = &l[indent(l)..];

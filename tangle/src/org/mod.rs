@@ -618,6 +618,22 @@ mod tests {
             m.contains("`f` is a `python` block; this tangler evaluates"),
             "{m}"
         );
+        let m = msg(
+            "#+name: l\n- a\n\n- b\n\n#+name: f\n#+begin_src emacs-lisp :var x=l\nx\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\n<<f()>>\n#+end_src\n",
+        );
+        assert!(
+            m.contains("doc.org:11:1: error: cannot evaluate `<<f()>>`: a list with blank lines"),
+            "{m}"
+        );
+        let m = msg(
+            "#+begin_src org\n#+name: f\n#+end_src\n#+name: g\n#+begin_src emacs-lisp\n1\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\n<<f()>>\n#+end_src\n",
+        );
+        assert!(
+            m.contains("no code block, table or list is named `f`"),
+            "{m}"
+        );
         let m = msg("#+begin_src sh :tangle a.sh :noweb yes\n<<a>> <<g()>>\n#+end_src\n");
         assert!(m.contains("one call spanning several references"), "{m}");
     }
