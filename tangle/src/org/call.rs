@@ -1108,12 +1108,14 @@ fn reassemble(table: Obj, colnames: Option<Obj>, rownames: Option<Obj>) -> Obj {
     };
     if let Some(Obj::List(rn)) = &rownames {
         if rn.len() == rows.len() {
+            // Only rows that are lists take a name, in turn (`org-babel-put-rownames`).
             let mut names = rn.iter();
             for r in rows.iter_mut() {
-                let name = names.next().cloned().unwrap_or(Obj::Str(String::new()));
+                let mut name = || names.next().cloned().unwrap_or(Obj::Str(String::new()));
                 match r {
-                    Obj::List(cells) => cells.insert(0, name),
-                    Obj::Nil => *r = Obj::List(vec![name]),
+                    Obj::List(cells) => cells.insert(0, name()),
+                    Obj::Nil => *r = Obj::List(vec![name()]),
+                    Obj::Dotted(cells, _) => cells.insert(0, name()),
                     _ => {}
                 }
             }
