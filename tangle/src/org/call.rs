@@ -176,32 +176,34 @@ fn parse_call(r: &str) -> Result<Option<CallSpec>, String> {
     Ok(None)
 }
 
+/// A name given by an affiliated keyword: the name, and whether `org-babel-ref-resolve`
+/// searches for it there (`#+name:` and `#+tblname:`; `#+data:`, `#+label:`, `#+resname:`,
+/// `#+source:` and `#+srcname:` name the element too, as org-element translates them).
+type AffiliatedName = (String, bool);
+
 /// Whether `line` is an affiliated keyword line (`#+name:`, `#+caption:`, `#+header:`,
-/// `#+attr_...:`, `#+results:`, `#+plot:`), and the `#+name:` value if it is one.
-fn affiliated(line: &str) -> Option<Option<String>> {
+/// `#+attr_...:`, `#+results:`, `#+plot:`, and their old spellings), and the name it gives.
+fn affiliated(line: &str) -> Option<Option<AffiliatedName>> {
     let t = line.trim_start_matches([' ', '\t']);
     let rest = t.strip_prefix("#+")?;
     let colon = rest.find(':')?;
     let key = rest[..colon].to_lowercase();
-    let known = matches!(
+    let naming = matches!(
         key.as_str(),
-        "name"
-            | "caption"
-            | "header"
-            | "results"
-            | "plot"
-            | "label"
-            | "source"
-            | "srcname"
-            | "tblname"
-            | "data"
-            | "resname"
-    ) || key.starts_with("attr_");
+        "name" | "tblname" | "data" | "label" | "resname" | "source" | "srcname"
+    );
+    let known = naming
+        || matches!(
+            key.as_str(),
+            "caption" | "header" | "headers" | "results" | "result" | "plot"
+        )
+        || key.starts_with("attr_");
     if !known || key.contains(char::is_whitespace) {
         return None;
     }
-    if key == "name" {
-        return Some(Some(trim_st(&rest[colon + 1..]).to_string()));
+    if naming {
+        let searched = key == "name" || key == "tblname";
+        return Some(Some((trim_st(&rest[colon + 1..]).to_string(), searched)));
     }
     Some(None)
 }
@@ -296,7 +298,7 @@ impl Tangler<'_> {
             if in_block[k] {
                 continue;
             }
-            let Some(Some(n)) = affiliated(l) else {
+            let Some(Some((n, true))) = affiliated(l) else {
                 continue;
             };
             if !eq_fold(&n, name) || self.line_commented(k + 1) {
@@ -313,7 +315,7 @@ impl Tangler<'_> {
             }
             let last_name = (first..e)
                 .rev()
-                .find_map(|j| affiliated(self.lines[j]).flatten());
+                .find_map(|j| affiliated(self.lines[j]).flatten().map(|(n, _)| n));
             if e >= self.lines.len() || last_name.as_deref() != Some(name) {
                 continue;
             }
