@@ -535,7 +535,7 @@ mod tests {
         );
         let m = msg("#+begin_src sh :tangle a.sh :var x=f()\nx\n#+end_src\n");
         assert!(
-            m.contains("doc.org:1:1: error: `:var` may call code blocks"),
+            m.contains("doc.org:1:1: error: `:var` on a tangled block is not supported"),
             "{m}"
         );
         let doc = format!(

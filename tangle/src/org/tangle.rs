@@ -378,8 +378,8 @@ impl Tangler<'_> {
             return Err(self.diag(
                 line,
                 1,
-                "`:var` may call code blocks (and sets variables in the tangled code): Emacs \
-                 would execute code blocks to tangle this, which this tangler never does",
+                "`:var` on a tangled block is not supported: Emacs would write the variables' \
+                 assignments into the tangled code (calls in noweb references are evaluated)",
             ));
         }
         if matches!(lang.as_str(), "C++" | "cpp" | "D") {
