@@ -108,6 +108,8 @@ fn run_emacs(dir: &Path, name: &str) -> String {
         .arg(EMACS_SETUP)
         .current_dir(dir.join("work/doc"))
         .env("HOME", dir.join("home"))
+        // Emacs' shell decides how shell blocks' `:var` lists are written (bash arrays).
+        .env("SHELL", "/bin/sh")
         .env("LANG", "C.UTF-8")
         .env("LC_ALL", "C.UTF-8")
         .output()
@@ -125,6 +127,8 @@ fn write_ours(dir: &Path, name: &str, text: &str) -> Result<(), String> {
         .with_home(&dir.join("home"))
         .with_cwd(&doc_dir)
         .with_run_blocks(name.starts_with("eval_"));
+    let mut env = env;
+    env.vars.insert("SHELL".into(), "/bin/sh".into());
     let t = tangle::org::tangle_org_in(Path::new(name), text, &env).map_err(|e| e.to_string())?;
     // Like the real writer, every target is checked before anything is written.
     for o in &t.outputs {

@@ -41,6 +41,15 @@ enum VarVal {
     Raw(String),
 }
 
+/// A called block's variables, read, and the table names taken out of them.
+struct Bound {
+    vars: Vec<(String, Obj)>,
+    cnames: Vec<(String, Obj)>,
+    rnames: Vec<(String, Obj)>,
+    colnames: Val,
+    rownames: Val,
+}
+
 /// What a called reference asks for: the block's name and its arguments as written.
 struct CallSpec {
     name: String,
@@ -634,92 +643,17 @@ impl Tangler<'_> {
                 )
             });
         }
-        // org-babel-merge-params of the block's own parameters.
-        let mut vars: Vec<(String, VarVal)> = Vec::new();
-        for v in self.block_vars(&params)? {
-            match var_name(&v) {
-                Some(n) => {
-                    vars.retain(|(x, _)| *x != n);
-                    vars.push((n, VarVal::Raw(v)));
-                }
-                None => {
-                    return Err(format!(
-                        "`{block_name}`: the variable `{v}` must be assigned a default value \
-                         (Emacs fails)"
-                    ))
-                }
-            }
-        }
-        let read = |t: &mut Self, vars: &mut Vec<(String, VarVal)>| -> Result<(), String> {
-            for (_, v) in vars.iter_mut() {
-                if let VarVal::Raw(a) = v {
-                    // org-babel-ref-parse: `\\(.+?\\)=`.
-                    let k = a
-                        .find('=')
-                        .filter(|&k| k > 0)
-                        .ok_or_else(|| format!("the `:var` assignment `{a}` has no name"))?;
-                    let value = org_trim_str(&a[k + 1..]).to_string();
-                    *v = VarVal::Read(t.var_value(b, &value, depth)?);
-                }
-            }
-            Ok(())
-        };
-        read(self, &mut vars)?;
-        let hlines = read_val(raw(":hlines").as_deref(), true).0;
-        let colnames = read_val(raw(":colnames").as_deref(), true).0;
-        let rownames = read_val(raw(":rownames").as_deref(), true).0;
-        for (k, v) in [
-            (":colnames", &colnames),
-            (":rownames", &rownames),
-            (":hlines", &hlines),
-        ] {
-            if !matches!(v, Val::Nil | Val::Str(_)) {
-                return Err(format!(
-                    "`{k}` values other than `yes` and `no` are not evaluated"
-                ));
-            }
-        }
-        let (mut cnames, mut rnames) = disassemble(&mut vars, &hlines, &colnames, &rownames);
-        // Merged again with the call's arguments (org-babel-execute-src-block).
-        let mut clear: Vec<String> = Vec::new();
-        let mut index = 0;
-        for a in args {
-            match var_name(&a) {
-                Some(n) => {
-                    if vars.iter().any(|(x, _)| *x == n) {
-                        clear.push(n.clone());
-                        vars.retain(|(x, _)| *x != n);
-                    }
-                    vars.push((n, VarVal::Raw(a)));
-                }
-                None if index < vars.len() => {
-                    let n = vars[index].0.clone();
-                    clear.push(n.clone());
-                    vars[index].1 = VarVal::Raw(format!("{n}={a}"));
-                    index += 1;
-                }
-                None => {
-                    return Err(format!(
-                        "the argument `{a}` has no variable of `{block_name}` to go to (Emacs \
-                         fails: \"Variable must be assigned a default value\")"
-                    ))
-                }
-            }
-        }
-        read(self, &mut vars)?;
-        if !clear.is_empty() {
-            cnames.retain(|(n, _)| !clear.contains(n));
-            rnames.retain(|(n, _)| !clear.contains(n));
-            if cnames.is_empty() || rnames.is_empty() {
-                let (c2, r2) = disassemble(&mut vars, &hlines, &colnames, &rownames);
-                if cnames.is_empty() {
-                    cnames = c2;
-                }
-                if rnames.is_empty() {
-                    rnames = r2;
-                }
-            }
-        }
+        let Bound {
+            vars,
+            cnames,
+            rnames,
+            colnames,
+            rownames,
+        } = self.bind_vars(b, &params, args, depth)?;
+        let vars: Vec<(String, VarVal)> = vars
+            .into_iter()
+            .map(|(n, v)| (n, VarVal::Read(v)))
+            .collect();
         // The `:results` words, "silent" last.
         let mut results: Vec<String> = Vec::new();
         let words: Vec<String> = params
@@ -853,6 +787,121 @@ impl Tangler<'_> {
             Obj::T => Obj::Str("t".into()),
             Obj::Sym(s) => Obj::Str(s),
             v => v,
+        })
+    }
+
+    /// The variables of block `b` called with `args`, as `org-babel-execute-src-block`
+    /// binds them: the block's `:var` defaults merged and read (`org-babel-merge-params`,
+    /// `org-babel-process-params` with its table handling), then merged and read again with
+    /// the arguments.
+    fn bind_vars(
+        &mut self,
+        b: usize,
+        params: &Params,
+        args: Vec<String>,
+        depth: usize,
+    ) -> Result<Bound, String> {
+        let block_name = self.fragment_name(b);
+        let raw = |k: &str| param(params, k).and_then(|c| c.raw.clone());
+        // org-babel-merge-params of the block's own parameters.
+        let mut vars: Vec<(String, VarVal)> = Vec::new();
+        for v in self.block_vars(params)? {
+            match var_name(&v) {
+                Some(n) => {
+                    vars.retain(|(x, _)| *x != n);
+                    vars.push((n, VarVal::Raw(v)));
+                }
+                None => {
+                    return Err(format!(
+                        "`{block_name}`: the variable `{v}` must be assigned a default value \
+                         (Emacs fails)"
+                    ))
+                }
+            }
+        }
+        let read = |t: &mut Self, vars: &mut Vec<(String, VarVal)>| -> Result<(), String> {
+            for (_, v) in vars.iter_mut() {
+                if let VarVal::Raw(a) = v {
+                    // org-babel-ref-parse: `\\(.+?\\)=`.
+                    let k = a
+                        .find('=')
+                        .filter(|&k| k > 0)
+                        .ok_or_else(|| format!("the `:var` assignment `{a}` has no name"))?;
+                    let value = org_trim_str(&a[k + 1..]).to_string();
+                    *v = VarVal::Read(t.var_value(b, &value, depth)?);
+                }
+            }
+            Ok(())
+        };
+        read(self, &mut vars)?;
+        let hlines = read_val(raw(":hlines").as_deref(), true).0;
+        let colnames = read_val(raw(":colnames").as_deref(), true).0;
+        let rownames = read_val(raw(":rownames").as_deref(), true).0;
+        for (k, v) in [
+            (":colnames", &colnames),
+            (":rownames", &rownames),
+            (":hlines", &hlines),
+        ] {
+            if !matches!(v, Val::Nil | Val::Str(_)) {
+                return Err(format!(
+                    "`{k}` values other than `yes` and `no` are not evaluated"
+                ));
+            }
+        }
+        let (mut cnames, mut rnames) = disassemble(&mut vars, &hlines, &colnames, &rownames);
+        // Merged again with the call's arguments (org-babel-execute-src-block).
+        let mut clear: Vec<String> = Vec::new();
+        let mut index = 0;
+        for a in args {
+            match var_name(&a) {
+                Some(n) => {
+                    if vars.iter().any(|(x, _)| *x == n) {
+                        clear.push(n.clone());
+                        vars.retain(|(x, _)| *x != n);
+                    }
+                    vars.push((n, VarVal::Raw(a)));
+                }
+                None if index < vars.len() => {
+                    let n = vars[index].0.clone();
+                    clear.push(n.clone());
+                    vars[index].1 = VarVal::Raw(format!("{n}={a}"));
+                    index += 1;
+                }
+                None => {
+                    return Err(format!(
+                        "the argument `{a}` has no variable of `{block_name}` to go to (Emacs \
+                         fails: \"Variable must be assigned a default value\")"
+                    ))
+                }
+            }
+        }
+        read(self, &mut vars)?;
+        if !clear.is_empty() {
+            cnames.retain(|(n, _)| !clear.contains(n));
+            rnames.retain(|(n, _)| !clear.contains(n));
+            if cnames.is_empty() || rnames.is_empty() {
+                let (c2, r2) = disassemble(&mut vars, &hlines, &colnames, &rownames);
+                if cnames.is_empty() {
+                    cnames = c2;
+                }
+                if rnames.is_empty() {
+                    rnames = r2;
+                }
+            }
+        }
+        let vars = vars
+            .into_iter()
+            .map(|(n, v)| match v {
+                VarVal::Read(v) => (n, v),
+                VarVal::Raw(_) => unreachable!("every variable is read"),
+            })
+            .collect();
+        Ok(Bound {
+            vars,
+            cnames,
+            rnames,
+            colnames,
+            rownames,
         })
     }
 
@@ -1017,6 +1066,145 @@ impl Tangler<'_> {
         }
         String::from_utf8(out.stdout)
             .map_err(|_| format!("`{block_name}` writes bytes that are not UTF-8"))
+    }
+}
+
+/// How the variables of a tangled block go into its tangled body.
+pub(super) enum VarCode {
+    /// `org-babel-expand-body:emacs-lisp`: the body inside `(let (BINDINGS)` ... `)`.
+    Let(String),
+    /// `org-babel-expand-body:generic`: assignment lines between the prologue and the body.
+    Lines(Vec<String>),
+}
+
+/// Shell names whose `org-babel-variable-assignments:` ob-shell defines.
+const SHELLS: [&str; 11] = [
+    "sh", "bash", "zsh", "fish", "csh", "ash", "dash", "ksh", "mksh", "posh", "shell",
+];
+
+/// `org-babel-sh-var-to-string`'s text of a value: a table's rows with tab separated cells
+/// (an hline as `hline` under `:hlines yes`, else left out), a list's items on lines, a
+/// string as it is, anything else printed.
+fn sh_text(v: &Obj, hline_text: Option<&str>) -> Result<String, String> {
+    let echo = |x: &Obj| match x {
+        Obj::Str(s) => Ok(s.clone()),
+        other => printed(other),
+    };
+    let hline = Obj::Sym("hline".into());
+    match v {
+        Obj::List(items)
+            if matches!(
+                items.first(),
+                Some(Obj::List(_) | Obj::Nil | Obj::Dotted(..))
+            ) || items.first() == Some(&hline) =>
+        {
+            let mut rows = Vec::new();
+            for r in items {
+                match r {
+                    r if *r == hline => rows.extend(hline_text.map(str::to_string)),
+                    Obj::List(cells) => rows.push(
+                        cells
+                            .iter()
+                            .map(echo)
+                            .collect::<Result<Vec<_>, _>>()?
+                            .join("\t"),
+                    ),
+                    Obj::Nil => rows.push(String::new()),
+                    _ => return Err("a table with rows that are not lists".into()),
+                }
+            }
+            Ok(rows.join("\n"))
+        }
+        Obj::List(items) => Ok(items
+            .iter()
+            .map(echo)
+            .collect::<Result<Vec<_>, _>>()?
+            .join("\n")),
+        Obj::Dotted(..) => Err("a dotted pair".into()),
+        other => echo(other),
+    }
+}
+
+/// `org-babel-python-var-to-python`.
+fn python_text(v: &Obj) -> Result<String, String> {
+    match v {
+        Obj::Nil => Ok("[]".into()),
+        Obj::List(items) => Ok(format!(
+            "[{}]",
+            items
+                .iter()
+                .map(python_text)
+                .collect::<Result<Vec<_>, _>>()?
+                .join(", ")
+        )),
+        Obj::Sym(s) if s == "hline" => Ok("None".into()),
+        Obj::Str(s) if s.contains(['\n', '\r']) => Ok(format!("\"\"{}\"\"", v.show(true))),
+        Obj::Dotted(..) => Err("a dotted pair, which Emacs fails to write for Python".into()),
+        other => printed(other),
+    }
+}
+
+impl Tangler<'_> {
+    /// The variables of tangled block `b` as `org-babel-tangle-single-block` writes them:
+    /// read as for evaluation (without arguments), then assigned in the block's language
+    /// (`None`: the language has no assignments, and Org drops them).
+    pub(super) fn tangle_vars(
+        &mut self,
+        b: usize,
+        params: &Params,
+    ) -> Result<Option<VarCode>, String> {
+        let lang = self.blocks[b].lang.clone().unwrap_or_default();
+        if matches!(lang.as_str(), "C" | "C++" | "cpp" | "D") {
+            return Err(format!("`:var` in `{lang}` blocks is not supported"));
+        }
+        let bound = self.bind_vars(b, params, Vec::new(), 0)?;
+        let vars = bound.vars;
+        Ok(match lang.as_str() {
+            "emacs-lisp" | "elisp" => {
+                let mut bindings = Vec::new();
+                for (n, v) in &vars {
+                    if !v.printable() {
+                        return Err(format!("`{n}` is a function"));
+                    }
+                    bindings.push(format!("({n} '{})", v.show(true)));
+                }
+                Some(VarCode::Let(bindings.join("\n      ")))
+            }
+            "python" => Some(VarCode::Lines(
+                vars.iter()
+                    .map(|(n, v)| Ok(format!("{n}={}", python_text(v)?)))
+                    .collect::<Result<_, String>>()?,
+            )),
+            l if SHELLS.contains(&l) => {
+                // ob-shell writes bash arrays when Emacs' own shell is bash.
+                let shell = self
+                    .env
+                    .vars
+                    .get("SHELL")
+                    .cloned()
+                    .unwrap_or_else(|| "/bin/sh".into());
+                let mut lines = Vec::new();
+                let hlines = param(params, ":hlines").and_then(|c| c.raw.clone());
+                if param(params, ":separator").is_some() || param(params, ":hline-string").is_some()
+                {
+                    return Err("`:separator` and `:hline-string` are not supported".into());
+                }
+                let hline_text = (hlines.as_deref() == Some("yes")).then_some("hline");
+                for (n, v) in &vars {
+                    let list = matches!(v, Obj::List(_) | Obj::Dotted(..));
+                    if list && shell.ends_with("bash") {
+                        return Err(format!(
+                            "`{n}` is a list or a table, which Org writes as a bash array when \
+                             Emacs' shell (`$SHELL`, here `{shell}`) is bash; not supported"
+                        ));
+                    }
+                    let text = sh_text(v, hline_text).map_err(|why| format!("`{n}` is {why}"))?;
+                    lines.push(format!("{n}='{}'", text.replace('\'', "'\"'\"'")));
+                }
+                Some(VarCode::Lines(lines))
+            }
+            _ => None,
+        })
     }
 }
 

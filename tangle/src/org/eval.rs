@@ -73,6 +73,17 @@ impl Obj {
             }
             Obj::Str(s) => s.clone(),
             Obj::Sym(s) => s.clone(),
+            // `print-quoted`: `(quote X)` prints as `'X`, `(function X)` as `#'X`.
+            Obj::List(items)
+                if items.len() == 2 && matches!(&items[0], Obj::Sym(q) if q == "quote") =>
+            {
+                format!("'{}", items[1].show(quoted))
+            }
+            Obj::List(items)
+                if items.len() == 2 && matches!(&items[0], Obj::Sym(q) if q == "function") =>
+            {
+                format!("#'{}", items[1].show(quoted))
+            }
             Obj::List(items) => {
                 let inner: Vec<String> = items.iter().map(|i| i.show(quoted)).collect();
                 format!("({})", inner.join(" "))

@@ -55,7 +55,11 @@
 //!   the side-effect-free evaluator (`eval`, `elisp`), the result inserted as a string or
 //!   printed with `%S` (`:results scalar`/`verbatim`/`raw` as Org formats them); anything
 //!   else (another language, impure or unknown Lisp, `:cache`, `:dir`, `:results output`) is
-//!   an error at the reference that names it;
+//!   an error at the reference that names it; `sh`/`bash` blocks are run only when the
+//!   environment allows it (`tangle --eval`);
+//! * `:var` on a tangled block: the values read as for a call, and written into the body as
+//!   Org's language code writes them (emacs-lisp's `let`, Python and shell assignments; other
+//!   languages drop them, C's are refused);
 //! * coderefs: with `-r`, labels (`(ref:x)` or the `-l "fmt"` format) and the white space
 //!   before them are removed from the tangled code.
 //!
@@ -63,8 +67,8 @@
 //! unterminated blocks (Emacs silently ignores them and the blocks they swallow), reference
 //! cycles (Emacs recurses until `max-lisp-eval-depth`), `:comments noweb`, `:comments` in a
 //! file without comment syntax (Emacs asks on standard input) or for languages not in the
-//! table, `:var` on a tangled block, calls that cannot be evaluated as Emacs would (see
-//! below), references that resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
+//! table, calls and `:var` values that cannot be evaluated as Emacs would (see below),
+//! references that resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
 //! `#+setupfile:` URLs, Lisp that runs programs or that the evaluator does not know, C++/D blocks,
 //! carriage returns at line ends (a carriage return inside a line is text, as in Emacs).
 //!
@@ -535,19 +539,32 @@ mod tests {
         );
         let m = msg("#+begin_src sh :tangle a.sh :var x=f()\nx\n#+end_src\n");
         assert!(
-            m.contains("doc.org:1:1: error: `:var` on a tangled block is not supported"),
+            m.contains(
+                "doc.org:1:1: error: cannot write `:var`: no code block, table or list is \
+                        named `f`"
+            ),
             "{m}"
         );
+        // An error in an inherited `:var` is reported once, at its line.
         let doc = format!(
-            "#+property: header-args :var x=1\n{}",
+            "#+property: header-args :var x=nope\n{}",
             "#+begin_src sh :tangle a.sh\nx\n#+end_src\n".repeat(3)
         );
         let e = tangle(&doc).unwrap_err();
         assert_eq!(e.0.len(), 1, "{e}");
         assert!(
-            e.to_string().starts_with("doc.org:1:1: error: `:var`"),
+            e.to_string()
+                .starts_with("doc.org:1:1: error: cannot write `:var`"),
             "{e}"
         );
+        let doc =
+            "#+property: header-args :var x=1\n#+begin_src sh :tangle a.sh\necho $x\n#+end_src\n";
+        assert_eq!(
+            file(&tangle(doc).unwrap(), "a.sh").content,
+            b"x='1'\necho $x\n"
+        );
+        let m = msg("#+begin_src C :tangle a.c :var x=1\nx\n#+end_src\n");
+        assert!(m.contains("`:var` in `C` blocks is not supported"), "{m}");
         let m = msg("#+begin_src sh :tangle /sudo::/etc/x\nx\n#+end_src\n");
         assert!(
             m.contains(

@@ -2,6 +2,7 @@
 //! (`org-babel-effective-tangled-filename`), `org-babel-tangle-single-block` computes each
 //! block's target, options and final body, and the files are assembled with their line maps.
 
+use super::call::VarCode;
 use super::*;
 use std::path::PathBuf;
 
@@ -372,16 +373,20 @@ impl Tangler<'_> {
         self.eval_block = Some(b);
         let block_line = self.blocks[b].line;
         let lang = self.blocks[b].lang.clone().unwrap_or_default();
-        if let Some(var) = param(&params, ":var") {
-            // At the argument's line: a property that gives it is reported once.
-            let line = if var.line == 0 { block_line } else { var.line };
-            return Err(self.diag(
-                line,
-                1,
-                "`:var` on a tangled block is not supported: Emacs would write the variables' \
-                 assignments into the tangled code (calls in noweb references are evaluated)",
-            ));
-        }
+        // The variables, read as Org reads them, go into the body as its language assigns
+        // them; an error is reported at the `:var` argument.
+        let var_code = match param(&params, ":var").cloned() {
+            Some(var) => {
+                let line = if var.line == 0 { block_line } else { var.line };
+                match on_big_stack(|| self.tangle_vars(b, &params)) {
+                    Ok(code) => code,
+                    Err(why) => {
+                        return Err(self.diag(line, 1, format!("cannot write `:var`: {why}")))
+                    }
+                }
+            }
+            None => None,
+        };
         if matches!(lang.as_str(), "C++" | "cpp" | "D") {
             return Err(self.diag(
                 block_line,
@@ -497,17 +502,27 @@ impl Tangler<'_> {
             m
         } else if lang == "emacs-lisp" || lang == "elisp" {
             // `elisp` is an alias (`org-babel-make-language-alias`) of `emacs-lisp`.
-            let mut body = body;
-            body.push_str("\n");
-            body
+            match var_code {
+                Some(VarCode::Let(bindings)) => {
+                    let mut m = MappedText::generated(&format!("(let ({bindings})\n"));
+                    m.append(body);
+                    m.push_str("\n)");
+                    m
+                }
+                _ => {
+                    let mut body = body;
+                    body.push_str("\n");
+                    body
+                }
+            }
         } else {
             let mut m = MappedText::new();
-            let mut first = true;
-            if let Some(p) = prologue {
-                m.push_str(&p);
-                first = false;
+            let mut pieces: Vec<String> = prologue.into_iter().collect();
+            if let Some(VarCode::Lines(lines)) = var_code {
+                pieces.extend(lines);
             }
-            if !first {
+            for p in pieces {
+                m.push_str(&p);
                 m.push_str("\n");
             }
             m.append(body);
