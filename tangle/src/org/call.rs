@@ -134,19 +134,74 @@ fn org_trim_str(s: &str) -> &str {
     s.trim_matches([' ', '\t', '\n', '\r'])
 }
 
-/// Splits a reference into the called name and its arguments, as `org-babel-ref-resolve`
-/// reads `NAME[HEADER](ARGS)`; `None` when it is not a call.
-fn parse_call(r: &str) -> Result<Option<CallSpec>, String> {
-    // `\\[\\([^\\[]+\\)\\]$` with balanced parentheses before it: an index.
+/// A reference's index (`NAME[1,2]`: `\\[\\([^\\[]+\\)\\]$` with balanced parentheses
+/// before it), split off.
+fn split_index(r: &str) -> (&str, Option<&str>) {
     if let Some(open) = r.strip_suffix(']').and_then(|x| x.rfind('[')) {
         let before = &r[..open];
         if open + 2 < r.len() && before.matches('(').count() == before.matches(')').count() {
-            return Err(format!(
-                "`{r}` indexes a result (`[{}]`), which this tangler does not evaluate",
-                &r[open + 1..r.len() - 1]
-            ));
+            return (before, Some(&r[open + 1..r.len() - 1]));
         }
     }
+    (r, None)
+}
+
+/// `org-babel-ref-index-list`: the part of `v` that `index` selects (`,` between
+/// dimensions; each an index, `A:B`, `*` or empty for all; negative from the end).
+fn index_list(index: &str, v: &Obj) -> Result<Obj, String> {
+    let Obj::List(items) = v else {
+        return Ok(v.clone());
+    };
+    if index.is_empty() {
+        return Ok(v.clone());
+    }
+    let (portion, rest) = match index.find(',') {
+        Some(k) => (&index[..k], &index[k + 1..]),
+        None => (index, ""),
+    };
+    let len = items.len() as i64;
+    let wrap = |n: i64| if n < 0 { len + n } else { n };
+    let number = |t: &str| -> Result<i64, String> {
+        t.trim()
+            .parse::<i64>()
+            .map_err(|_| format!("the index `{t}` is not a number this tangler reads"))
+    };
+    let nth = |k: i64| -> Obj {
+        usize::try_from(k)
+            .ok()
+            .and_then(|k| items.get(k).cloned())
+            .unwrap_or(Obj::Nil)
+    };
+    let picked: Vec<Obj> = if portion.is_empty() || portion == "*" {
+        (0..len).map(nth).collect()
+    } else if let Some((a, b)) = portion.split_once(':') {
+        let (a, b) = (wrap(number(a)?), wrap(number(b)?));
+        (a..=b).map(nth).collect()
+    } else if portion.contains('*') || portion.contains(':') {
+        return Err(format!(
+            "the index `{portion}` is not one this tangler reads"
+        ));
+    } else {
+        vec![nth(wrap(number(portion)?))]
+    };
+    let mut out = Vec::with_capacity(picked.len());
+    for x in picked {
+        out.push(match x {
+            Obj::List(_) => index_list(rest, &x)?,
+            other => other,
+        });
+    }
+    // A single element is opened (`open`).
+    Ok(if out.len() == 1 {
+        out.pop().expect("one element")
+    } else {
+        Obj::list(out)
+    })
+}
+
+/// Splits a reference into the called name and its arguments, as `org-babel-ref-resolve`
+/// reads `NAME[HEADER](ARGS)`; `None` when it is not a call.
+fn parse_call(r: &str) -> Result<Option<CallSpec>, String> {
     if !r.ends_with(')') {
         return Ok(None);
     }
@@ -363,6 +418,16 @@ impl Tangler<'_> {
                  recurse until `max-lisp-eval-depth`)"
             ));
         }
+        let (r, index) = split_index(r);
+        let value = self.ref_resolve_unindexed(r, depth)?;
+        match (index, &value) {
+            (Some(index), Obj::List(_) | Obj::Nil) => index_list(index, &value),
+            _ => Ok(value),
+        }
+    }
+
+    /// [`Tangler::ref_resolve`] without an index.
+    fn ref_resolve_unindexed(&mut self, r: &str, depth: usize) -> Result<Obj, String> {
         let (name, args) = match parse_call(r)? {
             Some(c) if !c.name.is_empty() => (c.name, Some(c.args)),
             _ => (r.to_string(), None),
@@ -399,11 +464,8 @@ impl Tangler<'_> {
                 ))
             }
         };
-        if args.as_ref().is_some_and(|a| !a.is_empty()) {
-            return Err(format!(
-                "`{r}` passes arguments to `{name}`, which is not a code block"
-            ));
-        }
+        // Arguments to data are ignored, as Org ignores them.
+        let _ = args;
         Ok(match value {
             Obj::Nil => Obj::Str("nil".into()),
             Obj::T => Obj::Str("t".into()),
