@@ -313,6 +313,53 @@ fn read_cell(cell: &str) -> Result<Obj, String> {
     }
 }
 
+/// `org-babel-import-elisp-from-file` of a shell block's output, for the outputs whose
+/// reading is plain (no tab, comma, `|`, quote or blank line): one line is one cell (read as
+/// CSV); several are rows of words separated by spaces, padded to the widest
+/// (`org-table-align`); each cell is read as a number when it is one; a single cell is the
+/// value itself, no output `nil`.
+fn import_table(out: &str) -> Result<Obj, String> {
+    if out.is_empty() {
+        return Ok(Obj::Nil);
+    }
+    let text = out.strip_suffix('\n').unwrap_or(out);
+    let lines: Vec<&str> = text.split('\n').collect();
+    if lines.len() > 999 {
+        return Err("has more lines than Org converts to a table".into());
+    }
+    if lines
+        .iter()
+        .any(|l| l.contains(['\t', ',', '|', '"', '\r', '\\']) || l.trim().is_empty())
+    {
+        return Err(
+            "would be read as an Org table in a way this tangler does not reproduce (it has \
+             a tab, a comma, a `|`, a quote, a backslash or a blank line)"
+                .into(),
+        );
+    }
+    // The separator is guessed from a line without a tab and a later line without a comma:
+    // one line is read as CSV, so it is one cell.
+    if let [line] = lines.as_slice() {
+        return read_cell(line.trim_matches([' ', '\t']));
+    }
+    let mut rows: Vec<Vec<Obj>> = Vec::new();
+    for l in &lines {
+        let mut row = Vec::new();
+        for w in l.split(' ').filter(|w| !w.is_empty()) {
+            row.push(read_cell(w)?);
+        }
+        rows.push(row);
+    }
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    for r in &mut rows {
+        r.resize(width, Obj::Str(String::new()));
+    }
+    Ok(match rows.as_slice() {
+        [r] if r.len() == 1 => r[0].clone(),
+        _ => Obj::list(rows.into_iter().map(Obj::list).collect()),
+    })
+}
+
 /// `%S`-printable text of a value, or why not.
 fn printed(v: &Obj) -> Result<String, String> {
     if v.printable() {
@@ -770,17 +817,15 @@ impl Tangler<'_> {
                     ));
                 }
             }
-            let scalar = ["output", "raw", "org", "drawer", "scalar", "verbatim"]
-                .iter()
-                .any(|w| has(w))
-                && !has("value");
-            if !scalar {
+            if has("value") {
                 return Err(format!(
-                    "`{block_name}`'s output would be read as an Org table (its `:results` are \
-                     `{}`); this tangler runs shell blocks for `:results output` only",
-                    results.join(" ")
+                    "`{block_name}` has `:results value`, whose value is the shell's exit \
+                     status; this tangler does not run blocks for it"
                 ));
             }
+            let scalar = has("scalar")
+                || has("verbatim")
+                || ((has("output") || has("raw") || has("org") || has("drawer")) && !has("table"));
             let read = |v: Option<String>| v.map(|s| read_val(Some(&s), true).0);
             let text = |v: Option<Val>| match v {
                 Some(Val::Str(s)) => Ok(Some(s)),
@@ -789,7 +834,35 @@ impl Tangler<'_> {
             };
             let (prologue, epilogue) = (text(read(prologue))?, text(read(epilogue))?);
             let out = self.run_shell(&lang, &block_name, &vars, prologue, &body, epilogue)?;
-            return Ok(Obj::Str(out));
+            if scalar {
+                return Ok(Obj::Str(out));
+            }
+            // Read as an Org table (`org-babel-import-elisp-from-file`), then as any result.
+            let value = import_table(&out).map_err(|why| {
+                format!(
+                    "`{block_name}`'s output {why}; with `:results output` \
+                                        it would be inserted as it is"
+                )
+            })?;
+            let value = reassemble(
+                value,
+                pick_name(&cnames, &colnames),
+                pick_name(&rnames, &rownames),
+            );
+            let value = if (has("vector") || has("table"))
+                && !has("output")
+                && !matches!(value, Obj::Nil | Obj::List(_) | Obj::Dotted(..))
+            {
+                Obj::List(vec![Obj::List(vec![value])])
+            } else {
+                value
+            };
+            return Ok(match value {
+                Obj::Nil => Obj::Str("nil".into()),
+                Obj::T => Obj::Str("t".into()),
+                Obj::Sym(s) => Obj::Str(s),
+                v => v,
+            });
         }
         let mut forms = Vec::new();
         let mut rest = body.as_str();
