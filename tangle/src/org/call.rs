@@ -792,7 +792,7 @@ impl Tangler<'_> {
         for w in [
             "output", "code", "pp", "file", "html", "latex", "link", "graphics",
         ] {
-            if has(w) && !(shell && w == "output") {
+            if has(w) && w != "output" {
                 return Err(format!(
                     "`{block_name}` has `:results {w}`, which this tangler does not evaluate"
                 ));
@@ -890,9 +890,17 @@ impl Tangler<'_> {
             };
             ctx.vars.push((n.clone(), v.clone()));
         }
+        // `:results output`: `with-output-to-string` around the body.
+        if has("output") {
+            ctx.output = Some(String::new());
+        }
         let value = ctx
             .progn(&forms)
             .map_err(|e| format!("in `{block_name}`: {e}"))?;
+        let value = match ctx.output.take() {
+            Some(out) => Obj::Str(out),
+            None => value,
+        };
         let scalar = has("scalar")
             || has("verbatim")
             || ((has("raw") || has("org") || has("drawer")) && !has("table"));

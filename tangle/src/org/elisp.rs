@@ -357,6 +357,12 @@ impl Ctx<'_> {
             },
             "dolist" | "dotimes" => self.dolist(f, args),
             "cl-loop" | "loop" => self.cl_loop(args),
+            "with-output-to-string" => {
+                let saved = self.output.replace(String::new());
+                let r = self.progn(args);
+                let out = std::mem::replace(&mut self.output, saved).unwrap_or_default();
+                r.map(|_| Obj::Str(out))
+            }
             "prog1" => match args.split_first() {
                 Some((first, rest)) => (|| {
                     let v = self.eval(first)?;
@@ -1326,6 +1332,39 @@ impl Ctx<'_> {
                         ">=" => w[0] >= w[1],
                         _ => w[0] != w[1],
                     }))
+                }
+                "princ" | "prin1" | "print" | "terpri" => {
+                    let (obj, stream) = match f {
+                        "terpri" => (Obj::T, v.first()),
+                        _ => {
+                            arity(1, 2)?;
+                            (v[0].clone(), v.get(1))
+                        }
+                    };
+                    if !matches!(stream, None | Some(Obj::Nil)) {
+                        return Err(format!("`{f}` to a stream other than standard output"));
+                    }
+                    if !obj.printable() {
+                        return Err(format!("`{f}` of a function"));
+                    }
+                    let text = match f {
+                        "princ" => obj.show(false),
+                        "prin1" => obj.show(true),
+                        "print" => format!("\n{}\n", obj.show(true)),
+                        _ => "\n".to_string(),
+                    };
+                    if let Some(out) = self.output.as_mut() {
+                        out.push_str(&text);
+                    }
+                    obj
+                }
+                "message" => {
+                    // In batch, the message goes to standard error.
+                    match v.first() {
+                        None => return Err("`message` needs a format".into()),
+                        Some(Obj::Nil) => Obj::Nil,
+                        Some(_) => format(v)?,
+                    }
                 }
                 "require" => {
                     arity(1, 3)?;

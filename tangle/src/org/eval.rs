@@ -124,6 +124,9 @@ pub(super) struct Ctx<'a> {
     pub(super) depth: usize,
     /// How deeply the forms being evaluated nest.
     nesting: usize,
+    /// What `princ` and friends print, while `with-output-to-string` collects it (`None`:
+    /// they print to Emacs' standard output, which no file receives).
+    pub(super) output: Option<String>,
 }
 
 /// Functions that would run a program, or whose value changes from run to run.
@@ -276,6 +279,7 @@ impl<'a> Ctx<'a> {
             vars: Vec::new(),
             depth: 0,
             nesting: 0,
+            output: None,
         }
     }
 
