@@ -27,7 +27,7 @@ struct Cli {
     /// Print nothing but errors.
     #[arg(short, long, global = true)]
     quiet: bool,
-    /// Run the shell blocks that org noweb references call (`<<name(args)>>`), as Emacs would.
+    /// Run the shell and Python blocks that org noweb references call (`<<name(args)>>`).
     #[arg(long, global = true)]
     eval: bool,
     #[command(subcommand)]

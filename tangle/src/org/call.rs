@@ -739,16 +739,17 @@ impl Tangler<'_> {
             }
         }
         let shell = matches!(lang.as_str(), "sh" | "bash");
-        if !(lang_is_elisp(&lang) || shell && self.env.run_blocks) {
-            return Err(if shell {
+        let python = lang == "python";
+        if !(lang_is_elisp(&lang) || (shell || python) && self.env.run_blocks) {
+            return Err(if shell || python {
                 format!(
                     "`{block_name}` is a `{lang}` block, which Emacs would run: run it with \
-                     `tangle --eval` (this tangler runs shell blocks only when asked)"
+                     `tangle --eval` (this tangler runs shell and Python blocks only when asked)"
                 )
             } else {
                 format!(
                     "`{block_name}` is a `{lang}` block; this tangler evaluates emacs-lisp \
-                     blocks, and runs `sh` and `bash` blocks with `--eval`"
+                     blocks, and runs `sh`, `bash` and `python` blocks with `--eval`"
                 )
             });
         }
@@ -800,6 +801,43 @@ impl Tangler<'_> {
         }
         // The body, expanded as for evaluation.
         let body = self.eval_body(b, depth)?;
+        if python {
+            for key in [":python", ":preamble", ":return"] {
+                if raw(key).is_some() {
+                    return Err(format!(
+                        "`{block_name}` has `{key}`, which this tangler does not run blocks with"
+                    ));
+                }
+            }
+            if !has("output") || has("table") || has("vector") || has("list") {
+                return Err(format!(
+                    "`{block_name}` is run by Org for its value (its `:results` are `{}`), which \
+                     Org reads back from Python's printing; this tangler runs Python blocks for \
+                     `:results output` only",
+                    results.join(" ")
+                ));
+            }
+            // org-babel-expand-body:generic with Python's assignments.
+            let mut parts: Vec<String> = Vec::new();
+            let text = |v: Option<String>| -> Result<Option<String>, String> {
+                match v.map(|s| read_val(Some(&s), true).0) {
+                    Some(Val::Str(s)) => Ok(Some(s)),
+                    None | Some(Val::Nil) => Ok(None),
+                    _ => Err("a `:prologue` or `:epilogue` that is not a string".to_string()),
+                }
+            };
+            parts.extend(text(raw(":prologue"))?);
+            for (n, v) in &vars {
+                let VarVal::Read(v) = v else {
+                    unreachable!("every variable is read")
+                };
+                parts.push(format!("{n}={}", python_text(v)?));
+            }
+            parts.push(body.clone());
+            parts.extend(text(raw(":epilogue"))?);
+            let out = self.run_program("python", &block_name, parts.join("\n"))?;
+            return Ok(Obj::Str(out));
+        }
         if shell {
             let vars: Vec<(String, Obj)> = vars
                 .into_iter()
@@ -1148,7 +1186,6 @@ impl Tangler<'_> {
         body: &str,
         epilogue: Option<String>,
     ) -> Result<String, String> {
-        use std::io::Write;
         let mut parts: Vec<String> = Vec::new();
         parts.extend(prologue);
         for (n, v) in vars {
@@ -1183,6 +1220,19 @@ impl Tangler<'_> {
         parts.push(body.to_string());
         parts.extend(epilogue);
         let script = org_trim_str(&parts.join("\n")).to_string();
+        self.run_program(lang, block_name, script)
+    }
+
+    /// Runs `program` (found on `PATH`) in the org file's folder with `script` on its
+    /// standard input, as `org-babel-eval` does; its standard output, or why it failed.
+    fn run_program(
+        &self,
+        program: &str,
+        block_name: &str,
+        script: String,
+    ) -> Result<String, String> {
+        use std::io::Write;
+        let lang = program;
         let dir = self
             .env
             .cwd

@@ -27,8 +27,8 @@ pub struct OrgEnv {
 /// Whether [`OrgEnv::from_process`] allows running called blocks (`tangle --eval`).
 static RUN_BLOCKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Lets the environments [`OrgEnv::from_process`] makes from now on run the shell blocks
-/// that noweb references call (the command line's `--eval`).
+/// Lets the environments [`OrgEnv::from_process`] makes from now on run the shell and Python
+/// blocks that noweb references call (the command line's `--eval`).
 pub fn allow_running_blocks(allow: bool) {
     RUN_BLOCKS.store(allow, std::sync::atomic::Ordering::Relaxed);
 }

@@ -629,11 +629,20 @@ mod tests {
         let env = OrgEnv::from_process().with_run_blocks(true);
         let t = tangle_org_in(Path::new("doc.org"), shell, &env).unwrap();
         assert_eq!(file(&t, "a.sh").content, b"x it's\nx\n");
-        let m = msg("#+name: f\n#+begin_src python\n1\n\
+        let m = msg("#+name: f\n#+begin_src ruby\n1\n\
                      #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n");
         assert!(
-            m.contains("`f` is a `python` block; this tangler evaluates"),
+            m.contains("`f` is a `ruby` block; this tangler evaluates"),
             "{m}"
+        );
+        let python = "#+name: f\n#+begin_src python\n1\n\
+                      #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n";
+        let e = tangle_org_in(Path::new("doc.org"), python, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("this tangler runs Python blocks for `:results output` only"),
+            "{e}"
         );
         let m = msg(
             "#+name: l\n- a\n\n- b\n\n#+name: f\n#+begin_src emacs-lisp :var x=l\nx\n\
