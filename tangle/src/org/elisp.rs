@@ -12,6 +12,21 @@ use super::lisp::Sexp;
 /// `max-lisp-eval-depth` of 800).
 const MAX_DEPTH: usize = 200;
 
+/// Functions that return a list of their own, which a destructive function may change.
+const FRESH_LISTS: &[&str] = &[
+    "copy-sequence",
+    "copy-tree",
+    "mapcar",
+    "seq-map",
+    "list",
+    "number-sequence",
+    "split-string",
+    "reverse",
+    "cl-loop",
+    "loop",
+    "string-to-list",
+];
+
 /// How many iterations a loop may run.
 const MAX_ITERATIONS: usize = 1_000_000;
 
@@ -42,6 +57,15 @@ fn int_arg(f: &str, v: &Obj) -> Result<i64, String> {
             "`{f}` gets `{}` where this tangler expects an integer",
             other.show(true)
         )),
+    }
+}
+
+/// A string, or a symbol's name (as `string<` takes them).
+fn string_or_symbol_arg(f: &str, v: &Obj) -> Result<String, String> {
+    match v {
+        Obj::Str(s) | Obj::Sym(s) => Ok(s.clone()),
+        Obj::Nil | Obj::T => Ok(v.show(false)),
+        other => string_arg(f, other),
     }
 }
 
@@ -362,6 +386,26 @@ impl Ctx<'_> {
                 let r = self.progn(args);
                 let out = std::mem::replace(&mut self.output, saved).unwrap_or_default();
                 r.map(|_| Obj::Str(out))
+            }
+            // Destructive list functions are evaluated only on lists no variable holds, where
+            // working on a copy cannot show.
+            "sort" | "nreverse" | "delete-dups" | "delete" => {
+                let k = usize::from(f == "delete");
+                let fresh = |e: &Sexp| match e {
+                    Sexp::List(items) => matches!(
+                        items.first(),
+                        Some(Sexp::Sym(h)) if FRESH_LISTS.contains(&h.as_str())
+                    ),
+                    _ => false,
+                };
+                if args.get(k).is_some_and(|a| !fresh(a)) {
+                    return Some(Err(format!(
+                        "`{f}` changes its list in place in Emacs, and this tangler does not \
+                         follow such changes: give it a fresh list (`copy-sequence`, `mapcar`, \
+                         `list`, ...)"
+                    )));
+                }
+                return None;
             }
             "prog1" => match args.split_first() {
                 Some((first, rest)) => (|| {
@@ -1333,6 +1377,146 @@ impl Ctx<'_> {
                         _ => w[0] != w[1],
                     }))
                 }
+                "number-sequence" => {
+                    arity(1, 3)?;
+                    let from = int_arg(f, &v[0])?;
+                    let to = match v.get(1) {
+                        None | Some(Obj::Nil) => from,
+                        Some(t) => int_arg(f, t)?,
+                    };
+                    let step = match v.get(2) {
+                        None | Some(Obj::Nil) => 1,
+                        Some(s) => int_arg(f, s)?,
+                    };
+                    if step == 0 {
+                        return Err("`number-sequence` with a zero step (Emacs fails)".into());
+                    }
+                    let count = if step > 0 {
+                        (to - from).checked_div(step).map_or(0, |c| c + 1)
+                    } else {
+                        (from - to).checked_div(-step).map_or(0, |c| c + 1)
+                    };
+                    if count as u64 > MAX_ITERATIONS as u64 {
+                        return Err("`number-sequence` longer than this tangler makes".into());
+                    }
+                    Obj::list(
+                        (0..count.max(0))
+                            .map(|k| Obj::Int(from + k * step))
+                            .collect(),
+                    )
+                }
+                "sort" | "seq-sort" => {
+                    arity(2, 2)?;
+                    let (seq, pred) = if f == "sort" {
+                        (&v[0], &v[1])
+                    } else {
+                        (&v[1], &v[0])
+                    };
+                    let mut items = list_items(f, seq)?;
+                    // A stable merge sort, as Emacs' `sort` is: an element moves before an
+                    // earlier one only when PRED says it is less.
+                    let mut err = None;
+                    let mut k = 1;
+                    while k < items.len() && err.is_none() {
+                        let mut j = k;
+                        while j > 0 {
+                            match self.funcall(pred, vec![items[j].clone(), items[j - 1].clone()]) {
+                                Ok(less) if less.truthy() => {
+                                    // Stable sorts agree only for a strict order.
+                                    let back = self.funcall(
+                                        pred,
+                                        vec![items[j - 1].clone(), items[j].clone()],
+                                    );
+                                    if !matches!(back, Ok(Obj::Nil)) {
+                                        err = Some(back.err().unwrap_or_else(|| {
+                                            "`sort`'s predicate puts two elements each before \
+                                             the other; Emacs' merge sort would order them its \
+                                             own way"
+                                                .into()
+                                        }));
+                                        break;
+                                    }
+                                    items.swap(j, j - 1);
+                                    j -= 1;
+                                }
+                                Ok(_) => break,
+                                Err(e) => {
+                                    err = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                        k += 1;
+                    }
+                    if let Some(e) = err {
+                        return Err(e);
+                    }
+                    Obj::list(items)
+                }
+                "string<" | "string-lessp" | "string>" | "string-greaterp" => {
+                    arity(2, 2)?;
+                    let a = string_or_symbol_arg(f, &v[0])?;
+                    let b = string_or_symbol_arg(f, &v[1])?;
+                    Obj::bool(if f.contains('<') || f.ends_with("lessp") {
+                        a < b
+                    } else {
+                        a > b
+                    })
+                }
+                "copy-sequence" | "copy-tree" => {
+                    arity(1, 2)?;
+                    v[0].clone()
+                }
+                "string-to-list" => {
+                    arity(1, 1)?;
+                    Obj::list(seq_items(f, &v[0])?)
+                }
+                "cl-first" | "cl-second" | "cl-third" => {
+                    arity(1, 1)?;
+                    let n = ["cl-first", "cl-second", "cl-third"]
+                        .iter()
+                        .position(|x| *x == f)
+                        .expect("listed");
+                    let mut x = v[0].clone();
+                    for _ in 0..n {
+                        x = cdr(&x)?;
+                    }
+                    car(&x)?
+                }
+                "butlast" => {
+                    arity(1, 2)?;
+                    let mut items = list_items(f, &v[0])?;
+                    let n = match v.get(1) {
+                        None | Some(Obj::Nil) => 1,
+                        Some(n) => int_arg(f, n)?.max(0) as usize,
+                    };
+                    items.truncate(items.len().saturating_sub(n));
+                    Obj::list(items)
+                }
+                "string" | "char-to-string" => {
+                    let mut out = String::new();
+                    for c in v {
+                        let n = int_arg(f, c)?;
+                        match u32::try_from(n).ok().and_then(char::from_u32) {
+                            Some(ch) => out.push(ch),
+                            None => return Err(format!("`{f}` gets {n}, which is no character")),
+                        }
+                    }
+                    Obj::Str(out)
+                }
+                "make-string" => {
+                    arity(2, 3)?;
+                    let n = int_arg(f, &v[0])?;
+                    let c = int_arg(f, &v[1])?;
+                    let ch = u32::try_from(c)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .ok_or_else(|| format!("`make-string` gets {c}, which is no character"))?;
+                    if !(0..=1_000_000).contains(&n) {
+                        return Err("`make-string` of that length is not made here".into());
+                    }
+                    Obj::Str(std::iter::repeat(ch).take(n as usize).collect())
+                }
                 "princ" | "prin1" | "print" | "terpri" => {
                     let (obj, stream) = match f {
                         "terpri" => (Obj::T, v.first()),
@@ -1651,5 +1835,16 @@ mod tests {
         assert!(shown("(setq global 1)").contains("not bound by `let`"));
         assert!(shown("(while t)").contains("`while` is not evaluated"));
         assert!(shown("(mapconcat #'identity '(\"a\"))").contains("wrong-number-of-arguments"));
+        assert_eq!(shown("(sort (list 3 1 2) #'<)"), "(1 2 3)");
+        assert!(
+            shown("(let ((x (list 2 1))) (sort x #'<) x)").contains("changes its list in place")
+        );
+        assert!(shown("(sort (list 1 1) #'<=)").contains("each before the other"));
+        assert_eq!(shown("(number-sequence 5 1 -2)"), "(5 3 1)");
+        assert_eq!(shown("(format \"%5.2f|%d\" 3.14159 2.9)"), "\" 3.14|2\"");
+        assert_eq!(
+            shown("(list 1.0 100.0 1e21 0.1 -0.0)"),
+            "(1.0 100.0 1e+21 0.1 -0.0)"
+        );
     }
 }
