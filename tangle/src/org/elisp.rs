@@ -1185,6 +1185,19 @@ impl Ctx<'_> {
                     match string_arg(f, &v[0])?.as_str() {
                         "nil" => Obj::Nil,
                         "t" => Obj::T,
+                        // Emacs prints such symbols with escapes.
+                        s if s.is_empty()
+                            || s.contains(|c: char| {
+                                c.is_whitespace() || "()[]\"';`,#?\\.".contains(c)
+                            })
+                            || s.starts_with(|c: char| {
+                                c.is_ascii_digit() || c == '-' || c == '+'
+                            }) =>
+                        {
+                            return Err(format!(
+                                "`intern` of `{s}` makes a symbol Emacs prints with escapes"
+                            ))
+                        }
                         s => Obj::Sym(s.to_string()),
                     }
                 }

@@ -297,6 +297,10 @@ pub(super) fn read_sexp(s: &str) -> Result<(Sexp, &str), ReadError> {
                     .unwrap_or(rest.len());
                 let atom = &rest[..end];
                 rest = &rest[end..];
+                // Escaped characters in symbols (`a\ b`) are not read.
+                if atom.contains('\\') {
+                    return Err(ReadError::Unsupported);
+                }
                 match read_lisp_int(atom) {
                     Some((n, z)) => Sexp::Int(n, z),
                     None => match read_lisp_float(atom) {
