@@ -93,6 +93,7 @@
 
 mod body;
 mod call;
+mod data;
 mod elisp;
 mod env;
 mod eval;
@@ -104,6 +105,7 @@ mod noweb;
 mod scan;
 mod tangle;
 mod text;
+mod vars;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -112,6 +114,8 @@ use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::{Origin, Output, SourceMap};
 
 use body::*;
+use call::*;
+use data::*;
 pub use env::{allow_running_blocks, OrgEnv};
 use header::*;
 use link::*;
@@ -120,6 +124,7 @@ pub use mode::org96_file_mode;
 use noweb::*;
 use scan::*;
 use text::*;
+use vars::*;
 
 /// The result of tangling one org document.
 #[derive(Debug, Clone)]

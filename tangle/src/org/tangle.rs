@@ -2,7 +2,6 @@
 //! (`org-babel-effective-tangled-filename`), `org-babel-tangle-single-block` computes each
 //! block's target, options and final body, and the files are assembled with their line maps.
 
-use super::call::VarCode;
 use super::*;
 use std::path::PathBuf;
 
