@@ -87,7 +87,10 @@
 //! expander ([`crate::expand`]): Org's reference regexp, resolution and per-block `:noweb`;
 //! `body` removes indentation, coderefs (with the shared [`crate::coderef`] matcher under
 //! Org's rules) and surrounding blanks; `link` writes `:comments link` lines; `mode` reads
-//! Org 9.6 `:tangle-mode` strings; `tangle` groups the blocks into files. `text` holds the
+//! Org 9.6 `:tangle-mode` strings; `tangle` groups the blocks into files. Calls
+//! (`<<name(args)>>`) are `call`'s (resolution and running), with `data` (what a name names),
+//! `vars` (binding a block's variables) and `elisp` (the evaluator's list, string and number
+//! functions, beside `eval`'s header ones). `text` holds the
 //! normalized bodies; the line-mapped text they all work on is the shared
 //! [`crate::mapped::MappedText`].
 
