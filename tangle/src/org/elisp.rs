@@ -177,6 +177,10 @@ fn format_one(spec: &str, conv: char, arg: &Obj) -> Result<String, String> {
                 return Err("`format` cannot print a function".into());
             }
             let mut t = arg.show(conv == 'S');
+            if (width > 0 || precision.is_some()) && !t.is_ascii() {
+                // Emacs measures widths in columns, which wide characters take two of.
+                return Err("`format` with a width or precision of non-ASCII text".into());
+            }
             if let Some(p) = precision {
                 t = t.chars().take(p).collect();
             }
@@ -959,6 +963,9 @@ impl Ctx<'_> {
                 "length" | "safe-length" | "string-width" => {
                     arity(1, 1)?;
                     Obj::Int(match &v[0] {
+                        Obj::Str(s) if f == "string-width" && !s.is_ascii() => {
+                            return Err("`string-width` of non-ASCII text (columns)".into())
+                        }
                         Obj::Str(s) => s.chars().count() as i64,
                         other => list_items(f, other)?.len() as i64,
                     })
