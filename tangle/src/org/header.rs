@@ -71,6 +71,45 @@ pub(super) fn param<'a>(params: &'a Params, key: &str) -> Option<&'a Cell> {
     params.get(key)
 }
 
+/// Symbols whose forms call function values, which may recurse.
+const RECURSIVE: &[&str] = &[
+    "lambda",
+    "function",
+    "funcall",
+    "apply",
+    "mapcar",
+    "mapc",
+    "mapconcat",
+    "mapcan",
+    "seq-map",
+    "seq-filter",
+    "seq-remove",
+    "sort",
+    "seq-sort",
+    "cl-remove-if",
+    "cl-remove-if-not",
+    "cl-loop",
+    "loop",
+    "alist-get",
+    "assoc",
+    "dolist",
+    "dotimes",
+];
+
+/// Whether evaluating `e` stays shallow on the stack: forms nested at most 32 deep, with no
+/// function values (lambdas, `funcall`, mapping) that could recurse.
+fn shallow(e: &Sexp, depth: usize) -> bool {
+    match e {
+        _ if depth > 32 => false,
+        Sexp::List(items) => items.iter().all(|i| match i {
+            Sexp::Sym(s) => !RECURSIVE.contains(&s.as_str()),
+            other => shallow(other, depth + 1),
+        }),
+        Sexp::Quote(q) => shallow(q, depth + 1),
+        _ => true,
+    }
+}
+
 /// `org-babel-read`. `light` leaves Lisp unevaluated, as `org-babel-get-src-block-info` does
 /// with LIGHT non-nil. The flag reports a decimal literal with a leading zero.
 pub(super) fn read_val(raw: Option<&str>, light: bool) -> (Val, bool) {
@@ -443,7 +482,12 @@ impl Tangler<'_> {
     /// Evaluates a Lisp header value with [`eval`](super::eval), at the block being tangled.
     fn eval_lisp_value(&self, raw: &str) -> Result<Val, String> {
         let (form, _) = read_sexp(raw).map_err(|_| "it cannot be read".to_string())?;
-        let value = on_big_stack(|| self.lisp_ctx(self.eval_block).eval(&form))?;
+        // Small forms without functions of their own run here; others on a deep stack.
+        let value = if shallow(&form, 0) {
+            self.lisp_ctx(self.eval_block).eval(&form)?
+        } else {
+            on_big_stack(|| self.lisp_ctx(self.eval_block).eval(&form))?
+        };
         match value {
             super::eval::Obj::Nil => Ok(Val::Nil),
             super::eval::Obj::Str(s) => Ok(Val::Str(s)),
