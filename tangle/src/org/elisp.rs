@@ -1155,25 +1155,35 @@ impl Ctx<'_> {
                 "string-to-number" => {
                     arity(1, 1)?;
                     let s = string_arg(f, &v[0])?;
-                    let t = s.trim_start_matches([' ', '\t', '\n']);
-                    let sign_len = usize::from(t.starts_with(['-', '+']));
-                    let digits = t[sign_len..]
-                        .find(|c: char| !c.is_ascii_digit())
-                        .unwrap_or(t.len() - sign_len);
-                    let after = t[sign_len + digits..].chars().next();
-                    if matches!(after, Some('.' | 'e' | 'E')) {
-                        return Err("`string-to-number` of a float is not evaluated".into());
+                    // The longest number at the start, after spaces and tabs; else 0.
+                    let t = s.trim_start_matches([' ', '\t']);
+                    let end = t
+                        .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+                        .unwrap_or(t.len());
+                    let mut value = Obj::Int(0);
+                    for k in (1..=end).rev() {
+                        if let Some((n, _)) = super::lisp::read_lisp_int(&t[..k]) {
+                            value = Obj::Int(n);
+                            break;
+                        }
+                        if let Some(x) = super::lisp::read_lisp_float(&t[..k]) {
+                            value = Obj::Float(x);
+                            break;
+                        }
                     }
-                    if digits == 0 {
-                        Obj::Int(0)
-                    } else {
-                        Obj::Int(
-                            t[..sign_len + digits]
-                                .parse()
-                                .map_err(|_| "`string-to-number` overflows".to_string())?,
-                        )
-                    }
+                    value
                 }
+                "cl-evenp" | "cl-oddp" | "cl-plusp" | "cl-minusp" => {
+                    arity(1, 1)?;
+                    let n = int_arg(f, &v[0])?;
+                    Obj::bool(match f {
+                        "cl-evenp" => n % 2 == 0,
+                        "cl-oddp" => n % 2 != 0,
+                        "cl-plusp" => n > 0,
+                        _ => n < 0,
+                    })
+                }
+                "ignore" => Obj::Nil,
                 "symbol-name" => {
                     arity(1, 1)?;
                     match &v[0] {

@@ -246,9 +246,11 @@ fn as_directory(s: &str) -> String {
     }
 }
 
-/// Matches `re` against `s` when `re` is a plain string with at most `^` and `$` anchors;
-/// `None` for any other regexp.
-fn simple_match(re: &str, s: &str) -> Option<bool> {
+/// Where `re` first matches in `s` (a character index), when `re` is a plain string with at
+/// most `^` and `$` anchors, matched ignoring case as `case-fold-search` does; `None` for
+/// any other regexp, for a string with a line break (where `^` and `$` match too) and for
+/// letters outside ASCII (whose case folding we do not reproduce).
+fn simple_match(re: &str, s: &str) -> Option<Option<usize>> {
     let (anchored, re) = match re.strip_prefix('^') {
         Some(r) => (true, r),
         None => (false, re),
@@ -257,15 +259,21 @@ fn simple_match(re: &str, s: &str) -> Option<bool> {
         Some(r) if !r.ends_with('\\') => (true, r),
         _ => (false, re),
     };
-    if re.contains(['.', '*', '+', '?', '[', ']', '\\', '^', '$']) {
+    if re.contains(['.', '*', '+', '?', '[', ']', '\\', '^', '$'])
+        || s.contains('\n')
+        || !re.is_ascii()
+        || s.chars().any(|c| !c.is_ascii() && c.is_alphabetic())
+    {
         return None;
     }
-    Some(match (anchored, end) {
-        (true, true) => s == re,
-        (true, false) => s.starts_with(re),
-        (false, true) => s.ends_with(re),
-        (false, false) => s.contains(re),
-    })
+    let (fs, fr) = (s.to_ascii_lowercase(), re.to_ascii_lowercase());
+    let at = match (anchored, end) {
+        (true, true) => (fs == fr).then_some(0),
+        (true, false) => fs.starts_with(&fr).then_some(0),
+        (false, true) => fs.ends_with(&fr).then(|| fs.len() - fr.len()),
+        (false, false) => fs.find(&fr),
+    };
+    Some(at.map(|k| s[..k].chars().count()))
 }
 
 impl<'a> Ctx<'a> {
@@ -689,7 +697,7 @@ impl<'a> Ctx<'a> {
                 arity(2, 3)?;
                 let (re, s) = (string_arg(f, &v[0])?, string_arg(f, &v[1])?);
                 match simple_match(&re, &s) {
-                    Some(m) => Obj::bool(m),
+                    Some(m) => m.map_or(Obj::Nil, |k| Obj::Int(k as i64)),
                     None => {
                         return Err(format!(
                             "`string-match-p` is evaluated only for plain strings (with `^` and \
@@ -863,7 +871,13 @@ mod tests {
             ev(&env, "(let ((org-use-tag-inheritance nil)) (if (member \"INACTIVE\" (org-get-tags)) \"no\" \"x\"))"),
             Ok(s("x"))
         );
-        assert_eq!(ev(&env, "(string-match-p \"^ab\" \"abc\")"), Ok(Obj::T));
+        // The position of the match, case folded as `case-fold-search` folds it.
+        assert_eq!(
+            ev(&env, "(string-match-p \"^ab\" \"abc\")"),
+            Ok(Obj::Int(0))
+        );
+        assert_eq!(ev(&env, "(string-match-p \"C\" \"abc\")"), Ok(Obj::Int(2)));
+        assert_eq!(ev(&env, "(string-match-p \"x$\" \"abc\")"), Ok(Obj::Nil));
         assert_eq!(
             ev(&env, "(file-name-sans-extension \"a.b/c.el\")"),
             Ok(s("a.b/c"))
