@@ -1293,10 +1293,14 @@ impl Ctx<'_> {
                         ),
                         Some(sep) => {
                             let sep = string_arg(f, sep)?;
-                            if !plain_regexp(&sep) || sep.is_empty() {
+                            // Letters would match either case (`case-fold-search`).
+                            if !plain_regexp(&sep)
+                                || sep.is_empty()
+                                || sep.chars().any(char::is_alphabetic)
+                            {
                                 return Err(format!(
                                     "`split-string` is evaluated only with a plain-text \
-                                     separator, not `{sep}`"
+                                     separator without letters, not `{sep}`"
                                 ));
                             }
                             (
