@@ -1648,7 +1648,10 @@ impl Ctx<'_> {
                         _ => None,
                     };
                     match (s(&k), s(key)) {
-                        (Some(a), Some(b)) if fold => a.to_lowercase() == b.to_lowercase(),
+                        (Some(a), Some(b)) if fold && !(a.is_ascii() && b.is_ascii()) => {
+                            return Err("`assoc-string` ignoring the case of non-ASCII text".into())
+                        }
+                        (Some(a), Some(b)) if fold => a.eq_ignore_ascii_case(&b),
                         (Some(a), Some(b)) => a == b,
                         _ => false,
                     }

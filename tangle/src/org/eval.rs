@@ -666,8 +666,11 @@ impl<'a> Ctx<'a> {
                 arity(2, 3)?;
                 let (a, b) = (string_arg(f, &v[0])?, string_arg(f, &v[1])?);
                 let fold = v.get(2).is_some_and(Obj::truthy);
+                if fold && !(a.is_ascii() && b.is_ascii()) {
+                    return Err(format!("`{f}` ignoring the case of non-ASCII text"));
+                }
                 let (a, b) = if fold {
-                    (a.to_lowercase(), b.to_lowercase())
+                    (a.to_ascii_lowercase(), b.to_ascii_lowercase())
                 } else {
                     (a, b)
                 };
