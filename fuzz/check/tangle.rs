@@ -89,8 +89,9 @@ pub fn check_org(data: &[u8]) {
             for d in &tangled.warnings {
                 check_diagnostic(&docs, d);
             }
-            // In-line `:noweb-sep` text is made text without an origin (see `Blanks`).
-            let mode = if text.to_ascii_lowercase().contains(":noweb-sep") {
+            // In-line `:noweb-sep` text is made text without an origin (see `Blanks`), and so
+            // is a called block's result (`<<name(args)>>`), mapped to the reference.
+            let mode = if text.to_ascii_lowercase().contains(":noweb-sep") || text.contains(")>>") {
                 Blanks::Separated
             } else {
                 Blanks::Made

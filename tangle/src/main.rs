@@ -31,6 +31,9 @@ struct Cli {
     /// them (each is named, with how many lines it loses). Without it, `tangle` refuses.
     #[arg(long)]
     force: bool,
+    /// Run the shell and Python blocks that org noweb references call (`<<name(args)>>`).
+    #[arg(long, global = true)]
+    eval: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    tangle::org::allow_running_blocks(cli.eval);
     let cwd = std::env::current_dir()?;
     match cli.command {
         Some(Command::Locate { place }) => locate(&cwd, &place),

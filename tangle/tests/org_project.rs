@@ -269,3 +269,31 @@ fn an_org_file_is_read_from_its_own_folder_wherever_tangle_runs() {
     );
     assert!(!dir.join("sub/here.sh").exists());
 }
+
+#[test]
+fn called_shell_blocks_run_only_with_eval() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("org-project-eval");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let doc = "#+name: who\n#+begin_src sh :results output :var name=\"world\"\n\
+               printf 'hello %s' \"$name\"\n#+end_src\n\n\
+               #+name: n\n#+begin_src emacs-lisp\n(* 6 7)\n#+end_src\n\n\
+               #+begin_src sh :tangle out.sh :noweb yes\necho '<<who(name=\"org\")>>' <<n()>>\n#+end_src\n";
+    fs::write(dir.join("calls.org"), doc).unwrap();
+    let out = tangle(&dir, &["calls.org"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "calls.org:12:7: error: cannot evaluate `<<who(name=\"org\")>>`: `who` is a `sh` \
+             block, which Emacs would run: run it with `tangle --eval`"
+        ),
+        "{err}"
+    );
+    assert!(!dir.join("out.sh").exists(), "nothing is written");
+    ok(&tangle(&dir, &["--eval", "calls.org"]));
+    assert_eq!(
+        fs::read_to_string(dir.join("out.sh")).unwrap(),
+        "echo 'hello org' 42\n"
+    );
+}

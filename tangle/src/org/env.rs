@@ -19,6 +19,18 @@ pub struct OrgEnv {
     pub system_name: String,
     /// The folder relative paths of the org file start from (the current folder).
     pub cwd: PathBuf,
+    /// Whether code blocks in other languages than emacs-lisp that a noweb reference calls
+    /// are run (`tangle --eval`), as Emacs runs them; by default they are refused.
+    pub run_blocks: bool,
+}
+
+/// Whether [`OrgEnv::from_process`] allows running called blocks (`tangle --eval`).
+static RUN_BLOCKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Lets the environments [`OrgEnv::from_process`] makes from now on run the shell and Python
+/// blocks that noweb references call (the command line's `--eval`).
+pub fn allow_running_blocks(allow: bool) {
+    RUN_BLOCKS.store(allow, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl OrgEnv {
@@ -37,7 +49,14 @@ impl OrgEnv {
                 .unwrap_or_default(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             vars,
+            run_blocks: RUN_BLOCKS.load(std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// The same environment, running called shell blocks or not (`--eval`).
+    pub fn with_run_blocks(mut self, run: bool) -> OrgEnv {
+        self.run_blocks = run;
+        self
     }
 
     /// The same environment with another home folder (and `$HOME`).

@@ -9,23 +9,43 @@ use super::env::OrgEnv;
 use super::lisp::Sexp;
 use std::path::Path;
 
-/// A Lisp value.
-#[derive(Debug, Clone, PartialEq)]
+/// A Lisp value. Values compare as `equal` does (floats bit for bit: `-0.0` is not `0.0`).
+#[derive(Debug, Clone)]
 pub(super) enum Obj {
     Nil,
     T,
     Int(i64),
+    Float(f64),
     Str(String),
     Sym(String),
     List(Vec<Obj>),
+    /// An improper list: its elements and the final cdr (`(a b . c)`).
+    Dotted(Vec<Obj>, Box<Obj>),
+    /// `(lambda PARAMS BODY...)`: the parameter names and the body.
+    Lambda(Vec<String>, Vec<Sexp>),
+}
+
+impl PartialEq for Obj {
+    fn eq(&self, other: &Obj) -> bool {
+        match (self, other) {
+            (Obj::Nil, Obj::Nil) | (Obj::T, Obj::T) => true,
+            (Obj::Int(a), Obj::Int(b)) => a == b,
+            (Obj::Float(a), Obj::Float(b)) => a.to_bits() == b.to_bits(),
+            (Obj::Str(a), Obj::Str(b)) | (Obj::Sym(a), Obj::Sym(b)) => a == b,
+            (Obj::List(a), Obj::List(b)) => a == b,
+            (Obj::Dotted(a, x), Obj::Dotted(b, y)) => a == b && x == y,
+            (Obj::Lambda(p, x), Obj::Lambda(q, y)) => p == q && x == y,
+            _ => false,
+        }
+    }
 }
 
 impl Obj {
-    fn truthy(&self) -> bool {
+    pub(super) fn truthy(&self) -> bool {
         !matches!(self, Obj::Nil)
     }
 
-    fn bool(b: bool) -> Obj {
+    pub(super) fn bool(b: bool) -> Obj {
         if b {
             Obj::T
         } else {
@@ -33,7 +53,7 @@ impl Obj {
         }
     }
 
-    fn list(items: Vec<Obj>) -> Obj {
+    pub(super) fn list(items: Vec<Obj>) -> Obj {
         if items.is_empty() {
             Obj::Nil
         } else {
@@ -47,15 +67,42 @@ impl Obj {
             Obj::Nil => "nil".into(),
             Obj::T => "t".into(),
             Obj::Int(n) => n.to_string(),
+            Obj::Float(x) => super::lisp::float_to_string(*x),
             Obj::Str(s) if quoted => {
                 format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
             }
             Obj::Str(s) => s.clone(),
             Obj::Sym(s) => s.clone(),
+            // `print-quoted`: `(quote X)` prints as `'X`, `(function X)` as `#'X`.
+            Obj::List(items)
+                if items.len() == 2 && matches!(&items[0], Obj::Sym(q) if q == "quote") =>
+            {
+                format!("'{}", items[1].show(quoted))
+            }
+            Obj::List(items)
+                if items.len() == 2 && matches!(&items[0], Obj::Sym(q) if q == "function") =>
+            {
+                format!("#'{}", items[1].show(quoted))
+            }
             Obj::List(items) => {
                 let inner: Vec<String> = items.iter().map(|i| i.show(quoted)).collect();
                 format!("({})", inner.join(" "))
             }
+            Obj::Dotted(items, tail) => {
+                let inner: Vec<String> = items.iter().map(|i| i.show(quoted)).collect();
+                format!("({} . {})", inner.join(" "), tail.show(quoted))
+            }
+            Obj::Lambda(params, _) => format!("(lambda ({}) …)", params.join(" ")),
+        }
+    }
+
+    /// Whether [`Obj::show`] prints it as Emacs would (a function value is not printed).
+    pub(super) fn printable(&self) -> bool {
+        match self {
+            Obj::Lambda(..) => false,
+            Obj::List(items) => items.iter().all(Obj::printable),
+            Obj::Dotted(items, tail) => items.iter().all(Obj::printable) && tail.printable(),
+            _ => true,
         }
     }
 }
@@ -72,7 +119,14 @@ pub(super) struct Ctx<'a> {
     /// The tags it inherits (file tags, then its ancestors' from the top), without its own.
     pub(super) inherited_tags: Vec<String>,
     /// `let` bindings, innermost last.
-    vars: Vec<(String, Obj)>,
+    pub(super) vars: Vec<(String, Obj)>,
+    /// How deeply function calls nest (bounded, as `max-lisp-eval-depth` bounds Emacs).
+    pub(super) depth: usize,
+    /// How deeply the forms being evaluated nest.
+    nesting: usize,
+    /// What `princ` and friends print, while `with-output-to-string` collects it (`None`:
+    /// they print to Emacs' standard output, which no file receives).
+    pub(super) output: Option<String>,
 }
 
 /// Functions that would run a program, or whose value changes from run to run.
@@ -88,31 +142,82 @@ const IMPURE: &[(&str, &str)] = &[
     ("random", "is random"),
     ("org-sbe", "evaluates a code block"),
     ("org-babel-ref-resolve", "evaluates a code block"),
+    ("make-directory", "creates a folder"),
+    ("write-region", "writes a file"),
+    ("with-temp-file", "writes a file"),
+    ("append-to-file", "writes a file"),
+    ("delete-file", "deletes a file"),
+    ("delete-directory", "deletes a folder"),
+    ("copy-file", "copies a file"),
+    ("rename-file", "renames a file"),
+    ("make-symbolic-link", "creates a link"),
+    ("insert", "inserts text into the Org buffer"),
+    ("insert-file-contents", "reads a file into a buffer"),
+    ("start-process", "runs a program"),
+    ("make-process", "runs a program"),
+    ("call-process-shell-command", "runs a shell command"),
+    ("async-shell-command", "runs a shell command"),
+    ("url-retrieve", "uses the network"),
+    ("url-retrieve-synchronously", "uses the network"),
+    ("setenv", "changes the environment"),
+    ("load", "loads Lisp"),
+    ("load-file", "loads Lisp"),
+    ("eval", "evaluates arbitrary Lisp"),
 ];
 
 /// What the evaluator knows, for messages.
-const KNOWN: &str = "`concat`, `format`, `expand-file-name`, `file-name-*`, \
+const KNOWN: &str = "`concat`, `format`, list, string and number functions (`car`, \
+                     `nth`, `assoc`, `alist-get`, `mapcar`, `mapconcat`, `string-join`, \
+                     `upcase`, `+`, ...), `cl-loop` basics, `expand-file-name`, `file-name-*`, \
                      `substitute-in-file-name`, `string-trim`, `getenv`, `system-name`, \
                      `executable-find`, `file-exists-p`, `file-directory-p`, `org-get-tags`, \
                      `locate-user-emacs-file`, `abbreviate-file-name`, \
                      `if`/`when`/`unless`/`cond`/`and`/`or`/`not`/`let`, `equal`/`string=`/\
                      `eq`/`member`/`string-match-p`/`string-prefix-p`/`string-suffix-p`";
 
-type R = Result<Obj, String>;
+pub(super) type R = Result<Obj, String>;
 
-fn quoted(e: &Sexp) -> Obj {
+/// How deeply forms may nest when evaluated: within Emacs' own `max-lisp-eval-depth` (800),
+/// which counts every form and function call on the way, and within a thread's stack.
+const MAX_NESTING: usize = 200;
+
+/// An error naming `f` when it is impure.
+pub(super) fn refuse_impure(f: &str) -> Result<(), String> {
+    match IMPURE.iter().find(|(n, _)| *n == f) {
+        Some((_, why)) => Err(format!(
+            "`{f}` {why}; Emacs would call it while tangling, this tangler evaluates \
+             only side-effect-free Lisp"
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn quoted(e: &Sexp) -> Obj {
     match e {
         Sexp::Int(n, _) => Obj::Int(*n),
+        Sexp::Float(x) => Obj::Float(*x),
         Sexp::Str(s) => Obj::Str(s.clone()),
         Sexp::Sym(s) if s == "nil" => Obj::Nil,
         Sexp::Sym(s) if s == "t" => Obj::T,
         Sexp::Sym(s) => Obj::Sym(s.clone()),
-        Sexp::List(items) => Obj::list(items.iter().map(quoted).collect()),
+        Sexp::List(items) => match items.as_slice() {
+            [head @ .., Sexp::Sym(dot), tail] if !head.is_empty() && dot == "." => {
+                match quoted(tail) {
+                    Obj::Nil => Obj::List(head.iter().map(quoted).collect()),
+                    Obj::List(more) => Obj::List(head.iter().map(quoted).chain(more).collect()),
+                    Obj::Dotted(more, t) => {
+                        Obj::Dotted(head.iter().map(quoted).chain(more).collect(), t)
+                    }
+                    t => Obj::Dotted(head.iter().map(quoted).collect(), Box::new(t)),
+                }
+            }
+            _ => Obj::list(items.iter().map(quoted).collect()),
+        },
         Sexp::Quote(q) => Obj::List(vec![Obj::Sym("quote".into()), quoted(q)]),
     }
 }
 
-fn string_arg(f: &str, v: &Obj) -> Result<String, String> {
+pub(super) fn string_arg(f: &str, v: &Obj) -> Result<String, String> {
     match v {
         Obj::Str(s) => Ok(s.clone()),
         other => Err(format!(
@@ -162,9 +267,11 @@ fn as_directory(s: &str) -> String {
     }
 }
 
-/// Matches `re` against `s` when `re` is a plain string with at most `^` and `$` anchors;
-/// `None` for any other regexp.
-fn simple_match(re: &str, s: &str) -> Option<bool> {
+/// Where `re` first matches in `s` (a character index), when `re` is a plain string with at
+/// most `^` and `$` anchors, matched ignoring case as `case-fold-search` does; `None` for
+/// any other regexp, for a string with a line break (where `^` and `$` match too) and for
+/// letters outside ASCII (whose case folding we do not reproduce).
+fn simple_match(re: &str, s: &str) -> Option<Option<usize>> {
     let (anchored, re) = match re.strip_prefix('^') {
         Some(r) => (true, r),
         None => (false, re),
@@ -173,15 +280,21 @@ fn simple_match(re: &str, s: &str) -> Option<bool> {
         Some(r) if !r.ends_with('\\') => (true, r),
         _ => (false, re),
     };
-    if re.contains(['.', '*', '+', '?', '[', ']', '\\', '^', '$']) {
+    if re.contains(['.', '*', '+', '?', '[', ']', '\\', '^', '$'])
+        || s.contains('\n')
+        || !re.is_ascii()
+        || s.chars().any(|c| !c.is_ascii() && c.is_alphabetic())
+    {
         return None;
     }
-    Some(match (anchored, end) {
-        (true, true) => s == re,
-        (true, false) => s.starts_with(re),
-        (false, true) => s.ends_with(re),
-        (false, false) => s.contains(re),
-    })
+    let (fs, fr) = (s.to_ascii_lowercase(), re.to_ascii_lowercase());
+    let at = match (anchored, end) {
+        (true, true) => (fs == fr).then_some(0),
+        (true, false) => fs.starts_with(&fr).then_some(0),
+        (false, true) => fs.ends_with(&fr).then(|| fs.len() - fr.len()),
+        (false, false) => fs.find(&fr),
+    };
+    Some(at.map(|k| s[..k].chars().count()))
 }
 
 impl<'a> Ctx<'a> {
@@ -193,6 +306,9 @@ impl<'a> Ctx<'a> {
             local_tags: Vec::new(),
             inherited_tags: Vec::new(),
             vars: Vec::new(),
+            depth: 0,
+            nesting: 0,
+            output: None,
         }
     }
 
@@ -215,7 +331,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn variable(&self, name: &str) -> R {
+    pub(super) fn variable(&self, name: &str) -> R {
         if let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) {
             return Ok(v.clone());
         }
@@ -275,6 +391,7 @@ impl<'a> Ctx<'a> {
     pub(super) fn eval(&mut self, e: &Sexp) -> R {
         match e {
             Sexp::Int(n, _) => Ok(Obj::Int(*n)),
+            Sexp::Float(x) => Ok(Obj::Float(*x)),
             Sexp::Str(s) => Ok(Obj::Str(s.clone())),
             Sexp::Sym(s) => self.variable(s),
             Sexp::Quote(q) => Ok(quoted(q)),
@@ -282,7 +399,16 @@ impl<'a> Ctx<'a> {
                 let Some((Sexp::Sym(f), args)) = items.split_first() else {
                     return Err(format!("`{}` is not a function call", quoted(e).show(true)));
                 };
-                self.call(f, args)
+                if self.nesting >= MAX_NESTING {
+                    return Err(format!(
+                        "forms nest more than {MAX_NESTING} deep (Emacs stops at \
+                         `max-lisp-eval-depth`, 800, counting more than forms)"
+                    ));
+                }
+                self.nesting += 1;
+                let r = self.call(f, args);
+                self.nesting -= 1;
+                r
             }
         }
     }
@@ -388,17 +514,25 @@ impl<'a> Ctx<'a> {
                 self.vars.truncate(depth);
                 return v;
             }
-            _ => {}
+            _ => {
+                if let Some(r) = self.special_more(f, args) {
+                    return r;
+                }
+            }
         }
-        if let Some((_, why)) = IMPURE.iter().find(|(n, _)| *n == f) {
-            return Err(format!(
-                "`{f}` {why}; Emacs would call it while tangling, this tangler evaluates \
-                 only side-effect-free Lisp"
-            ));
-        }
+        refuse_impure(f)?;
         let mut v = Vec::with_capacity(args.len());
         for a in args {
             v.push(self.eval(a)?);
+        }
+        self.call_values(f, v)
+    }
+
+    /// Calls function `f` with the evaluated arguments `v`.
+    pub(super) fn call_values(&mut self, f: &str, v: Vec<Obj>) -> R {
+        refuse_impure(f)?;
+        if let Some(r) = self.builtin_more(f, &v) {
+            return r;
         }
         let arity = |min: usize, max: usize| -> Result<(), String> {
             if v.len() < min || v.len() > max {
@@ -430,40 +564,7 @@ impl<'a> Ctx<'a> {
                 }
                 Obj::Str(s)
             }
-            "format" => {
-                let Some((fmt, rest)) = v.split_first() else {
-                    return Err("`format` needs a format string".into());
-                };
-                let fmt = string_arg(f, fmt)?;
-                let mut out = String::new();
-                let mut rest = rest.iter();
-                let mut chars = fmt.chars();
-                while let Some(c) = chars.next() {
-                    if c != '%' {
-                        out.push(c);
-                        continue;
-                    }
-                    match chars.next() {
-                        Some('%') => out.push('%'),
-                        Some(k @ ('s' | 'S' | 'd')) => {
-                            let a = rest
-                                .next()
-                                .ok_or("`format` has fewer arguments than `%` sequences")?;
-                            match (k, a) {
-                                ('d', Obj::Int(n)) => out.push_str(&n.to_string()),
-                                ('d', _) => return Err("`format` `%d` needs a number".into()),
-                                _ => out.push_str(&a.show(k == 'S')),
-                            }
-                        }
-                        _ => {
-                            return Err(
-                                "`format` is evaluated only with `%s`, `%S`, `%d` and `%%`".into()
-                            )
-                        }
-                    }
-                }
-                Obj::Str(out)
-            }
+            "format" => super::elisp::format(&v)?,
             "expand-file-name" => {
                 arity(1, 2)?;
                 let name = string_arg(f, &v[0])?;
@@ -586,8 +687,11 @@ impl<'a> Ctx<'a> {
                 arity(2, 3)?;
                 let (a, b) = (string_arg(f, &v[0])?, string_arg(f, &v[1])?);
                 let fold = v.get(2).is_some_and(Obj::truthy);
+                if fold && !(a.is_ascii() && b.is_ascii()) {
+                    return Err(format!("`{f}` ignoring the case of non-ASCII text"));
+                }
                 let (a, b) = if fold {
-                    (a.to_lowercase(), b.to_lowercase())
+                    (a.to_ascii_lowercase(), b.to_ascii_lowercase())
                 } else {
                     (a, b)
                 };
@@ -617,7 +721,7 @@ impl<'a> Ctx<'a> {
                 arity(2, 3)?;
                 let (re, s) = (string_arg(f, &v[0])?, string_arg(f, &v[1])?);
                 match simple_match(&re, &s) {
-                    Some(m) => Obj::bool(m),
+                    Some(m) => m.map_or(Obj::Nil, |k| Obj::Int(k as i64)),
                     None => {
                         return Err(format!(
                             "`string-match-p` is evaluated only for plain strings (with `^` and \
@@ -652,7 +756,7 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn progn(&mut self, body: &[Sexp]) -> R {
+    pub(super) fn progn(&mut self, body: &[Sexp]) -> R {
         let mut v = Obj::Nil;
         for e in body {
             v = self.eval(e)?;
@@ -791,7 +895,13 @@ mod tests {
             ev(&env, "(let ((org-use-tag-inheritance nil)) (if (member \"INACTIVE\" (org-get-tags)) \"no\" \"x\"))"),
             Ok(s("x"))
         );
-        assert_eq!(ev(&env, "(string-match-p \"^ab\" \"abc\")"), Ok(Obj::T));
+        // The position of the match, case folded as `case-fold-search` folds it.
+        assert_eq!(
+            ev(&env, "(string-match-p \"^ab\" \"abc\")"),
+            Ok(Obj::Int(0))
+        );
+        assert_eq!(ev(&env, "(string-match-p \"C\" \"abc\")"), Ok(Obj::Int(2)));
+        assert_eq!(ev(&env, "(string-match-p \"x$\" \"abc\")"), Ok(Obj::Nil));
         assert_eq!(
             ev(&env, "(file-name-sans-extension \"a.b/c.el\")"),
             Ok(s("a.b/c"))

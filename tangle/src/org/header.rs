@@ -71,6 +71,45 @@ pub(super) fn param<'a>(params: &'a Params, key: &str) -> Option<&'a Cell> {
     params.get(key)
 }
 
+/// Symbols whose forms call function values, which may recurse.
+const RECURSIVE: &[&str] = &[
+    "lambda",
+    "function",
+    "funcall",
+    "apply",
+    "mapcar",
+    "mapc",
+    "mapconcat",
+    "mapcan",
+    "seq-map",
+    "seq-filter",
+    "seq-remove",
+    "sort",
+    "seq-sort",
+    "cl-remove-if",
+    "cl-remove-if-not",
+    "cl-loop",
+    "loop",
+    "alist-get",
+    "assoc",
+    "dolist",
+    "dotimes",
+];
+
+/// Whether evaluating `e` stays shallow on the stack: forms nested at most 32 deep, with no
+/// function values (lambdas, `funcall`, mapping) that could recurse.
+fn shallow(e: &Sexp, depth: usize) -> bool {
+    match e {
+        _ if depth > 32 => false,
+        Sexp::List(items) => items.iter().all(|i| match i {
+            Sexp::Sym(s) => !RECURSIVE.contains(&s.as_str()),
+            other => shallow(other, depth + 1),
+        }),
+        Sexp::Quote(q) => shallow(q, depth + 1),
+        _ => true,
+    }
+}
+
 /// `org-babel-read`. `light` leaves Lisp unevaluated, as `org-babel-get-src-block-info` does
 /// with LIGHT non-nil. The flag reports a decimal literal with a leading zero.
 pub(super) fn read_val(raw: Option<&str>, light: bool) -> (Val, bool) {
@@ -443,38 +482,13 @@ impl Tangler<'_> {
     /// Evaluates a Lisp header value with [`eval`](super::eval), at the block being tangled.
     fn eval_lisp_value(&self, raw: &str) -> Result<Val, String> {
         let (form, _) = read_sexp(raw).map_err(|_| "it cannot be read".to_string())?;
-        let dir = self
-            .env
-            .cwd
-            .join(self.path.parent().unwrap_or(Path::new("")));
-        let dir = crate::paths::normalize(&dir).to_string_lossy().into_owned();
-        let file = self.env.cwd.join(self.path);
-        let file = crate::paths::normalize(&file)
-            .to_string_lossy()
-            .into_owned();
-        let mut ctx =
-            super::eval::Ctx::new(self.env, format!("{}/", dir.trim_end_matches('/')), file);
-        if let Some(h) = self.eval_block.and_then(|b| self.blocks[b].heading) {
-            ctx.local_tags = self.headings[h].tags.clone();
-            let mut inherited = self.file_tags.clone();
-            let mut chain = Vec::new();
-            let mut p = self.headings[h].parent;
-            while let Some(k) = p {
-                chain.push(k);
-                p = self.headings[k].parent;
-            }
-            for k in chain.into_iter().rev() {
-                for t in &self.headings[k].tags {
-                    if !inherited.contains(t) {
-                        inherited.push(t.clone());
-                    }
-                }
-            }
-            ctx.inherited_tags = inherited;
+        // Small forms without functions of their own run here; others on a deep stack.
+        let value = if shallow(&form, 0) {
+            self.lisp_ctx(self.eval_block).eval(&form)?
         } else {
-            ctx.inherited_tags = self.file_tags.clone();
-        }
-        match ctx.eval(&form)? {
+            on_big_stack(|| self.lisp_ctx(self.eval_block).eval(&form))?
+        };
+        match value {
             super::eval::Obj::Nil => Ok(Val::Nil),
             super::eval::Obj::Str(s) => Ok(Val::Str(s)),
             super::eval::Obj::Int(n) => Ok(Val::Int(n)),

@@ -106,9 +106,89 @@ pub(super) fn read_lisp_int(s: &str) -> Option<(i64, bool)> {
     Some((sign * v, d.len() > 1 && d.starts_with('0')))
 }
 
+/// A float literal as the Lisp reader reads it (`1.5`, `.5`, `1e3`, `1.e3`; `1.` is an
+/// integer), without the infinities and NaNs.
+pub(super) fn read_lisp_float(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let lead = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    i += lead;
+    let mut trail = 0;
+    let mut dot = false;
+    if b.get(i) == Some(&b'.') {
+        dot = true;
+        i += 1;
+        trail = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        i += trail;
+    }
+    let mut exp = false;
+    if lead + trail > 0 && matches!(b.get(i), Some(b'e' | b'E')) {
+        let mut j = i + 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        let digits = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 {
+            exp = true;
+            i = j + digits;
+        }
+    }
+    let float = (dot && trail > 0) || exp;
+    (float && i == b.len() && lead + trail > 0)
+        .then(|| s.parse::<f64>().ok())
+        .flatten()
+}
+
+/// `float_to_string`: the fewest of 15, 16 or 17 significant digits that read back the same
+/// (C's `%.Ng`), with `.0` added when neither a point nor an exponent shows.
+pub(super) fn float_to_string(x: f64) -> String {
+    if x.is_nan() {
+        return if x.is_sign_negative() {
+            "-0.0e+NaN"
+        } else {
+            "0.0e+NaN"
+        }
+        .into();
+    }
+    if x.is_infinite() {
+        return if x < 0.0 { "-1.0e+INF" } else { "1.0e+INF" }.into();
+    }
+    let g = |p: usize| -> String {
+        if x == 0.0 {
+            return if x.is_sign_negative() { "-0" } else { "0" }.into();
+        }
+        let e = format!("{:.*e}", p - 1, x);
+        let (mant, exp) = e.split_once('e').expect("exponent form");
+        let exp: i32 = exp.parse().expect("exponent");
+        let strip = |m: &str| -> String {
+            if m.contains('.') {
+                m.trim_end_matches('0').trim_end_matches('.').to_string()
+            } else {
+                m.to_string()
+            }
+        };
+        if exp < -4 || exp >= p as i32 {
+            let sign = if exp < 0 { '-' } else { '+' };
+            format!("{}e{sign}{:02}", strip(mant), exp.abs())
+        } else {
+            strip(&format!("{:.*}", (p as i32 - 1 - exp) as usize, x))
+        }
+    };
+    let mut s = (15..=17)
+        .map(g)
+        .find(|s| s.parse::<f64>().ok() == Some(x))
+        .unwrap_or_else(|| g(17));
+    if !s.contains(['.', 'e']) {
+        s.push_str(".0");
+    }
+    s
+}
+
 /// A Lisp expression, as far as we read them.
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum Sexp {
     Int(i64, bool),
+    Float(f64),
     Str(String),
     Sym(String),
     List(Vec<Sexp>),
@@ -149,6 +229,8 @@ pub(super) fn read_sexp(s: &str) -> Result<(Sexp, &str), ReadError> {
     enum Open {
         List(Vec<Sexp>),
         Quote,
+        /// `#'`: `(function X)`.
+        Function,
     }
     let mut open: Vec<Open> = Vec::new();
     let mut rest = s;
@@ -167,6 +249,34 @@ pub(super) fn read_sexp(s: &str) -> Result<(Sexp, &str), ReadError> {
                 });
                 rest = &rest[1..];
                 continue;
+            }
+            '#' if rest.starts_with("#'") => {
+                if open.len() >= MAX_LISP_DEPTH {
+                    return Err(ReadError::TooDeep);
+                }
+                open.push(Open::Function);
+                rest = &rest[2..];
+                continue;
+            }
+            '?' => {
+                // A character: `?a`, or `?\\n`-style escapes as in strings.
+                let body = &rest[1..];
+                let (c, used) = match body.chars().next() {
+                    Some('\\') => {
+                        let e = body[1..].chars().next().ok_or(ReadError::EndOfInput)?;
+                        if !"ntrfeabvsd\\\"'() ".contains(e) {
+                            return Err(ReadError::Unsupported);
+                        }
+                        let (v, _) = read_lisp_string(&format!("\"\\{e}\""))
+                            .ok_or(ReadError::Unsupported)?;
+                        let c = v.chars().next().unwrap_or(e);
+                        (c, 1 + e.len_utf8())
+                    }
+                    Some(c) if !c.is_whitespace() && !"()\"';".contains(c) => (c, c.len_utf8()),
+                    _ => return Err(ReadError::Unsupported),
+                };
+                rest = &body[used..];
+                Sexp::Int(c as i64, false)
             }
             ')' => match open.pop() {
                 Some(Open::List(items)) => {
@@ -187,9 +297,16 @@ pub(super) fn read_sexp(s: &str) -> Result<(Sexp, &str), ReadError> {
                     .unwrap_or(rest.len());
                 let atom = &rest[..end];
                 rest = &rest[end..];
+                // Escaped characters in symbols (`a\ b`) are not read.
+                if atom.contains('\\') {
+                    return Err(ReadError::Unsupported);
+                }
                 match read_lisp_int(atom) {
                     Some((n, z)) => Sexp::Int(n, z),
-                    None => Sexp::Sym(atom.to_string()),
+                    None => match read_lisp_float(atom) {
+                        Some(x) => Sexp::Float(x),
+                        None => Sexp::Sym(atom.to_string()),
+                    },
                 }
             }
         };
@@ -200,6 +317,10 @@ pub(super) fn read_sexp(s: &str) -> Result<(Sexp, &str), ReadError> {
                 Some(Open::Quote) => {
                     open.pop();
                     item = Sexp::Quote(Box::new(item));
+                }
+                Some(Open::Function) => {
+                    open.pop();
+                    item = Sexp::List(vec![Sexp::Sym("function".into()), item]);
                 }
                 Some(Open::List(items)) => {
                     items.push(item);
@@ -221,6 +342,7 @@ pub(super) fn eval_lisp(s: &str, decimal_zero: &mut bool) -> Result<Option<Val>,
                 Some(Val::Int(*n))
             }
             Sexp::Str(v) => Some(Val::Str(v.clone())),
+            Sexp::Float(_) => None,
             Sexp::Sym(n) if n == "nil" => Some(Val::Nil),
             Sexp::Sym(_) => None,
             Sexp::Quote(q) => match &**q {

@@ -48,6 +48,18 @@
 //! * `#+setupfile:` of local files: their `#+property:`, `#+filetags:` and nested
 //!   `#+setupfile:` keywords, read where the keyword stands (a missing file is ignored with a
 //!   warning, as Org ignores it); `#+include:` is expanded only on export, so it is ignored;
+//! * calls (`call`): `<<name(args)>>` evaluates the block named `name` as
+//!   `org-babel-ref-resolve` does: the arguments bound over its `:var` defaults (literal
+//!   values, Lisp, named tables with `:hlines` / `:colnames` / `:rownames` as Org applies
+//!   them, plain lists, example blocks and other blocks' results), an emacs-lisp body run by
+//!   the side-effect-free evaluator (`eval`, `elisp`), the result inserted as a string or
+//!   printed with `%S` (`:results scalar`/`verbatim`/`raw` as Org formats them); anything
+//!   else (another language, impure or unknown Lisp, `:cache`, `:dir`, `:results output`) is
+//!   an error at the reference that names it; `sh`/`bash` blocks are run only when the
+//!   environment allows it (`tangle --eval`);
+//! * `:var` on a tangled block: the values read as for a call, and written into the body as
+//!   Org's language code writes them (emacs-lisp's `let`, Python and shell assignments; other
+//!   languages drop them, C's are refused);
 //! * coderefs: with `-r`, labels (`(ref:x)` or the `-l "fmt"` format) and the white space
 //!   before them are removed from the tangled code.
 //!
@@ -55,8 +67,8 @@
 //! unterminated blocks (Emacs silently ignores them and the blocks they swallow), reference
 //! cycles (Emacs recurses until `max-lisp-eval-depth`), `:comments noweb`, `:comments` in a
 //! file without comment syntax (Emacs asks on standard input) or for languages not in the
-//! table, `:var`, references that Emacs would
-//! evaluate (`<<name(args)>>`) or resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
+//! table, calls and `:var` values that cannot be evaluated as Emacs would (see below),
+//! references that resolve to headlines (`:ID:` / `:CUSTOM_ID:`),
 //! `#+setupfile:` URLs, Lisp that runs programs or that the evaluator does not know, C++/D blocks,
 //! carriage returns at line ends (a carriage return inside a line is text, as in Emacs).
 //!
@@ -75,11 +87,17 @@
 //! expander ([`crate::expand`]): Org's reference regexp, resolution and per-block `:noweb`;
 //! `body` removes indentation, coderefs (with the shared [`crate::coderef`] matcher under
 //! Org's rules) and surrounding blanks; `link` writes `:comments link` lines; `mode` reads
-//! Org 9.6 `:tangle-mode` strings; `tangle` groups the blocks into files. `text` holds the
+//! Org 9.6 `:tangle-mode` strings; `tangle` groups the blocks into files. Calls
+//! (`<<name(args)>>`) are `call`'s (resolution and running), with `data` (what a name names),
+//! `vars` (binding a block's variables) and `elisp` (the evaluator's list, string and number
+//! functions, beside `eval`'s header ones). `text` holds the
 //! normalized bodies; the line-mapped text they all work on is the shared
 //! [`crate::mapped::MappedText`].
 
 mod body;
+mod call;
+mod data;
+mod elisp;
 mod env;
 mod eval;
 mod header;
@@ -90,6 +108,7 @@ mod noweb;
 mod scan;
 mod tangle;
 mod text;
+mod vars;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -98,7 +117,9 @@ use crate::diag::{Diagnostic, Diagnostics, Pos};
 use crate::output::{Origin, Output, SourceMap};
 
 use body::*;
-pub use env::OrgEnv;
+use call::*;
+use data::*;
+pub use env::{allow_running_blocks, OrgEnv};
 use header::*;
 use link::*;
 use lisp::*;
@@ -106,6 +127,7 @@ pub use mode::org96_file_mode;
 use noweb::*;
 use scan::*;
 use text::*;
+use vars::*;
 
 /// The result of tangling one org document.
 #[derive(Debug, Clone)]
@@ -139,6 +161,22 @@ pub fn tangle_org_in(path: &Path, text: &str, env: &OrgEnv) -> Result<OrgTangle,
     } else {
         Err(Diagnostics(t.errors))
     }
+}
+
+/// The stack of the thread that evaluates Lisp (reserved, and used only as deep Lisp needs).
+const LISP_STACK: usize = 256 << 20;
+
+/// Runs `f` on a thread with a stack deep enough for the evaluator's limits (Lisp nests
+/// deeply on the stack), or gives why the thread could not start.
+fn on_big_stack<T: Send>(f: impl FnOnce() -> Result<T, String> + Send) -> Result<T, String> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(LISP_STACK)
+            .spawn_scoped(s, f)
+            .map_err(|e| format!("cannot start the evaluation: {e}"))?
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
 }
 
 fn is_blank_char(c: char) -> bool {
@@ -226,6 +264,13 @@ struct Tangler<'a> {
     file_tags: Vec<String>,
     /// The block whose parameters are being evaluated (for `org-get-tags`).
     eval_block: Option<usize>,
+    /// Call references evaluated so far (`<<name(args)>>`): the id -> index in `groups` of
+    /// the unit holding its result (units past the blocks, in `bodies`).
+    call_groups: HashMap<String, usize>,
+    /// The ids of those units, in order (unit `blocks.len() + k` is `call_ids[k]`).
+    call_ids: Vec<String>,
+    /// Call references met by the expander and not evaluated yet: id, line, column.
+    pending_calls: Vec<(String, usize, usize)>,
 }
 
 impl<'a> Tangler<'a> {
@@ -251,6 +296,9 @@ impl<'a> Tangler<'a> {
             light_params: Vec::new(),
             file_tags: Vec::new(),
             eval_block: None,
+            call_groups: HashMap::new(),
+            call_ids: Vec::new(),
+            pending_calls: Vec::new(),
         }
     }
 
@@ -492,26 +540,39 @@ mod tests {
         let m = msg("#+begin_src python :tangle a.py :noweb yes\n<<f(x=1)>>\n#+end_src\n");
         assert!(
             m.contains(
-                "doc.org:2:1: error: `<<f(x=1)>>` calls a code block: Emacs would execute code \
-                 blocks to tangle this, which this tangler never does"
+                "doc.org:2:1: error: cannot evaluate `<<f(x=1)>>`: no code block, table or \
+                 list is named `f`"
             ),
             "{m}"
         );
         let m = msg("#+begin_src sh :tangle a.sh :var x=f()\nx\n#+end_src\n");
         assert!(
-            m.contains("doc.org:1:1: error: `:var` may call code blocks"),
+            m.contains(
+                "doc.org:1:1: error: cannot write `:var`: no code block, table or list is \
+                        named `f`"
+            ),
             "{m}"
         );
+        // An error in an inherited `:var` is reported once, at its line.
         let doc = format!(
-            "#+property: header-args :var x=1\n{}",
+            "#+property: header-args :var x=nope\n{}",
             "#+begin_src sh :tangle a.sh\nx\n#+end_src\n".repeat(3)
         );
         let e = tangle(&doc).unwrap_err();
         assert_eq!(e.0.len(), 1, "{e}");
         assert!(
-            e.to_string().starts_with("doc.org:1:1: error: `:var`"),
+            e.to_string()
+                .starts_with("doc.org:1:1: error: cannot write `:var`"),
             "{e}"
         );
+        let doc =
+            "#+property: header-args :var x=1\n#+begin_src sh :tangle a.sh\necho $x\n#+end_src\n";
+        assert_eq!(
+            file(&tangle(doc).unwrap(), "a.sh").content,
+            b"x='1'\necho $x\n"
+        );
+        let m = msg("#+begin_src C :tangle a.c :var x=1\nx\n#+end_src\n");
+        assert!(m.contains("`:var` in `C` blocks is not supported"), "{m}");
         let m = msg("#+begin_src sh :tangle /sudo::/etc/x\nx\n#+end_src\n");
         assert!(
             m.contains(
@@ -527,6 +588,112 @@ mod tests {
         );
         let t = tangle("#+begin_src python :tangle (concat \"a\" \"b\")\nx\n#+end_src\n").unwrap();
         assert_eq!(file(&t, "ab").content, b"x\n");
+    }
+
+    #[test]
+    fn calls_are_evaluated_or_refused_at_the_reference() {
+        let doc = "#+name: t\n| a | 1 |\n| b | 2 |\n\n\
+                   #+name: get\n#+begin_src emacs-lisp :var k=\"a\" tbl=t\n\
+                   (format \"%s=%d\" k (cadr (assoc k tbl)))\n#+end_src\n\
+                   #+begin_src sh :tangle a.sh :noweb yes\n  x <<get(k=\"b\")>>\n#+end_src\n";
+        let t = tangle(doc).unwrap();
+        assert_eq!(file(&t, "a.sh").content, b"x b=2\n");
+        let o = file(&t, "a.sh");
+        assert_eq!(
+            o.map.fragments,
+            vec!["<<get(k=\"b\")>>".to_string(), "doc.org:9".to_string()]
+        );
+        let msg = |doc: &str| tangle(doc).unwrap_err().to_string();
+        let m = msg(
+            "#+name: f\n#+begin_src emacs-lisp\n(shell-command-to-string \"ls\")\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n",
+        );
+        assert!(
+            m.starts_with(
+                "doc.org:6:3: error: cannot evaluate `<<f()>>`: in `f`: `shell-command-to-string` \
+                 runs a shell command"
+            ),
+            "{m}"
+        );
+        let m = msg("#+name: f\n#+begin_src emacs-lisp\n(frob 1)\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\n<<f()>>\n#+end_src\n");
+        assert!(
+            m.contains("`frob` is not a function this tangler evaluates"),
+            "{m}"
+        );
+        let m = msg("#+name: f\n#+begin_src emacs-lisp :var x=1\nx\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\n<<f(1, 2)>>\n#+end_src\n");
+        assert!(m.contains("the argument `2` has no variable of `f`"), "{m}");
+        let shell = "#+name: f\n#+begin_src sh :results output :var x=\"it's\"\necho \"$x\"\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n";
+        let m = msg(shell);
+        assert!(
+            m.starts_with(
+                "doc.org:6:3: error: cannot evaluate `<<f()>>`: `f` is a `sh` block, which Emacs \
+                 would run: run it with `tangle --eval`"
+            ),
+            "{m}"
+        );
+        let env = OrgEnv::from_process().with_run_blocks(true);
+        let t = tangle_org_in(Path::new("doc.org"), shell, &env).unwrap();
+        assert_eq!(file(&t, "a.sh").content, b"x it's\nx\n");
+        let m = msg("#+name: f\n#+begin_src ruby\n1\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n");
+        assert!(
+            m.contains("`f` is a `ruby` block; this tangler evaluates"),
+            "{m}"
+        );
+        let python = "#+name: f\n#+begin_src python\n1\n\
+                      #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n";
+        let e = tangle_org_in(Path::new("doc.org"), python, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("this tangler runs Python blocks for `:results output` only"),
+            "{e}"
+        );
+        let m = msg(
+            "#+name: l\n- a\n\n- b\n\n#+name: f\n#+begin_src emacs-lisp :var x=l\nx\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\n<<f()>>\n#+end_src\n",
+        );
+        assert!(
+            m.contains("doc.org:11:1: error: cannot evaluate `<<f()>>`: a list with blank lines"),
+            "{m}"
+        );
+        let m = msg(
+            "#+begin_src org\n#+name: f\n#+end_src\n#+name: g\n#+begin_src emacs-lisp\n1\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\n<<f()>>\n#+end_src\n",
+        );
+        assert!(
+            m.contains("no code block, table or list is named `f`"),
+            "{m}"
+        );
+        let m = msg("#+begin_src sh :tangle a.sh :noweb yes\n<<a>> <<g()>>\n#+end_src\n");
+        assert!(m.contains("one call spanning several references"), "{m}");
+    }
+
+    #[test]
+    fn deep_or_endless_lisp_is_refused_without_overflowing() {
+        let omega = "(funcall (lambda (f) (funcall f f)) (lambda (f) (funcall f f)))";
+        let m = tangle(&format!("#+begin_src sh :tangle {omega}\nx\n#+end_src\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("forms nest more than 200 deep"), "{m}");
+        let deep = format!("{}1{}", "(list ".repeat(900), ")".repeat(900));
+        let doc = format!(
+            "#+name: f\n#+begin_src emacs-lisp\n{deep}\n#+end_src\n\
+             #+name: g\n#+begin_src emacs-lisp :noweb yes\n(list <<g()>>)\n#+end_src\n\
+             #+begin_src sh :tangle a.sh :noweb yes\n<<f()>>\n<<g()>>\n#+end_src\n"
+        );
+        let m = tangle(&doc).unwrap_err().to_string();
+        assert!(
+            m.contains("doc.org:10:1: error: cannot evaluate `<<f()>>`: in `f`: forms nest"),
+            "{m}"
+        );
+        assert!(
+            m.contains("doc.org:11:1: error: cannot evaluate `<<g()>>`: references nest"),
+            "{m}"
+        );
     }
 
     #[test]

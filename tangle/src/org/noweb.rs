@@ -153,14 +153,22 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
         }
         if let Some(p) = id.find('(') {
             if id[p..].contains(')') {
-                return Err(t.diag(
-                    line,
-                    col,
-                    format!(
-                        "`<<{id}>>` calls a code block: Emacs would execute code blocks to \
-                         tangle this, which this tangler never does"
-                    ),
-                ));
+                if id.contains(">>") || id.contains("<<") {
+                    return Err(t.diag(
+                        line,
+                        col,
+                        format!(
+                            "`<<{id}>>` is read by Org 9.5.5 as one call spanning several \
+                             references; put each reference on its own line"
+                        ),
+                    ));
+                }
+                // Evaluated between expansions (see `Tangler::evaluate_pending`).
+                if let Some(&g) = t.call_groups.get(id) {
+                    return Ok(Some(g));
+                }
+                t.pending_calls.push((id.to_string(), line, col));
+                return Ok(None);
             }
         }
         if t.ids.iter().any(|x| x == id) {
@@ -194,6 +202,10 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
     }
 
     fn expands(&mut self, group: Option<usize>, b: usize) -> bool {
+        if b >= self.t.blocks.len() {
+            // A call's result is inserted as it is.
+            return false;
+        }
         match group {
             None => self.root_expands,
             // Included blocks are expanded in the `:eval` context.
@@ -202,7 +214,7 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
     }
 
     fn key(&self, _: Option<usize>, b: usize) -> Option<usize> {
-        Some(b)
+        (b < self.t.blocks.len()).then_some(b)
     }
 
     fn key_count(&self) -> usize {

@@ -57,7 +57,7 @@ impl Tangler<'_> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         // Each block's body is normalized once, for every root that includes it.
-        let bodies: Vec<Body> = (0..self.blocks.len())
+        let mut bodies: Vec<Body> = (0..self.blocks.len())
             .map(|b| {
                 if self.babel_visible(b) {
                     self.normalized_body(b)
@@ -73,12 +73,23 @@ impl Tangler<'_> {
             if self.light_val(b, ":tangle") == Val::Str("no".to_string()) {
                 continue;
             }
-            let tb = match self.tangle_block(b, &bodies) {
-                Ok(tb) => tb,
-                Err(d) => {
+            // The calls an expansion meets are evaluated, and the block expanded again.
+            let tb = loop {
+                let r = self.tangle_block(b, &bodies);
+                if self.pending_calls.is_empty() {
+                    break Some(r);
+                }
+                if !self.evaluate_pending(&mut bodies) {
+                    break None;
+                }
+            };
+            let tb = match tb {
+                Some(Ok(tb)) => tb,
+                Some(Err(d)) => {
                     self.report(d);
                     continue;
                 }
+                None => continue,
             };
             let lang = self.blocks[b].lang.clone().unwrap_or_default();
             // org-babel-effective-tangled-filename.
@@ -305,7 +316,45 @@ impl Tangler<'_> {
         }
     }
 
+    /// Evaluates the calls the expander met, each into a unit of `bodies` holding its
+    /// result; false (with the errors reported) when one cannot be evaluated.
+    fn evaluate_pending(&mut self, bodies: &mut Vec<Body>) -> bool {
+        let mut ok = true;
+        for (id, line, col) in std::mem::take(&mut self.pending_calls) {
+            if self.call_groups.contains_key(&id) {
+                continue;
+            }
+            match on_big_stack(|| self.call_text(&id, 0)) {
+                Ok(text) => {
+                    let lines = text
+                        .split(['\n', '\r'])
+                        .map(|l| NormalLine {
+                            text: l.to_string(),
+                            line: line as u32,
+                            shift: 0,
+                        })
+                        .collect();
+                    bodies.push(Body { lines });
+                    self.call_ids.push(id.clone());
+                    self.groups.push(Group {
+                        blocks: vec![bodies.len() - 1],
+                        seps: Vec::new(),
+                    });
+                    self.call_groups.insert(id, self.groups.len() - 1);
+                }
+                Err(why) => {
+                    self.error(line, col, format!("cannot evaluate `<<{id}>>`: {why}"));
+                    ok = false;
+                }
+            }
+        }
+        ok
+    }
+
     pub(super) fn fragment_name(&self, b: usize) -> String {
+        if b >= self.blocks.len() {
+            return format!("<<{}>>", self.call_ids[b - self.blocks.len()]);
+        }
         let block = &self.blocks[b];
         match block.names.first() {
             Some(n) => n.clone(),
@@ -323,16 +372,20 @@ impl Tangler<'_> {
         self.eval_block = Some(b);
         let block_line = self.blocks[b].line;
         let lang = self.blocks[b].lang.clone().unwrap_or_default();
-        if let Some(var) = param(&params, ":var") {
-            // At the argument's line: a property that gives it is reported once.
-            let line = if var.line == 0 { block_line } else { var.line };
-            return Err(self.diag(
-                line,
-                1,
-                "`:var` may call code blocks (and sets variables in the tangled code): Emacs \
-                 would execute code blocks to tangle this, which this tangler never does",
-            ));
-        }
+        // The variables, read as Org reads them, go into the body as its language assigns
+        // them; an error is reported at the `:var` argument.
+        let var_code = match param(&params, ":var").cloned() {
+            Some(var) => {
+                let line = if var.line == 0 { block_line } else { var.line };
+                match on_big_stack(|| self.tangle_vars(b, &params)) {
+                    Ok(code) => code,
+                    Err(why) => {
+                        return Err(self.diag(line, 1, format!("cannot write `:var`: {why}")))
+                    }
+                }
+            }
+            None => None,
+        };
         if matches!(lang.as_str(), "C++" | "cpp" | "D") {
             return Err(self.diag(
                 block_line,
@@ -448,17 +501,27 @@ impl Tangler<'_> {
             m
         } else if lang == "emacs-lisp" || lang == "elisp" {
             // `elisp` is an alias (`org-babel-make-language-alias`) of `emacs-lisp`.
-            let mut body = body;
-            body.push_str("\n");
-            body
+            match var_code {
+                Some(VarCode::Let(bindings)) => {
+                    let mut m = MappedText::generated(&format!("(let ({bindings})\n"));
+                    m.append(body);
+                    m.push_str("\n)");
+                    m
+                }
+                _ => {
+                    let mut body = body;
+                    body.push_str("\n");
+                    body
+                }
+            }
         } else {
             let mut m = MappedText::new();
-            let mut first = true;
-            if let Some(p) = prologue {
-                m.push_str(&p);
-                first = false;
+            let mut pieces: Vec<String> = prologue.into_iter().collect();
+            if let Some(VarCode::Lines(lines)) = var_code {
+                pieces.extend(lines);
             }
-            if !first {
+            for p in pieces {
+                m.push_str(&p);
                 m.push_str("\n");
             }
             m.append(body);
