@@ -3,6 +3,8 @@
 //! writes them, and the guide's app-client transcript against the server. Each block is found
 //! by the `<!-- check: ... -->` line above it; a mismatch names the chapter line.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -36,11 +38,22 @@ fn checked_block(chapter: &str, name: &str) -> (String, String) {
     (format!("{chapter}:{}", at + 3), body.join("\n") + "\n")
 }
 
-/// Fails naming `at` with both texts when they differ.
+/// Fails, when they differ, naming the chapter line (of the block starting at `at`) where
+/// they first differ, with both texts.
 fn assert_same(at: &str, shown: &str, actual: &str) {
-    assert!(
-        shown == actual,
-        "{at}: the chapter's block differs from what actually happens.\n--- the chapter shows:\n{shown}--- actual:\n{actual}"
+    if shown == actual {
+        return;
+    }
+    let (chapter, first) = at.rsplit_once(':').unwrap();
+    let first: usize = first.parse().unwrap();
+    let differs = shown
+        .lines()
+        .zip(actual.lines())
+        .take_while(|(a, b)| a == b)
+        .count();
+    panic!(
+        "{chapter}:{}: the chapter's block differs from what actually happens.\n--- the chapter shows:\n{shown}--- actual:\n{actual}",
+        first + differs
     );
 }
 
@@ -298,4 +311,42 @@ fn without_switching_to_writing_no_reply_is_sent() {
     let mut sock = port.connect();
     sock.write_all(&binary_request(100)).unwrap();
     assert_eq!(reply_within(&mut sock, NOT_ANSWERED), None);
+}
+
+/// The guide's app-client against the real server prints what the introduction shows. The
+/// block's commands are run with the server's port in place of 2021, and their output read
+/// back with 2021 in place of the port.
+#[test]
+fn the_introductions_app_client_transcript_is_what_the_client_prints() {
+    let (at, shown) = checked_block("docs/introduction.md", "app-client transcript");
+    let server = common::Server::start(&["-q"]);
+    let port = server.port();
+    let mut actual = String::new();
+    for line in shown.lines().filter(|line| line.starts_with("$ ")) {
+        actual.push_str(line);
+        actual.push('\n');
+        let args: Vec<&str> = line
+            .strip_prefix("$ python3 tests/original_app_client.py ")
+            .unwrap_or_else(|| panic!("{at}: not a run of the app-client: {line}"))
+            .split(' ')
+            .map(|arg| if arg == "2021" { port.as_str() } else { arg })
+            .collect();
+        let script = Path::new(ROOT).join("tests/original_app_client.py");
+        let out = match Command::new("python3").arg(script).args(&args).output() {
+            Ok(out) => out,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("python3 not found: test skipped");
+                return;
+            }
+            Err(e) => panic!("cannot run python3: {e}"),
+        };
+        assert!(
+            out.status.success(),
+            "{at}: {line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8(out.stdout).unwrap();
+        actual.push_str(&printed.replace(&format!("('127.0.0.1', {port})"), "('127.0.0.1', 2021)"));
+    }
+    assert_same(&at, &shown, &actual);
 }
