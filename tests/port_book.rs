@@ -147,6 +147,7 @@ fn port_variant(name: &str) -> PathBuf {
 struct Port {
     child: Child,
     port: u16,
+    log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Port {
@@ -156,9 +157,15 @@ impl Port {
             .args(["127.0.0.1", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the port");
+        let mut stderr = child.stderr.take().unwrap();
+        let log = std::thread::spawn(move || {
+            let mut log = String::new();
+            let _ = stderr.read_to_string(&mut log);
+            log
+        });
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -169,11 +176,22 @@ impl Port {
             .unwrap_or_else(|| panic!("no listening line: {line:?}"))
             .parse()
             .unwrap();
-        Port { child, port }
+        Port {
+            child,
+            port,
+            log: Some(log),
+        }
     }
 
     fn connect(&self) -> TcpStream {
         TcpStream::connect(("127.0.0.1", self.port)).unwrap()
+    }
+
+    /// Ends the port; what it wrote on standard error.
+    fn log(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log.take().unwrap().join().unwrap()
     }
 
     /// SIGSTOP or SIGCONT, then wait until the process is (or is no longer) stopped.
@@ -271,6 +289,15 @@ fn one_recv_per_event_answers_100_bytes_and_never_900_kb() {
     let mut other = port.connect();
     other.write_all(&binary_request(100)).unwrap();
     assert!(reply_within(&mut other, ANSWERED).is_some());
+
+    // The log: three connections accepted, two requests received.
+    let log = port.log();
+    assert_eq!(
+        log.matches("accepted connection from 127.0.0.1:").count(),
+        3,
+        "{log}"
+    );
+    assert_eq!(log.matches("received binary/x request").count(), 2, "{log}");
 }
 
 #[test]
