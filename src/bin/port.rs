@@ -166,13 +166,17 @@ impl Message {
             );
             match self.sock.write(&self.send_buffer) {
                 Ok(0) => bail!("the socket took nothing"),
-                Ok(sent) => drop(self.send_buffer.drain(..sent)),
+                Ok(sent) => {
+                    self.send_buffer.drain(..sent);
+                    if self.send_buffer.is_empty() {
+                        self.close(registry);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        self.close(registry);
         Ok(())
     }
 
