@@ -297,3 +297,26 @@ fn called_shell_blocks_run_only_with_eval() {
         "echo 'hello org' 42\n"
     );
 }
+
+#[test]
+fn a_called_block_the_reader_cannot_read_is_refused_at_its_line() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("org-project-unreadable");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let doc = "#+name: statement\n#+begin_src emacs-lisp\n(setq a 1)\n\n\
+               (list `(package! ,a))\n#+end_src\n\n\
+               #+begin_src emacs-lisp :tangle out.el :noweb yes\n<<statement()>>\n#+end_src\n";
+    fs::write(dir.join("calls.org"), doc).unwrap();
+    let out = tangle(&dir, &["calls.org"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "calls.org:9:1: error: cannot evaluate `<<statement()>>`: the body of `statement` \
+             cannot be read by this tangler's Lisp reader: from its line 3, it holds syntax the \
+             reader does not read"
+        ),
+        "{err}"
+    );
+    assert!(!dir.join("out.el").exists(), "nothing is written");
+}

@@ -395,10 +395,20 @@ impl Tangler<'_> {
                     forms.push(f);
                     rest = r;
                 }
-                Err(_) => {
+                Err(e) => {
+                    let line = body[..body.len() - rest.len()].matches('\n').count() + 1;
+                    let why = match e {
+                        ReadError::EndOfInput => "an expression there is never closed",
+                        ReadError::Unsupported => {
+                            "it holds syntax the reader does not read (a vector, a backquote, \
+                             a `)` out of place or a string escape)"
+                        }
+                        ReadError::TooDeep => "its lists nest too deeply",
+                    };
                     return Err(format!(
-                        "the body of `{block_name}` cannot be read by this tangler's Lisp reader"
-                    ))
+                        "the body of `{block_name}` cannot be read by this tangler's Lisp \
+                         reader: from its line {line}, {why}"
+                    ));
                 }
             }
         }
