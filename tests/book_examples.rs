@@ -253,6 +253,30 @@ fn scenario(name: &str) -> Result<Vec<u8>, String> {
             &Server::start(&[]),
             &binary_request(b"findring", ""),
         )),
+        "half-close" => {
+            let server = Server::start(&[]);
+            let mut sock = server.connect();
+            sock.write_all(&search("morpheus")).unwrap();
+            sock.shutdown(std::net::Shutdown::Write).unwrap();
+            until_the_end(&mut sock)?
+        }
+        "pipelined" => {
+            let server = Server::start(&[]);
+            let mut sock = server.connect();
+            let mut both = search("morpheus");
+            both.extend(search("ring"));
+            sock.write_all(&both).unwrap();
+            until_the_end(&mut sock)?
+        }
+        "pipelined-keep-alive" => {
+            let server = Server::start(&[]);
+            let mut sock = server.connect();
+            let content = "{\"action\": \"search\", \"value\": \"morpheus\"}";
+            let mut both = json_request(content, ", \"keep-alive\": true");
+            both.extend(search("ring"));
+            sock.write_all(&both).unwrap();
+            until_the_end(&mut sock)?
+        }
         "bad-header-request" => frame("{byteorder: little}", b""),
         "bad-header-reply" => raw(&exchange(
             &Server::start(&[]),
@@ -283,6 +307,14 @@ fn scenario(name: &str) -> Result<Vec<u8>, String> {
             ))
         }
     })
+}
+
+/// Everything a client reads until the server ends the stream (with a close: a reset fails).
+fn until_the_end(sock: &mut std::net::TcpStream) -> Result<Vec<u8>, String> {
+    let mut all = Vec::new();
+    sock.read_to_end(&mut all)
+        .map_err(|e| format!("the stream ended with an error: {e}"))?;
+    Ok(all)
 }
 
 /// The first request the client sends with these arguments, as a listener reads it.
