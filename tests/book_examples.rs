@@ -365,6 +365,7 @@ fn check(example: &Example) -> Vec<String> {
         "frame" | "content" => check_bytes(example),
         "console" => check_console(example),
         "commands" => check_commands(example),
+        "log-table" => check_log_table(example),
         "none" => Ok(()),
         // Diffs to the chapters, applied, built and tested by tests/extending.rs.
         "change" => Ok(()),
@@ -696,6 +697,391 @@ fn sources() -> Vec<(String, String)> {
         .collect()
 }
 
+/// A piece of a log line's pattern.
+#[derive(Debug, PartialEq)]
+enum Piece {
+    Text(String),
+    /// A run of digits: a port, the last number of a 127.0.0.N address, a count.
+    Digits,
+    /// `...` in the book: anything.
+    Anything,
+}
+
+/// The pattern of a log line shown in the book: ports and loopback addresses match any, `...`
+/// matches anything, and with `count` the first number (a count that varies) matches any.
+fn pattern(shown: &str, count: bool) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut rest = shown;
+    let mut count = count;
+    let flush = |text: &mut String, pieces: &mut Vec<Piece>, piece: Piece| {
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(text)));
+        }
+        pieces.push(piece);
+    };
+    while let Some(c) = rest.chars().next() {
+        let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        if let Some(after) = rest.strip_prefix("127.0.0.") {
+            text.push_str("127.0.0.");
+            flush(&mut text, &mut pieces, Piece::Digits);
+            rest = &after[digits(after)..];
+            if let Some(port) = rest.strip_prefix(':').filter(|p| digits(p) > 0) {
+                text.push(':');
+                flush(&mut text, &mut pieces, Piece::Digits);
+                rest = &port[digits(port)..];
+            }
+        } else if let Some(after) = rest.strip_prefix("...") {
+            flush(&mut text, &mut pieces, Piece::Anything);
+            rest = after;
+        } else if count && c.is_ascii_digit() {
+            count = false;
+            flush(&mut text, &mut pieces, Piece::Digits);
+            rest = &rest[digits(rest)..];
+        } else {
+            text.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    pieces
+}
+
+fn matches(pieces: &[Piece], line: &str) -> bool {
+    match pieces.first() {
+        None => line.is_empty(),
+        Some(Piece::Text(t)) => line
+            .strip_prefix(t.as_str())
+            .is_some_and(|r| matches(&pieces[1..], r)),
+        Some(Piece::Digits) => {
+            let n = line
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(line.len());
+            n > 0 && matches(&pieces[1..], &line[n..])
+        }
+        Some(Piece::Anything) => (0..=line.len())
+            .filter(|&i| line.is_char_boundary(i))
+            .any(|i| matches(&pieces[1..], &line[i..])),
+    }
+}
+
+/// A log line's level and message: `[TIME LEVEL TARGET] MESSAGE` as env_logger writes it;
+/// a line without that prefix (the log thread's own) has the level `(none)`.
+fn level_and_message(line: &str) -> (String, &str) {
+    if let Some(rest) = line
+        .strip_prefix('[')
+        .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        if let Some((prefix, message)) = rest.split_once("] ") {
+            let level = prefix
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .to_lowercase();
+            return (level, message);
+        }
+    }
+    ("(none)".to_owned(), line)
+}
+
+/// The log table: each row (event, level, example) must be a line the server writes when
+/// the event happens, at that level.
+fn check_log_table(example: &Example) -> Result<(), String> {
+    let rows: Vec<(usize, Vec<&str>)> = example
+        .lines
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, l)| (i + 1, l.split('\t').collect()))
+        .collect();
+    let handles: Vec<_> = rows
+        .into_iter()
+        .map(|(offset, cells)| {
+            let at = example.at(offset);
+            let cells: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
+            thread::spawn(move || -> Result<(), String> {
+                let [event, level, shown] = &cells[..] else {
+                    return Err(format!("{at}: a row of the log table needs three cells"));
+                };
+                let Some((log, count)) = log_scenario(event).map_err(|e| format!("{at}: {e}"))?
+                else {
+                    return Ok(());
+                };
+                let wanted = pattern(shown, count);
+                let found = log.lines().any(|line| {
+                    let (lvl, message) = level_and_message(line);
+                    (lvl == *level || level == "stdout" && lvl == "(none)") && matches(&wanted, message)
+                });
+                if found {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{at}: the server never logged `{shown}` at {level} for '{event}'; it logged:\n{log}"
+                    ))
+                }
+            })
+        })
+        .collect();
+    let errors: Vec<String> = handles
+        .into_iter()
+        .filter_map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("a log scenario panicked".to_owned()))
+                .err()
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n\n"))
+    }
+}
+
+/// Waits (bounded by `within`) until the log shows `needle`; the whole log.
+fn wait_for(server: &Server, needle: &str, within: Duration) -> Result<String, String> {
+    let end = std::time::Instant::now() + within;
+    loop {
+        let log = server.stderr();
+        if log.contains(needle) {
+            return Ok(log);
+        }
+        if std::time::Instant::now() > end {
+            return Err(format!("the log never showed {needle:?}:\n{log}"));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What the server writes (standard output, then its log) when the event of a row of the log
+/// table happens, and whether the row's first number is a count that varies; `None` for a
+/// row another test checks.
+fn log_scenario(event: &str) -> Result<Option<(String, bool)>, String> {
+    let within = Duration::from_secs(5);
+    let log = match event {
+        "listening" => {
+            let server = Server::start(&[]);
+            // The helper has read the first line of standard output, `listening on ADDRESS`.
+            return Ok(Some((
+                format!("listening on {}", server.connect_addr()),
+                false,
+            )));
+        }
+        "accepted" | "a request" | "closed" | "a reply" => {
+            let server = Server::start(&["-v"]);
+            exchange(&server, &search("ring"));
+            wait_for(&server, "closing connection to", within)?
+        }
+        "refused" => {
+            let server = Server::start(&[]);
+            let header =
+                r#"{"byteorder": "little", "content-encoding": "utf-8", "content-length": 2}"#;
+            exchange(&server, &frame(header, b"{}"));
+            wait_for(&server, "refused", within)?
+        }
+        "wrong password" => {
+            // Wrong passwords are logged once a second: the first, then a count of the next
+            // ones (by each loop: one loop, so that the second is counted); the third is sent
+            // a second after the count, and logged with its rank.
+            let server = Server::start(&["-p", "secret", "--threads", "1"]);
+            let content = "{\"action\": \"search\", \"value\": \"ring\"}";
+            let guess = || {
+                let mut sock = server.connect_from([127, 0, 0, 2]);
+                sock.write_all(&json_request(content, ", \"password\": \"wrong\""))
+                    .unwrap();
+                read_reply(&mut sock);
+            };
+            guess();
+            guess();
+            wait_for(&server, "more wrong passwords", within)?;
+            // A refusal is logged in full a second after the last line of its kind.
+            thread::sleep(Duration::from_millis(1200));
+            guess();
+            wait_for(&server, "3 in a row", within)?
+        }
+        "server full" => {
+            let server = Server::start(&[]);
+            let _held = busy_clients(&server, 25, &[2, 3, 4]);
+            let mut sock = server.connect_from([127, 0, 0, 6]);
+            read_reply(&mut sock);
+            wait_for(&server, "server full (25 clients)", within)?
+        }
+        "address full" => {
+            let server = Server::start(&[]);
+            let _held = busy_clients(&server, 13, &[2]);
+            let mut sock = server.connect_from([127, 0, 0, 2]);
+            read_reply(&mut sock);
+            wait_for(&server, "server full for your address", within)?
+        }
+        "refusals counted" => {
+            let server = Server::start(&[]);
+            let _held = busy_clients(&server, 25, &[2, 3, 4]);
+            for _ in 0..3 {
+                let mut sock = server.connect_from([127, 0, 0, 6]);
+                read_reply(&mut sock);
+            }
+            return Ok(Some((
+                wait_for(&server, "more connections turned away", within)?,
+                true,
+            )));
+        }
+        "room made" => {
+            let server = Server::start(&["-c", "2"]);
+            let _idle: Vec<_> = [3, 4]
+                .map(|host| server.connect_from([127, 0, 0, host]))
+                .into();
+            let end = std::time::Instant::now() + within;
+            while server.stderr().matches("accepted connection").count() < 2 {
+                if std::time::Instant::now() > end {
+                    return Err("the idle clients were never accepted".to_owned());
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            let mut sock = server.connect_from([127, 0, 0, 5]);
+            sock.write_all(&search("ring")).unwrap();
+            read_reply(&mut sock);
+            wait_for(&server, "to make room", within)?
+        }
+        "server busy" => {
+            let server = Server::start(&["-c", "100"]);
+            let header = header("text/json", "utf-8", 1 << 20, "");
+            let mut held = Vec::new();
+            for i in 0..65u8 {
+                let mut sock = server.connect_from([127, 0, 0, 2 + i % 4]);
+                sock.write_all(&frame(&header, b"")).unwrap();
+                held.push(sock);
+            }
+            wait_for(&server, "server busy", within)?
+        }
+        "timeout" => {
+            let server = Server::start(&[]);
+            let mut sock = server.connect();
+            sock.write_all(&search("ring")[..10]).unwrap();
+            wait_for(&server, "timed out after 10 s", Duration::from_secs(20))?
+        }
+        "broken" => {
+            let server = Server::start(&[]);
+            let mut sock = server.connect();
+            sock.write_all(&search("ring")[..10]).unwrap();
+            drop(sock);
+            wait_for(&server, "mid-request", within)?
+        }
+        "shutdown" => {
+            let server = Server::start(&["--threads", "1"]);
+            let _idle: Vec<_> = (0..3).map(|_| server.connect()).collect();
+            let end = std::time::Instant::now() + within;
+            while server.stderr().matches("accepted connection").count() < 3 {
+                if std::time::Instant::now() > end {
+                    return Err("the clients were never accepted".to_owned());
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            server.signal(libc::SIGTERM);
+            wait_for(&server, "shutting down", within)?
+        }
+        "out of descriptors" => out_of_descriptors()?,
+        "fatal" => {
+            let dir =
+                std::env::temp_dir().join(format!("book-examples-fatal-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let out = Command::new(env!("CARGO_BIN_EXE_server"))
+                .args(["-P", "0", "--table", "t.json"])
+                .current_dir(&dir)
+                .env_remove("RUST_LOG")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        }
+        // Filling the log queue takes 3,000 requests: tests/logging.rs does it, and checks
+        // this line's shape (`a_stderr_nobody_reads_does_not_stop_the_server`).
+        "lines dropped" => return Ok(None),
+        other => return Err(format!("no log scenario for the event '{other}'")),
+    };
+    Ok(Some((log, false)))
+}
+
+/// `count` connections from the given hosts of 127.0.0.0/8, each with one byte of a request
+/// sent (busy, not idle), all read by the server.
+fn busy_clients(server: &Server, count: usize, hosts: &[u8]) -> Vec<std::net::TcpStream> {
+    let held: Vec<_> = (0..count)
+        .map(|i| {
+            let mut sock = server.connect_from([127, 0, 0, hosts[i % hosts.len()]]);
+            sock.write_all(&[0]).unwrap();
+            sock
+        })
+        .collect();
+    server.wait_all_read(count);
+    held
+}
+
+/// The log of a server limited to 24 descriptors, with 30 clients connecting.
+fn out_of_descriptors() -> Result<String, String> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    cmd.args(["-P", "0", "-c", "100"])
+        .env_remove("SERVER_PASSWORD")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec, only the async-signal-safe setrlimit is called.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 24,
+                rlim_max: 24,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let log = log.clone();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                log.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .trim_start_matches("listening on ")
+        .parse()
+        .unwrap();
+    let held: Vec<_> = (0..30)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .collect();
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while !log.lock().unwrap().contains("accept failed") && std::time::Instant::now() < end {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(held);
+    let _ = reader.join();
+    let log = log.lock().unwrap().clone();
+    Ok(log)
+}
+
 /// Checks every example of the given texts, in parallel; the failures, in file order.
 fn check_all(texts: &[(String, String)]) -> Vec<String> {
     let mut failures = Vec::new();
@@ -794,6 +1180,38 @@ fn escaped_bytes_round_trip() {
     assert_eq!(unescape(&escape(&bytes)).unwrap(), bytes);
     assert_eq!(hex_line("00 13 7b"), Some(vec![0, 0x13, 0x7b]));
     assert_eq!(hex_line("findring"), None);
+
+    // A log line's pattern: addresses, ports and `...` match any; other numbers do not, but
+    // for a count.
+    let shown = pattern("refusing 127.0.0.1:53420: server full (25 clients)", false);
+    assert!(matches(
+        &shown,
+        "refusing 127.0.0.6:40112: server full (25 clients)"
+    ));
+    assert!(!matches(
+        &shown,
+        "refusing 127.0.0.6:40112: server full (26 clients)"
+    ));
+    assert!(matches(
+        &pattern("sending b'\\x00g{...' to 127.0.0.1:1", false),
+        "sending b'\\x00g{\"a\": 1}' to 127.0.0.1:2"
+    ));
+    assert!(matches(
+        &pattern("21614 more in 1.0 s", true),
+        "3 more in 1.0 s"
+    ));
+    assert!(!matches(
+        &pattern("21614 more in 1.0 s", true),
+        "3 more in 1.1 s"
+    ));
+    assert_eq!(
+        level_and_message("[2026-12-06T10:13:05Z INFO  server] accepted"),
+        ("info".to_owned(), "accepted")
+    );
+    assert_eq!(
+        level_and_message("[server] 3 log lines dropped").0,
+        "(none)"
+    );
     assert_eq!(
         words("client -q 127.0.0.1 2021 find \"it's\""),
         ["client", "-q", "127.0.0.1", "2021", "find", "it's"]
