@@ -138,17 +138,21 @@ fn apply(change: &Change, text: &str) -> Result<String, String> {
 
 /// The scratch copy: the book, the manifest without the dev-dependencies only the real
 /// repository's tests use, the lock file, and the tests' shared helpers.
-fn scratch_copy(root: &Path, dir: &Path) {
-    let _ = std::fs::remove_dir_all(dir);
+/// Files are written only when their bytes change, so that cargo, which goes by modification
+/// times, rebuilds the scratch copy only when the book or its changes did.
+fn scratch_copy(root: &Path, dir: &Path, changed: &BTreeMap<String, String>) {
     for sub in ["docs", "tests/common", "src/bin"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     for entry in std::fs::read_dir(root.join("docs")).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.join("docs").join(entry.file_name())).unwrap();
+        let path = format!("docs/{}", entry.file_name().to_string_lossy());
+        if !changed.contains_key(&path) {
+            write_if_changed(&dir.join(&path), &std::fs::read(entry.path()).unwrap());
+        }
     }
     for file in ["book.toml", "Cargo.lock", "tests/common/mod.rs"] {
-        std::fs::copy(root.join(file), dir.join(file)).unwrap();
+        write_if_changed(&dir.join(file), &std::fs::read(root.join(file)).unwrap());
     }
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     let mut kept = Vec::new();
@@ -164,7 +168,14 @@ fn scratch_copy(root: &Path, dir: &Path) {
             kept.push(line);
         }
     }
-    std::fs::write(dir.join("Cargo.toml"), kept.join("\n") + "\n").unwrap();
+    write_if_changed(&dir.join("Cargo.toml"), (kept.join("\n") + "\n").as_bytes());
+}
+
+fn write_if_changed(path: &Path, bytes: &[u8]) {
+    if std::fs::read(path).ok().as_deref() != Some(bytes) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
 }
 
 #[test]
@@ -172,7 +183,6 @@ fn the_chapters_change_applies_builds_and_passes_its_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target").join("extending-check");
     let dir = target.join("book");
-    scratch_copy(root, &dir);
 
     // Every change of every chapter, applied in chapter order.
     let mut files: BTreeMap<String, String> = BTreeMap::new();
@@ -194,9 +204,9 @@ fn the_chapters_change_applies_builds_and_passes_its_tests() {
     let mut errors = Vec::new();
     let mut added_tests = Vec::new();
     for change in &all {
-        let text = files
-            .entry(change.path.clone())
-            .or_insert_with(|| std::fs::read_to_string(dir.join(&change.path)).unwrap_or_default());
+        let text = files.entry(change.path.clone()).or_insert_with(|| {
+            std::fs::read_to_string(root.join(&change.path)).unwrap_or_default()
+        });
         match apply(change, text) {
             Ok(new) => *text = new,
             Err(e) => errors.push(e),
@@ -210,9 +220,9 @@ fn the_chapters_change_applies_builds_and_passes_its_tests() {
         }
     }
     assert!(errors.is_empty(), "{}", errors.join("\n\n"));
+    scratch_copy(root, &dir, &files);
     for (path, text) in &files {
-        std::fs::create_dir_all(dir.join(path).parent().unwrap()).unwrap();
-        std::fs::write(dir.join(path), text).unwrap();
+        write_if_changed(&dir.join(path), text.as_bytes());
     }
 
     // Tangled as `cargo run -p tangle` would.
@@ -226,9 +236,7 @@ fn the_chapters_change_applies_builds_and_passes_its_tests() {
         )
     });
     for output in &tangled.outputs {
-        let path = dir.join(&output.path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, &output.content).unwrap();
+        write_if_changed(&dir.join(&output.path), &output.content);
     }
 
     // Built and tested: the library's and the binaries' unit tests, and the added tests.
