@@ -366,6 +366,7 @@ fn check(example: &Example) -> Vec<String> {
         "console" => check_console(example),
         "commands" => check_commands(example),
         "log-table" => check_log_table(example),
+        "log" => check_log_block(example),
         "none" => Ok(()),
         // Diffs to the chapters, applied, built and tested by tests/extending.rs.
         "change" => Ok(()),
@@ -836,6 +837,73 @@ fn check_log_table(example: &Example) -> Result<(), String> {
         Ok(())
     } else {
         Err(errors.join("\n\n"))
+    }
+}
+
+/// A block of log lines, `LEVEL MESSAGE` each (as env_logger writes them, without the time
+/// and the module): they must be lines of the scenario's log, in that order (others may come
+/// between them).
+fn check_log_block(example: &Example) -> Result<(), String> {
+    let name = example
+        .args
+        .first()
+        .ok_or(format!("{}: which scenario?", example.at(0)))?;
+    let log = log_block_scenario(name).map_err(|e| format!("{}: {e}", example.at(0)))?;
+    let mut lines = log.lines().map(level_and_message);
+    for (i, shown) in example.lines.iter().enumerate() {
+        let (level, message) = shown.split_once(char::is_whitespace).unwrap_or((shown, ""));
+        let wanted = pattern(message.trim_start(), false);
+        let level = level.to_lowercase();
+        if !lines.any(|(l, m)| l == level && matches(&wanted, m)) {
+            return Err(format!(
+                "{}: the server's log for '{name}' has no line `{shown}` after the lines \
+                 above it; it was:\n{log}",
+                example.at(i)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The server's log along an error path of the errors chapter.
+fn log_block_scenario(name: &str) -> Result<String, String> {
+    let within = Duration::from_secs(5);
+    match name {
+        "bad-header" => {
+            let server = Server::start(&[]);
+            exchange(&server, &frame("{byteorder: little}", b""));
+            wait_for(&server, "closing connection to", within)
+        }
+        "server-full" => {
+            let server = Server::start(&[]);
+            let mut held = busy_clients(&server, 25, &[2, 3, 4]);
+            let mut sock = server.connect_from([127, 0, 0, 6]);
+            read_reply(&mut sock);
+            wait_for(&server, "server full (25 clients)", within)?;
+            drop(held.pop());
+            wait_for(&server, "a client slot is free again", within)
+        }
+        "timeout" => {
+            let server = Server::start(&[]);
+            let mut sock = server.connect();
+            sock.write_all(&search("morpheus")[..10]).unwrap();
+            reply_within(&mut sock, Duration::from_secs(20)).ok_or("no timeout reply")?;
+            wait_for(&server, "closing connection to", within)
+        }
+        "shutting-down" => {
+            let mut server = Server::start(&["--threads", "1"]);
+            let mut sock = server.connect();
+            let request = search("morpheus");
+            sock.write_all(&request[..request.len() - 41 + 14]).unwrap();
+            server.wait_all_read(1);
+            server.signal(libc::SIGTERM);
+            read_reply(&mut sock);
+            server.wait_exit(within);
+            wait_for(&server, "shutdown complete", within)
+        }
+        _ => Err(format!(
+            "no log scenario named '{name}' in tests/book_examples.rs"
+        )),
     }
 }
 
