@@ -367,6 +367,7 @@ fn check(example: &Example) -> Vec<String> {
         "commands" => check_commands(example),
         "log-table" => check_log_table(example),
         "log" => check_log_block(example),
+        "command-table" => check_command_table(example),
         "none" => Ok(()),
         // Diffs to the chapters, applied, built and tested by tests/extending.rs.
         "change" => Ok(()),
@@ -675,6 +676,23 @@ fn check_commands(example: &Example) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A table whose first column is a command: each must name things that exist (a task of
+/// `Makefile.toml`, a package, a target, a file).
+fn check_command_table(example: &Example) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for (i, row) in example.lines.iter().enumerate().skip(1) {
+        let command = row.split('\t').next().unwrap_or("");
+        if let Err(e) = check_named(&example.at(i + 1), &words(command)) {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
 }
 
 /// The book's chapters and the README, with their paths as failures name them.
