@@ -536,3 +536,50 @@ fn bad_tls_files_are_refused_at_start_with_their_names() {
         assert!(err.contains(needle), "{needle}: {err}");
     }
 }
+
+#[test]
+fn bad_and_slow_requests_inside_tls_are_answered_as_over_plain_tcp() {
+    let pki = Pki::new("refused");
+    let server = pki.server(&[
+        "-p",
+        "sesame",
+        "--max-content-length",
+        "1000",
+        "--timeout",
+        "2",
+    ]);
+    let password = r#", "password": "sesame""#;
+    // Each is refused with its error reply, inside TLS, and the connection then ends with
+    // close_notify (rustls reports an end without one as an error).
+    let refused = |request: &[u8]| -> String {
+        let mut conn = tls_connect(&pki, &server, [127, 0, 0, 1]);
+        conn.write_all(request).unwrap();
+        let (_, content) = read_reply(&mut conn).unwrap();
+        let mut rest = Vec::new();
+        assert_eq!(conn.read_to_end(&mut rest).unwrap(), 0, "{content}");
+        let reply: serde_json::Value = serde_json::from_str(&content).unwrap();
+        reply["error"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(refused(&search("ring")), "password-required");
+    let big = common::header("text/json", "utf-8", 1_000_000, password);
+    assert_eq!(refused(&common::frame(&big, b"")), "too-large");
+    assert_eq!(refused(&common::frame("{not json", b"")), "bad-header");
+    assert_eq!(
+        refused(&common::json_request("[1, 2]", password)),
+        "not-an-object"
+    );
+    // One byte per TLS record: served all the same.
+    let mut conn = tls_connect(&pki, &server, [127, 0, 0, 1]);
+    for byte in search_with("ring", password) {
+        conn.write_all(&[byte]).unwrap();
+    }
+    assert_eq!(
+        read_reply(&mut conn).unwrap().1,
+        format!(r#"{{"result": "{RING}"}}"#)
+    );
+    // Half a request: the timeout reply comes inside TLS.
+    let mut conn = tls_connect(&pki, &server, [127, 0, 0, 1]);
+    conn.write_all(&search_with("ring", password)[..7]).unwrap();
+    let (_, content) = read_reply(&mut conn).unwrap();
+    assert!(content.contains(r#""error": "timeout""#), "{content}");
+}
