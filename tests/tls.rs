@@ -583,3 +583,27 @@ fn bad_and_slow_requests_inside_tls_are_answered_as_over_plain_tcp() {
     let (_, content) = read_reply(&mut conn).unwrap();
     assert!(content.contains(r#""error": "timeout""#), "{content}");
 }
+
+#[test]
+fn a_client_turned_away_before_its_handshake_sees_only_the_end() {
+    let pki = Pki::new("full");
+    let server = pki.server(&["-c", "1"]);
+    // The one slot is busy: its client is half-way through a request.
+    let mut busy = tls_connect(&pki, &server, [127, 0, 0, 1]);
+    let request = search("ring");
+    busy.write_all(&request[..7]).unwrap();
+    server.wait_all_read(1);
+    // The "server full" reply cannot be read by a client whose handshake never happened: it
+    // sees the connection end, and nothing else.
+    let mut late = tls_connect(&pki, &server, [127, 0, 0, 2]);
+    let result = late
+        .write_all(&search("ring"))
+        .and_then(|()| read_reply(&mut late));
+    assert!(result.is_err(), "{result:?}");
+    server.wait_log("refusing 127.0.0.2");
+    busy.write_all(&request[7..]).unwrap();
+    assert_eq!(
+        read_reply(&mut busy).unwrap().1,
+        format!(r#"{{"result": "{RING}"}}"#)
+    );
+}
