@@ -12,11 +12,13 @@
 //! alone and beside a keep-alive client sending 1 MiB searches back to back (which keeps the
 //! loop it landed on busy), with one loop and with N; the peak memory of a fresh server after
 //! one expensive JSON request; and how long a `search` waits while four other clients send
-//! 1 MiB JSON arrays back to back.
+//! 1 MiB JSON arrays back to back. Over TLS (`--tls-cert`), keep-alive requests/s and full
+//! handshakes/s against a TLS floor (rustls and framing only); `LOAD_TLS_ONLY=1` runs just those.
 //! Request rates are the medians of several short runs, the two servers taking turns.
 //! Everything stays on 127.0.0.1 and every loop is bounded in time.
 
 mod common;
+mod tls_load;
 
 use common::*;
 use std::io::{BufRead, BufReader, Write};
@@ -42,7 +44,13 @@ const BIG: usize = 16 << 20;
 
 fn main() {
     if std::env::var_os("FLOOR_SERVER").is_some() {
-        floor::serve();
+        match (
+            std::env::var("FLOOR_TLS_CERT"),
+            std::env::var("FLOOR_TLS_KEY"),
+        ) {
+            (Ok(cert), Ok(key)) => tls_load::floor::serve(&cert, &key),
+            _ => floor::serve(),
+        }
         return;
     }
     let started = Instant::now();
@@ -52,6 +60,10 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
 
+    if std::env::var_os("LOAD_TLS_ONLY").is_some() {
+        tls_rows();
+        return;
+    }
     let server = Spawned::start(&mut server_command(1));
     let floor = Spawned::start(&mut floor_command(1));
     println!(
@@ -107,6 +119,8 @@ fn main() {
             shares.join(" / ")
         );
     }
+
+    tls_rows();
 
     let idle = hold_idle(&server, IDLE_CONNECTIONS, Duration::from_secs(30));
     let (held, per_connection) = (idle.socks.len(), idle.per_connection);
@@ -166,6 +180,55 @@ fn main() {
         "\nbench finished in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// TLS keep-alive requests/s and full handshakes/s (one-shot: a new connection and a full
+/// handshake per request, no resumption), the server with `--tls-cert` against the TLS floor
+/// (rustls and framing only), one loop each, medians of interleaved runs.
+fn tls_rows() {
+    let pki = tls_load::Pki::new();
+    let (cert, key) = (pki.cert(), pki.key());
+    let server = Spawned::start(server_command(1).args(["--tls-cert", &cert, "--tls-key", &key]));
+    let floor = Spawned::start(
+        floor_command(1)
+            .env("FLOOR_TLS_CERT", &cert)
+            .env("FLOOR_TLS_KEY", &key),
+    );
+    let clients = clients();
+    for addr in [server.addr, floor.addr] {
+        tls_load::run_load(addr, &pki, clients, false, Duration::from_millis(300));
+    }
+    for keep_alive in [true, false] {
+        let (mut s, mut f, mut errors) = (Vec::new(), Vec::new(), 0);
+        for round in 0..ROUNDS {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for who in order {
+                let addr = [server.addr, floor.addr][who];
+                let (rate, failed) = tls_load::run_load(addr, &pki, clients, keep_alive, RUN);
+                [&mut s, &mut f][who].push(rate);
+                errors += failed;
+            }
+        }
+        let (s, f) = (median(&s), median(&f));
+        let name = if keep_alive {
+            "TLS keep-alive requests/s"
+        } else {
+            "TLS handshakes/s (one-shot)"
+        };
+        println!(
+            "{:<32} {:>12.0} {:>12.0} {:>8.2}  >= 0.9 {}{}",
+            format!("{name}, 1 loop"),
+            s,
+            f,
+            s / f,
+            verdict(s / f >= 0.9),
+            if errors > 0 {
+                format!("  ({errors} failed requests)")
+            } else {
+                String::new()
+            }
+        );
+    }
 }
 
 /// The real server with `threads` event loops.
@@ -669,7 +732,7 @@ mod floor {
     }
 
     /// Length of the first complete frame in `buf` and whether it asks for keep-alive.
-    fn complete_frame(buf: &[u8]) -> Option<(usize, bool)> {
+    pub fn complete_frame(buf: &[u8]) -> Option<(usize, bool)> {
         if buf.len() < 2 {
             return None;
         }

@@ -171,7 +171,7 @@ pub fn frame(header: &str, content: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one reply frame into `buf` (its content, in the end); returns the content length.
-pub fn read_reply(sock: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+pub fn read_reply(sock: &mut impl Read, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     let mut proto = [0u8; 2];
     sock.read_exact(&mut proto)?;
     buf.resize(u16::from_be_bytes(proto) as usize, 0);
