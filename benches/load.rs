@@ -94,7 +94,7 @@ fn main() {
         "{:<32} {:>12} {:>12} {:>8}  target",
         "", "server", "floor", "ratio"
     );
-    print_rows(&rows, "1 loop", 0.85);
+    print_rows(&rows, "1 loop", 0.9);
     if let Some((rows_n, cpu, _)) = &many {
         print_rows(rows_n, &format!("{loops} loops"), 0.9);
         for (i, keep_alive) in [false, true].into_iter().enumerate() {
