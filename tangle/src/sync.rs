@@ -20,10 +20,10 @@
 //! reproduces the edited outputs byte for byte, or sync wrote nothing.
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::output::Tangled;
 use crate::output::{Origin, Output};
 use crate::paths::normalize;
-use crate::project::{Documents as ProjectDocuments, Project};
-use crate::tangle::Tangled;
+use crate::project::Project;
 use crate::write::{content_hash, Records};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -143,34 +143,23 @@ pub fn plan(
     fresh: &Tangled,
     edited: &BTreeMap<PathBuf, String>,
 ) -> Result<Plan, Diagnostics> {
-    // Entangled indents blank lines: an edit that took that white space off changes nothing.
-    let normalized;
-    let edited = match &project.documents {
-        ProjectDocuments::Entangled(_) => {
-            normalized = fresh
-                .outputs
-                .iter()
-                .filter_map(|o| {
-                    let path = normalize(&o.path);
-                    let new = edited.get(&path)?;
-                    let old = String::from_utf8_lossy(&o.content);
-                    Some((path, crate::entangled::keep_blank_prefixes(&old, new)))
-                })
-                .collect::<BTreeMap<_, _>>();
-            &normalized
-        }
-        _ => edited,
-    };
-    let texts = match &project.documents {
-        ProjectDocuments::Entangled(book)
-            if book.config.annotation == crate::entangled::config::Annotation::Standard =>
-        {
-            // The files say which block each line belongs to: read their markers.
-            let docs = crate::entangled::read_texts(&project.root, &book.files, &BTreeMap::new())?;
-            let (web, _) = crate::entangled::web(&book.config, docs.clone())?;
-            crate::entangled::stitch::plan(&web, &docs, edited)?
-        }
-        _ => by_line_maps(project, fresh, edited)?,
+    // Each edit as the dialect reads it (Entangled's blank lines keep their indentation).
+    let normalized: BTreeMap<PathBuf, String> = edited
+        .iter()
+        .map(|(path, new)| {
+            let old = fresh.outputs.iter().find(|o| normalize(&o.path) == *path);
+            let new = match old {
+                Some(o) => project.normalise_edit(&String::from_utf8_lossy(&o.content), new),
+                None => new.clone(),
+            };
+            (path.clone(), new)
+        })
+        .collect();
+    let edited = &normalized;
+    let texts = match project.plan_by_markers(edited) {
+        // The files say which block each line belongs to: read their markers.
+        Some(texts) => texts?,
+        None => by_line_maps(project, fresh, edited)?,
     };
     let tangled = project.tangle_with(&texts).map_err(|ds| {
         let mut d = Diagnostic::error(
@@ -592,10 +581,7 @@ fn verify(
 
 /// What the last tangle wrote, as the project records it (see [`crate::write::Records`]).
 pub fn records(project: &Project) -> Records {
-    Records::read(
-        &project.root,
-        matches!(project.documents, ProjectDocuments::Entangled(_)),
-    )
+    project.records()
 }
 
 /// The outputs sync found edited, as text to carry back, and the hash of the bytes each held
