@@ -815,11 +815,7 @@ fn label_at<'t>(text: &'t str, fmt: &str) -> Option<(usize, &'t str)> {
     let rest = text.strip_prefix(before)?;
     let end = rest.find(after)?;
     let name = &rest[..end];
-    let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' '));
-    valid.then_some((before.len() + end + after.len(), name))
+    crate::coderef::is_label_name(name).then_some((before.len() + end + after.len(), name))
 }
 
 /// `a`, `b`, ..., `z`, `aa`, `ab`, ...

@@ -45,6 +45,13 @@ fn name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
+/// Whether `name` may name a label: ASCII letters, digits, `-`, `_` and inner spaces, not
+/// starting with a space. Every reader of labels (and the site's renderer) asks this.
+#[inline]
+pub fn is_label_name(name: &str) -> bool {
+    name.starts_with(name_char) && name.chars().all(|c| name_char(c) || c == ' ')
+}
+
 fn markdown_label<'a>(line: &'a str, fmt: &str) -> Option<Label<'a>> {
     MarkdownFormat::new(fmt)?.find(line)
 }
@@ -79,8 +86,7 @@ impl<'f> MarkdownFormat<'f> {
         let body = body.strip_suffix(self.after)?;
         let open = memchr::memmem::rfind(body.as_bytes(), self.before.as_bytes())?;
         let name = &body[open + self.before.len()..];
-        let valid = name.starts_with(name_char) && name.chars().all(|c| name_char(c) || c == ' ');
-        if !valid {
+        if !is_label_name(name) {
             return None;
         }
         let keep = line[..open].trim_end_matches([' ', '\t']).len();

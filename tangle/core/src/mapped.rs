@@ -258,6 +258,7 @@ impl MappedLine {
 }
 
 /// The number of characters of `s`; most code is ASCII, which is checked a word at a time.
+#[inline]
 pub fn char_count(s: &str) -> usize {
     if s.is_ascii() {
         s.len()
