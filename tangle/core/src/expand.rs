@@ -606,3 +606,159 @@ impl<'s, D: Dialect<'s>> Engine<'_, 's, D> {
         n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The expander with a dialect of its own: blocks of lines, `<<name>>` naming a block.
+    use super::*;
+    use crate::diag::Pos;
+    use crate::dialect::{Found, Rules};
+
+    /// Block `b` is named `names[b]`; the root is block 0.
+    struct Toy {
+        names: Vec<&'static str>,
+        blocks: Vec<Vec<&'static str>>,
+        rules: Rules,
+    }
+
+    impl Toy {
+        fn new(blocks: &[(&'static str, &[&'static str])], prefix: PrefixRule) -> Toy {
+            Toy {
+                names: blocks.iter().map(|(n, _)| *n).collect(),
+                blocks: blocks.iter().map(|(_, b)| b.to_vec()).collect(),
+                rules: Rules {
+                    prefix,
+                    trim_blank_lines: true,
+                    cr_breaks: false,
+                    terminate: true,
+                },
+            }
+        }
+    }
+
+    impl<'s> Dialect<'s> for Toy {
+        type Unit = usize;
+        type Target = usize;
+
+        fn rules(&self) -> Rules {
+            self.rules
+        }
+        fn part(&self, target: usize, k: usize) -> Option<usize> {
+            (k == 0).then_some(target)
+        }
+        fn line_count(&self, unit: usize) -> usize {
+            self.blocks[unit].len()
+        }
+        fn line(&self, unit: usize, i: usize) -> &'s str {
+            self.blocks[unit][i]
+        }
+        fn line_shift(&self, _: usize, _: usize) -> i32 {
+            0
+        }
+        fn find_reference(&self, _: usize, _: usize, line: &'s str, from: usize) -> Option<Found> {
+            let open = from + line[from..].find("<<")?;
+            let close = open + line[open..].find(">>")?;
+            Some(Found {
+                open,
+                name: (open + 2, close),
+                end: close + 2,
+            })
+        }
+        fn resolve(
+            &mut self,
+            name: &'s str,
+            at: CalledAt<usize>,
+        ) -> Result<Option<usize>, Diagnostic> {
+            match self.names.iter().position(|n| *n == name) {
+                Some(b) => Ok(Some(b)),
+                None => Err(Diagnostic::error(
+                    Pos::new("toy", at.line + 1, at.chars + 1),
+                    format!("no block `{name}`"),
+                )),
+            }
+        }
+        fn key(&self, target: Option<usize>, _: usize) -> Option<usize> {
+            target
+        }
+        fn key_count(&self) -> usize {
+            self.blocks.len()
+        }
+        fn origin(
+            &mut self,
+            map: &mut SourceMap,
+            _: Option<usize>,
+            unit: usize,
+            i: usize,
+            col_shift: i32,
+        ) -> Origin {
+            if map.files.is_empty() {
+                map.files.push("toy".into());
+            }
+            Origin {
+                file: 0,
+                line: (unit * 100 + i + 1) as u32,
+                col_shift,
+                fragment: 0,
+            }
+        }
+        fn cycle(&self, steps: &[CycleStep<usize>], again: CycleStep<usize>) -> Diagnostic {
+            Diagnostic::error(
+                Pos::new("toy", again.called_at.line + 1, 1),
+                format!("cycle of {} steps", steps.len()),
+            )
+        }
+    }
+
+    fn text(toy: &mut Toy) -> Result<(String, SourceMap), Diagnostic> {
+        expand_with(toy, 0, true).map(MappedText::into_parts)
+    }
+
+    #[test]
+    fn a_prefix_is_repeated_before_every_line_and_the_suffix_follows_the_last() {
+        let mut toy = Toy::new(
+            &[
+                ("root", &["fn f() {", "    <<body>>;", "}"]),
+                ("body", &["a", "", "b"]),
+            ],
+            PrefixRule::Line,
+        );
+        let (text, map) = text(&mut toy).unwrap();
+        assert_eq!(text, "fn f() {\n    a\n\n    b;\n}\n");
+        // Every line maps back to its own block's line, shifted by the reference's column (the
+        // blank line too, whose trimmed prefix has no characters left to shift).
+        let lines: Vec<(u32, i32)> = map
+            .lines
+            .iter()
+            .map(|o| o.as_ref().map(|o| (o.line, o.col_shift)).unwrap())
+            .collect();
+        assert_eq!(lines, [(1, 0), (101, 4), (102, 4), (103, 4), (3, 0)]);
+    }
+
+    #[test]
+    fn the_prefix_rule_is_the_dialects() {
+        let blocks: &[(&str, &[&str])] = &[
+            ("root", &["x <<a>> y <<b>>"]),
+            ("a", &["1", "2"]),
+            ("b", &["3", "4"]),
+        ];
+        let (line, _) = text(&mut Toy::new(blocks, PrefixRule::Line)).unwrap();
+        let (since, _) = text(&mut Toy::new(blocks, PrefixRule::SinceLastReference)).unwrap();
+        assert_eq!(line, "x 1\nx 2 y 3\nx 2 y 4\n");
+        assert_eq!(since, "x 1\nx 2 y 3\n y 4\n");
+    }
+
+    #[test]
+    fn a_cycle_and_an_unknown_name_are_the_dialects_errors() {
+        let mut cycle = Toy::new(
+            &[("root", &["<<a>>"]), ("a", &["<<b>>"]), ("b", &["<<a>>"])],
+            PrefixRule::Line,
+        );
+        assert_eq!(text(&mut cycle).unwrap_err().message, "cycle of 2 steps");
+        let mut unknown = Toy::new(&[("root", &["", "  <<gone>>"])], PrefixRule::Line);
+        let e = text(&mut unknown).unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.pos.line, e.pos.col),
+            ("no block `gone`", 2, 3)
+        );
+    }
+}
