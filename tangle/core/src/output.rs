@@ -50,11 +50,28 @@ pub struct Output {
     /// Unix permission bits for the file.
     pub mode: u32,
     /// Whether missing parent folders may be created.
-    pub mkdirp: bool,
+    pub folders: Folders,
     /// The block that writes this file (a Markdown root, the first org block tangled to it):
     /// where a problem with the file itself, such as a failed write, is reported.
     pub block: crate::diag::Pos,
     pub map: SourceMap,
+}
+
+/// Whether the writer may make the folders an output's path needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folders {
+    /// Made as needed.
+    Make,
+    /// They must exist already; `hint` says how the document would allow making them (org's
+    /// "add `:mkdirp yes`"), for the message that names the missing folder.
+    Existing { hint: &'static str },
+}
+
+impl Folders {
+    /// Whether missing folders may be made.
+    pub fn may_make(self) -> bool {
+        self == Folders::Make
+    }
 }
 
 /// A place in a document that a tangled line and column map back to.

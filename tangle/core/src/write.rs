@@ -18,7 +18,7 @@ use crate::commit::{plain, Change, Seen, Stat, Transaction};
 use crate::diag::{Diagnostic, Diagnostics, Pos};
 pub use crate::hash::{content_hash, content_hashes};
 use crate::output::Output;
-use crate::output::HEADER_MARK;
+use crate::output::{Folders, HEADER_MARK};
 use crate::paths::check_target;
 use crate::paths::normalize;
 use std::borrow::Cow;
@@ -196,10 +196,10 @@ fn problem(target: Target<'_>, base: &Result<PathBuf, String>, o: &Output) -> Op
             normalize(shown).display()
         ));
     }
-    if !o.mkdirp {
+    if let Folders::Existing { hint } = o.folders {
         let shown = parent.strip_prefix(target.base).unwrap_or(parent);
         return Some(format!(
-            "folder `{}` does not exist (add `:mkdirp yes`)",
+            "folder `{}` does not exist ({hint})",
             normalize(shown).display()
         ));
     }
@@ -669,7 +669,7 @@ mod tests {
             path: "src/deep/main.rs".into(),
             content: b"fn main() {}\n".to_vec(),
             mode: 0o644,
-            mkdirp: true,
+            folders: Folders::Make,
             block: Pos::new("docs/a.md", 3, 1),
             map: Default::default(),
         };
@@ -684,6 +684,34 @@ mod tests {
             err,
             "docs/a.md:3:1: error: cannot write `src/deep/main.rs`: `src` is a file, so no folder can be made there"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_folder_the_output_may_not_make_is_named_with_the_dialects_hint() {
+        let dir = scratch("no-folder");
+        let o = Output {
+            path: "out/main.rs".into(),
+            content: b"fn main() {}\n".to_vec(),
+            mode: 0o644,
+            folders: Folders::Existing {
+                hint: "allow it in the document",
+            },
+            block: Pos::new("a.org", 2, 1),
+            map: Default::default(),
+        };
+        let target = Target {
+            base: &dir,
+            confine: true,
+            manifest: None,
+            guard: None,
+        };
+        let err = write_all(target, &[o]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "a.org:2:1: error: cannot write `out/main.rs`: folder `out` does not exist (allow it in the document)"
+        );
+        assert!(!dir.join("out").exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -123,7 +123,7 @@ pub fn tangle(
                     path: t.path.clone(),
                     content: text.into_bytes(),
                     mode: mode.unwrap_or(0o644),
-                    mkdirp: true,
+                    folders: tangle_core::output::Folders::Make,
                     block: Pos::new(
                         &web.docs[unit.doc as usize],
                         unit.open_line,

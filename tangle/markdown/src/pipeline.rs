@@ -255,7 +255,7 @@ fn with_header(
         path: path.to_path_buf(),
         content: content.into_bytes(),
         mode,
-        mkdirp: true,
+        folders: tangle_core::output::Folders::Make,
         block,
         map,
     }

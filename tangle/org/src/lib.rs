@@ -114,7 +114,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use tangle_core::diag::{Diagnostic, Diagnostics, Pos};
-use tangle_core::output::{Origin, Output, SourceMap};
+use tangle_core::output::{Folders, Origin, Output, SourceMap};
 
 use body::*;
 use call::*;

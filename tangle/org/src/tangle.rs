@@ -266,7 +266,13 @@ impl Tangler<'_> {
                 path: path.clone(),
                 content: content.into_bytes(),
                 mode: mode.map_or(0o644, |m| m & 0o7777),
-                mkdirp: make_dir || made.contains(&parent),
+                folders: if make_dir || made.contains(&parent) {
+                    Folders::Make
+                } else {
+                    Folders::Existing {
+                        hint: "add `:mkdirp yes`",
+                    }
+                },
                 block: block_pos,
                 map,
             };
