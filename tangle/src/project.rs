@@ -297,7 +297,7 @@ impl Project {
         texts: &BTreeMap<PathBuf, String>,
         lines: bool,
     ) -> Result<Tangled, Diagnostics> {
-        let docs = crate::entangled::read_texts(&self.root, &book.files, texts)?;
+        let docs = crate::source::read_all(&self.root, &book.files, texts)?;
         crate::entangled::tangle(&book.config, docs, lines)
     }
 
@@ -310,29 +310,8 @@ impl Project {
             Documents::Org { files } => return self.tangle_org_texts(files, texts),
             Documents::Entangled(book) => return self.tangle_entangled(book, texts, true),
         };
-        let mut read = Vec::with_capacity(chapters.len());
-        let mut errors = Vec::new();
-        for rel in chapters {
-            match self.text_of(rel, texts) {
-                Ok(text) => read.push((rel.clone(), text)),
-                Err(d) => errors.push(d),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(Diagnostics(errors));
-        }
+        let read = crate::source::read_all(&self.root, chapters, texts)?;
         crate::markdown::pipeline::tangle_chapters(&read, labels)
-    }
-
-    /// The text of document `rel`: given in `texts`, or read from disk.
-    fn text_of(&self, rel: &Path, texts: &BTreeMap<PathBuf, String>) -> Result<String, Diagnostic> {
-        match texts.get(rel) {
-            Some(text) => Ok(text.clone()),
-            None => crate::source::read(&self.root.join(rel)).map_err(|mut d| {
-                d.pos.path = rel.to_path_buf();
-                d
-            }),
-        }
     }
 
     /// Each org file on its own, as Emacs tangles it (with the texts in `texts` instead of
@@ -349,7 +328,7 @@ impl Project {
         let cwd = std::env::current_dir().unwrap_or_default();
         let env = crate::org::OrgEnv::from_process().with_cwd(&normalize(&cwd.join(&self.root)));
         for file in files {
-            let text = match self.text_of(file, texts) {
+            let text = match crate::source::read_in(&self.root, file, texts) {
                 Ok(text) => text,
                 Err(d) => {
                     errors.push(d);
@@ -486,8 +465,7 @@ impl Project {
                 if book.config.annotation == crate::entangled::config::Annotation::Standard =>
             {
                 Some((|| {
-                    let docs =
-                        crate::entangled::read_texts(&self.root, &book.files, &BTreeMap::new())?;
+                    let docs = crate::source::read_all(&self.root, &book.files, &BTreeMap::new())?;
                     let (web, _) = crate::entangled::web(&book.config, docs.clone())?;
                     crate::entangled::stitch::plan(&web, &docs, edited)
                 })())

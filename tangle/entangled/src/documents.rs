@@ -2,9 +2,7 @@
 //! `Path.glob`), less those its ignore list matches (`PurePath.match`), in Python's order.
 
 use super::config::Config;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tangle_core::diag::Diagnostics;
 
 /// The documents an Entangled book reads from `root`: the files its watch list's patterns
 /// find, less those its ignore list matches, sorted as Python sorts paths (part by part).
@@ -139,33 +137,6 @@ fn path_match(path: &Path, pattern: &str) -> bool {
     pats.iter()
         .zip(&parts[from..])
         .all(|(p, s)| part_regex(p).is_match(s))
-}
-
-/// The documents' texts, read from `root` (or taken from `texts`, relative to the root).
-pub fn read_texts(
-    root: &Path,
-    files: &[PathBuf],
-    texts: &BTreeMap<PathBuf, String>,
-) -> Result<Vec<(PathBuf, String)>, Diagnostics> {
-    let mut out = Vec::with_capacity(files.len());
-    let mut errors = Vec::new();
-    for f in files {
-        match texts.get(f) {
-            Some(t) => out.push((f.clone(), t.clone())),
-            None => match tangle_core::source::read(&root.join(f)) {
-                Ok(t) => out.push((f.clone(), t)),
-                Err(mut d) => {
-                    d.pos.path = f.clone();
-                    errors.push(d);
-                }
-            },
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(Diagnostics(errors))
-    }
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub mod read;
 pub mod stitch;
 pub mod web;
 
-pub use documents::{documents, read_texts};
+pub use documents::documents;
 pub use expander::{Expander, Piece};
 pub use web::{reference, web, BlockInfo, RefName, Web};
 

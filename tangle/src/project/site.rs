@@ -58,7 +58,7 @@ fn entangled_web(
         files
     };
     let by_path: std::collections::BTreeMap<PathBuf, String> = pages.iter().cloned().collect();
-    let docs = entangled::read_texts(root, &files, &by_path)?;
+    let docs = crate::source::read_all(root, &files, &by_path)?;
     let tangled = entangled::tangle(config, docs, false)?;
     let web = entangled_pages(config, pages, labels)?;
     Ok((web, tangled.warnings))
@@ -189,7 +189,7 @@ mod tests {
         );
         let config = Config::default();
         let site = entangled_pages(&config, std::slice::from_ref(&page), "(ref:%s)").unwrap_err();
-        let docs = crate::entangled::read_texts(
+        let docs = crate::source::read_all(
             Path::new("."),
             std::slice::from_ref(&page.0),
             &[page.clone()].into_iter().collect(),
