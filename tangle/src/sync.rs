@@ -845,3 +845,68 @@ mod changed_lines_tests {
         assert_eq!(ChangedLines::between("a\n", "a\n").to_string(), "");
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use crate::project::Documents;
+
+    const CHAPTER: &str = "# A\n\n```rust file=src/main.rs\nfn main() {\n    <<say hello>>\n}\n```\n\n```rust name=\"say hello\"\nprintln!(\"hello\");\n```\n";
+
+    /// A Markdown project of one chapter in a folder of its own (removed when dropped).
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> (Scratch, Project) {
+            let root =
+                std::env::temp_dir().join(format!("tangle-sync-{}-{tag}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            std::fs::create_dir_all(&root).unwrap();
+            std::fs::write(root.join("a.md"), CHAPTER).unwrap();
+            let project = Project {
+                root: root.clone(),
+                documents: Documents::Markdown {
+                    chapters: vec!["a.md".into()],
+                    labels: "(ref:%s)".into(),
+                },
+            };
+            (Scratch(root), project)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn output(tangled: &Tangled) -> String {
+        String::from_utf8(tangled.outputs[0].content.clone()).unwrap()
+    }
+
+    #[test]
+    fn an_edited_line_goes_back_to_the_fragment_it_came_from() {
+        let (_dir, project) = Scratch::new("carry");
+        let fresh = project.tangle().unwrap();
+        let edited_text = output(&fresh).replace("\"hello\"", "\"hello, world\"");
+        let edited = BTreeMap::from([(PathBuf::from("src/main.rs"), edited_text.clone())]);
+        let plan = plan(&project, &fresh, &edited).unwrap();
+        assert_eq!(plan.carried, [PathBuf::from("src/main.rs")]);
+        assert_eq!(
+            plan.texts[Path::new("a.md")],
+            CHAPTER.replace("\"hello\"", "\"hello, world\"")
+        );
+        // The plan's own tangle writes what the user wrote.
+        assert_eq!(output(&plan.tangled), edited_text);
+    }
+
+    #[test]
+    fn an_unedited_output_plans_no_change() {
+        let (_dir, project) = Scratch::new("same");
+        let fresh = project.tangle().unwrap();
+        let edited = BTreeMap::from([(PathBuf::from("src/main.rs"), output(&fresh))]);
+        let plan = plan(&project, &fresh, &edited).unwrap();
+        let text = plan.texts.get(Path::new("a.md")).map(String::as_str);
+        assert_eq!(text.unwrap_or(CHAPTER), CHAPTER);
+    }
+}
