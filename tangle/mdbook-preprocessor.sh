@@ -11,8 +11,10 @@ esac
 bin=${CARGO_TARGET_DIR:-$root/target}/release/tangle
 stale=
 if [ -x "$bin" ]; then
+    # The tangler's crates: the CLI in tangle/, the core and the dialects in tangle/*/.
     for f in "$root"/tangle/src "$root"/tangle/src/*.rs "$root"/tangle/src/*/*.rs \
-        "$root"/tangle/Cargo.toml "$root"/Cargo.toml "$root"/Cargo.lock; do
+        "$root"/tangle/*/src "$root"/tangle/*/src/*.rs "$root"/tangle/*/src/*/*.rs \
+        "$root"/tangle/Cargo.toml "$root"/tangle/*/Cargo.toml "$root"/Cargo.toml "$root"/Cargo.lock; do
         if [ -e "$f" ] && [ "$f" -nt "$bin" ]; then
             stale=1
             break

@@ -51,7 +51,7 @@ pub fn check_markdown(data: &[u8]) {
         .iter()
         .map(|(p, t)| (p.as_path(), t.as_str()))
         .collect();
-    match tangle::tangle::tangle_chapters(&chapters, "(ref:%s)") {
+    match tangle::markdown::pipeline::tangle_chapters(&chapters, "(ref:%s)") {
         Ok(tangled) => {
             for d in &tangled.warnings {
                 check_diagnostic(&docs, d);
@@ -61,7 +61,7 @@ pub fn check_markdown(data: &[u8]) {
                 check_output(&docs, out, Blanks::Copied);
                 let path = &out.path;
                 assert!(
-                    tangle::tangle::check_target(path).is_ok(),
+                    tangle::paths::check_target(path).is_ok(),
                     "{}: a Markdown target outside the project",
                     path.display()
                 );

@@ -270,7 +270,7 @@ fn main() {
         met: t < Duration::from_millis(10),
     });
     let t = median(21, || {
-        tangle::tangle::tangle_book(&dir).unwrap();
+        tangle::markdown::pipeline::tangle_book(&dir).unwrap();
     });
     rows.push(Row {
         what: "the book: tangle_book (in process)".into(),

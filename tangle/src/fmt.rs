@@ -3,11 +3,11 @@
 //! never need to be written first, and formatting never fights the line maps: it is one more
 //! edit that sync carries back line by line.
 
-use crate::book::toml_str;
 use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::output::Tangled;
 use crate::paths::normalize;
 use crate::project::Project;
-use crate::tangle::Tangled;
+use crate::settings::toml_str;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -85,15 +85,10 @@ pub fn unformatted(
             Ok(formatted) if formatted == o.content => {}
             Ok(formatted) => {
                 let mut text = String::from_utf8_lossy(&formatted).into_owned();
-                if let crate::project::Documents::Entangled(_) = project.documents {
-                    // Entangled indents blank lines, rustfmt empties them: the same lines.
-                    text = crate::entangled::keep_blank_prefixes(
-                        &String::from_utf8_lossy(&o.content),
-                        &text,
-                    );
-                    if text.as_bytes() == o.content.as_slice() {
-                        continue;
-                    }
+                // Entangled indents blank lines, rustfmt empties them: the same lines.
+                text = project.normalise_edit(&String::from_utf8_lossy(&o.content), &text);
+                if text.as_bytes() == o.content.as_slice() {
+                    continue;
                 }
                 changed.insert(normalize(&o.path), text);
             }

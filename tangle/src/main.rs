@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tangle::diag::{Diagnostic, Diagnostics};
 use tangle::output::Output;
-use tangle::project::{Documents, Project};
-use tangle::tangle::Tangled;
+use tangle::project::Project;
 use tangle::write;
 use tangle::Pos;
+use tangle::Tangled;
 
 /// Tangle literate documents (Markdown books and org files) into source files.
 ///
@@ -102,7 +102,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    tangle::org::allow_running_blocks(cli.eval);
+    tangle::project::allow_running_blocks(cli.eval);
     let cwd = std::env::current_dir()?;
     match cli.command {
         Some(Command::Locate { place }) => locate(&cwd, &place),
@@ -193,12 +193,7 @@ struct How {
 
 /// The rule outputs are written by in `project` (see [`write::Guard`]).
 fn guard(project: &Project, force: bool) -> write::Guard {
-    write::Guard {
-        records: tangle::sync::records(project),
-        carried: Default::default(),
-        force,
-        entangled: matches!(project.documents, Documents::Entangled(_)),
-    }
+    project.guard(force)
 }
 
 /// Tangles the project, with every message's path as seen from `cwd`.
@@ -271,56 +266,10 @@ fn finish(project: &Project, cwd: &Path, only: Option<&[PathBuf]>, how: How) -> 
     target.guard = Some(&guard);
     // The manifest lists the whole project; its hashes are made while the outputs are staged.
     let report = write::write_all_with(target, outputs, || {
-        let mut manifest = project.manifest(&tangled.outputs);
-        if let (None, Documents::Markdown { chapters, .. }) = (&manifest, &project.documents) {
-            // Markdown files named on the command line: the book's manifest, if they belong to
-            // one, learns what was written to the files it lists; elsewhere the folder's
-            // manifest records them along with what earlier runs recorded (it only grows, so
-            // that no file of another run becomes stale).
-            let hashes = write::Manifest::new(&[], outputs).hashes;
-            let in_book = project.root.join("book.toml").is_file();
-            let mut m = match write::Manifest::read(&project.root) {
-                Some(m) => m,
-                None if in_book => return None,
-                None => write::Manifest::default(),
-            };
-            if !in_book {
-                for c in chapters {
-                    if !m.documents.contains(c) {
-                        m.documents.push(c.clone());
-                    }
-                }
-            }
-            for (path, h) in hashes {
-                if !in_book && !m.outputs.contains(&path) {
-                    m.outputs.push(path.clone());
-                }
-                if m.outputs.contains(&path) {
-                    m.hashes.insert(path, h);
-                }
-            }
-            return Some(m);
-        }
-        if let (Some(m), Some(docs)) = (manifest.as_mut(), only) {
-            // A partial run writes only the named documents' files: the others keep what the
-            // last run recorded of them (they were not written now).
-            let old = write::Manifest::read(&project.root).unwrap_or_default();
-            for o in tangled
-                .outputs
-                .iter()
-                .filter(|o| !docs.contains(&o.block.path))
-            {
-                let path = tangle::paths::normalize(&o.path);
-                match old.hashes.get(&path) {
-                    Some(&h) => m.hashes.insert(path, h),
-                    None => m.hashes.remove(&path),
-                };
-            }
-        }
-        manifest
+        project.manifest_after(&tangled.outputs, outputs, only)
     })
     .map_err(|ds| shown(project, cwd, ds))?;
-    record_for_entangled(project, outputs);
+    record_written(project, outputs);
     say_report(project, cwd, &report, quiet);
     if !WATCHING.load(std::sync::atomic::Ordering::Relaxed) {
         // The process ends soon: freeing every line of the web one by one would only cost
@@ -360,13 +309,11 @@ fn say_report(project: &Project, cwd: &Path, report: &write::Report, quiet: bool
     }
 }
 
-/// In an Entangled book that Entangled also tangles, its database learns what was written
-/// (see [`tangle::entangled::filedb::record`]); failing that is worth a warning, no more.
-fn record_for_entangled(project: &Project, outputs: &[Output]) {
-    if let Documents::Entangled(_) = project.documents {
-        if let Err(e) = tangle::entangled::filedb::record(project, outputs) {
-            eprintln!("tangle: warning: could not update .entangled/filedb.json: {e}");
-        }
+/// The dialect's own record learns what was written (see [`Project::record_written`]);
+/// failing that is worth a warning, no more.
+fn record_written(project: &Project, outputs: &[Output]) {
+    if let Err(e) = project.record_written(outputs) {
+        eprintln!("tangle: warning: {e}");
     }
 }
 
@@ -380,11 +327,7 @@ fn report_check(project: &Project, diffs: Vec<write::Difference>) -> ExitCode {
     for d in &diffs {
         print!("{}", d.diff);
     }
-    let documents = match project.documents {
-        Documents::Org { .. } => "org files",
-        Documents::Entangled(_) => "documents",
-        _ => "chapters",
-    };
+    let documents = project.documents_noun();
     // Files that hold edits are not stale: they are to be carried back, not tangled over.
     let records = tangle::sync::records(project);
     let (edited, stale): (Vec<&write::Difference>, Vec<&write::Difference>) =
@@ -509,7 +452,7 @@ fn carry(
     target.guard = Some(&guard);
     let report = write::write_all_and_documents(target, &plan.tangled.outputs, &documents)
         .map_err(|ds| shown(project, cwd, ds))?;
-    record_for_entangled(project, &plan.tangled.outputs);
+    record_written(project, &plan.tangled.outputs);
     if !quiet {
         let at = |p: &Path| project.shown_from(&Pos::new(p, 1, 1), cwd).path;
         for (p, old) in &before {

@@ -30,11 +30,10 @@
 //! Errors in the document (parse errors, undefined references, unknown labels, cycles, ...) fail
 //! the build; each is reported as `path:line:col: error: message`.
 
-use crate::book::DEFAULT_LABELS;
 use crate::diag::{Diagnostic, Diagnostics, Pos};
-use crate::markdown::{Block, BlockKind};
-use crate::model::{BlockRef, Web};
-use crate::tangle::tangle_markdown;
+use crate::markdown::book::DEFAULT_LABELS;
+use crate::markdown::model::{BlockRef, Web};
+use crate::markdown::parse::{Block, BlockKind};
 use anyhow::{anyhow, Context};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -111,11 +110,11 @@ struct Config {
     src: PathBuf,
     /// `[preprocessor.tangle] labels`.
     labels: String,
-    /// The book's root folder (mdBook's context), where an `entangled.toml` makes the chapters
-    /// Entangled's dialect.
+    /// The book's root folder (mdBook's context), where settings may choose the chapters'
+    /// dialect (see [`crate::project::site::site_web`]).
     root: PathBuf,
-    /// `[preprocessor.tangle] dialect = "entangled"`.
-    entangled: bool,
+    /// `[preprocessor.tangle] dialect`, if set.
+    dialect: Option<String>,
 }
 
 impl Config {
@@ -129,7 +128,9 @@ impl Config {
             src: PathBuf::from(src),
             labels: labels.to_string(),
             root: PathBuf::from(ctx["root"].as_str().unwrap_or(".")),
-            entangled: cfg["preprocessor"]["tangle"]["dialect"].as_str() == Some("entangled"),
+            dialect: cfg["preprocessor"]["tangle"]["dialect"]
+                .as_str()
+                .map(str::to_string),
         }
     }
 }
@@ -236,22 +237,13 @@ fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagno
         .iter()
         .map(|p| (p.source.clone(), p.content.clone()))
         .collect();
-    // The same function as `tangle` itself: the same errors, the same warnings.
-    let entangled = match crate::entangled::config::settings_file(&config.root) {
-        Some(settings) => Some(
-            crate::entangled::config::Config::load(&config.root, &settings)
-                .map_err(|d| Diagnostics(vec![d]))?,
-        ),
-        None if config.entangled => Some(crate::entangled::config::Config::default()),
-        None => None,
-    };
-    let (web, warnings) = match entangled {
-        Some(ent) => entangled_web(config, &ent, &chapters)?,
-        None => {
-            let tangle = tangle_markdown(&chapters, &config.labels)?;
-            (tangle.web, tangle.tangled.warnings)
-        }
-    };
+    // The same web as `tangle` builds, in the book's dialect.
+    let (web, warnings) = crate::project::site::site_web(
+        &config.root,
+        &chapters,
+        &config.labels,
+        config.dialect.as_deref(),
+    )?;
     let site = Site::new(pages, web);
     let mut contents = Vec::with_capacity(pages.len());
     let mut errors = Vec::new();
@@ -277,30 +269,6 @@ fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagno
         text.push_str(&index);
     }
     Ok(RenderedPages { contents, warnings })
-}
-
-/// An Entangled book's web of pages, and the warnings of tangling the whole book (its other
-/// documents read from disk, the pages as mdBook hands them) as `tangle` does.
-fn entangled_web(
-    config: &Config,
-    ent: &crate::entangled::config::Config,
-    chapters: &[(PathBuf, String)],
-) -> Result<(Web, Vec<Diagnostic>), Diagnostics> {
-    use crate::entangled;
-    // The documents: those the settings' watch list finds, or, for a book that chose the
-    // dialect in book.toml, its chapters.
-    let files = if ent.path.is_some() {
-        entangled::documents(&config.root, ent)
-    } else {
-        let mut files: Vec<PathBuf> = chapters.iter().map(|(p, _)| p.clone()).collect();
-        files.sort_by(|a, b| a.components().cmp(b.components()));
-        files
-    };
-    let pages: std::collections::BTreeMap<PathBuf, String> = chapters.iter().cloned().collect();
-    let docs = entangled::read_texts(&config.root, &files, &pages)?;
-    let tangled = entangled::tangle(ent, docs, false)?;
-    let web = entangled::site_web(ent, chapters, &config.labels)?;
-    Ok((web, tangled.warnings))
 }
 
 fn tangled(block: &Block) -> bool {
@@ -847,11 +815,7 @@ fn label_at<'t>(text: &'t str, fmt: &str) -> Option<(usize, &'t str)> {
     let rest = text.strip_prefix(before)?;
     let end = rest.find(after)?;
     let name = &rest[..end];
-    let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' '));
-    valid.then_some((before.len() + end + after.len(), name))
+    crate::coderef::is_label_name(name).then_some((before.len() + end + after.len(), name))
 }
 
 /// `a`, `b`, ..., `z`, `aa`, `ab`, ...
@@ -1178,7 +1142,7 @@ mod tests {
     fn the_preprocessor_warns_as_tangle_does() {
         let text = "```rust file=a.rs\n<<used>>\n```\n\n```rust name=used\nx\n```\n\npara\n\n        ```rust name=indented\n";
         let (_, warnings) = run("items", vec![chapter("A", "a.md", None, text)]).unwrap();
-        let tangled = crate::tangle::tangle_chapters(
+        let tangled = crate::markdown::pipeline::tangle_chapters(
             &[(PathBuf::from("docs/a.md"), text.into())],
             "(ref:%s)",
         )

@@ -1,19 +1,22 @@
 //! A project: the documents the tangler reads, the folder its outputs are relative to, and the
 //! one function that tangles it. Every command (`tangle`, `--check`, `locate`, `cargo`, `watch`)
 //! goes through [`Project::tangle`]; the mdBook preprocessor calls the Markdown half of it,
-//! [`crate::tangle::tangle_markdown`], on the chapters mdBook hands it.
+//! [`crate::markdown::pipeline::tangle_markdown`], on the chapters mdBook hands it.
 //!
 //! A project is found from a folder by walking up to the nearest folder that has a `book.toml`
 //! (a Markdown book) or a manifest (`.tangled`) listing org documents (written by an earlier
 //! `tangle FILE.org` there), so an org project needs no configuration of its own.
 
-use crate::book::{Book, DEFAULT_LABELS};
+pub mod site;
+
 use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::markdown::book::{Book, DEFAULT_LABELS};
+use crate::markdown::pipeline::{tangle_files_as, Maps};
 use crate::org::tangle_org_in;
 use crate::output::Output;
+use crate::output::Tangled;
 use crate::paths::{normalize, relative_to};
-use crate::tangle::{tangle_files_as, Maps, Tangled};
-use crate::write::{Manifest, Target};
+use crate::write::{Guard, Ledger, Manifest, Records, Target};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -74,7 +77,51 @@ fn is_org(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "org")
 }
 
+/// Lets org documents tangled from now on run the shell and Python blocks that noweb
+/// references call (the command line's `--eval`).
+pub fn allow_running_blocks(allow: bool) {
+    crate::org::allow_running_blocks(allow);
+}
+
 impl Project {
+    /// What the last tangle wrote, as the project records it: our manifest, and the
+    /// dialect's own record when it keeps one (Entangled's database).
+    pub fn records(&self) -> Records {
+        let ledger = match &self.documents {
+            Documents::Entangled(_) => crate::entangled::filedb::FileDb::read(&self.root)
+                .map(|db| std::sync::Arc::new(db) as std::sync::Arc<dyn Ledger>),
+            _ => None,
+        };
+        Records::read(&self.root, ledger)
+    }
+
+    /// After `outputs` were written: the dialect's own record, if it keeps one, learns what
+    /// they and the documents now hold (in an Entangled book that Entangled also tangles, its
+    /// database; see [`crate::entangled::filedb::record`]). Errors say what could not be updated.
+    pub fn record_written(&self, outputs: &[Output]) -> Result<(), String> {
+        match &self.documents {
+            Documents::Entangled(_) => {
+                crate::entangled::filedb::record(&self.root, &self.documents(), outputs)
+                    .map_err(|e| format!("could not update .entangled/filedb.json: {e}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The rule outputs are written by in this project (see [`Guard`]); `force` discards
+    /// edits that no tangle wrote.
+    pub fn guard(&self, force: bool) -> Guard {
+        Guard {
+            records: self.records(),
+            carried: Default::default(),
+            force,
+            same: match &self.documents {
+                Documents::Entangled(_) => Some(crate::entangled::filedb::same),
+                _ => None,
+            },
+        }
+    }
+
     /// The project that folder `start` belongs to, if any: the nearest folder, going up, that
     /// holds a `book.toml` or a manifest listing org documents.
     pub fn find(start: &Path) -> Result<Option<Project>, Diagnostics> {
@@ -250,7 +297,7 @@ impl Project {
         texts: &BTreeMap<PathBuf, String>,
         lines: bool,
     ) -> Result<Tangled, Diagnostics> {
-        let docs = crate::entangled::read_texts(&self.root, &book.files, texts)?;
+        let docs = crate::source::read_all(&self.root, &book.files, texts)?;
         crate::entangled::tangle(&book.config, docs, lines)
     }
 
@@ -263,29 +310,8 @@ impl Project {
             Documents::Org { files } => return self.tangle_org_texts(files, texts),
             Documents::Entangled(book) => return self.tangle_entangled(book, texts, true),
         };
-        let mut read = Vec::with_capacity(chapters.len());
-        let mut errors = Vec::new();
-        for rel in chapters {
-            match self.text_of(rel, texts) {
-                Ok(text) => read.push((rel.clone(), text)),
-                Err(d) => errors.push(d),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(Diagnostics(errors));
-        }
-        crate::tangle::tangle_chapters(&read, labels)
-    }
-
-    /// The text of document `rel`: given in `texts`, or read from disk.
-    fn text_of(&self, rel: &Path, texts: &BTreeMap<PathBuf, String>) -> Result<String, Diagnostic> {
-        match texts.get(rel) {
-            Some(text) => Ok(text.clone()),
-            None => crate::source::read(&self.root.join(rel)).map_err(|mut d| {
-                d.pos.path = rel.to_path_buf();
-                d
-            }),
-        }
+        let read = crate::source::read_all(&self.root, chapters, texts)?;
+        crate::markdown::pipeline::tangle_chapters(&read, labels)
     }
 
     /// Each org file on its own, as Emacs tangles it (with the texts in `texts` instead of
@@ -302,7 +328,7 @@ impl Project {
         let cwd = std::env::current_dir().unwrap_or_default();
         let env = crate::org::OrgEnv::from_process().with_cwd(&normalize(&cwd.join(&self.root)));
         for file in files {
-            let text = match self.text_of(file, texts) {
+            let text = match crate::source::read_in(&self.root, file, texts) {
                 Ok(text) => text,
                 Err(d) => {
                     errors.push(d);
@@ -352,6 +378,102 @@ impl Project {
         }
     }
 
+    /// The manifest to write with `written` (the outputs of the documents in `only`, when
+    /// given, else all of them), `all` being every output of the project: [`Project::manifest`],
+    /// but for Markdown files named on the command line the manifest of the book they belong
+    /// to or of their folder, and for a partial run what the last run recorded of the others.
+    pub fn manifest_after(
+        &self,
+        all: &[Output],
+        written: &[Output],
+        only: Option<&[PathBuf]>,
+    ) -> Option<Manifest> {
+        let outputs = written;
+        let mut manifest = self.manifest(all);
+        if let (None, Documents::Markdown { chapters, .. }) = (&manifest, &self.documents) {
+            // Markdown files named on the command line: the book's manifest, if they belong to
+            // one, learns what was written to the files it lists; elsewhere the folder's
+            // manifest records them along with what earlier runs recorded (it only grows, so
+            // that no file of another run becomes stale).
+            let hashes = Manifest::new(&[], outputs).hashes;
+            let in_book = self.root.join("book.toml").is_file();
+            let mut m = match Manifest::read(&self.root) {
+                Some(m) => m,
+                None if in_book => return None,
+                None => Manifest::default(),
+            };
+            if !in_book {
+                for c in chapters {
+                    if !m.documents.contains(c) {
+                        m.documents.push(c.clone());
+                    }
+                }
+            }
+            for (path, h) in hashes {
+                if !in_book && !m.outputs.contains(&path) {
+                    m.outputs.push(path.clone());
+                }
+                if m.outputs.contains(&path) {
+                    m.hashes.insert(path, h);
+                }
+            }
+            return Some(m);
+        }
+        if let (Some(m), Some(docs)) = (manifest.as_mut(), only) {
+            // A partial run writes only the named documents' files: the others keep what the
+            // last run recorded of them (they were not written now).
+            let old = Manifest::read(&self.root).unwrap_or_default();
+            for o in all.iter().filter(|o| !docs.contains(&o.block.path)) {
+                let path = normalize(&o.path);
+                match old.hashes.get(&path) {
+                    Some(&h) => m.hashes.insert(path, h),
+                    None => m.hashes.remove(&path),
+                };
+            }
+        }
+        manifest
+    }
+
+    /// What the user calls this project's documents, in messages.
+    pub fn documents_noun(&self) -> &'static str {
+        match self.documents {
+            Documents::Org { .. } => "org files",
+            Documents::Entangled(_) => "documents",
+            Documents::Book(_) | Documents::Markdown { .. } => "chapters",
+        }
+    }
+
+    /// An edit of an output (`new`, where the tangle wrote `old`), as this project's dialect
+    /// reads it: Entangled indents blank lines, so an edit that only took that white space
+    /// off changes nothing.
+    pub fn normalise_edit(&self, old: &str, new: &str) -> String {
+        match &self.documents {
+            Documents::Entangled(_) => crate::entangled::keep_blank_prefixes(old, new),
+            _ => new.to_string(),
+        }
+    }
+
+    /// The documents' new texts that carry `edited` (new contents of outputs, by path) back,
+    /// when this project's outputs say by markers which block each line belongs to
+    /// (Entangled's standard annotation); `None` when the line maps are to say it.
+    pub fn plan_by_markers(
+        &self,
+        edited: &BTreeMap<PathBuf, String>,
+    ) -> Option<Result<BTreeMap<PathBuf, String>, Diagnostics>> {
+        match &self.documents {
+            Documents::Entangled(book)
+                if book.config.annotation == crate::entangled::config::Annotation::Standard =>
+            {
+                Some((|| {
+                    let docs = crate::source::read_all(&self.root, &book.files, &BTreeMap::new())?;
+                    let (web, _) = crate::entangled::web(&book.config, docs.clone())?;
+                    crate::entangled::stitch::plan(&web, &docs, edited)
+                })())
+            }
+            _ => None,
+        }
+    }
+
     /// Where the outputs go: Markdown outputs must stay inside the root; org outputs go where
     /// Emacs would put them.
     pub fn target<'a>(&'a self, manifest: Option<&'a Manifest>) -> Target<'a> {
@@ -383,5 +505,71 @@ impl Project {
             path: relative_to(&full, &normalize(cwd)),
             ..pos.clone()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org() -> Project {
+        Project {
+            root: PathBuf::from("no-such-folder"),
+            documents: Documents::Org {
+                files: vec!["lit.org".into()],
+            },
+        }
+    }
+
+    fn entangled() -> Project {
+        Project {
+            root: PathBuf::from("no-such-folder"),
+            documents: Documents::Entangled(Box::new(EntangledBook {
+                config: crate::entangled::config::Config::default(),
+                files: vec!["index.md".into()],
+            })),
+        }
+    }
+
+    #[test]
+    fn an_edit_is_read_as_its_dialect_reads_it() {
+        // Entangled indents a blank line inside an indented block; an editor takes it off.
+        let (old, new) = ("    a\n    \n    b\n", "    a\n\n    b\n");
+        assert_eq!(entangled().normalise_edit(old, new), old);
+        assert_eq!(org().normalise_edit(old, new), new);
+    }
+
+    #[test]
+    fn only_entangled_has_its_own_sameness_and_markers() {
+        let same = entangled()
+            .guard(false)
+            .same
+            .expect("Entangled's test of sameness");
+        assert!(same(b"a\r\nb  \n", b"a\nb\n"));
+        assert!(!same(b"a\n", b"b\n"));
+        let guard = org().guard(true);
+        assert!(guard.same.is_none() && guard.force);
+        assert!(org().plan_by_markers(&BTreeMap::new()).is_none());
+    }
+
+    #[test]
+    fn documents_are_named_as_their_users_call_them() {
+        assert_eq!(org().documents_noun(), "org files");
+        assert_eq!(entangled().documents_noun(), "documents");
+        let markdown = Project {
+            root: PathBuf::from("."),
+            documents: Documents::Markdown {
+                chapters: vec!["a.md".into()],
+                labels: DEFAULT_LABELS.into(),
+            },
+        };
+        assert_eq!(markdown.documents_noun(), "chapters");
+    }
+
+    #[test]
+    fn without_records_nothing_is_known() {
+        let records = entangled().records();
+        assert!(records.hashes.is_empty() && records.ledger.is_none());
+        assert!(!records.knows(Path::new("a.py")));
     }
 }

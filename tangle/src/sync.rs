@@ -20,10 +20,10 @@
 //! reproduces the edited outputs byte for byte, or sync wrote nothing.
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::output::Tangled;
 use crate::output::{Origin, Output};
 use crate::paths::normalize;
-use crate::project::{Documents as ProjectDocuments, Project};
-use crate::tangle::Tangled;
+use crate::project::Project;
 use crate::write::{content_hash, Records};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -143,34 +143,23 @@ pub fn plan(
     fresh: &Tangled,
     edited: &BTreeMap<PathBuf, String>,
 ) -> Result<Plan, Diagnostics> {
-    // Entangled indents blank lines: an edit that took that white space off changes nothing.
-    let normalized;
-    let edited = match &project.documents {
-        ProjectDocuments::Entangled(_) => {
-            normalized = fresh
-                .outputs
-                .iter()
-                .filter_map(|o| {
-                    let path = normalize(&o.path);
-                    let new = edited.get(&path)?;
-                    let old = String::from_utf8_lossy(&o.content);
-                    Some((path, crate::entangled::keep_blank_prefixes(&old, new)))
-                })
-                .collect::<BTreeMap<_, _>>();
-            &normalized
-        }
-        _ => edited,
-    };
-    let texts = match &project.documents {
-        ProjectDocuments::Entangled(book)
-            if book.config.annotation == crate::entangled::config::Annotation::Standard =>
-        {
-            // The files say which block each line belongs to: read their markers.
-            let docs = crate::entangled::read_texts(&project.root, &book.files, &BTreeMap::new())?;
-            let (web, _) = crate::entangled::web(&book.config, docs.clone())?;
-            crate::entangled::stitch::plan(&web, &docs, edited)?
-        }
-        _ => by_line_maps(project, fresh, edited)?,
+    // Each edit as the dialect reads it (Entangled's blank lines keep their indentation).
+    let normalized: BTreeMap<PathBuf, String> = edited
+        .iter()
+        .map(|(path, new)| {
+            let old = fresh.outputs.iter().find(|o| normalize(&o.path) == *path);
+            let new = match old {
+                Some(o) => project.normalise_edit(&String::from_utf8_lossy(&o.content), new),
+                None => new.clone(),
+            };
+            (path.clone(), new)
+        })
+        .collect();
+    let edited = &normalized;
+    let texts = match project.plan_by_markers(edited) {
+        // The files say which block each line belongs to: read their markers.
+        Some(texts) => texts?,
+        None => by_line_maps(project, fresh, edited)?,
     };
     let tangled = project.tangle_with(&texts).map_err(|ds| {
         let mut d = Diagnostic::error(
@@ -592,10 +581,7 @@ fn verify(
 
 /// What the last tangle wrote, as the project records it (see [`crate::write::Records`]).
 pub fn records(project: &Project) -> Records {
-    Records::read(
-        &project.root,
-        matches!(project.documents, ProjectDocuments::Entangled(_)),
-    )
+    project.records()
 }
 
 /// The outputs sync found edited, as text to carry back, and the hash of the bytes each held
@@ -857,5 +843,70 @@ mod changed_lines_tests {
         let changed = ChangedLines::between("a\nb\nc\nd\n", "a\nd\n");
         assert_eq!(changed.to_string(), "2 lines removed");
         assert_eq!(ChangedLines::between("a\n", "a\n").to_string(), "");
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use crate::project::Documents;
+
+    const CHAPTER: &str = "# A\n\n```rust file=src/main.rs\nfn main() {\n    <<say hello>>\n}\n```\n\n```rust name=\"say hello\"\nprintln!(\"hello\");\n```\n";
+
+    /// A Markdown project of one chapter in a folder of its own (removed when dropped).
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> (Scratch, Project) {
+            let root =
+                std::env::temp_dir().join(format!("tangle-sync-{}-{tag}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            std::fs::create_dir_all(&root).unwrap();
+            std::fs::write(root.join("a.md"), CHAPTER).unwrap();
+            let project = Project {
+                root: root.clone(),
+                documents: Documents::Markdown {
+                    chapters: vec!["a.md".into()],
+                    labels: "(ref:%s)".into(),
+                },
+            };
+            (Scratch(root), project)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn output(tangled: &Tangled) -> String {
+        String::from_utf8(tangled.outputs[0].content.clone()).unwrap()
+    }
+
+    #[test]
+    fn an_edited_line_goes_back_to_the_fragment_it_came_from() {
+        let (_dir, project) = Scratch::new("carry");
+        let fresh = project.tangle().unwrap();
+        let edited_text = output(&fresh).replace("\"hello\"", "\"hello, world\"");
+        let edited = BTreeMap::from([(PathBuf::from("src/main.rs"), edited_text.clone())]);
+        let plan = plan(&project, &fresh, &edited).unwrap();
+        assert_eq!(plan.carried, [PathBuf::from("src/main.rs")]);
+        assert_eq!(
+            plan.texts[Path::new("a.md")],
+            CHAPTER.replace("\"hello\"", "\"hello, world\"")
+        );
+        // The plan's own tangle writes what the user wrote.
+        assert_eq!(output(&plan.tangled), edited_text);
+    }
+
+    #[test]
+    fn an_unedited_output_plans_no_change() {
+        let (_dir, project) = Scratch::new("same");
+        let fresh = project.tangle().unwrap();
+        let edited = BTreeMap::from([(PathBuf::from("src/main.rs"), output(&fresh))]);
+        let plan = plan(&project, &fresh, &edited).unwrap();
+        let text = plan.texts.get(Path::new("a.md")).map(String::as_str);
+        assert_eq!(text.unwrap_or(CHAPTER), CHAPTER);
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use tangle::cargo::{self, Mapper};
-use tangle::tangle::tangle_chapters;
+use tangle::markdown::pipeline::tangle_chapters;
 use tangle::Output;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cargo");

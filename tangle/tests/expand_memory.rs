@@ -49,7 +49,7 @@ fn deep_nesting_allocates_in_proportion_to_the_output() {
     let chapters = [(PathBuf::from("deep.md"), md)];
     let before = LIVE.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);
-    let out = tangle::tangle::tangle_chapters(&chapters, "(ref:%s)").unwrap();
+    let out = tangle::markdown::pipeline::tangle_chapters(&chapters, "(ref:%s)").unwrap();
     let peak = PEAK.load(Ordering::SeqCst) - before;
     let o = &out.outputs[0];
     assert_eq!(o.content.len(), 10 * (DEPTH - 1) + "bottom\n".len());

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use tangle::expand::expand_root_text;
-use tangle::tangle::{tangle_chapters, tangle_markdown};
+use tangle::markdown::expand::expand_root_text;
+use tangle::markdown::pipeline::{tangle_chapters, tangle_markdown};
 
 mod common;
 use common::Rng;

@@ -71,7 +71,7 @@ fn the_checks_catch_a_wrong_map() {
     check::check_markdown(text.as_bytes());
     let chapters = check::chapters(text.as_bytes());
     assert_eq!(chapters.len(), 1);
-    let good = tangle::tangle::tangle_chapters(&chapters, "(ref:%s)")
+    let good = tangle::markdown::pipeline::tangle_chapters(&chapters, "(ref:%s)")
         .unwrap()
         .outputs;
     assert_eq!(

@@ -5,8 +5,8 @@
 //! regression shows up as a hang or a crash of the test.
 
 use std::path::{Path, PathBuf};
+use tangle::markdown::pipeline::tangle_chapters;
 use tangle::org::tangle_org;
-use tangle::tangle::tangle_chapters;
 
 fn org_error(doc: &str) -> String {
     match tangle_org(Path::new("doc.org"), doc) {
@@ -21,7 +21,7 @@ fn org_output(doc: &str, name: &str) -> Vec<u8> {
     o.unwrap_or_else(|| panic!("no {name}")).content.clone()
 }
 
-fn markdown(md: String) -> Result<tangle::tangle::Tangled, tangle::Diagnostics> {
+fn markdown(md: String) -> Result<tangle::Tangled, tangle::Diagnostics> {
     tangle_chapters(&[(PathBuf::from("doc.md"), md)], "(ref:%s)")
 }
 

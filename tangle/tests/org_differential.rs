@@ -133,7 +133,7 @@ fn write_ours(dir: &Path, name: &str, text: &str) -> Result<(), String> {
     // Like the real writer, every target is checked before anything is written.
     for o in &t.outputs {
         let target = doc_dir.join(&o.path);
-        if target.parent().is_some_and(|p| !p.exists()) && !o.mkdirp {
+        if target.parent().is_some_and(|p| !p.exists()) && !o.folders.may_make() {
             return Err(format!(
                 "{}: missing folder and no :mkdirp",
                 o.path.display()

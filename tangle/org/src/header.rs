@@ -1,0 +1,644 @@
+//! Header arguments: `org-babel-parse-header-arguments` (with `org-babel-balanced-split`),
+//! `org-babel-read` of their values, and their merging for a block as
+//! `org-babel-get-src-block-info` does it: Org's defaults, the `header-args` properties
+//! inherited as `org-entry-get-with-inheritance` finds them, the block line and its
+//! `#+header:` lines.
+
+use super::*;
+
+/// A header-argument value as written, with where it was written.
+#[derive(Debug, Clone)]
+pub(super) struct Cell {
+    pub(super) raw: Option<String>,
+    pub(super) line: usize,
+}
+
+/// A header-argument value after `org-babel-read`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Val {
+    Nil,
+    Str(String),
+    Int(i64),
+    /// Something we cannot represent (a float, a list, unsupported Lisp): the raw text.
+    Other(String),
+    /// Lisp that cannot be read: the raw text and why.
+    Unreadable(String, ReadError),
+}
+
+/// One header argument: its key (`:tangle`) and value.
+#[derive(Debug, Clone)]
+pub(super) struct Param {
+    pub(super) key: String,
+    pub(super) cell: Cell,
+}
+
+/// Header arguments in the order Org merges them: a later one overrides an earlier one with
+/// the same key.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Params(pub(super) Vec<Param>);
+
+impl Params {
+    /// The value in force for `key`.
+    pub(super) fn get(&self, key: &str) -> Option<&Cell> {
+        self.0.iter().rev().find(|p| p.key == key).map(|p| &p.cell)
+    }
+
+    fn push(&mut self, key: impl Into<String>, raw: Option<String>, line: usize) {
+        self.0.push(Param {
+            key: key.into(),
+            cell: Cell { raw, line },
+        });
+    }
+
+    fn extend(&mut self, other: Params) {
+        self.0.extend(other.0);
+    }
+}
+
+/// A used parameter after evaluation (never [`Val::Other`] or [`Val::Unreadable`]), and the
+/// line it was written on.
+#[derive(Debug, Clone)]
+pub(super) struct Evaluated {
+    pub(super) val: Val,
+    pub(super) line: usize,
+    /// Whether the value holds a decimal literal with a leading zero (`0444`).
+    pub(super) decimal_zero: bool,
+    /// The value as written.
+    pub(super) raw: String,
+}
+
+pub(super) fn param<'a>(params: &'a Params, key: &str) -> Option<&'a Cell> {
+    params.get(key)
+}
+
+/// Symbols whose forms call function values, which may recurse.
+const RECURSIVE: &[&str] = &[
+    "lambda",
+    "function",
+    "funcall",
+    "apply",
+    "mapcar",
+    "mapc",
+    "mapconcat",
+    "mapcan",
+    "seq-map",
+    "seq-filter",
+    "seq-remove",
+    "sort",
+    "seq-sort",
+    "cl-remove-if",
+    "cl-remove-if-not",
+    "cl-loop",
+    "loop",
+    "alist-get",
+    "assoc",
+    "dolist",
+    "dotimes",
+];
+
+/// Whether evaluating `e` stays shallow on the stack: forms nested at most 32 deep, with no
+/// function values (lambdas, `funcall`, mapping) that could recurse.
+fn shallow(e: &Sexp, depth: usize) -> bool {
+    match e {
+        _ if depth > 32 => false,
+        Sexp::List(items) => items.iter().all(|i| match i {
+            Sexp::Sym(s) => !RECURSIVE.contains(&s.as_str()),
+            other => shallow(other, depth + 1),
+        }),
+        Sexp::Quote(q) => shallow(q, depth + 1),
+        _ => true,
+    }
+}
+
+/// `org-babel-read`. `light` leaves Lisp unevaluated, as `org-babel-get-src-block-info` does
+/// with LIGHT non-nil. The flag reports a decimal literal with a leading zero.
+pub(super) fn read_val(raw: Option<&str>, light: bool) -> (Val, bool) {
+    let Some(s) = raw else {
+        return (Val::Nil, false);
+    };
+    if !string_nw(s) {
+        return (Val::Str(s.to_string()), false);
+    }
+    // org-babel--string-to-number.
+    let t = s.trim_matches(is_blank_char);
+    if !t.chars().any(char::is_whitespace)
+        && s.chars().all(|c| c.is_ascii_digit() || "e.+ -".contains(c))
+    {
+        if let Some((v, z)) = read_lisp_int(t) {
+            return (Val::Int(v), z);
+        }
+        if t.parse::<f64>().is_ok() {
+            return (Val::Other(s.to_string()), false);
+        }
+    }
+    if s.starts_with(['(', '\'', '`', '[']) || s == "*this*" {
+        if light {
+            return (Val::Str(s.to_string()), false);
+        }
+        let mut z = false;
+        return match eval_lisp(s, &mut z) {
+            Ok(Some(v)) => (v, z),
+            Ok(None) => (Val::Other(s.to_string()), false),
+            Err(e) => (Val::Unreadable(s.to_string(), e), false),
+        };
+    }
+    if s.starts_with('"') {
+        return match read_lisp_string(s) {
+            Some((v, _)) => (Val::Str(v), false),
+            None => (Val::Other(s.to_string()), false),
+        };
+    }
+    (Val::Str(s.to_string()), false)
+}
+
+/// For each `(` or `[` of `chars`, the index just past its balanced partner, if it has one.
+/// The partner is found as `org-babel-balanced-split` scans: over brackets only, each `)` or
+/// `]` closing the innermost opening when that is its kind, and being skipped otherwise. A
+/// scan that starts at an opening sees the same innermost openings as one pass over the
+/// whole text that started earlier, so a single pass answers for every opening.
+pub(super) fn bracket_partners(chars: &[char]) -> Vec<Option<usize>> {
+    let mut partner = vec![None; chars.len()];
+    let mut open: Vec<usize> = Vec::new();
+    for (k, &c) in chars.iter().enumerate() {
+        match c {
+            '(' | '[' => open.push(k),
+            ')' | ']' => {
+                let opening = if c == ')' { '(' } else { '[' };
+                if open.last().is_some_and(|&o| chars[o] == opening) {
+                    let o = open.pop().expect("just checked");
+                    partner[o] = Some(k + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    partner
+}
+
+/// `org-babel-balanced-split` with ALTS `((32 9) . 58)`.
+pub(super) fn balanced_split(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let partner = bracket_partners(&chars);
+    let mut result = Vec::new();
+    let mut partial: Vec<char> = Vec::new();
+    // Where the search for a closing quote found none: no later quote has one either.
+    let mut no_closing_quote = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let before = if i > 0 { Some(chars[i - 1]) } else { None };
+        if matches!(before, Some(' ' | '\t')) && c == ':' {
+            partial.pop();
+            if !partial.is_empty() {
+                result.push(partial.iter().collect());
+                partial.clear();
+            }
+            i += 1;
+        } else if c == '(' || c == '[' {
+            match partner[i] {
+                Some(j) => {
+                    partial.extend_from_slice(&chars[i..j]);
+                    i = j;
+                }
+                None => {
+                    partial.push(c);
+                    i += 1;
+                }
+            }
+        } else if c == '"' && before != Some('\\') {
+            // re-search-forward "[^\\]\"" from the quote itself.
+            let found = if no_closing_quote {
+                None
+            } else {
+                (i..chars.len() - 1)
+                    .find(|&k| chars[k] != '\\' && chars[k + 1] == '"')
+                    .map(|k| k + 2)
+            };
+            match found {
+                Some(end) => {
+                    partial.extend_from_slice(&chars[i..end]);
+                    i = end;
+                }
+                None => {
+                    no_closing_quote = true;
+                    partial.push('"');
+                    i += 1;
+                }
+            }
+        } else {
+            partial.push(c);
+            i += 1;
+        }
+    }
+    if !partial.is_empty() {
+        result.push(partial.iter().collect());
+    }
+    result
+}
+
+/// `org-babel-parse-header-arguments` (without evaluation: values stay raw).
+pub(super) fn parse_header_args(s: &str, line: usize) -> Params {
+    let mut out = Params::default();
+    if !string_nw(s) {
+        return out;
+    }
+    let raw = balanced_split(s);
+    for (i, arg) in raw.into_iter().enumerate() {
+        let arg = if i == 0 { arg } else { format!(":{arg}") };
+        let ws = |c: char| matches!(c, ' ' | '\x0c' | '\t' | '\n' | '\r' | '\x0b');
+        // "\\([^ \f\t\n\r\v]+\\)[ \f\t\n\r\v]+\\([^ \f\t\n\r\v]+.*\\)"
+        let mut parsed = None;
+        let mut start = 0;
+        while start < arg.len() {
+            let rest = &arg[start..];
+            let kstart = match rest.find(|c: char| !ws(c)) {
+                Some(k) => start + k,
+                None => break,
+            };
+            let kend = arg[kstart..].find(ws).map_or(arg.len(), |k| kstart + k);
+            let vstart = arg[kend..].find(|c: char| !ws(c)).map(|k| kend + k);
+            match vstart {
+                Some(v) if kend < arg.len() && !arg[v..].starts_with('\n') => {
+                    let val = &arg[v..];
+                    let val = val.split('\n').next().unwrap_or("");
+                    parsed = Some((arg[kstart..kend].to_string(), chomp(val).to_string()));
+                    break;
+                }
+                _ => start = kend,
+            }
+        }
+        match parsed {
+            Some((k, v)) => out.push(k, Some(v), line),
+            None => out.push(chomp(&arg), None, line),
+        }
+    }
+    out
+}
+
+/// `org-babel-chomp`.
+pub(super) fn chomp(s: &str) -> &str {
+    s.trim_end_matches([' ', '\x0c', '\t', '\n', '\r', '\x0b'])
+}
+
+impl Tangler<'_> {
+    /// `org-entry-get` with inheritance (`org-entry-get-with-inheritance`): the headline's
+    /// `PROP` and `PROP+` values, then its ancestors' as long as no plain `PROP` was found,
+    /// then the `#+property:` value. Returns the value and the line of its last part.
+    pub(super) fn entry_get(&self, heading: Option<usize>, prop: &str) -> Option<(String, usize)> {
+        let prop = prop.to_lowercase();
+        let plus = format!("{prop}+");
+        let mut value: Option<String> = None;
+        let mut line = 0;
+        let not_nil = |v: Option<String>| v.filter(|v| v != "nil");
+        // `Some(None)` is point-min: the headline on the first line, else the drawer before
+        // the first headline (`org-up-heading-or-point-min`).
+        let mut h: Option<Option<usize>> = Some(heading);
+        let first_is_heading = self.headings.first().is_some_and(|f| f.line == 1);
+        while let Some(entry) = h {
+            let props = match entry {
+                Some(hi) => &self.headings[hi].props,
+                None if first_is_heading => &self.headings[0].props,
+                None => &self.top_props,
+            };
+            let base = props.iter().find(|p| p.name == prop);
+            let pluses: Vec<&Property> = props.iter().filter(|p| p.name == plus).collect();
+            let base_val = base.and_then(|p| not_nil(Some(p.value.clone())));
+            if base_val.is_some() || !pluses.is_empty() {
+                let mut parts: Vec<&str> = Vec::new();
+                if let Some(b) = &base_val {
+                    parts.push(b);
+                }
+                parts.extend(pluses.iter().map(|p| p.value.as_str()));
+                let here = parts.join(" ");
+                if line == 0 {
+                    line = pluses
+                        .last()
+                        .map(|p| p.line)
+                        .or(base.map(|p| p.line))
+                        .unwrap_or(0);
+                }
+                value = Some(match value {
+                    Some(v) => format!("{here} {v}"),
+                    None => here,
+                });
+            }
+            if base_val.is_some() {
+                return not_nil(value).map(|v| (v, line));
+            }
+            h = match entry {
+                Some(hi) if self.headings[hi].level > 1 => self.headings[hi].parent.map(Some),
+                Some(hi) if self.headings[hi].line != 1 => Some(None),
+                _ => None,
+            };
+        }
+        if let Some(PropertyValue {
+            value: g,
+            line: gline,
+        }) = self.props.get(&prop)
+        {
+            if g != "nil" {
+                if line == 0 {
+                    line = *gline;
+                }
+                value = Some(match value {
+                    Some(v) => format!("{g} {v}"),
+                    None => g.clone(),
+                });
+            }
+        }
+        not_nil(value).map(|v| (v, line))
+    }
+
+    /// The merged header arguments of block `b` (raw values, later entries override).
+    pub(super) fn params_of(&self, b: usize) -> Params {
+        let block = &self.blocks[b];
+        let mut params = Params::default();
+        let l = block.line;
+        for (k, v) in [
+            (":session", "none"),
+            (":results", "replace"),
+            (":exports", "code"),
+            (":cache", "no"),
+            (":noweb", "no"),
+            (":hlines", "no"),
+            (":tangle", "no"),
+        ] {
+            params.push(k, Some(v.to_string()), 0);
+        }
+        let lang = block.lang.clone().unwrap_or_default();
+        if lang == "emacs-lisp" || lang == "elisp" {
+            params.push(":lexical", Some("no".to_string()), 0);
+        }
+        if let Some((v, line)) = self.entry_get(block.heading, "header-args") {
+            params.extend(parse_header_args(&v, line));
+        }
+        if let Some((v, line)) = self.entry_get(block.heading, &format!("header-args:{lang}")) {
+            params.extend(parse_header_args(&v, line));
+        }
+        if let Some(p) = &block.params {
+            params.extend(parse_header_args(p, l));
+        }
+        for (h, line) in &block.headers {
+            params.extend(parse_header_args(h, *line));
+        }
+        params
+    }
+
+    pub(super) fn light(&mut self, b: usize) -> &Params {
+        if self.light_params[b].is_none() {
+            self.light_params[b] = Some(self.params_of(b));
+        }
+        self.light_params[b].as_ref().expect("just set")
+    }
+
+    pub(super) fn light_val(&mut self, b: usize, key: &str) -> Val {
+        let raw = param(self.light(b), key).and_then(|c| c.raw.clone());
+        read_val(raw.as_deref(), true).0
+    }
+
+    /// `org-babel-noweb-p` in the `:eval` context, with light (unevaluated) parameters.
+    pub(super) fn noweb_eval(&mut self, b: usize) -> bool {
+        match self.light_val(b, ":noweb") {
+            Val::Str(s) => s
+                .split_whitespace()
+                .any(|v| matches!(v, "yes" | "no-export" | "strip-export" | "eval")),
+            _ => false,
+        }
+    }
+
+    /// Reads a used parameter of a tangled block, evaluating Lisp as Emacs would.
+    /// Reads a used parameter of a tangled block, evaluating Lisp as Emacs would: `None` when
+    /// the block does not have it, an error for a value we cannot read or evaluate.
+    pub(super) fn eval_param(
+        &mut self,
+        params: &Params,
+        key: &str,
+    ) -> Result<Option<Evaluated>, Diagnostic> {
+        let Some(cell) = param(params, key).cloned() else {
+            return Ok(None);
+        };
+        let (mut v, zero) = read_val(cell.raw.as_deref(), false);
+        let line = if cell.line == 0 { 1 } else { cell.line };
+        if let Val::Other(raw) = &v {
+            if raw.starts_with(['(', '\'']) {
+                v = match self.eval_lisp_value(raw) {
+                    Ok(v) => v,
+                    Err(why) => {
+                        return Err(self.diag(
+                            line,
+                            1,
+                            format!("cannot evaluate `{key} {}`: {why}", abbreviate(raw)),
+                        ))
+                    }
+                };
+            }
+        }
+        match &v {
+            Val::Other(raw) => {
+                return Err(self.diag(
+                    line,
+                    1,
+                    format!(
+                    "cannot evaluate `{key} {}`: only strings, integers and `(identity N)` are \
+                     supported",
+                    abbreviate(raw)
+                ),
+                ))
+            }
+            Val::Unreadable(raw, why) => {
+                let why = match why {
+                    ReadError::EndOfInput if raw.contains(';') => {
+                        "the text ends inside a list (`;` starts a comment that runs to the end \
+                         of the line); Emacs fails with \"End of file during parsing\""
+                            .to_string()
+                    }
+                    ReadError::EndOfInput => "the text ends inside a list or string; Emacs \
+                                              fails with \"End of file during parsing\""
+                        .to_string(),
+                    ReadError::TooDeep => format!(
+                        "lists or quotes nested more than {MAX_LISP_DEPTH} levels deep (Emacs \
+                         28.2 overflows its stack)"
+                    ),
+                    ReadError::Unsupported => {
+                        "only strings, integers and `(identity N)` are supported".to_string()
+                    }
+                };
+                return Err(self.diag(
+                    line,
+                    1,
+                    format!("cannot read `{key} {}`: {why}", abbreviate(raw)),
+                ));
+            }
+            _ => {}
+        }
+        Ok(Some(Evaluated {
+            val: v,
+            line,
+            decimal_zero: zero,
+            raw: cell.raw.unwrap_or_default(),
+        }))
+    }
+
+    /// Evaluates a Lisp header value with [`eval`](super::eval), at the block being tangled.
+    fn eval_lisp_value(&self, raw: &str) -> Result<Val, String> {
+        let (form, _) = read_sexp(raw).map_err(|_| "it cannot be read".to_string())?;
+        // Small forms without functions of their own run here; others on a deep stack.
+        let value = if shallow(&form, 0) {
+            self.lisp_ctx(self.eval_block).eval(&form)?
+        } else {
+            on_big_stack(|| self.lisp_ctx(self.eval_block).eval(&form))?
+        };
+        match value {
+            super::eval::Obj::Nil => Ok(Val::Nil),
+            super::eval::Obj::Str(s) => Ok(Val::Str(s)),
+            super::eval::Obj::Int(n) => Ok(Val::Int(n)),
+            other => Err(format!(
+                "it evaluates to `{}`, which is neither a string nor a number",
+                other.show(true)
+            )),
+        }
+    }
+
+    /// A parameter that Org uses as a string: `None` when absent or `nil`.
+    pub(super) fn str_param(
+        &mut self,
+        params: &Params,
+        key: &str,
+    ) -> Result<Option<String>, Diagnostic> {
+        match self.eval_param(params, key)? {
+            None => Ok(None),
+            Some(Evaluated {
+                val: Val::Str(s), ..
+            }) => Ok(Some(s)),
+            Some(Evaluated {
+                val: Val::Int(n),
+                line,
+                ..
+            }) => Err(self.diag(
+                line,
+                1,
+                format!("`{key} {n}`: Org expects a string here and would fail"),
+            )),
+            // `nil`: eval_param refuses values we cannot represent.
+            Some(_) => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random_strings;
+
+    #[test]
+    fn header_values() {
+        assert_eq!(read_val(Some("(identity #o444)"), false).0, Val::Int(0o444));
+        assert_eq!(read_val(Some("\"a\\nb\""), true).0, Val::Str("a\nb".into()));
+        assert_eq!(read_val(Some("0444"), false), (Val::Int(444), true));
+        let p = parse_header_args(":tangle yes :shebang \"#!/bin/sh -e\" :x (a :b)", 1);
+        let kv: Vec<_> =
+            p.0.iter()
+                .map(|p| (p.key.as_str(), p.cell.raw.as_deref()))
+                .collect();
+        assert_eq!(
+            kv,
+            vec![
+                (":tangle", Some("yes")),
+                (":shebang", Some("\"#!/bin/sh -e\"")),
+                (":x", Some("(a :b)"))
+            ]
+        );
+    }
+
+    /// `org-babel-balanced-split` with ALTS `((32 9) . 58)`.
+    fn naive_balanced_split(s: &str) -> Vec<String> {
+        let chars: Vec<char> = s.chars().collect();
+        let mut result = Vec::new();
+        let mut partial: Vec<char> = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            let before = if i > 0 { Some(chars[i - 1]) } else { None };
+            if matches!(before, Some(' ' | '\t')) && c == ':' {
+                partial.pop();
+                if !partial.is_empty() {
+                    result.push(partial.iter().collect());
+                    partial.clear();
+                }
+                i += 1;
+            } else if c == '(' || c == '[' {
+                let origin = i;
+                let mut openings = vec![c];
+                let mut j = i + 1;
+                while !openings.is_empty() {
+                    match chars[j..]
+                        .iter()
+                        .position(|&x| matches!(x, '[' | ']' | '(' | ')'))
+                    {
+                        None => break,
+                        Some(k) => {
+                            let ch = chars[j + k];
+                            j += k + 1;
+                            match ch {
+                                '[' | '(' => openings.push(ch),
+                                ']' => {
+                                    if openings.last() == Some(&'[') {
+                                        openings.pop();
+                                    }
+                                }
+                                _ => {
+                                    if openings.last() == Some(&'(') {
+                                        openings.pop();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                if openings.is_empty() {
+                    partial.extend_from_slice(&chars[origin..j]);
+                    i = j;
+                } else {
+                    partial.push(c);
+                    i = origin + 1;
+                }
+            } else if c == '"' && before != Some('\\') {
+                // re-search-forward "[^\\]\"" from the quote itself.
+                let mut found = None;
+                let mut k = i;
+                while k + 1 < chars.len() {
+                    if chars[k] != '\\' && chars[k + 1] == '"' {
+                        found = Some(k + 2);
+                        break;
+                    }
+                    k += 1;
+                }
+                match found {
+                    Some(end) => {
+                        partial.extend_from_slice(&chars[i..end]);
+                        i = end;
+                    }
+                    None => {
+                        partial.push('"');
+                        i += 1;
+                    }
+                }
+            } else {
+                partial.push(c);
+                i += 1;
+            }
+        }
+        if !partial.is_empty() {
+            result.push(partial.iter().collect());
+        }
+        result
+    }
+
+    #[test]
+    fn balanced_split_agrees_with_its_definition() {
+        let alphabet = ["(", ")", "[", "]", "\"", "\\", " ", "\t", ":", "a", "é"];
+        for s in random_strings(&alphabet, 50_000, 16) {
+            assert_eq!(balanced_split(&s), naive_balanced_split(&s), "{s:?}");
+        }
+    }
+}

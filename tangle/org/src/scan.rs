@@ -1,0 +1,738 @@
+//! Scanning the document: headlines (`org-heading-components`, the `COMMENT` keyword and
+//! `ARCHIVE` tag), property drawers (`org-property-drawer-re`), `#+property:` and other
+//! keywords, and source blocks as `org-element-src-block-parser` reads them (language,
+//! switches, parameters, affiliated `#+name:` / `#+header:` keywords, the escaped body).
+
+use super::*;
+use std::path::PathBuf;
+
+/// A headline whose subtree the scan is in.
+struct OpenHeadline {
+    level: usize,
+    /// Whether it or a headline above it is `COMMENT` / `:ARCHIVE:`.
+    commented: bool,
+    archived: bool,
+    /// Index into `Tangler::headings`.
+    heading: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Block {
+    /// 1-based line of `#+begin_src`.
+    pub(super) line: usize,
+    /// Column (1-based) of `#+begin_src`.
+    pub(super) col: usize,
+    pub(super) lang: Option<String>,
+    pub(super) switches: String,
+    pub(super) params: Option<String>,
+    /// `#+header:` lines, in the order Org merges them (bottom-most first).
+    pub(super) headers: Vec<(String, usize)>,
+    /// Names given by `#+name:` lines in the keyword lines right above the block.
+    pub(super) names: Vec<String>,
+    /// The body lines (un-escaped), with their 1-based line and the number of characters
+    /// removed by un-escaping.
+    pub(super) body: Vec<BodyLine>,
+    pub(super) commented: bool,
+    pub(super) archived: bool,
+    /// The innermost headline above the block (index into `Tangler::headings`).
+    pub(super) heading: Option<usize>,
+    /// The block's `#+name:` as org-element sees it (affiliated keywords), if exactly one.
+    pub(super) elem_name: Option<String>,
+    /// How many affiliated NAME keywords the block has.
+    pub(super) elem_names: usize,
+    /// 1-based index of the block among the Babel blocks under the same headline.
+    pub(super) counter: usize,
+    /// The `#+begin_src` line.
+    pub(super) begin_text: String,
+}
+
+/// A headline: its parent and its property drawer.
+#[derive(Debug, Clone)]
+pub(super) struct Heading {
+    pub(super) parent: Option<usize>,
+    /// Node properties: (lower-case name, value, 1-based line).
+    pub(super) props: Vec<Property>,
+    /// The title as `org-heading-components` gives it.
+    pub(super) title: String,
+    pub(super) level: usize,
+    /// 1-based line of the headline.
+    pub(super) line: usize,
+    /// The headline's own tags.
+    pub(super) tags: Vec<String>,
+}
+
+/// The node properties of a property drawer starting at `lines[k]` (`org-property-drawer-re`:
+/// only property lines between `:PROPERTIES:` and `:END:`), and the index of its `:END:` line.
+pub(super) fn property_drawer(lines: &[&str], k: usize) -> Option<(Vec<Property>, usize)> {
+    if k >= lines.len() || !eq_fold(trim_st(lines[k]), ":PROPERTIES:") {
+        return None;
+    }
+    let mut props = Vec::new();
+    for (j, l) in lines.iter().enumerate().skip(k + 1) {
+        if eq_fold(trim_st(l), ":END:") {
+            return Some((props, j));
+        }
+        let (name, value) = node_property(l)?;
+        props.push(Property {
+            name: name.to_lowercase(),
+            value: value.to_string(),
+            line: j + 1,
+        });
+    }
+    None
+}
+
+/// A node property of a property drawer.
+#[derive(Debug, Clone)]
+pub(super) struct Property {
+    /// The name, in lower case.
+    pub(super) name: String,
+    pub(super) value: String,
+    /// 1-based line.
+    pub(super) line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct BodyLine {
+    pub(super) text: String,
+    pub(super) line: usize,
+    pub(super) removed: usize,
+}
+
+/// Lines `^\*+ `: headlines.
+pub(super) fn headline_level(line: &str) -> Option<usize> {
+    let stars = line.bytes().take_while(|&b| b == b'*').count();
+    if stars > 0 && line.as_bytes().get(stars) == Some(&b' ') {
+        Some(stars)
+    } else {
+        None
+    }
+}
+
+/// The title of a headline as `org-heading-components` returns it: without the stars, the
+/// TODO keyword, the priority cookie and the tags.
+pub(super) fn heading_title(line: &str, level: usize) -> String {
+    let mut rest = line[level..].trim_start_matches(' ');
+    for kw in ["TODO", "DONE"] {
+        if let Some(r) = rest.strip_prefix(kw) {
+            if r.is_empty() || r.starts_with(' ') {
+                rest = r.trim_start_matches(' ');
+                break;
+            }
+        }
+    }
+    if rest.starts_with("[#") {
+        let mut cs = rest[2..].char_indices();
+        if let (Some(_), Some((k, ']'))) = (cs.next(), cs.next()) {
+            let after = &rest[2 + k + 1..];
+            if after.is_empty() || after.starts_with(' ') {
+                rest = after.trim_start_matches(' ');
+            }
+        }
+    }
+    let t = rest.trim_end_matches([' ', '\t']);
+    if t.ends_with(':') {
+        if let Some(sp) = t.rfind([' ', '\t']) {
+            let tags = &t[sp + 1..];
+            if is_tag_string(tags) {
+                return t[..sp].trim_end_matches([' ', '\t']).to_string();
+            }
+        } else if is_tag_string(t) {
+            return String::new();
+        }
+    }
+    t.to_string()
+}
+
+/// Whether a headline is commented (`COMMENT`) and whether it has the `ARCHIVE` tag.
+/// The tags at the end of a headline (`:a:b:`).
+pub(super) fn headline_tags(line: &str) -> Vec<String> {
+    let t = line.trim_end_matches([' ', '\t']);
+    if t.ends_with(':') {
+        if let Some(sp) = t.rfind([' ', '\t']) {
+            let tags = &t[sp + 1..];
+            if is_tag_string(tags) {
+                return tags
+                    .split(':')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string)
+                    .collect();
+            }
+        }
+    }
+    Vec::new()
+}
+
+pub(super) fn headline_flags(line: &str, level: usize) -> (bool, bool) {
+    let mut rest = line[level..].trim_start_matches(' ');
+    for kw in ["TODO", "DONE"] {
+        if let Some(r) = rest.strip_prefix(kw) {
+            if r.is_empty() || r.starts_with(' ') {
+                rest = r.trim_start_matches(' ');
+                break;
+            }
+        }
+    }
+    if rest.starts_with("[#") && rest.len() >= 4 {
+        let mut cs = rest[2..].chars();
+        cs.next();
+        if cs.next() == Some(']') {
+            let n = 2 + rest[2..].chars().next().map_or(0, char::len_utf8) + 1;
+            rest = rest[n..].trim_start_matches(' ');
+        }
+    }
+    let commented = rest
+        .strip_prefix("COMMENT")
+        .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']));
+    let t = line.trim_end_matches([' ', '\t']);
+    let mut archived = false;
+    if t.ends_with(':') {
+        if let Some(sp) = t.rfind([' ', '\t']) {
+            let tags = &t[sp + 1..];
+            if is_tag_string(tags) {
+                archived = tags.split(':').any(|x| x == "ARCHIVE");
+            }
+        }
+    }
+    (commented, archived)
+}
+
+/// Whether `s` is a headline's tag string, such as `:work:ARCHIVE:`.
+pub(super) fn is_tag_string(s: &str) -> bool {
+    s.len() > 2
+        && s.starts_with(':')
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || "_@#%:".contains(c))
+}
+
+/// The org-element parse of a `#+begin_src` line (after `#+begin_src`): language, switches,
+/// parameters.
+pub(super) fn parse_begin_line(rest: &str) -> (Option<String>, String, Option<String>) {
+    let b = rest.as_bytes();
+    let mut i = 0;
+    let mut lang = None;
+    let spaces = |i: usize| b[i..].iter().take_while(|&&c| c == b' ').count();
+    let sp = spaces(0);
+    if sp > 0 {
+        let end = rest[sp..]
+            .find(char::is_whitespace)
+            .map_or(rest.len(), |k| sp + k);
+        if end > sp {
+            lang = Some(rest[sp..end].to_string());
+            i = end;
+        }
+    }
+    let sw_start = i;
+    loop {
+        let sp = spaces(i);
+        if sp == 0 {
+            break;
+        }
+        let j = i + sp;
+        let r = &rest[j..];
+        if let Some(after) = r.strip_prefix("-l \"") {
+            // `.+"`: greedy, to the last quote of the line with at least one char before it.
+            let open = j + 3;
+            if let Some(q) = after.rfind('"') {
+                if q >= 1 {
+                    i = open + 1 + q + 1;
+                    continue;
+                }
+            }
+        }
+        if r.len() >= 2 && r.as_bytes()[0] == b'-' && matches!(r.as_bytes()[1], b'i' | b'k' | b'r')
+        {
+            i = j + 2;
+            continue;
+        }
+        if r.len() >= 2 && matches!(r.as_bytes()[0], b'-' | b'+') && r.as_bytes()[1] == b'n' {
+            let mut k = j + 2;
+            let s2 = spaces(k);
+            let digits = b[k + s2..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if digits > 0 {
+                k += s2 + digits;
+            }
+            i = k;
+            continue;
+        }
+        break;
+    }
+    let switches = rest[sw_start..i].to_string();
+    let params = &rest[i..];
+    let params = if string_nw(params) {
+        Some(params.trim_matches(is_blank_char).to_string())
+    } else {
+        None
+    };
+    let switches = if string_nw(&switches) {
+        switches.trim_matches(is_blank_char).to_string()
+    } else {
+        String::new()
+    };
+    (lang, switches, params)
+}
+
+/// Whether a line is `^[ \t]*#\+KEY` (case-insensitive), returning what follows KEY.
+pub(super) fn keyword_rest<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let t = line.trim_start_matches([' ', '\t']);
+    let t = t.strip_prefix("#+")?;
+    strip_prefix_fold(t, key)
+}
+
+pub(super) fn is_begin_src(line: &str) -> Option<&str> {
+    let rest = keyword_rest(line, "begin_src")?;
+    if rest.is_empty() || rest.starts_with(char::is_whitespace) {
+        Some(rest)
+    } else {
+        None
+    }
+}
+
+pub(super) fn is_end(line: &str, name: &str) -> bool {
+    keyword_rest(line, &format!("end_{name}"))
+        .is_some_and(|r| r.chars().all(|c| c == ' ' || c == '\t'))
+}
+
+/// Affiliated keywords that may stand above a block.
+pub(super) fn affiliated_key(line: &str) -> Option<(String, &str)> {
+    let t = line.trim_start_matches([' ', '\t']).strip_prefix("#+")?;
+    let colon = t.find(':')?;
+    let key = &t[..colon];
+    let key_base = key.split('[').next().unwrap_or(key).to_ascii_uppercase();
+    let ok = matches!(
+        key_base.as_str(),
+        "CAPTION"
+            | "HEADER"
+            | "HEADERS"
+            | "NAME"
+            | "PLOT"
+            | "RESULTS"
+            | "DATA"
+            | "LABEL"
+            | "RESNAME"
+            | "RESULT"
+            | "SOURCE"
+            | "SRCNAME"
+            | "TBLNAME"
+    ) || (key_base.starts_with("ATTR_") && !key.contains('['));
+    if ok && !key.contains(char::is_whitespace) {
+        Some((key_base, &t[colon + 1..]))
+    } else {
+        None
+    }
+}
+
+/// A node property line `:NAME: value` (`org-re-property` with ALLOW-NULL): name and value
+/// (trailing blanks removed).
+pub(super) fn node_property(line: &str) -> Option<(&str, &str)> {
+    let t = line.trim_start_matches([' ', '\t']).strip_prefix(':')?;
+    // The name ends at the first colon followed by a blank or the end of the line.
+    let colon = t.char_indices().find(|&(k, c)| {
+        c == ':'
+            && t[k + 1..]
+                .chars()
+                .next()
+                .map_or(true, |n| n == ' ' || n == '\t')
+    })?;
+    let name = &t[..colon.0];
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return None;
+    }
+    Some((name, trim_st(&t[colon.0 + 1..])))
+}
+
+/// `^[ \t]*#\+\S-+:` — the keyword lines Babel's named-block regexp lets stand between
+/// `#+name:` and `#+begin_src`.
+pub(super) fn is_keyword_line(line: &str) -> bool {
+    let Some(t) = line.trim_start_matches([' ', '\t']).strip_prefix("#+") else {
+        return false;
+    };
+    let word_end = t.find(char::is_whitespace).unwrap_or(t.len());
+    t[..word_end].find(':').is_some_and(|k| k > 0)
+}
+
+impl Tangler<'_> {
+    /// `#+filetags:` (`org-set-regexps-and-options`).
+    fn filetags(&mut self, v: &str) {
+        self.file_tags.extend(
+            v.split(':')
+                .map(|x| x.trim_matches(is_blank_char))
+                .filter(|x| !x.is_empty())
+                .map(str::to_string),
+        );
+    }
+
+    /// A `#+property:` keyword, which sets (or with `NAME+`, extends) a property of the whole
+    /// document.
+    fn property_keyword(&mut self, v: &str, line: usize) {
+        let v = v.trim_matches(is_blank_char);
+        let (key, val) = match v.find(char::is_whitespace) {
+            Some(k) => (&v[..k], v[k..].trim_start_matches([' ', '\t'])),
+            None => (v, ""),
+        };
+        let mut key = key.to_lowercase();
+        let appending = key.ends_with('+');
+        if appending {
+            key.pop();
+        }
+        match self.props.get_mut(&key) {
+            Some(old) if appending => {
+                old.value = format!("{} {}", old.value, val);
+                old.line = line;
+            }
+            _ => {
+                self.props.insert(
+                    key,
+                    PropertyValue {
+                        value: val.to_string(),
+                        line,
+                    },
+                );
+            }
+        }
+    }
+
+    /// `#+setupfile: FILE` (`org--collect-keywords-1`): the `#+property:`, `#+filetags:`
+    /// and `#+setupfile:` keywords of a local file, read where the keyword stands (`line`),
+    /// relative to `dir`; a file already being read is skipped, a missing one is ignored
+    /// (with a warning), as Org does.
+    fn setupfile(&mut self, value: &str, dir: &Path, line: usize, seen: &mut Vec<PathBuf>) {
+        let v = value.trim_matches(is_blank_char);
+        if v.is_empty() {
+            return;
+        }
+        let name = v
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or(v);
+        let lower = name.to_ascii_lowercase();
+        if ["http://", "https://", "ftp://", "file://"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+        {
+            self.error(
+                line,
+                1,
+                format!(
+                    "`#+setupfile: {name}` is a URL: Emacs would download it; this tangler \
+                     reads only local setup files"
+                ),
+            );
+            return;
+        }
+        let expanded = match self.env.expand_tilde(name) {
+            Ok(n) => n,
+            Err(why) => {
+                self.error(line, 1, format!("`#+setupfile: {name}`: {why}"));
+                return;
+            }
+        };
+        let file = tangle_core::paths::normalize(&dir.join(expanded));
+        if seen.contains(&file) {
+            return;
+        }
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                self.warn(
+                    line,
+                    1,
+                    format!("`#+setupfile: {name}` cannot be read ({e}); Emacs ignores it too"),
+                );
+                return;
+            }
+        };
+        seen.push(file.clone());
+        let sub_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut in_block: Option<String> = None;
+        for l in text.lines() {
+            let t = l.trim_start_matches([' ', '\t']);
+            if let Some(name) = &in_block {
+                if strip_prefix_fold(t, &format!("#+end_{name}")).is_some() {
+                    in_block = None;
+                }
+                continue;
+            }
+            if let Some(r) = strip_prefix_fold(t, "#+begin_") {
+                let name: String = r.chars().take_while(|c| !c.is_whitespace()).collect();
+                in_block = Some(name.to_ascii_lowercase());
+                continue;
+            }
+            if let Some(v) = keyword_rest(l, "setupfile:") {
+                self.setupfile(v, &sub_dir, line, seen);
+            } else if let Some(v) = keyword_rest(l, "filetags:") {
+                self.filetags(v);
+            } else if let Some(v) = keyword_rest(l, "property:") {
+                self.property_keyword(v, line);
+            }
+        }
+    }
+
+    pub(super) fn parse(&mut self) {
+        // A carriage return before a line feed (or in a file without line feeds) makes Emacs
+        // decode the file with DOS (or Mac) line endings; other carriage returns are text.
+        let eol_cr = self.text.find("\r\n").or_else(|| {
+            if self.text.contains('\n') {
+                None
+            } else {
+                self.text.find('\r')
+            }
+        });
+        if let Some(i) = eol_cr {
+            let line = self.text[..i].matches('\n').count() + 1;
+            self.error(
+                line,
+                1,
+                "carriage returns at line ends are not supported in org documents (Emacs \
+                 reads the file with DOS or Mac line endings; convert it to Unix line endings)",
+            );
+            return;
+        }
+        let lines: Vec<&str> = self.text.split('\n').collect();
+        // The last "line" after a final newline is not a line.
+        let n = if self.text.ends_with('\n') {
+            lines.len() - 1
+        } else {
+            lines.len()
+        };
+        // A property drawer before the first headline, after comment lines at the top.
+        if n > 0 && headline_level(lines[0]).is_none() {
+            let mut k = 0;
+            while k < n && {
+                let t = lines[k].trim_start_matches([' ', '\t']);
+                t == "#" || t.starts_with("# ")
+            } {
+                k += 1;
+            }
+            if let Some((props, _)) = property_drawer(&lines[..n], k) {
+                self.top_props = props;
+            }
+        }
+        let mut heads: Vec<OpenHeadline> = Vec::new();
+        let mut counters: HashMap<Option<usize>, usize> = HashMap::new();
+        let mut i = 0;
+        while i < n {
+            let line = lines[i];
+            if let Some(level) = headline_level(line) {
+                let (c, a) = headline_flags(line, level);
+                while heads.last().is_some_and(|h| h.level >= level) {
+                    heads.pop();
+                }
+                let (pc, pa) = heads
+                    .last()
+                    .map_or((false, false), |h| (h.commented, h.archived));
+                let parent = heads.last().map(|h| h.heading);
+                let title = heading_title(line, level);
+                // The property drawer: right after the headline or its planning line.
+                let mut props = Vec::new();
+                let mut k = i + 1;
+                if k < n {
+                    let t = lines[k].trim_start_matches([' ', '\t']);
+                    if ["SCHEDULED:", "DEADLINE:", "CLOSED:"]
+                        .iter()
+                        .any(|p| t.starts_with(p))
+                    {
+                        k += 1;
+                    }
+                }
+                // After the headline, or after its property drawer.
+                let mut next = i + 1;
+                if let Some((drawer, end)) = property_drawer(&lines[..n], k) {
+                    props = drawer;
+                    for p in &props {
+                        if p.name == "id" || p.name == "custom_id" {
+                            self.ids.push(p.value.clone());
+                        }
+                    }
+                    next = end + 1;
+                }
+                self.headings.push(Heading {
+                    parent,
+                    props,
+                    title,
+                    level,
+                    line: i + 1,
+                    tags: headline_tags(line),
+                });
+                heads.push(OpenHeadline {
+                    level,
+                    commented: pc || c,
+                    archived: pa || a,
+                    heading: self.headings.len() - 1,
+                });
+                i = next;
+                continue;
+            }
+            if let Some(rest) = is_begin_src(line) {
+                let mut end = None;
+                for (j, l) in lines.iter().enumerate().take(n).skip(i + 1) {
+                    if headline_level(l).is_some() {
+                        break;
+                    }
+                    if is_end(l, "src") {
+                        end = Some(j);
+                        break;
+                    }
+                }
+                let col = line.len() - line.trim_start_matches([' ', '\t']).len() + 1;
+                let Some(end) = end else {
+                    self.error(
+                        i + 1,
+                        col,
+                        "unterminated `#+begin_src` (no `#+end_src` before the next headline \
+                         or the end of the file; Emacs would silently skip this block and the \
+                         blocks it swallows)",
+                    );
+                    i += 1;
+                    continue;
+                };
+                if rest.starts_with('\t') {
+                    self.error(
+                        i + 1,
+                        col,
+                        "a tab right after `#+begin_src` is not supported (Org reads no language)",
+                    );
+                }
+                let (lang, switches, params) = parse_begin_line(rest);
+                // Affiliated keywords and names above the block.
+                let mut headers = Vec::new();
+                let mut elem_names = Vec::new();
+                let mut k = i;
+                while k > 0 {
+                    match affiliated_key(lines[k - 1]) {
+                        Some((key, val)) => {
+                            if key == "HEADER" || key == "HEADERS" {
+                                headers.push((trim_st(val).to_string(), k));
+                            }
+                            if matches!(
+                                key.as_str(),
+                                "NAME"
+                                    | "DATA"
+                                    | "LABEL"
+                                    | "RESNAME"
+                                    | "SOURCE"
+                                    | "SRCNAME"
+                                    | "TBLNAME"
+                            ) {
+                                elem_names.push(trim_st(val).to_string());
+                            }
+                            k -= 1;
+                        }
+                        None => break,
+                    }
+                }
+                let mut names = Vec::new();
+                let mut k = i;
+                while k > 0 && is_keyword_line(lines[k - 1]) {
+                    if let Some(v) = keyword_rest(lines[k - 1], "name:") {
+                        names.push(trim_st(v).to_string());
+                    }
+                    k -= 1;
+                }
+                names.reverse();
+                let mut body = Vec::new();
+                for (j, l) in lines.iter().enumerate().take(end).skip(i + 1) {
+                    // org-unescape-code-in-string: "^[ \t]*,*\\(,\\)\\(?:\\*\\|#\\+\\)".
+                    let t = l.trim_start_matches([' ', '\t']);
+                    let ind = l.len() - t.len();
+                    let commas = t.bytes().take_while(|&c| c == b',').count();
+                    let after = &t[commas..];
+                    if commas > 0 && (after.starts_with('*') || after.starts_with("#+")) {
+                        let mut s = l[..ind + commas - 1].to_string();
+                        s.push_str(after);
+                        body.push(BodyLine {
+                            text: s,
+                            line: j + 1,
+                            removed: 1,
+                        });
+                    } else {
+                        body.push(BodyLine {
+                            text: l.to_string(),
+                            line: j + 1,
+                            removed: 0,
+                        });
+                    }
+                }
+                let (commented, archived) = heads
+                    .last()
+                    .map_or((false, false), |h| (h.commented, h.archived));
+                let heading = heads.last().map(|h| h.heading);
+                let counter = if lang.is_some() {
+                    let c = counters.entry(heading).or_insert(0);
+                    *c += 1;
+                    *c
+                } else {
+                    0
+                };
+                self.blocks.push(Block {
+                    line: i + 1,
+                    col,
+                    lang,
+                    switches,
+                    params,
+                    headers,
+                    names,
+                    body,
+                    commented,
+                    archived,
+                    heading,
+                    elem_name: elem_names.first().cloned(),
+                    elem_names: elem_names.len(),
+                    counter,
+                    begin_text: line.to_string(),
+                });
+                i = end + 1;
+                continue;
+            }
+            // Other lesser blocks hide their contents.
+            let t = line.trim_start_matches([' ', '\t']);
+            if let Some(r) = strip_prefix_fold(t, "#+begin_") {
+                let name: String = r.chars().take_while(|c| !c.is_whitespace()).collect();
+                let lname = name.to_ascii_lowercase();
+                if matches!(lname.as_str(), "example" | "export" | "comment" | "verse") {
+                    let mut end = None;
+                    for (j, l) in lines.iter().enumerate().take(n).skip(i + 1) {
+                        if headline_level(l).is_some() {
+                            break;
+                        }
+                        if is_end(l, &lname) {
+                            end = Some(j);
+                            break;
+                        }
+                    }
+                    if let Some(end) = end {
+                        i = end + 1;
+                        continue;
+                    }
+                }
+            }
+            if let Some(v) = keyword_rest(line, "setupfile:") {
+                let dir = self
+                    .env
+                    .cwd
+                    .join(self.path.parent().unwrap_or(Path::new("")));
+                let mut seen = Vec::new();
+                self.setupfile(v, &dir, i + 1, &mut seen);
+            }
+            if let Some(v) = keyword_rest(line, "filetags:") {
+                self.filetags(v);
+            }
+            if let Some(v) = keyword_rest(line, "property:") {
+                self.property_keyword(v, i + 1);
+            }
+            if heads.is_empty() && t.starts_with(':') {
+                let lower = t.to_lowercase();
+                for key in [":id:", ":custom_id:"] {
+                    if lower.starts_with(key) {
+                        self.ids.push(trim_st(&t[key.len()..]).to_string());
+                    }
+                }
+            }
+            i += 1;
+        }
+        self.light_params = vec![None; self.blocks.len()];
+    }
+}
