@@ -340,6 +340,51 @@ fn without_switching_to_writing_no_reply_is_sent() {
     assert_eq!(reply_within(&mut sock, NOT_ANSWERED), None);
 }
 
+/// The lines the `reregister-always` experiment logged for the client at `client`: how many
+/// for reading, how many for writing.
+fn reregistered(log: &str, client: &TcpStream) -> (usize, usize) {
+    let addr = client.local_addr().unwrap();
+    let count = |mode: &str| {
+        log.matches(&format!("reregistering {addr} for {mode}\n"))
+            .count()
+    };
+    (count("\"r\""), count("\"w\""))
+}
+
+#[test]
+fn reregistering_after_every_event_changes_nothing_but_the_calls() {
+    let binary = {
+        let _lock = build_lock();
+        port_variant("reregister-always")
+    };
+    let port = Port::start(&binary);
+    // Half a header, then a wait: one event, one call, and no event the call re-armed.
+    let request = binary_request(100);
+    let mut waiting = port.connect();
+    waiting.write_all(&request[..10]).unwrap();
+    assert_eq!(reply_within(&mut waiting, NOT_ANSWERED), None);
+
+    let mut small = port.connect();
+    small.write_all(&binary_request(100)).unwrap();
+    let reply = reply_within(&mut small, ANSWERED).expect("the 100-byte request is answered");
+    assert!(reply.ends_with(ANSWER));
+
+    let mut big = port.connect();
+    big.write_all(&binary_request(900 * 1024)).unwrap();
+    let reply = reply_within(&mut big, ANSWERED).expect("the 900 KB request is answered");
+    assert!(reply.ends_with(ANSWER));
+
+    waiting.write_all(&request[10..]).unwrap();
+    let reply = reply_within(&mut waiting, ANSWERED).expect("the waiting request is answered");
+    assert!(reply.ends_with(ANSWER));
+
+    let log = port.log();
+    assert_eq!(reregistered(&log, &waiting), (1, 1), "{log}");
+    assert_eq!(reregistered(&log, &small), (0, 1), "{log}");
+    // However many events the 900 KB took, one call for writing.
+    assert_eq!(reregistered(&log, &big).1, 1, "{log}");
+}
+
 /// The guide's app-client against the real server prints what the introduction shows. The
 /// block's commands are run with the server's port in place of 2021, and their output read
 /// back with 2021 in place of the port.
