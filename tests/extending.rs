@@ -157,13 +157,22 @@ fn scratch_copy(root: &Path, dir: &Path, changed: &BTreeMap<String, String>) {
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     let mut kept = Vec::new();
     let mut section = String::new();
+    // The workspace's members, a list that may run over several lines: the scratch copy is
+    // the server's package alone.
+    let mut in_members = false;
     for line in manifest.lines() {
+        if line.starts_with("members") {
+            in_members = true;
+        }
+        if in_members {
+            in_members = !line.trim_end().ends_with(']');
+            continue;
+        }
         if line.starts_with('[') {
             section = line.to_owned();
         }
-        let dropped = section == "[[bench]]"
-            || section == "[dev-dependencies]" && !line.starts_with('[')
-            || line.starts_with("members");
+        let dropped =
+            section == "[[bench]]" || section == "[dev-dependencies]" && !line.starts_with('[');
         if !dropped {
             kept.push(line);
         }
