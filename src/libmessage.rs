@@ -2320,14 +2320,19 @@ pub mod service {
             self
         }
 
-        /// The transport for a newly accepted socket: TLS when the service speaks it.
+        /// The transport for a newly accepted socket: TLS when the service speaks it, if the
+        /// budget covers what its buffers may hold.
         pub fn transport(
             &self,
             sock: mio::net::TcpStream,
-        ) -> Result<crate::transport::Transport, rustls::Error> {
+        ) -> Result<crate::transport::Transport, crate::transport::NoTls> {
+            use crate::transport::{NoTls, Transport, TLS_HELD};
             match &self.tls {
-                Some(config) => crate::transport::Transport::tls(sock, config),
-                None => Ok(crate::transport::Transport::Plain(sock)),
+                Some(config) => {
+                    let held = self.reserve(TLS_HELD).map_err(NoTls::Busy)?;
+                    Transport::tls(sock, config, held).map_err(NoTls::Rustls)
+                }
+                None => Ok(Transport::Plain(sock)),
             }
         }
     }
@@ -2391,6 +2396,8 @@ pub mod service {
 
 pub mod transport {
     //! The bytes under a connection: plain TCP, or TLS over TCP.
+    use crate::error::ProtocolError;
+    use crate::service::Reservation;
     use mio::net::TcpStream;
     use rustls::{ServerConfig, ServerConnection};
     use std::io::{self, Read, Write};
@@ -2411,10 +2418,26 @@ pub mod transport {
     pub struct Tls {
         sock: TcpStream,
         conn: ServerConnection,
+        /// What rustls' buffers may hold, reserved against `--max-buffered` until the end.
+        _held: Reservation,
     }
 
     /// The most plaintext and TLS bytes a TLS connection holds waiting to be sent.
     pub const TLS_SEND_LIMIT: usize = 16 * 1024;
+
+    /// What a TLS connection's rustls buffers may hold together, reserved against
+    /// `--max-buffered`: the TLS bytes received (64 KiB while a handshake message is put
+    /// together), the plaintext received (16 KiB), the plaintext and TLS bytes to send.
+    pub const TLS_HELD: u64 = (64 << 10) + (16 << 10) + 2 * TLS_SEND_LIMIT as u64;
+
+    /// Why a TLS connection could not start.
+    #[derive(Debug)]
+    pub enum NoTls {
+        /// The memory budget cannot cover its buffers.
+        Busy(ProtocolError),
+        /// rustls refused to make the connection.
+        Rustls(rustls::Error),
+    }
 
     /// rustls' cryptography, from *ring*: X25519 and the NIST curves for key exchange (no
     /// post-quantum hybrid, which rustls has only with aws-lc-rs, and which needs cmake).
@@ -2424,11 +2447,20 @@ pub mod transport {
     }
 
     impl Transport {
-        /// A TLS connection over `sock`, to be handshaken with `config`.
-        pub fn tls(sock: TcpStream, config: &Arc<ServerConfig>) -> Result<Self, rustls::Error> {
+        /// A TLS connection over `sock`, to be handshaken with `config`, holding `held` (its
+        /// reservation of [`TLS_HELD`] bytes) for as long as it lives.
+        pub fn tls(
+            sock: TcpStream,
+            config: &Arc<ServerConfig>,
+            held: Reservation,
+        ) -> Result<Self, rustls::Error> {
             let mut conn = ServerConnection::new(Arc::clone(config))?;
             conn.set_buffer_limit(Some(TLS_SEND_LIMIT));
-            Ok(Self::Tls(Box::new(Tls { sock, conn })))
+            Ok(Self::Tls(Box::new(Tls {
+                sock,
+                conn,
+                _held: held,
+            })))
         }
 
         /// The socket, for (re)registering with the poll.
