@@ -704,7 +704,13 @@ impl Server {
         libthread::panic_if_asked(self.id);
         let transport = match self.service.transport(sock) {
             Ok(transport) => transport,
-            Err(e) => {
+            Err(transport::NoTls::Busy(refusal)) => {
+                if self.turned_away.count(Instant::now()) {
+                    warn!("refusing {peer}: {refusal}");
+                }
+                return;
+            }
+            Err(transport::NoTls::Rustls(e)) => {
                 error!("cannot start TLS with {peer}: {e}");
                 return;
             }

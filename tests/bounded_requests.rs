@@ -137,3 +137,8 @@ fn peak_memory_stays_within_the_budget() {
         assert_eq!(reply.error_code().as_deref(), code, "{name}");
     }
 }
+
+also_over_tls!(
+    expensive_requests_are_refused_and_the_limits_are_exact,
+    other_clients_are_served_between_expensive_requests,
+);

@@ -667,3 +667,11 @@ fn clients_queued_while_out_of_descriptors_are_served_when_some_leave() {
     assert!(log.contains("accept failed"), "{log}");
     assert_eq!(reply.result(), RING, "{log}");
 }
+
+also_over_tls!(
+    password_right_wrong_and_missing,
+    idle_and_slow_clients_time_out,
+    an_announced_header_length_is_not_allocated_up_front,
+    a_request_already_received_when_the_shutdown_begins_is_answered,
+    clients_queued_while_out_of_descriptors_are_served_when_some_leave,
+);

@@ -323,3 +323,16 @@ fn logs_like_the_original() {
     );
     server.wait_log("received request {'value': 1e-05, 'action': 'search'} from");
 }
+
+also_over_tls!(
+    the_three_table_keys_byte_for_byte,
+    no_match_and_invalid_action,
+    binary_request_echoes_ten_bytes,
+    empty_requests_get_an_answer,
+    one_byte_at_a_time,
+    any_valid_json_header_is_accepted,
+    malformed_requests_get_a_reason,
+    too_large_is_refused_from_the_header_alone,
+    keep_alive_serves_many_requests_on_one_connection,
+    pipelined_keep_alive_requests_are_answered_in_order,
+);

@@ -303,3 +303,8 @@ fn wrong_passwords_slow_their_address_down_and_nobody_else() {
         thread::sleep(Duration::from_millis(50));
     }
 }
+
+also_over_tls!(
+    keep_alive_connections_have_an_idle_timeout_and_a_lifetime,
+    wrong_passwords_slow_their_address_down_and_nobody_else,
+);

@@ -607,3 +607,88 @@ fn a_client_turned_away_before_its_handshake_sees_only_the_end() {
         format!(r#"{{"result": "{RING}"}}"#)
     );
 }
+
+/// The peak resident memory of process `pid`, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// Opens `n` connections (TLS when `pki` is given) from 127.0.0.2..127.0.0.9, each sending a
+/// keep-alive search; returns those answered, still open, and how many were not.
+fn keep_many_open(pki: Option<&Pki>, server: &Server, n: u8) -> (Vec<Box<dyn ReadWrite>>, usize) {
+    let mut open: Vec<Box<dyn ReadWrite>> = Vec::new();
+    let mut refused = 0;
+    for i in 0..n {
+        let from = [127, 0, 0, 2 + i % 8];
+        let mut conn: Box<dyn ReadWrite> = match pki {
+            Some(pki) => Box::new(tls_connect(pki, server, from)),
+            None => Box::new(server.connect_from(from)),
+        };
+        let answered = conn
+            .write_all(&search_with("ring", r#", "keep-alive": true"#))
+            .and_then(|()| read_reply(&mut conn));
+        match answered {
+            Ok((_, content)) => {
+                assert_eq!(content, format!(r#"{{"result": "{RING}"}}"#));
+                open.push(conn);
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    (open, refused)
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+#[test]
+fn tls_buffers_are_counted_against_max_buffered() {
+    const MIB: u64 = 1 << 20;
+    const BUDGET: u64 = 4 * MIB;
+    const SLACK: u64 = 12 * MIB;
+    let covered = (BUDGET / libmessage::transport::TLS_HELD) as usize;
+    let budget = BUDGET.to_string();
+    let args = [
+        "-c",
+        "200",
+        "--max-content-length",
+        "4096",
+        "--max-buffered",
+        &budget,
+    ];
+    let pki = Pki::new("budget");
+    let server = pki.server(&args);
+    // Each TLS connection holds TLS_HELD from its accept to its close: as many as the budget
+    // covers are served, the others refused before their handshake.
+    let (open, refused) = keep_many_open(Some(&pki), &server, 60);
+    assert_eq!(open.len(), covered, "{}", server.stderr());
+    assert_eq!(refused, 60 - covered);
+    server.wait_log("server busy");
+    let peak = peak_rss(server.pid());
+    assert!(
+        peak <= BUDGET + SLACK,
+        "the server's peak resident memory is {:.1} MiB, beyond the budget of {} MiB and {} MiB",
+        peak as f64 / MIB as f64,
+        BUDGET / MIB,
+        SLACK / MIB
+    );
+    // Closing one gives its reservation back: a newcomer gets in (once the server has seen
+    // the close, which it may not have yet at the first try).
+    drop(open);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (again, _) = keep_many_open(Some(&pki), &server, 1);
+        if again.len() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no reservation came back");
+        thread::sleep(Duration::from_millis(20));
+    }
+    // Plain connections reserve nothing: with the same budget, all of them are served.
+    let plain = Server::start(&args);
+    let (open, refused) = keep_many_open(None, &plain, 60);
+    assert_eq!((open.len(), refused), (60, 0), "{}", plain.stderr());
+}

@@ -5,6 +5,8 @@
 use anyhow::{bail, Context};
 use clap::Parser;
 use libmessage::header::{ContentType, Header};
+use libmessage::reader::FrameReader;
+use libmessage::request::Body;
 use libmessage::{framing, json, pyrepr, Secret};
 use log::info;
 use serde_json::Value;
@@ -100,7 +102,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         exchange
             .write_all(&frame)
             .with_context(|| format!("cannot send the request to {addr}"))?;
-        let (header, content) = read_response(&mut exchange, cli.max_reply)
+        let (header, content) = read_reply(&mut exchange, cli.max_reply)
             .with_context(|| format!("no reply from {addr}"))?;
         if !show(&header, &content)? {
             info!("closing connection to {addr}");
@@ -303,36 +305,33 @@ impl Write for Exchange<'_> {
 }
 
 /// Reads one whole response frame, of at most `max_reply` bytes of content.
-fn read_response(conn: &mut impl Read, max_reply: u64) -> anyhow::Result<(Header, Vec<u8>)> {
-    let mut protoheader = [0u8; framing::PROTOHEADER_LEN];
-    conn.read_exact(&mut protoheader)?;
-    let mut header = vec![0u8; framing::header_len(protoheader)];
-    conn.read_exact(&mut header)?;
-    let header = Header::parse(&header)?;
-    if header.content_length > max_reply {
-        bail!(
-            "the reply announces {} bytes of content, more than --max-reply ({max_reply})",
-            header.content_length
-        );
-    }
-    let content = read_content(conn, header.content_length)?;
-    Ok((header, content))
-}
-
-/// Reads `length` bytes of content, growing the buffer only as bytes arrive.
-fn read_content(conn: &mut impl Read, length: u64) -> anyhow::Result<Vec<u8>> {
-    let mut content = Vec::new();
+fn read_reply(conn: &mut impl Read, max_reply: u64) -> anyhow::Result<(Header, Vec<u8>)> {
+    let mut reader = FrameReader::new();
     let mut chunk = [0u8; 64 << 10];
-    while (content.len() as u64) < length {
-        let wanted = (length - content.len() as u64).min(chunk.len() as u64) as usize;
-        match conn.read(&mut chunk[..wanted]) {
+    let admit = |header: &Header| -> anyhow::Result<Body> {
+        if header.content_length > max_reply {
+            bail!(
+                "the reply announces {} bytes of content, more than --max-reply ({max_reply})",
+                header.content_length
+            );
+        }
+        Ok(Body::whole(header))
+    };
+    loop {
+        let wanted = reader.lacks().min(chunk.len());
+        let n = match conn.read(&mut chunk[..wanted]) {
+            Ok(0) if reader.is_untouched() => bail!("the connection closed before the reply"),
             Ok(0) => bail!("the connection closed in the middle of the reply"),
-            Ok(n) => content.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.into()),
+        };
+        let (used, frame) = reader.feed(&chunk[..n], admit)?;
+        debug_assert_eq!(used, n, "the read asked for no more than the frame lacks");
+        if let Some((header, body)) = frame {
+            return Ok((header, body.into_content()));
         }
     }
-    Ok(content)
 }
 
 /// Prints a response as the original did; false when it is an error reply.

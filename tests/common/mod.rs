@@ -2,6 +2,8 @@
 //! protocol byte by byte, independently of the library under test.
 #![allow(dead_code)]
 
+pub mod tls_front;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
@@ -15,7 +17,11 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// A running server, killed when dropped.
 pub struct Server {
     child: Child,
+    /// Where tests connect: the server, or its TLS front when the test runs over TLS.
     pub addr: SocketAddr,
+    /// Where the server itself listens.
+    listens: SocketAddr,
+    front: Option<tls_front::Front>,
     stderr: Arc<Mutex<String>>,
     collector: Option<thread::JoinHandle<()>>,
 }
@@ -28,9 +34,14 @@ impl Server {
 
     /// As [`Server::start`], with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let pki = tls_front::is_on().then(tls_front::Pki::new);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-        cmd.args(["-P", "0"])
-            .args(args)
+        cmd.args(["-P", "0"]);
+        if let Some(pki) = &pki {
+            cmd.args(["--tls-cert", &pki.path("cert.pem")]);
+            cmd.args(["--tls-key", &pki.path("key.pem")]);
+        }
+        cmd.args(args)
             .env_remove("RUST_LOG")
             .env_remove("SERVER_PASSWORD")
             .stdin(Stdio::null())
@@ -53,10 +64,19 @@ impl Server {
                 stderr.lock().unwrap()
             );
         };
-        let addr: SocketAddr = addr.parse().expect("listening address");
+        let listens: SocketAddr = addr.parse().expect("listening address");
+        let front = pki.map(|pki| {
+            let mut to = listens;
+            if to.ip().is_unspecified() {
+                to.set_ip("127.0.0.1".parse().unwrap());
+            }
+            tls_front::start(to, pki)
+        });
         Server {
             child,
-            addr,
+            addr: front.as_ref().map_or(listens, |front| front.addr),
+            listens,
+            front,
             stderr,
             collector,
         }
@@ -290,9 +310,12 @@ impl Server {
     /// has read every byte they sent: the receive queues of its side, as `/proc/net/tcp` shows
     /// them, are empty.
     pub fn wait_all_read(&self, count: usize) {
-        let port = format!(":{:04X}", self.addr.port());
+        let port = format!(":{:04X}", self.listens.port());
         let end = Instant::now() + IO_TIMEOUT;
         loop {
+            let carried = self.front.as_ref().map_or(0, |front| {
+                front.in_flight.load(std::sync::atomic::Ordering::SeqCst)
+            });
             let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
             let queues: Vec<u64> = table
                 .lines()
@@ -306,7 +329,16 @@ impl Server {
                     })
                 })
                 .collect();
-            if queues.len() >= count && queues.iter().all(|&q| q == 0) {
+            // Over TLS, the front must have read all the test sent, and passed it on.
+            let front_port = format!(":{:04X}", self.addr.port());
+            let front_read = self.front.is_none()
+                || table.lines().skip(1).all(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    !(fields[1].ends_with(&front_port) && fields[3] == "01")
+                        || fields[4].ends_with(":00000000")
+                });
+            if front_read && carried == 0 && queues.len() >= count && queues.iter().all(|&q| q == 0)
+            {
                 return;
             }
             assert!(
@@ -337,4 +369,20 @@ pub fn reply_within(sock: &mut TcpStream, within: Duration) -> Option<Reply> {
     };
     sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     got.then(|| read_reply(sock))
+}
+
+/// Runs each named test a second time with its servers speaking TLS behind a
+/// [`tls_front`], as `over_tls::NAME`.
+#[macro_export]
+macro_rules! also_over_tls {
+    ($($name:ident),* $(,)?) => {
+        mod over_tls {
+            $(
+                #[test]
+                fn $name() {
+                    $crate::common::tls_front::over_tls(super::$name)
+                }
+            )*
+        }
+    };
 }
