@@ -233,6 +233,13 @@ struct NameIndex {
     refs: HashMap<String, Vec<usize>>,
 }
 
+/// A call reference (`<<name(args)>>`) met by the expander and not evaluated yet.
+struct PendingCall {
+    id: String,
+    line: usize,
+    col: usize,
+}
+
 struct Tangler<'a> {
     path: &'a Path,
     /// The machine Emacs would look at.
@@ -269,8 +276,8 @@ struct Tangler<'a> {
     call_groups: HashMap<String, usize>,
     /// The ids of those units, in order (unit `blocks.len() + k` is `call_ids[k]`).
     call_ids: Vec<String>,
-    /// Call references met by the expander and not evaluated yet: id, line, column.
-    pending_calls: Vec<(String, usize, usize)>,
+    /// Call references met by the expander and not evaluated yet.
+    pending_calls: Vec<PendingCall>,
 }
 
 impl<'a> Tangler<'a> {

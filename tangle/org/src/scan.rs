@@ -3,8 +3,12 @@
 //! keywords, and source blocks as `org-element-src-block-parser` reads them (language,
 //! switches, parameters, affiliated `#+name:` / `#+header:` keywords, the escaped body).
 
-use super::*;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::{
+    eq_fold, is_blank_char, string_nw, strip_prefix_fold, trim_st, PropertyValue, Tangler,
+};
 
 /// A headline whose subtree the scan is in.
 struct OpenHeadline {
@@ -63,14 +67,14 @@ pub(super) struct Heading {
 
 /// The node properties of a property drawer starting at `lines[k]` (`org-property-drawer-re`:
 /// only property lines between `:PROPERTIES:` and `:END:`), and the index of its `:END:` line.
-pub(super) fn property_drawer(lines: &[&str], k: usize) -> Option<(Vec<Property>, usize)> {
+pub(super) fn property_drawer(lines: &[&str], k: usize) -> Option<Drawer> {
     if k >= lines.len() || !eq_fold(trim_st(lines[k]), ":PROPERTIES:") {
         return None;
     }
     let mut props = Vec::new();
     for (j, l) in lines.iter().enumerate().skip(k + 1) {
         if eq_fold(trim_st(l), ":END:") {
-            return Some((props, j));
+            return Some(Drawer { props, end: j });
         }
         let (name, value) = node_property(l)?;
         props.push(Property {
@@ -80,6 +84,13 @@ pub(super) fn property_drawer(lines: &[&str], k: usize) -> Option<(Vec<Property>
         });
     }
     None
+}
+
+/// A property drawer: its node properties and the index of its `:END:` line.
+#[derive(Debug, Clone)]
+pub(super) struct Drawer {
+    pub(super) props: Vec<Property>,
+    pub(super) end: usize,
 }
 
 /// A node property of a property drawer.
@@ -163,7 +174,14 @@ pub(super) fn headline_tags(line: &str) -> Vec<String> {
     Vec::new()
 }
 
-pub(super) fn headline_flags(line: &str, level: usize) -> (bool, bool) {
+/// Whether a headline is `COMMENT` and whether it is tagged `:ARCHIVE:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct HeadlineFlags {
+    pub(super) commented: bool,
+    pub(super) archived: bool,
+}
+
+pub(super) fn headline_flags(line: &str, level: usize) -> HeadlineFlags {
     let mut rest = line[level..].trim_start_matches(' ');
     for kw in ["TODO", "DONE"] {
         if let Some(r) = rest.strip_prefix(kw) {
@@ -194,7 +212,10 @@ pub(super) fn headline_flags(line: &str, level: usize) -> (bool, bool) {
             }
         }
     }
-    (commented, archived)
+    HeadlineFlags {
+        commented,
+        archived,
+    }
 }
 
 /// Whether `s` is a headline's tag string, such as `:work:ARCHIVE:`.
@@ -205,9 +226,19 @@ pub(super) fn is_tag_string(s: &str) -> bool {
             .all(|c| c.is_alphanumeric() || "_@#%:".contains(c))
 }
 
+/// What a `#+begin_src` line holds after `#+begin_src`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct BeginLine {
+    pub(super) lang: Option<String>,
+    /// The switches (`-n`, `-r`, `-l "fmt"`, ...), blank-trimmed; empty if none.
+    pub(super) switches: String,
+    /// The header arguments, blank-trimmed, if any.
+    pub(super) params: Option<String>,
+}
+
 /// The org-element parse of a `#+begin_src` line (after `#+begin_src`): language, switches,
 /// parameters.
-pub(super) fn parse_begin_line(rest: &str) -> (Option<String>, String, Option<String>) {
+pub(super) fn parse_begin_line(rest: &str) -> BeginLine {
     let b = rest.as_bytes();
     let mut i = 0;
     let mut lang = None;
@@ -272,7 +303,11 @@ pub(super) fn parse_begin_line(rest: &str) -> (Option<String>, String, Option<St
     } else {
         String::new()
     };
-    (lang, switches, params)
+    BeginLine {
+        lang,
+        switches,
+        params,
+    }
 }
 
 /// Whether a line is `^[ \t]*#\+KEY` (case-insensitive), returning what follows KEY.
@@ -507,8 +542,8 @@ impl Tangler<'_> {
             } {
                 k += 1;
             }
-            if let Some((props, _)) = property_drawer(&lines[..n], k) {
-                self.top_props = props;
+            if let Some(drawer) = property_drawer(&lines[..n], k) {
+                self.top_props = drawer.props;
             }
         }
         let mut heads: Vec<OpenHeadline> = Vec::new();
@@ -517,7 +552,10 @@ impl Tangler<'_> {
         while i < n {
             let line = lines[i];
             if let Some(level) = headline_level(line) {
-                let (c, a) = headline_flags(line, level);
+                let HeadlineFlags {
+                    commented: c,
+                    archived: a,
+                } = headline_flags(line, level);
                 while heads.last().is_some_and(|h| h.level >= level) {
                     heads.pop();
                 }
@@ -540,7 +578,7 @@ impl Tangler<'_> {
                 }
                 // After the headline, or after its property drawer.
                 let mut next = i + 1;
-                if let Some((drawer, end)) = property_drawer(&lines[..n], k) {
+                if let Some(Drawer { props: drawer, end }) = property_drawer(&lines[..n], k) {
                     props = drawer;
                     for p in &props {
                         if p.name == "id" || p.name == "custom_id" {
@@ -596,7 +634,11 @@ impl Tangler<'_> {
                         "a tab right after `#+begin_src` is not supported (Org reads no language)",
                     );
                 }
-                let (lang, switches, params) = parse_begin_line(rest);
+                let BeginLine {
+                    lang,
+                    switches,
+                    params,
+                } = parse_begin_line(rest);
                 // Affiliated keywords and names above the block.
                 let mut headers = Vec::new();
                 let mut elem_names = Vec::new();
