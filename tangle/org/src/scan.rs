@@ -778,3 +778,184 @@ impl Tangler<'_> {
         self.light_params = vec![None; self.blocks.len()];
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OrgEnv;
+
+    /// The scan of `text`, as `doc.org`, and the errors it reported.
+    fn scanned(text: &str, check: impl FnOnce(&Tangler)) {
+        let env = OrgEnv::from_process();
+        let mut t = Tangler::new(Path::new("doc.org"), text, &env);
+        t.parse();
+        check(&t);
+    }
+
+    #[test]
+    fn begin_lines_split_into_language_switches_and_parameters() {
+        assert_eq!(
+            parse_begin_line(" python -n 10 -r :tangle x.py :var a=1 "),
+            BeginLine {
+                lang: Some("python".into()),
+                switches: "-n 10 -r".into(),
+                params: Some(":tangle x.py :var a=1".into()),
+            }
+        );
+        assert_eq!(
+            parse_begin_line(" C -l \"(r:%s)\" :main no"),
+            BeginLine {
+                lang: Some("C".into()),
+                switches: "-l \"(r:%s)\"".into(),
+                params: Some(":main no".into()),
+            }
+        );
+        assert_eq!(
+            parse_begin_line(""),
+            BeginLine {
+                lang: None,
+                switches: String::new(),
+                params: None,
+            }
+        );
+        assert_eq!(is_begin_src("  #+BEGIN_SRC sh"), Some(" sh"));
+        assert_eq!(is_begin_src("#+begin_srcx"), None);
+        assert!(is_end("  #+END_SRC  ", "src"));
+        assert!(!is_end("#+end_src x", "src"));
+    }
+
+    #[test]
+    fn headlines_give_their_level_title_and_flags() {
+        assert_eq!(headline_level("** A"), Some(2));
+        assert_eq!(headline_level("*bold* text"), None);
+        assert_eq!(headline_level("*"), None);
+        let line = "** TODO [#A] COMMENT Title :work:ARCHIVE:";
+        assert_eq!(
+            headline_flags(line, 2),
+            HeadlineFlags {
+                commented: true,
+                archived: true,
+            }
+        );
+        assert_eq!(headline_tags(line), ["work", "ARCHIVE"]);
+        assert_eq!(
+            headline_flags("* COMMENTARY :ARCHIVED:", 1),
+            HeadlineFlags {
+                commented: false,
+                archived: false,
+            }
+        );
+        assert_eq!(heading_title("* DONE Tidy up :x:", 1), "Tidy up");
+    }
+
+    #[test]
+    fn property_drawers_hold_only_property_lines() {
+        let lines = [
+            "* A",
+            "  :PROPERTIES:",
+            "  :header-args: :tangle a.sh",
+            "  :ID:  x1  ",
+            "  :END:",
+        ];
+        let d = property_drawer(&lines, 1).expect("a drawer");
+        assert_eq!(d.end, 4);
+        let props: Vec<_> = d
+            .props
+            .iter()
+            .map(|p| (p.name.as_str(), p.value.as_str(), p.line))
+            .collect();
+        assert_eq!(props, [("header-args", ":tangle a.sh", 3), ("id", "x1", 4)]);
+        // A line that is no property, or no `:END:`, makes no drawer.
+        assert!(property_drawer(&[":PROPERTIES:", "text", ":END:"], 0).is_none());
+        assert!(property_drawer(&[":PROPERTIES:", ":a: b"], 0).is_none());
+        assert_eq!(node_property(":a+: b c "), Some(("a+", "b c")));
+        assert_eq!(node_property(":a b: c"), None);
+    }
+
+    #[test]
+    fn affiliated_keywords_and_keyword_lines() {
+        assert_eq!(
+            affiliated_key("#+header: :tangle x"),
+            Some(("HEADER".to_string(), " :tangle x"))
+        );
+        assert_eq!(
+            affiliated_key("#+attr_html: :width 3"),
+            Some(("ATTR_HTML".to_string(), " :width 3"))
+        );
+        assert_eq!(affiliated_key("#+title: T"), None);
+        assert!(is_keyword_line("#+title: T"));
+        assert!(!is_keyword_line("#+begin_src sh"));
+    }
+
+    #[test]
+    fn the_scan_reads_blocks_with_their_names_headers_and_headline() {
+        let doc = "#+property: header-args :padline no\n\
+                   * A\n\
+                   :PROPERTIES:\n\
+                   :CUSTOM_ID: top\n\
+                   :END:\n\
+                   #+name: first\n\
+                   #+header: :tangle a.sh\n\
+                   #+header: :mkdirp yes\n\
+                   #+begin_src sh -r :noweb yes\n\
+                   ,* not a headline\n\
+                   echo hi\n\
+                   #+end_src\n\
+                   ** COMMENT B\n\
+                   #+begin_src python\n\
+                   x = 1\n\
+                   #+end_src\n";
+        scanned(doc, |t| {
+            assert!(t.errors.is_empty(), "{:?}", t.errors);
+            assert_eq!(t.props["header-args"].value, ":padline no");
+            assert_eq!(t.props["header-args"].line, 1);
+            assert_eq!(t.ids, ["top"]);
+            assert_eq!(t.headings.len(), 2);
+            assert_eq!(t.headings[1].parent, Some(0));
+            // `org-heading-components` keeps the COMMENT keyword in the title.
+            assert_eq!(t.headings[1].title, "COMMENT B");
+            assert_eq!(t.blocks.len(), 2);
+            let a = &t.blocks[0];
+            assert_eq!((a.line, a.col), (9, 1));
+            assert_eq!(a.lang.as_deref(), Some("sh"));
+            assert_eq!(a.switches, "-r");
+            assert_eq!(a.params.as_deref(), Some(":noweb yes"));
+            assert_eq!(a.names, ["first"]);
+            assert_eq!(a.elem_name.as_deref(), Some("first"));
+            // The bottom-most `#+header:` line first, as Org merges them.
+            assert_eq!(
+                a.headers,
+                [
+                    (":mkdirp yes".to_string(), 8),
+                    (":tangle a.sh".to_string(), 7)
+                ]
+            );
+            let body: Vec<_> = a
+                .body
+                .iter()
+                .map(|l| (l.text.as_str(), l.line, l.removed))
+                .collect();
+            assert_eq!(body, [("* not a headline", 10, 1), ("echo hi", 11, 0)]);
+            assert_eq!(a.heading, Some(0));
+            assert!(!a.commented);
+            let b = &t.blocks[1];
+            assert_eq!(b.heading, Some(1));
+            assert!(b.commented);
+            assert_eq!(b.counter, 1);
+        });
+    }
+
+    #[test]
+    fn an_unterminated_block_is_reported_at_its_begin_line() {
+        scanned("* A\n#+begin_src sh\necho\n* B\n", |t| {
+            assert_eq!(t.errors.len(), 1, "{:?}", t.errors);
+            assert!(
+                t.errors[0]
+                    .to_string()
+                    .starts_with("doc.org:2:1: error: unterminated"),
+                "{}",
+                t.errors[0]
+            );
+        });
+    }
+}
