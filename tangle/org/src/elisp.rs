@@ -320,6 +320,18 @@ fn plain_regexp(re: &str) -> bool {
     !re.contains(['.', '*', '+', '?', '[', ']', '\\', '^', '$'])
 }
 
+/// Checks that `f` gets between `min` and `max` arguments.
+fn check_arity(f: &str, v: &[Obj], min: usize, max: usize) -> Result<(), String> {
+    if v.len() < min || v.len() > max {
+        Err(format!(
+            "`{f}` gets {} arguments (wrong-number-of-arguments)",
+            v.len()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 impl Ctx<'_> {
     /// Calls a function value: a symbol naming a function, or a lambda.
     pub(super) fn funcall(&mut self, func: &Obj, args: Vec<Obj>) -> R {
@@ -399,17 +411,19 @@ impl Ctx<'_> {
     }
 
     /// Functions beyond the header ones; `None` when `f` is not one of them.
+    /// The builtins of this module (see [`Self::call_values`] for `eval`'s): `None` when `f`
+    /// is not one.
     pub(super) fn builtin_more(&mut self, f: &str, v: &[Obj]) -> Option<R> {
-        let arity = |min: usize, max: usize| -> Result<(), String> {
-            if v.len() < min || v.len() > max {
-                Err(format!(
-                    "`{f}` gets {} arguments (wrong-number-of-arguments)",
-                    v.len()
-                ))
-            } else {
-                Ok(())
-            }
-        };
+        self.list_builtin(f, v)
+            .or_else(|| self.string_builtin(f, v))
+            .or_else(|| self.number_builtin(f, v))
+            .or_else(|| Self::predicate_builtin(f, v))
+            .or_else(|| self.output_builtin(f, v))
+    }
+
+    /// Builtins on lists and other sequences, and the functions that call function values.
+    fn list_builtin(&mut self, f: &str, v: &[Obj]) -> Option<R> {
+        let arity = |min: usize, max: usize| check_arity(f, v, min, max);
         let r = (|| -> R {
             Ok(match f {
                 "car" | "car-safe" => {
@@ -619,6 +633,123 @@ impl Ctx<'_> {
                     args.extend(list_items(f, last)?);
                     self.funcall(func, args)?
                 }
+                "ignore" => Obj::Nil,
+                "number-sequence" => {
+                    arity(1, 3)?;
+                    let from = int_arg(f, &v[0])?;
+                    let to = match v.get(1) {
+                        None | Some(Obj::Nil) => from,
+                        Some(t) => int_arg(f, t)?,
+                    };
+                    let step = match v.get(2) {
+                        None | Some(Obj::Nil) => 1,
+                        Some(s) => int_arg(f, s)?,
+                    };
+                    if step == 0 {
+                        return Err("`number-sequence` with a zero step (Emacs fails)".into());
+                    }
+                    let count = if step > 0 {
+                        (to - from).checked_div(step).map_or(0, |c| c + 1)
+                    } else {
+                        (from - to).checked_div(-step).map_or(0, |c| c + 1)
+                    };
+                    if count as u64 > MAX_ITERATIONS as u64 {
+                        return Err("`number-sequence` longer than this tangler makes".into());
+                    }
+                    Obj::list(
+                        (0..count.max(0))
+                            .map(|k| Obj::Int(from + k * step))
+                            .collect(),
+                    )
+                }
+                "sort" | "seq-sort" => {
+                    arity(2, 2)?;
+                    let (seq, pred) = if f == "sort" {
+                        (&v[0], &v[1])
+                    } else {
+                        (&v[1], &v[0])
+                    };
+                    let mut items = list_items(f, seq)?;
+                    // A stable merge sort, as Emacs' `sort` is: an element moves before an
+                    // earlier one only when PRED says it is less.
+                    let mut err = None;
+                    let mut k = 1;
+                    while k < items.len() && err.is_none() {
+                        let mut j = k;
+                        while j > 0 {
+                            match self.funcall(pred, vec![items[j].clone(), items[j - 1].clone()]) {
+                                Ok(less) if less.truthy() => {
+                                    // Stable sorts agree only for a strict order.
+                                    let back = self.funcall(
+                                        pred,
+                                        vec![items[j - 1].clone(), items[j].clone()],
+                                    );
+                                    if !matches!(back, Ok(Obj::Nil)) {
+                                        err = Some(back.err().unwrap_or_else(|| {
+                                            "`sort`'s predicate puts two elements each before \
+                                             the other; Emacs' merge sort would order them its \
+                                             own way"
+                                                .into()
+                                        }));
+                                        break;
+                                    }
+                                    items.swap(j, j - 1);
+                                    j -= 1;
+                                }
+                                Ok(_) => break,
+                                Err(e) => {
+                                    err = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                        k += 1;
+                    }
+                    if let Some(e) = err {
+                        return Err(e);
+                    }
+                    Obj::list(items)
+                }
+                "copy-sequence" | "copy-tree" => {
+                    arity(1, 2)?;
+                    v[0].clone()
+                }
+                "cl-first" | "cl-second" | "cl-third" => {
+                    arity(1, 1)?;
+                    let n = ["cl-first", "cl-second", "cl-third"]
+                        .iter()
+                        .position(|x| *x == f)
+                        .expect("listed");
+                    let mut x = v[0].clone();
+                    for _ in 0..n {
+                        x = cdr(&x)?;
+                    }
+                    car(&x)?
+                }
+                "butlast" => {
+                    arity(1, 2)?;
+                    let mut items = list_items(f, &v[0])?;
+                    let n = match v.get(1) {
+                        None | Some(Obj::Nil) => 1,
+                        Some(n) => int_arg(f, n)?.max(0) as usize,
+                    };
+                    items.truncate(items.len().saturating_sub(n));
+                    Obj::list(items)
+                }
+                _ => return Err(String::new()),
+            })
+        })();
+        match r {
+            Err(e) if e.is_empty() => None,
+            r => Some(r),
+        }
+    }
+
+    /// Builtins on strings and symbols' names.
+    fn string_builtin(&mut self, f: &str, v: &[Obj]) -> Option<R> {
+        let arity = |min: usize, max: usize| check_arity(f, v, min, max);
+        let r = (|| -> R {
+            Ok(match f {
                 "string-join" => {
                     arity(1, 2)?;
                     let sep = match v.get(1) {
@@ -675,17 +806,6 @@ impl Ctx<'_> {
                     }
                     value
                 }
-                "cl-evenp" | "cl-oddp" | "cl-plusp" | "cl-minusp" => {
-                    arity(1, 1)?;
-                    let n = int_arg(f, &v[0])?;
-                    Obj::bool(match f {
-                        "cl-evenp" => n % 2 == 0,
-                        "cl-oddp" => n % 2 != 0,
-                        "cl-plusp" => n > 0,
-                        _ => n < 0,
-                    })
-                }
-                "ignore" => Obj::Nil,
                 "symbol-name" => {
                     arity(1, 1)?;
                     match &v[0] {
@@ -837,24 +957,72 @@ impl Ctx<'_> {
                         s.trim_end_matches(ws).to_string()
                     })
                 }
-                "stringp" => Obj::bool(matches!(v.first(), Some(Obj::Str(_)))),
-                "numberp" | "integerp" | "natnump" => Obj::bool(match v.first() {
-                    Some(Obj::Int(n)) => f != "natnump" || *n >= 0,
-                    Some(Obj::Float(_)) => f == "numberp",
-                    _ => false,
-                }),
-                "listp" => Obj::bool(matches!(
-                    v.first(),
-                    Some(Obj::Nil | Obj::List(_) | Obj::Dotted(..))
-                )),
-                "consp" => Obj::bool(matches!(v.first(), Some(Obj::List(_) | Obj::Dotted(..)))),
-                "atom" => Obj::bool(!matches!(v.first(), Some(Obj::List(_) | Obj::Dotted(..)))),
-                "symbolp" => Obj::bool(matches!(v.first(), Some(Obj::Nil | Obj::T | Obj::Sym(_)))),
+                "string<" | "string-lessp" | "string>" | "string-greaterp" => {
+                    arity(2, 2)?;
+                    let a = string_or_symbol_arg(f, &v[0])?;
+                    let b = string_or_symbol_arg(f, &v[1])?;
+                    Obj::bool(if f.contains('<') || f.ends_with("lessp") {
+                        a < b
+                    } else {
+                        a > b
+                    })
+                }
+                "string-to-list" => {
+                    arity(1, 1)?;
+                    Obj::list(seq_items(f, &v[0])?)
+                }
+                "string" | "char-to-string" => {
+                    let mut out = String::new();
+                    for c in v {
+                        let n = int_arg(f, c)?;
+                        match u32::try_from(n).ok().and_then(char::from_u32) {
+                            Some(ch) => out.push(ch),
+                            None => return Err(format!("`{f}` gets {n}, which is no character")),
+                        }
+                    }
+                    Obj::Str(out)
+                }
+                "make-string" => {
+                    arity(2, 3)?;
+                    let n = int_arg(f, &v[0])?;
+                    let c = int_arg(f, &v[1])?;
+                    let ch = u32::try_from(c)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .ok_or_else(|| format!("`make-string` gets {c}, which is no character"))?;
+                    if !(0..=1_000_000).contains(&n) {
+                        return Err("`make-string` of that length is not made here".into());
+                    }
+                    Obj::Str(std::iter::repeat(ch).take(n as usize).collect())
+                }
+                _ => return Err(String::new()),
+            })
+        })();
+        match r {
+            Err(e) if e.is_empty() => None,
+            r => Some(r),
+        }
+    }
+
+    /// Builtins on numbers: arithmetic, comparisons, rounding.
+    fn number_builtin(&mut self, f: &str, v: &[Obj]) -> Option<R> {
+        let arity = |min: usize, max: usize| check_arity(f, v, min, max);
+        let r = (|| -> R {
+            Ok(match f {
+                "cl-evenp" | "cl-oddp" | "cl-plusp" | "cl-minusp" => {
+                    arity(1, 1)?;
+                    let n = int_arg(f, &v[0])?;
+                    Obj::bool(match f {
+                        "cl-evenp" => n % 2 == 0,
+                        "cl-oddp" => n % 2 != 0,
+                        "cl-plusp" => n > 0,
+                        _ => n < 0,
+                    })
+                }
                 "zerop" => {
                     arity(1, 1)?;
                     Obj::bool(float_arg(f, &v[0])? == 0.0)
                 }
-                "floatp" => Obj::bool(matches!(v.first(), Some(Obj::Float(_)))),
                 "float" => {
                     arity(1, 1)?;
                     Obj::Float(float_arg(f, &v[0])?)
@@ -913,146 +1081,48 @@ impl Ctx<'_> {
                         _ => w[0] != w[1],
                     }))
                 }
-                "number-sequence" => {
-                    arity(1, 3)?;
-                    let from = int_arg(f, &v[0])?;
-                    let to = match v.get(1) {
-                        None | Some(Obj::Nil) => from,
-                        Some(t) => int_arg(f, t)?,
-                    };
-                    let step = match v.get(2) {
-                        None | Some(Obj::Nil) => 1,
-                        Some(s) => int_arg(f, s)?,
-                    };
-                    if step == 0 {
-                        return Err("`number-sequence` with a zero step (Emacs fails)".into());
-                    }
-                    let count = if step > 0 {
-                        (to - from).checked_div(step).map_or(0, |c| c + 1)
-                    } else {
-                        (from - to).checked_div(-step).map_or(0, |c| c + 1)
-                    };
-                    if count as u64 > MAX_ITERATIONS as u64 {
-                        return Err("`number-sequence` longer than this tangler makes".into());
-                    }
-                    Obj::list(
-                        (0..count.max(0))
-                            .map(|k| Obj::Int(from + k * step))
-                            .collect(),
-                    )
-                }
-                "sort" | "seq-sort" => {
-                    arity(2, 2)?;
-                    let (seq, pred) = if f == "sort" {
-                        (&v[0], &v[1])
-                    } else {
-                        (&v[1], &v[0])
-                    };
-                    let mut items = list_items(f, seq)?;
-                    // A stable merge sort, as Emacs' `sort` is: an element moves before an
-                    // earlier one only when PRED says it is less.
-                    let mut err = None;
-                    let mut k = 1;
-                    while k < items.len() && err.is_none() {
-                        let mut j = k;
-                        while j > 0 {
-                            match self.funcall(pred, vec![items[j].clone(), items[j - 1].clone()]) {
-                                Ok(less) if less.truthy() => {
-                                    // Stable sorts agree only for a strict order.
-                                    let back = self.funcall(
-                                        pred,
-                                        vec![items[j - 1].clone(), items[j].clone()],
-                                    );
-                                    if !matches!(back, Ok(Obj::Nil)) {
-                                        err = Some(back.err().unwrap_or_else(|| {
-                                            "`sort`'s predicate puts two elements each before \
-                                             the other; Emacs' merge sort would order them its \
-                                             own way"
-                                                .into()
-                                        }));
-                                        break;
-                                    }
-                                    items.swap(j, j - 1);
-                                    j -= 1;
-                                }
-                                Ok(_) => break,
-                                Err(e) => {
-                                    err = Some(e);
-                                    break;
-                                }
-                            }
-                        }
-                        k += 1;
-                    }
-                    if let Some(e) = err {
-                        return Err(e);
-                    }
-                    Obj::list(items)
-                }
-                "string<" | "string-lessp" | "string>" | "string-greaterp" => {
-                    arity(2, 2)?;
-                    let a = string_or_symbol_arg(f, &v[0])?;
-                    let b = string_or_symbol_arg(f, &v[1])?;
-                    Obj::bool(if f.contains('<') || f.ends_with("lessp") {
-                        a < b
-                    } else {
-                        a > b
-                    })
-                }
-                "copy-sequence" | "copy-tree" => {
-                    arity(1, 2)?;
-                    v[0].clone()
-                }
-                "string-to-list" => {
-                    arity(1, 1)?;
-                    Obj::list(seq_items(f, &v[0])?)
-                }
-                "cl-first" | "cl-second" | "cl-third" => {
-                    arity(1, 1)?;
-                    let n = ["cl-first", "cl-second", "cl-third"]
-                        .iter()
-                        .position(|x| *x == f)
-                        .expect("listed");
-                    let mut x = v[0].clone();
-                    for _ in 0..n {
-                        x = cdr(&x)?;
-                    }
-                    car(&x)?
-                }
-                "butlast" => {
-                    arity(1, 2)?;
-                    let mut items = list_items(f, &v[0])?;
-                    let n = match v.get(1) {
-                        None | Some(Obj::Nil) => 1,
-                        Some(n) => int_arg(f, n)?.max(0) as usize,
-                    };
-                    items.truncate(items.len().saturating_sub(n));
-                    Obj::list(items)
-                }
-                "string" | "char-to-string" => {
-                    let mut out = String::new();
-                    for c in v {
-                        let n = int_arg(f, c)?;
-                        match u32::try_from(n).ok().and_then(char::from_u32) {
-                            Some(ch) => out.push(ch),
-                            None => return Err(format!("`{f}` gets {n}, which is no character")),
-                        }
-                    }
-                    Obj::Str(out)
-                }
-                "make-string" => {
-                    arity(2, 3)?;
-                    let n = int_arg(f, &v[0])?;
-                    let c = int_arg(f, &v[1])?;
-                    let ch = u32::try_from(c)
-                        .ok()
-                        .and_then(char::from_u32)
-                        .ok_or_else(|| format!("`make-string` gets {c}, which is no character"))?;
-                    if !(0..=1_000_000).contains(&n) {
-                        return Err("`make-string` of that length is not made here".into());
-                    }
-                    Obj::Str(std::iter::repeat(ch).take(n as usize).collect())
-                }
+                _ => return Err(String::new()),
+            })
+        })();
+        match r {
+            Err(e) if e.is_empty() => None,
+            r => Some(r),
+        }
+    }
+
+    /// Type predicates.
+    fn predicate_builtin(f: &str, v: &[Obj]) -> Option<R> {
+        let r = (|| -> R {
+            Ok(match f {
+                "stringp" => Obj::bool(matches!(v.first(), Some(Obj::Str(_)))),
+                "numberp" | "integerp" | "natnump" => Obj::bool(match v.first() {
+                    Some(Obj::Int(n)) => f != "natnump" || *n >= 0,
+                    Some(Obj::Float(_)) => f == "numberp",
+                    _ => false,
+                }),
+                "listp" => Obj::bool(matches!(
+                    v.first(),
+                    Some(Obj::Nil | Obj::List(_) | Obj::Dotted(..))
+                )),
+                "consp" => Obj::bool(matches!(v.first(), Some(Obj::List(_) | Obj::Dotted(..)))),
+                "atom" => Obj::bool(!matches!(v.first(), Some(Obj::List(_) | Obj::Dotted(..)))),
+                "symbolp" => Obj::bool(matches!(v.first(), Some(Obj::Nil | Obj::T | Obj::Sym(_)))),
+                "floatp" => Obj::bool(matches!(v.first(), Some(Obj::Float(_)))),
+                _ => return Err(String::new()),
+            })
+        })();
+        match r {
+            Err(e) if e.is_empty() => None,
+            r => Some(r),
+        }
+    }
+
+    /// Printing (into the block's output, when it is collected) and `require` (of a library
+    /// the evaluator knows, else refused).
+    fn output_builtin(&mut self, f: &str, v: &[Obj]) -> Option<R> {
+        let arity = |min: usize, max: usize| check_arity(f, v, min, max);
+        let r = (|| -> R {
+            Ok(match f {
                 "princ" | "prin1" | "print" | "terpri" => {
                     let (obj, stream) = match f {
                         "terpri" => (Obj::T, v.first()),
