@@ -2,8 +2,11 @@
 //! (`org-remove-indentation` unless `-i`), coderef labels removed with `-r`, and `org-trim`;
 //! also the C wrapper's test for a `main` function (`org-babel-C-ensure-main-wrap`).
 
-use super::*;
 use tangle_core::coderef::{find_label, LabelRules};
+use tangle_core::output::Origin;
+
+use super::text::{Body, MappedLine, NormalLine};
+use super::{is_blank_char, Tangler};
 
 /// `org-trim`.
 pub(super) fn org_trim(m: &mut Vec<MappedLine>) {

@@ -209,7 +209,7 @@ impl Tangler<'_> {
         let mut h = self.headings.iter().rposition(|h| h.line <= line);
         while let Some(k) = h {
             let hd = &self.headings[k];
-            if headline_flags(self.lines[hd.line - 1], hd.level).0 {
+            if headline_flags(self.lines[hd.line - 1], hd.level).commented {
                 return true;
             }
             h = hd.parent;

@@ -1,19 +1,18 @@
-//! The part of the evaluator that code blocks called from noweb references use: lambdas and
-//! `funcall`/`apply`, `let`-bound `setq`/`push`, `dolist`/`dotimes`, `cl-loop` basics, list
+//! The builtins that code blocks called from noweb references use (their special forms,
+//! `lambda`, `setq`, `dolist`, `cl-loop`, are `forms`'): `funcall`/`apply`, list
 //! functions (`car`, `nth`, `assoc`, `alist-get`, `mapcar`, `mapconcat`, ...), string
 //! functions (`string-join`, `upcase`, `split-string`, `replace-regexp-in-string` with plain
 //! strings, `format` with widths) and integer arithmetic, all with Emacs 28's semantics. Like
 //! the rest of [`super::eval`], nothing here has a side effect outside the evaluation.
 
-use super::eval::{quoted, string_arg, Ctx, Obj, R};
-use super::lisp::Sexp;
+use super::eval::{string_arg, Ctx, Obj, R};
 
 /// How deeply function calls and loops may nest before we give up (Emacs: its
 /// `max-lisp-eval-depth` of 800).
 const MAX_DEPTH: usize = 200;
 
 /// Functions that return a list of their own, which a destructive function may change.
-const FRESH_LISTS: &[&str] = &[
+pub(super) const FRESH_LISTS: &[&str] = &[
     "copy-sequence",
     "copy-tree",
     "mapcar",
@@ -28,10 +27,10 @@ const FRESH_LISTS: &[&str] = &[
 ];
 
 /// How many iterations a loop may run.
-const MAX_ITERATIONS: usize = 1_000_000;
+pub(super) const MAX_ITERATIONS: usize = 1_000_000;
 
 /// The elements of a proper list (`nil` is the empty list).
-fn list_items(f: &str, v: &Obj) -> Result<Vec<Obj>, String> {
+pub(super) fn list_items(f: &str, v: &Obj) -> Result<Vec<Obj>, String> {
     match v {
         Obj::Nil => Ok(Vec::new()),
         Obj::List(items) => Ok(items.clone()),
@@ -50,7 +49,7 @@ fn seq_items(f: &str, v: &Obj) -> Result<Vec<Obj>, String> {
     }
 }
 
-fn int_arg(f: &str, v: &Obj) -> Result<i64, String> {
+pub(super) fn int_arg(f: &str, v: &Obj) -> Result<i64, String> {
     match v {
         Obj::Int(n) => Ok(*n),
         other => Err(format!(
@@ -81,7 +80,7 @@ fn float_arg(f: &str, v: &Obj) -> Result<f64, String> {
     }
 }
 
-fn car(v: &Obj) -> Result<Obj, String> {
+pub(super) fn car(v: &Obj) -> Result<Obj, String> {
     match v {
         Obj::Nil => Ok(Obj::Nil),
         Obj::List(items) | Obj::Dotted(items, _) => Ok(items[0].clone()),
@@ -92,7 +91,7 @@ fn car(v: &Obj) -> Result<Obj, String> {
     }
 }
 
-fn cdr(v: &Obj) -> Result<Obj, String> {
+pub(super) fn cdr(v: &Obj) -> Result<Obj, String> {
     match v {
         Obj::Nil => Ok(Obj::Nil),
         Obj::List(items) => Ok(Obj::list(items[1..].to_vec())),
@@ -105,7 +104,7 @@ fn cdr(v: &Obj) -> Result<Obj, String> {
     }
 }
 
-fn cons(a: Obj, b: Obj) -> Obj {
+pub(super) fn cons(a: Obj, b: Obj) -> Obj {
     match b {
         Obj::Nil => Obj::List(vec![a]),
         Obj::List(mut items) => {
@@ -321,504 +320,19 @@ fn plain_regexp(re: &str) -> bool {
     !re.contains(['.', '*', '+', '?', '[', ']', '\\', '^', '$'])
 }
 
-/// The parts of a `cl-loop` form that we run.
-enum Iter {
-    In(Vec<Obj>),
-    Range {
-        next: i64,
-        end: Option<(i64, bool)>,
-        step: i64,
-        down: bool,
-    },
-    Repeat(i64),
-}
-
-/// A `cl-loop` action: its condition (negated for `unless`), its kind and its forms.
-type Action = (Option<(Sexp, bool)>, String, Vec<Sexp>);
-
-enum Accum {
-    None,
-    Collect(Vec<Obj>),
-    Append(Vec<Obj>),
-    Concat(String),
-    Sum(i64),
-    Count(i64),
+/// Checks that `f` gets between `min` and `max` arguments.
+fn check_arity(f: &str, v: &[Obj], min: usize, max: usize) -> Result<(), String> {
+    if v.len() < min || v.len() > max {
+        Err(format!(
+            "`{f}` gets {} arguments (wrong-number-of-arguments)",
+            v.len()
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 impl Ctx<'_> {
-    /// Special forms beyond `if`, `let` and friends; `None` when `f` is not one.
-    pub(super) fn special_more(&mut self, f: &str, args: &[Sexp]) -> Option<R> {
-        Some(match f {
-            "function" => match args {
-                [Sexp::Sym(s)] => Ok(Obj::Sym(s.clone())),
-                [e @ Sexp::List(items)] if matches!(items.first(), Some(Sexp::Sym(l)) if l == "lambda") => {
-                    self.eval(e)
-                }
-                _ => Err("`function` needs a symbol or a lambda".into()),
-            },
-            "lambda" => match args.split_first() {
-                Some((Sexp::List(params), body)) => {
-                    let mut names = Vec::new();
-                    for p in params {
-                        match p {
-                            Sexp::Sym(n) => names.push(n.clone()),
-                            _ => return Some(Err("a malformed `lambda` parameter list".into())),
-                        }
-                    }
-                    Ok(Obj::Lambda(names, body.to_vec()))
-                }
-                Some((Sexp::Sym(n), body)) if n == "nil" => {
-                    Ok(Obj::Lambda(Vec::new(), body.to_vec()))
-                }
-                _ => Err("a malformed `lambda`".into()),
-            },
-            "setq" => self.setq(args),
-            "push" => match args {
-                [x, Sexp::Sym(place)] => (|| {
-                    let x = self.eval(x)?;
-                    let old = self.variable(place)?;
-                    let new = cons(x, old);
-                    self.set_local(place, new.clone())?;
-                    Ok(new)
-                })(),
-                _ => Err("`push` is evaluated only onto a variable".into()),
-            },
-            "dolist" | "dotimes" => self.dolist(f, args),
-            "cl-loop" | "loop" => self.cl_loop(args),
-            "with-output-to-string" => {
-                let saved = self.output.replace(String::new());
-                let r = self.progn(args);
-                let out = std::mem::replace(&mut self.output, saved).unwrap_or_default();
-                r.map(|_| Obj::Str(out))
-            }
-            // Destructive list functions are evaluated only on lists no variable holds, where
-            // working on a copy cannot show.
-            "sort" | "nreverse" | "delete-dups" | "delete" => {
-                let k = usize::from(f == "delete");
-                let fresh = |e: &Sexp| match e {
-                    Sexp::List(items) => matches!(
-                        items.first(),
-                        Some(Sexp::Sym(h)) if FRESH_LISTS.contains(&h.as_str())
-                    ),
-                    _ => false,
-                };
-                if args.get(k).is_some_and(|a| !fresh(a)) {
-                    return Some(Err(format!(
-                        "`{f}` changes its list in place in Emacs, and this tangler does not \
-                         follow such changes: give it a fresh list (`copy-sequence`, `mapcar`, \
-                         `list`, ...)"
-                    )));
-                }
-                return None;
-            }
-            "prog1" => match args.split_first() {
-                Some((first, rest)) => (|| {
-                    let v = self.eval(first)?;
-                    self.progn(rest)?;
-                    Ok(v)
-                })(),
-                None => Err("`prog1` needs a form".into()),
-            },
-            "if-let"
-            | "when-let"
-            | "if-let*"
-            | "when-let*"
-            | "while"
-            | "catch"
-            | "throw"
-            | "condition-case"
-            | "ignore-errors"
-            | "pcase"
-            | "cl-case"
-            | "with-temp-buffer"
-            | "save-excursion"
-            | "defun"
-            | "defvar"
-            | "defconst"
-            | "defmacro"
-            | "setf"
-            | "eval"
-            | "eval-when-compile"
-            | "with-current-buffer" => Err(format!(
-                "`{f}` is not evaluated by this tangler (it evaluates `if`, `when`, `unless`, \
-                 `cond`, `and`, `or`, `let`, `let*`, `progn`, `prog1`, `setq` and `push` on \
-                 `let` variables, `dolist`, `dotimes`, `lambda` and `cl-loop` basics)"
-            )),
-            _ => return None,
-        })
-    }
-
-    /// Sets the innermost `let` binding of `name` (a global variable is never set).
-    fn set_local(&mut self, name: &str, v: Obj) -> Result<(), String> {
-        match self.vars.iter_mut().rev().find(|(n, _)| n == name) {
-            Some(slot) => {
-                slot.1 = v;
-                Ok(())
-            }
-            None => Err(format!(
-                "`setq` of `{name}`, which is not bound by `let` here: setting a global \
-                 variable is a side effect this tangler does not have"
-            )),
-        }
-    }
-
-    fn setq(&mut self, args: &[Sexp]) -> R {
-        if args.len() % 2 != 0 {
-            return Err("`setq` gets an odd number of arguments (Emacs fails)".into());
-        }
-        let mut last = Obj::Nil;
-        for pair in args.chunks(2) {
-            let Sexp::Sym(name) = &pair[0] else {
-                return Err("`setq` needs variable names".into());
-            };
-            last = self.eval(&pair[1])?;
-            self.set_local(name, last.clone())?;
-        }
-        Ok(last)
-    }
-
-    fn dolist(&mut self, f: &str, args: &[Sexp]) -> R {
-        let Some((Sexp::List(spec), body)) = args.split_first() else {
-            return Err(format!("`{f}` needs `(VAR LIST)`"));
-        };
-        let (var, seq, result) = match spec.as_slice() {
-            [Sexp::Sym(v), l] => (v.clone(), l, None),
-            [Sexp::Sym(v), l, r] => (v.clone(), l, Some(r)),
-            _ => return Err(format!("`{f}` needs `(VAR LIST [RESULT])`")),
-        };
-        let items = if f == "dolist" {
-            list_items(f, &self.eval(seq)?)?
-        } else {
-            let n = int_arg(f, &self.eval(seq)?)?;
-            if n as u64 > MAX_ITERATIONS as u64 && n > 0 {
-                return Err(format!("`dotimes` over {n} steps is more than we run"));
-            }
-            (0..n.max(0)).map(Obj::Int).collect()
-        };
-        let depth = self.vars.len();
-        self.vars.push((var.clone(), Obj::Nil));
-        let mut out = Ok(Obj::Nil);
-        for x in items {
-            self.vars[depth].1 = x;
-            if let Err(e) = self.progn(body) {
-                out = Err(e);
-                break;
-            }
-        }
-        if out.is_ok() {
-            if let Some(r) = result {
-                if f == "dolist" {
-                    self.vars[depth].1 = Obj::Nil;
-                }
-                out = self.eval(r);
-            }
-        }
-        self.vars.truncate(depth);
-        out
-    }
-
-    /// `cl-loop` with `for VAR in LIST`, `for VAR from A to|upto|below|downto B [by N]`,
-    /// `repeat N`, `with VAR = X`, `collect`/`append`/`concat`/`sum`/`count`/`do`, each
-    /// optionally under `when`/`if`/`unless COND`, and `finally return X`.
-    fn cl_loop(&mut self, args: &[Sexp]) -> R {
-        fn kw(e: &Sexp) -> Option<&str> {
-            match e {
-                Sexp::Sym(s) => Some(s.as_str()),
-                _ => None,
-            }
-        }
-        let refuse = |what: &str| -> R {
-            Err(format!(
-                "`cl-loop` is evaluated with `for VAR in LIST`, `for VAR from A to B [by N]`, \
-                 `repeat`, `with`, `collect`, `append`, `concat`, `sum`, `count`, `do`, \
-                 `when`/`if`/`unless` and `finally return`; not {what}"
-            ))
-        };
-        // Parse the clauses.
-        let mut iters: Vec<(Sexp, Iter)> = Vec::new();
-        let mut withs: Vec<(String, Obj)> = Vec::new();
-        // (condition, negate, kind, expression)
-        let mut actions: Vec<Action> = Vec::new();
-        let mut finally: Option<Sexp> = None;
-        let mut i = 0;
-        let depth = self.vars.len();
-        let body_words = [
-            "collect",
-            "collecting",
-            "append",
-            "appending",
-            "concat",
-            "sum",
-            "summing",
-            "count",
-            "counting",
-            "do",
-        ];
-        while i < args.len() {
-            let Some(word) = kw(&args[i]) else {
-                return refuse(&format!("`{}`", quoted(&args[i]).show(true)));
-            };
-            match word {
-                "for" | "as" => {
-                    let var = args
-                        .get(i + 1)
-                        .cloned()
-                        .ok_or("`cl-loop` `for` needs a variable")?;
-                    match args.get(i + 2).and_then(kw) {
-                        Some("in") => {
-                            let l = self.eval(args.get(i + 3).ok_or("`for … in` needs a list")?)?;
-                            iters.push((var, Iter::In(list_items("cl-loop", &l)?)));
-                            i += 4;
-                        }
-                        Some(w @ ("from" | "upfrom" | "downfrom")) => {
-                            let start = int_arg(
-                                "cl-loop",
-                                &self
-                                    .eval(args.get(i + 3).ok_or("`for … from` needs a number")?)?,
-                            )?;
-                            i += 4;
-                            let mut end = None;
-                            let mut step = 1;
-                            let mut down = w == "downfrom";
-                            while let Some(k) = args.get(i).and_then(kw) {
-                                match k {
-                                    "to" | "upto" | "below" | "downto" | "above" => {
-                                        let n = int_arg(
-                                            "cl-loop",
-                                            &self.eval(args.get(i + 1).ok_or("missing bound")?)?,
-                                        )?;
-                                        if matches!(k, "downto" | "above") {
-                                            down = true;
-                                        }
-                                        end = Some((n, matches!(k, "below" | "above")));
-                                        i += 2;
-                                    }
-                                    "by" => {
-                                        step = int_arg(
-                                            "cl-loop",
-                                            &self.eval(args.get(i + 1).ok_or("missing step")?)?,
-                                        )?;
-                                        if step <= 0 {
-                                            return refuse("a step that is not positive");
-                                        }
-                                        i += 2;
-                                    }
-                                    _ => break,
-                                }
-                            }
-                            iters.push((
-                                var,
-                                Iter::Range {
-                                    next: start,
-                                    end,
-                                    step,
-                                    down,
-                                },
-                            ));
-                        }
-                        _ => return refuse("this kind of `for` clause"),
-                    }
-                }
-                "repeat" => {
-                    let n = int_arg(
-                        "cl-loop",
-                        &self.eval(args.get(i + 1).ok_or("`repeat` needs a number")?)?,
-                    )?;
-                    iters.push((Sexp::Sym("nil".into()), Iter::Repeat(n)));
-                    i += 2;
-                }
-                "with" => {
-                    let (Some(Sexp::Sym(v)), Some("="), Some(x)) = (
-                        args.get(i + 1),
-                        args.get(i + 2).and_then(kw),
-                        args.get(i + 3),
-                    ) else {
-                        return refuse("this `with` clause");
-                    };
-                    let val = self.eval(x)?;
-                    self.vars.push((v.clone(), val.clone()));
-                    withs.push((v.clone(), val));
-                    i += 4;
-                }
-                "when" | "if" | "unless" => {
-                    let c = args.get(i + 1).cloned().ok_or("`when` needs a condition")?;
-                    let Some(k) = args
-                        .get(i + 2)
-                        .and_then(kw)
-                        .filter(|k| body_words.contains(k))
-                    else {
-                        self.vars.truncate(depth);
-                        return refuse("a condition on anything but one accumulation");
-                    };
-                    let x = args.get(i + 3).cloned().ok_or("missing expression")?;
-                    actions.push((Some((c, word == "unless")), k.to_string(), vec![x]));
-                    i += 4;
-                }
-                "finally" => {
-                    match (args.get(i + 1).and_then(kw), args.get(i + 2)) {
-                        (Some("return"), Some(x)) => finally = Some(x.clone()),
-                        _ => {
-                            self.vars.truncate(depth);
-                            return refuse("`finally` without `return`");
-                        }
-                    }
-                    i += 3;
-                }
-                "do" => {
-                    let mut forms = Vec::new();
-                    i += 1;
-                    while i < args.len() && matches!(args[i], Sexp::List(_)) {
-                        forms.push(args[i].clone());
-                        i += 1;
-                    }
-                    actions.push((None, "do".into(), forms));
-                }
-                k if body_words.contains(&k) => {
-                    if matches!(args.get(i + 2).and_then(kw), Some("into")) {
-                        self.vars.truncate(depth);
-                        return refuse("`into`");
-                    }
-                    let x = args.get(i + 1).cloned().ok_or("missing expression")?;
-                    actions.push((None, k.to_string(), vec![x]));
-                    i += 2;
-                }
-                other => {
-                    self.vars.truncate(depth);
-                    return refuse(&format!("`{other}`"));
-                }
-            }
-        }
-        let kinds: Vec<&str> = actions
-            .iter()
-            .map(|a| a.1.as_str())
-            .filter(|k| *k != "do")
-            .map(|k| match k {
-                "collecting" => "collect",
-                "appending" => "append",
-                "summing" => "sum",
-                "counting" => "count",
-                k => k,
-            })
-            .collect();
-        if kinds.windows(2).any(|w| w[0] != w[1]) {
-            self.vars.truncate(depth);
-            return refuse("several kinds of accumulation");
-        }
-        let mut acc = match kinds.first() {
-            None => Accum::None,
-            Some(&"collect") => Accum::Collect(Vec::new()),
-            Some(&"append") => Accum::Append(Vec::new()),
-            Some(&"concat") => Accum::Concat(String::new()),
-            Some(&"sum") => Accum::Sum(0),
-            _ => Accum::Count(0),
-        };
-        let vars_at = self.vars.len();
-        for (var, _) in &iters {
-            for n in pattern_vars(var) {
-                self.vars.push((n, Obj::Nil));
-            }
-        }
-        let result = (|| -> R {
-            for _ in 0..MAX_ITERATIONS {
-                // Step every iteration clause; the loop ends when one ends.
-                let mut values = Vec::new();
-                for (_, it) in iters.iter_mut() {
-                    let v = match it {
-                        Iter::In(items) => {
-                            if items.is_empty() {
-                                return self.loop_end(acc, &finally);
-                            }
-                            items.remove(0)
-                        }
-                        Iter::Range {
-                            next,
-                            end,
-                            step,
-                            down,
-                        } => {
-                            let n = *next;
-                            if let Some((e, strict)) = *end {
-                                let past = if *down {
-                                    n < e || (strict && n == e)
-                                } else {
-                                    n > e || (strict && n == e)
-                                };
-                                if past {
-                                    return self.loop_end(acc, &finally);
-                                }
-                            }
-                            *next = if *down { n - *step } else { n + *step };
-                            Obj::Int(n)
-                        }
-                        Iter::Repeat(n) => {
-                            if *n <= 0 {
-                                return self.loop_end(acc, &finally);
-                            }
-                            *n -= 1;
-                            Obj::Nil
-                        }
-                    };
-                    values.push(v);
-                }
-                for ((var, _), v) in iters.iter().zip(values) {
-                    let mut bound = Vec::new();
-                    destructure(var, v, &mut bound)?;
-                    for (name, val) in bound {
-                        if let Some(slot) = self.vars[vars_at..]
-                            .iter_mut()
-                            .rev()
-                            .find(|(n, _)| *n == name)
-                        {
-                            slot.1 = val;
-                        }
-                    }
-                }
-                for (cond, kind, exprs) in &actions {
-                    if let Some((c, negate)) = cond {
-                        if self.eval(c)?.truthy() == *negate {
-                            continue;
-                        }
-                    }
-                    if kind == "do" {
-                        self.progn(exprs)?;
-                        continue;
-                    }
-                    let x = self.eval(&exprs[0])?;
-                    match &mut acc {
-                        Accum::Collect(v) => v.push(x),
-                        Accum::Append(v) => v.extend(list_items("cl-loop", &x)?),
-                        Accum::Concat(s) => s.push_str(&string_arg("cl-loop concat", &x)?),
-                        Accum::Sum(n) => {
-                            *n = n
-                                .checked_add(int_arg("cl-loop sum", &x)?)
-                                .ok_or("`cl-loop` `sum` overflows")?
-                        }
-                        Accum::Count(n) => *n += i64::from(x.truthy()),
-                        Accum::None => {}
-                    }
-                }
-                if iters.is_empty() {
-                    return Err("`cl-loop` without an iteration clause would never end".into());
-                }
-            }
-            Err(format!("`cl-loop` runs more than {MAX_ITERATIONS} times"))
-        })();
-        self.vars.truncate(depth);
-        result
-    }
-
-    fn loop_end(&mut self, acc: Accum, finally: &Option<Sexp>) -> R {
-        if let Some(x) = finally {
-            return self.eval(x);
-        }
-        Ok(match acc {
-            Accum::None => Obj::Nil,
-            Accum::Collect(v) | Accum::Append(v) => Obj::list(v),
-            Accum::Concat(s) => Obj::Str(s),
-            Accum::Sum(n) | Accum::Count(n) => Obj::Int(n),
-        })
-    }
-
     /// Calls a function value: a symbol naming a function, or a lambda.
     pub(super) fn funcall(&mut self, func: &Obj, args: Vec<Obj>) -> R {
         if self.depth >= MAX_DEPTH {
@@ -897,17 +411,19 @@ impl Ctx<'_> {
     }
 
     /// Functions beyond the header ones; `None` when `f` is not one of them.
+    /// The builtins of this module (see [`Self::call_values`] for `eval`'s): `None` when `f`
+    /// is not one.
     pub(super) fn builtin_more(&mut self, f: &str, v: &[Obj]) -> Option<R> {
-        let arity = |min: usize, max: usize| -> Result<(), String> {
-            if v.len() < min || v.len() > max {
-                Err(format!(
-                    "`{f}` gets {} arguments (wrong-number-of-arguments)",
-                    v.len()
-                ))
-            } else {
-                Ok(())
-            }
-        };
+        self.list_builtin(f, v)
+            .or_else(|| self.string_builtin(f, v))
+            .or_else(|| self.number_builtin(f, v))
+            .or_else(|| Self::predicate_builtin(f, v))
+            .or_else(|| self.output_builtin(f, v))
+    }
+
+    /// Builtins on lists and other sequences, and the functions that call function values.
+    fn list_builtin(&mut self, f: &str, v: &[Obj]) -> Option<R> {
+        let arity = |min: usize, max: usize| check_arity(f, v, min, max);
         let r = (|| -> R {
             Ok(match f {
                 "car" | "car-safe" => {
@@ -1117,6 +633,123 @@ impl Ctx<'_> {
                     args.extend(list_items(f, last)?);
                     self.funcall(func, args)?
                 }
+                "ignore" => Obj::Nil,
+                "number-sequence" => {
+                    arity(1, 3)?;
+                    let from = int_arg(f, &v[0])?;
+                    let to = match v.get(1) {
+                        None | Some(Obj::Nil) => from,
+                        Some(t) => int_arg(f, t)?,
+                    };
+                    let step = match v.get(2) {
+                        None | Some(Obj::Nil) => 1,
+                        Some(s) => int_arg(f, s)?,
+                    };
+                    if step == 0 {
+                        return Err("`number-sequence` with a zero step (Emacs fails)".into());
+                    }
+                    let count = if step > 0 {
+                        (to - from).checked_div(step).map_or(0, |c| c + 1)
+                    } else {
+                        (from - to).checked_div(-step).map_or(0, |c| c + 1)
+                    };
+                    if count as u64 > MAX_ITERATIONS as u64 {
+                        return Err("`number-sequence` longer than this tangler makes".into());
+                    }
+                    Obj::list(
+                        (0..count.max(0))
+                            .map(|k| Obj::Int(from + k * step))
+                            .collect(),
+                    )
+                }
+                "sort" | "seq-sort" => {
+                    arity(2, 2)?;
+                    let (seq, pred) = if f == "sort" {
+                        (&v[0], &v[1])
+                    } else {
+                        (&v[1], &v[0])
+                    };
+                    let mut items = list_items(f, seq)?;
+                    // A stable merge sort, as Emacs' `sort` is: an element moves before an
+                    // earlier one only when PRED says it is less.
+                    let mut err = None;
+                    let mut k = 1;
+                    while k < items.len() && err.is_none() {
+                        let mut j = k;
+                        while j > 0 {
+                            match self.funcall(pred, vec![items[j].clone(), items[j - 1].clone()]) {
+                                Ok(less) if less.truthy() => {
+                                    // Stable sorts agree only for a strict order.
+                                    let back = self.funcall(
+                                        pred,
+                                        vec![items[j - 1].clone(), items[j].clone()],
+                                    );
+                                    if !matches!(back, Ok(Obj::Nil)) {
+                                        err = Some(back.err().unwrap_or_else(|| {
+                                            "`sort`'s predicate puts two elements each before \
+                                             the other; Emacs' merge sort would order them its \
+                                             own way"
+                                                .into()
+                                        }));
+                                        break;
+                                    }
+                                    items.swap(j, j - 1);
+                                    j -= 1;
+                                }
+                                Ok(_) => break,
+                                Err(e) => {
+                                    err = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                        k += 1;
+                    }
+                    if let Some(e) = err {
+                        return Err(e);
+                    }
+                    Obj::list(items)
+                }
+                "copy-sequence" | "copy-tree" => {
+                    arity(1, 2)?;
+                    v[0].clone()
+                }
+                "cl-first" | "cl-second" | "cl-third" => {
+                    arity(1, 1)?;
+                    let n = ["cl-first", "cl-second", "cl-third"]
+                        .iter()
+                        .position(|x| *x == f)
+                        .expect("listed");
+                    let mut x = v[0].clone();
+                    for _ in 0..n {
+                        x = cdr(&x)?;
+                    }
+                    car(&x)?
+                }
+                "butlast" => {
+                    arity(1, 2)?;
+                    let mut items = list_items(f, &v[0])?;
+                    let n = match v.get(1) {
+                        None | Some(Obj::Nil) => 1,
+                        Some(n) => int_arg(f, n)?.max(0) as usize,
+                    };
+                    items.truncate(items.len().saturating_sub(n));
+                    Obj::list(items)
+                }
+                _ => return Err(String::new()),
+            })
+        })();
+        match r {
+            Err(e) if e.is_empty() => None,
+            r => Some(r),
+        }
+    }
+
+    /// Builtins on strings and symbols' names.
+    fn string_builtin(&mut self, f: &str, v: &[Obj]) -> Option<R> {
+        let arity = |min: usize, max: usize| check_arity(f, v, min, max);
+        let r = (|| -> R {
+            Ok(match f {
                 "string-join" => {
                     arity(1, 2)?;
                     let sep = match v.get(1) {
@@ -1173,17 +806,6 @@ impl Ctx<'_> {
                     }
                     value
                 }
-                "cl-evenp" | "cl-oddp" | "cl-plusp" | "cl-minusp" => {
-                    arity(1, 1)?;
-                    let n = int_arg(f, &v[0])?;
-                    Obj::bool(match f {
-                        "cl-evenp" => n % 2 == 0,
-                        "cl-oddp" => n % 2 != 0,
-                        "cl-plusp" => n > 0,
-                        _ => n < 0,
-                    })
-                }
-                "ignore" => Obj::Nil,
                 "symbol-name" => {
                     arity(1, 1)?;
                     match &v[0] {
@@ -1335,24 +957,72 @@ impl Ctx<'_> {
                         s.trim_end_matches(ws).to_string()
                     })
                 }
-                "stringp" => Obj::bool(matches!(v.first(), Some(Obj::Str(_)))),
-                "numberp" | "integerp" | "natnump" => Obj::bool(match v.first() {
-                    Some(Obj::Int(n)) => f != "natnump" || *n >= 0,
-                    Some(Obj::Float(_)) => f == "numberp",
-                    _ => false,
-                }),
-                "listp" => Obj::bool(matches!(
-                    v.first(),
-                    Some(Obj::Nil | Obj::List(_) | Obj::Dotted(..))
-                )),
-                "consp" => Obj::bool(matches!(v.first(), Some(Obj::List(_) | Obj::Dotted(..)))),
-                "atom" => Obj::bool(!matches!(v.first(), Some(Obj::List(_) | Obj::Dotted(..)))),
-                "symbolp" => Obj::bool(matches!(v.first(), Some(Obj::Nil | Obj::T | Obj::Sym(_)))),
+                "string<" | "string-lessp" | "string>" | "string-greaterp" => {
+                    arity(2, 2)?;
+                    let a = string_or_symbol_arg(f, &v[0])?;
+                    let b = string_or_symbol_arg(f, &v[1])?;
+                    Obj::bool(if f.contains('<') || f.ends_with("lessp") {
+                        a < b
+                    } else {
+                        a > b
+                    })
+                }
+                "string-to-list" => {
+                    arity(1, 1)?;
+                    Obj::list(seq_items(f, &v[0])?)
+                }
+                "string" | "char-to-string" => {
+                    let mut out = String::new();
+                    for c in v {
+                        let n = int_arg(f, c)?;
+                        match u32::try_from(n).ok().and_then(char::from_u32) {
+                            Some(ch) => out.push(ch),
+                            None => return Err(format!("`{f}` gets {n}, which is no character")),
+                        }
+                    }
+                    Obj::Str(out)
+                }
+                "make-string" => {
+                    arity(2, 3)?;
+                    let n = int_arg(f, &v[0])?;
+                    let c = int_arg(f, &v[1])?;
+                    let ch = u32::try_from(c)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .ok_or_else(|| format!("`make-string` gets {c}, which is no character"))?;
+                    if !(0..=1_000_000).contains(&n) {
+                        return Err("`make-string` of that length is not made here".into());
+                    }
+                    Obj::Str(std::iter::repeat(ch).take(n as usize).collect())
+                }
+                _ => return Err(String::new()),
+            })
+        })();
+        match r {
+            Err(e) if e.is_empty() => None,
+            r => Some(r),
+        }
+    }
+
+    /// Builtins on numbers: arithmetic, comparisons, rounding.
+    fn number_builtin(&mut self, f: &str, v: &[Obj]) -> Option<R> {
+        let arity = |min: usize, max: usize| check_arity(f, v, min, max);
+        let r = (|| -> R {
+            Ok(match f {
+                "cl-evenp" | "cl-oddp" | "cl-plusp" | "cl-minusp" => {
+                    arity(1, 1)?;
+                    let n = int_arg(f, &v[0])?;
+                    Obj::bool(match f {
+                        "cl-evenp" => n % 2 == 0,
+                        "cl-oddp" => n % 2 != 0,
+                        "cl-plusp" => n > 0,
+                        _ => n < 0,
+                    })
+                }
                 "zerop" => {
                     arity(1, 1)?;
                     Obj::bool(float_arg(f, &v[0])? == 0.0)
                 }
-                "floatp" => Obj::bool(matches!(v.first(), Some(Obj::Float(_)))),
                 "float" => {
                     arity(1, 1)?;
                     Obj::Float(float_arg(f, &v[0])?)
@@ -1411,146 +1081,48 @@ impl Ctx<'_> {
                         _ => w[0] != w[1],
                     }))
                 }
-                "number-sequence" => {
-                    arity(1, 3)?;
-                    let from = int_arg(f, &v[0])?;
-                    let to = match v.get(1) {
-                        None | Some(Obj::Nil) => from,
-                        Some(t) => int_arg(f, t)?,
-                    };
-                    let step = match v.get(2) {
-                        None | Some(Obj::Nil) => 1,
-                        Some(s) => int_arg(f, s)?,
-                    };
-                    if step == 0 {
-                        return Err("`number-sequence` with a zero step (Emacs fails)".into());
-                    }
-                    let count = if step > 0 {
-                        (to - from).checked_div(step).map_or(0, |c| c + 1)
-                    } else {
-                        (from - to).checked_div(-step).map_or(0, |c| c + 1)
-                    };
-                    if count as u64 > MAX_ITERATIONS as u64 {
-                        return Err("`number-sequence` longer than this tangler makes".into());
-                    }
-                    Obj::list(
-                        (0..count.max(0))
-                            .map(|k| Obj::Int(from + k * step))
-                            .collect(),
-                    )
-                }
-                "sort" | "seq-sort" => {
-                    arity(2, 2)?;
-                    let (seq, pred) = if f == "sort" {
-                        (&v[0], &v[1])
-                    } else {
-                        (&v[1], &v[0])
-                    };
-                    let mut items = list_items(f, seq)?;
-                    // A stable merge sort, as Emacs' `sort` is: an element moves before an
-                    // earlier one only when PRED says it is less.
-                    let mut err = None;
-                    let mut k = 1;
-                    while k < items.len() && err.is_none() {
-                        let mut j = k;
-                        while j > 0 {
-                            match self.funcall(pred, vec![items[j].clone(), items[j - 1].clone()]) {
-                                Ok(less) if less.truthy() => {
-                                    // Stable sorts agree only for a strict order.
-                                    let back = self.funcall(
-                                        pred,
-                                        vec![items[j - 1].clone(), items[j].clone()],
-                                    );
-                                    if !matches!(back, Ok(Obj::Nil)) {
-                                        err = Some(back.err().unwrap_or_else(|| {
-                                            "`sort`'s predicate puts two elements each before \
-                                             the other; Emacs' merge sort would order them its \
-                                             own way"
-                                                .into()
-                                        }));
-                                        break;
-                                    }
-                                    items.swap(j, j - 1);
-                                    j -= 1;
-                                }
-                                Ok(_) => break,
-                                Err(e) => {
-                                    err = Some(e);
-                                    break;
-                                }
-                            }
-                        }
-                        k += 1;
-                    }
-                    if let Some(e) = err {
-                        return Err(e);
-                    }
-                    Obj::list(items)
-                }
-                "string<" | "string-lessp" | "string>" | "string-greaterp" => {
-                    arity(2, 2)?;
-                    let a = string_or_symbol_arg(f, &v[0])?;
-                    let b = string_or_symbol_arg(f, &v[1])?;
-                    Obj::bool(if f.contains('<') || f.ends_with("lessp") {
-                        a < b
-                    } else {
-                        a > b
-                    })
-                }
-                "copy-sequence" | "copy-tree" => {
-                    arity(1, 2)?;
-                    v[0].clone()
-                }
-                "string-to-list" => {
-                    arity(1, 1)?;
-                    Obj::list(seq_items(f, &v[0])?)
-                }
-                "cl-first" | "cl-second" | "cl-third" => {
-                    arity(1, 1)?;
-                    let n = ["cl-first", "cl-second", "cl-third"]
-                        .iter()
-                        .position(|x| *x == f)
-                        .expect("listed");
-                    let mut x = v[0].clone();
-                    for _ in 0..n {
-                        x = cdr(&x)?;
-                    }
-                    car(&x)?
-                }
-                "butlast" => {
-                    arity(1, 2)?;
-                    let mut items = list_items(f, &v[0])?;
-                    let n = match v.get(1) {
-                        None | Some(Obj::Nil) => 1,
-                        Some(n) => int_arg(f, n)?.max(0) as usize,
-                    };
-                    items.truncate(items.len().saturating_sub(n));
-                    Obj::list(items)
-                }
-                "string" | "char-to-string" => {
-                    let mut out = String::new();
-                    for c in v {
-                        let n = int_arg(f, c)?;
-                        match u32::try_from(n).ok().and_then(char::from_u32) {
-                            Some(ch) => out.push(ch),
-                            None => return Err(format!("`{f}` gets {n}, which is no character")),
-                        }
-                    }
-                    Obj::Str(out)
-                }
-                "make-string" => {
-                    arity(2, 3)?;
-                    let n = int_arg(f, &v[0])?;
-                    let c = int_arg(f, &v[1])?;
-                    let ch = u32::try_from(c)
-                        .ok()
-                        .and_then(char::from_u32)
-                        .ok_or_else(|| format!("`make-string` gets {c}, which is no character"))?;
-                    if !(0..=1_000_000).contains(&n) {
-                        return Err("`make-string` of that length is not made here".into());
-                    }
-                    Obj::Str(std::iter::repeat(ch).take(n as usize).collect())
-                }
+                _ => return Err(String::new()),
+            })
+        })();
+        match r {
+            Err(e) if e.is_empty() => None,
+            r => Some(r),
+        }
+    }
+
+    /// Type predicates.
+    fn predicate_builtin(f: &str, v: &[Obj]) -> Option<R> {
+        let r = (|| -> R {
+            Ok(match f {
+                "stringp" => Obj::bool(matches!(v.first(), Some(Obj::Str(_)))),
+                "numberp" | "integerp" | "natnump" => Obj::bool(match v.first() {
+                    Some(Obj::Int(n)) => f != "natnump" || *n >= 0,
+                    Some(Obj::Float(_)) => f == "numberp",
+                    _ => false,
+                }),
+                "listp" => Obj::bool(matches!(
+                    v.first(),
+                    Some(Obj::Nil | Obj::List(_) | Obj::Dotted(..))
+                )),
+                "consp" => Obj::bool(matches!(v.first(), Some(Obj::List(_) | Obj::Dotted(..)))),
+                "atom" => Obj::bool(!matches!(v.first(), Some(Obj::List(_) | Obj::Dotted(..)))),
+                "symbolp" => Obj::bool(matches!(v.first(), Some(Obj::Nil | Obj::T | Obj::Sym(_)))),
+                "floatp" => Obj::bool(matches!(v.first(), Some(Obj::Float(_)))),
+                _ => return Err(String::new()),
+            })
+        })();
+        match r {
+            Err(e) if e.is_empty() => None,
+            r => Some(r),
+        }
+    }
+
+    /// Printing (into the block's output, when it is collected) and `require` (of a library
+    /// the evaluator knows, else refused).
+    fn output_builtin(&mut self, f: &str, v: &[Obj]) -> Option<R> {
+        let arity = |min: usize, max: usize| check_arity(f, v, min, max);
+        let r = (|| -> R {
+            Ok(match f {
                 "princ" | "prin1" | "print" | "terpri" => {
                     let (obj, stream) = match f {
                         "terpri" => (Obj::T, v.first()),
@@ -1766,46 +1338,6 @@ impl Ctx<'_> {
             _ => unreachable!("arith is called for arithmetic functions"),
         };
         Ok(Obj::Int(n))
-    }
-}
-
-/// The variable names a `cl-loop` `for` pattern binds.
-fn pattern_vars(p: &Sexp) -> Vec<String> {
-    match p {
-        Sexp::Sym(s) if s == "nil" || s == "." => Vec::new(),
-        Sexp::Sym(s) => vec![s.clone()],
-        Sexp::List(items) => items.iter().flat_map(pattern_vars).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Binds pattern `p` (a symbol or a list of symbols, possibly dotted) to `v`, in the order
-/// of [`pattern_vars`].
-fn destructure(p: &Sexp, v: Obj, out: &mut Vec<(String, Obj)>) -> Result<(), String> {
-    match p {
-        Sexp::Sym(s) if s == "nil" => Ok(()),
-        Sexp::Sym(s) => {
-            out.push((s.clone(), v));
-            Ok(())
-        }
-        Sexp::List(items) => {
-            let mut rest = v;
-            let mut k = 0;
-            while k < items.len() {
-                if matches!(&items[k], Sexp::Sym(d) if d == ".") {
-                    if let Some(tail) = items.get(k + 1) {
-                        destructure(tail, rest, out)?;
-                    }
-                    return Ok(());
-                }
-                let head = car(&rest).unwrap_or(Obj::Nil);
-                rest = cdr(&rest).unwrap_or(Obj::Nil);
-                destructure(&items[k], head, out)?;
-                k += 1;
-            }
-            Ok(())
-        }
-        _ => Err("a `cl-loop` pattern must be made of symbols".into()),
     }
 }
 

@@ -550,6 +550,87 @@ mod tests {
         );
     }
 
+    /// The merged raw header arguments of each block of `text` (`doc.org`): key and value
+    /// of every argument in force, in key order, and the line each was written on.
+    fn resolved(text: &str) -> Vec<Vec<(String, Option<String>, usize)>> {
+        let env = crate::OrgEnv::from_process();
+        let mut t = Tangler::new(Path::new("doc.org"), text, &env);
+        t.parse();
+        assert!(t.errors.is_empty(), "{:?}", t.errors);
+        (0..t.blocks.len())
+            .map(|b| {
+                let params = t.params_of(b);
+                let mut keys: Vec<&str> = params.0.iter().map(|p| p.key.as_str()).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                keys.iter()
+                    .map(|k| {
+                        let c = params.get(k).expect("a key of the list");
+                        (k.to_string(), c.raw.clone(), c.line)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn get<'a>(args: &'a [(String, Option<String>, usize)], key: &str) -> (Option<&'a str>, usize) {
+        let (_, v, line) = args.iter().find(|(k, _, _)| k == key).expect(key);
+        (v.as_deref(), *line)
+    }
+
+    #[test]
+    fn header_arguments_merge_defaults_properties_block_line_and_header_lines() {
+        let doc = "#+property: header-args :tangle all.sh :padline no\n\
+                   #+property: header-args:sh :shebang \"#!/bin/sh\"\n\
+                   #+header: :padline yes\n\
+                   #+begin_src sh :tangle one.sh\n\
+                   x\n\
+                   #+end_src\n\
+                   #+begin_src python\n\
+                   y\n\
+                   #+end_src\n";
+        let r = resolved(doc);
+        // Org's defaults, at no line.
+        assert_eq!(get(&r[0], ":results"), (Some("replace"), 0));
+        assert_eq!(get(&r[0], ":noweb"), (Some("no"), 0));
+        // The block line over the property, the `#+header:` line over both.
+        assert_eq!(get(&r[0], ":tangle"), (Some("one.sh"), 4));
+        assert_eq!(get(&r[0], ":padline"), (Some("yes"), 3));
+        assert_eq!(get(&r[0], ":shebang"), (Some("\"#!/bin/sh\""), 2));
+        // The language's property does not reach another language.
+        assert_eq!(get(&r[1], ":tangle"), (Some("all.sh"), 1));
+        assert_eq!(get(&r[1], ":padline"), (Some("no"), 1));
+        assert!(r[1].iter().all(|(k, _, _)| k != ":shebang"));
+    }
+
+    #[test]
+    fn drawer_properties_are_inherited_and_accumulated_with_plus() {
+        let doc = "#+property: header-args :tangle top.sh\n\
+                   * A\n\
+                   :PROPERTIES:\n\
+                   :header-args: :tangle a.sh\n\
+                   :END:\n\
+                   ** B\n\
+                   :PROPERTIES:\n\
+                   :header-args+: :mkdirp yes\n\
+                   :END:\n\
+                   #+begin_src sh\n\
+                   x\n\
+                   #+end_src\n\
+                   * C\n\
+                   #+begin_src sh\n\
+                   y\n\
+                   #+end_src\n";
+        let r = resolved(doc);
+        // B's `+` extends A's value, which hides the `#+property:` one; the line is the
+        // last part's.
+        assert_eq!(get(&r[0], ":tangle"), (Some("a.sh"), 8));
+        assert_eq!(get(&r[0], ":mkdirp"), (Some("yes"), 8));
+        // C has no drawer: the document's property.
+        assert_eq!(get(&r[1], ":tangle"), (Some("top.sh"), 1));
+        assert!(r[1].iter().all(|(k, _, _)| k != ":mkdirp"));
+    }
+
     /// `org-babel-balanced-split` with ALTS `((32 9) . 58)`.
     fn naive_balanced_split(s: &str) -> Vec<String> {
         let chars: Vec<char> = s.chars().collect();

@@ -89,8 +89,9 @@
 //! Org's rules) and surrounding blanks; `link` writes `:comments link` lines; `mode` reads
 //! Org 9.6 `:tangle-mode` strings; `tangle` groups the blocks into files. Calls
 //! (`<<name(args)>>`) are `call`'s (resolution and running), with `data` (what a name names),
-//! `vars` (binding a block's variables) and `elisp` (the evaluator's list, string and number
-//! functions, beside `eval`'s header ones). `text` holds the
+//! `vars` (binding a block's variables), `forms` (the evaluator's special forms beyond
+//! `eval`'s core ones: `lambda`, `setq`, `dolist`, `cl-loop`) and `elisp` (its list, string
+//! and number functions, beside `eval`'s header ones). `text` holds the
 //! normalized bodies; the line-mapped text they all work on is the shared
 //! [`tangle_core::mapped::MappedText`].
 
@@ -100,6 +101,7 @@ mod data;
 mod elisp;
 mod env;
 mod eval;
+mod forms;
 mod header;
 mod link;
 mod lisp;
@@ -233,6 +235,13 @@ struct NameIndex {
     refs: HashMap<String, Vec<usize>>,
 }
 
+/// A call reference (`<<name(args)>>`) met by the expander and not evaluated yet.
+struct PendingCall {
+    id: String,
+    line: usize,
+    col: usize,
+}
+
 struct Tangler<'a> {
     path: &'a Path,
     /// The machine Emacs would look at.
@@ -269,8 +278,8 @@ struct Tangler<'a> {
     call_groups: HashMap<String, usize>,
     /// The ids of those units, in order (unit `blocks.len() + k` is `call_ids[k]`).
     call_ids: Vec<String>,
-    /// Call references met by the expander and not evaluated yet: id, line, column.
-    pending_calls: Vec<(String, usize, usize)>,
+    /// Call references met by the expander and not evaluated yet.
+    pending_calls: Vec<PendingCall>,
 }
 
 impl<'a> Tangler<'a> {

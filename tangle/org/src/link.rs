@@ -2,7 +2,13 @@
 //! `org-babel-tangle-single-block` writes around a body, with the link `org-store-link` makes
 //! (`org-link--normalize-string`, `org-link-escape`) made relative to the target's folder.
 
-use super::*;
+use std::path::Path;
+
+use tangle_core::diag::Diagnostic;
+
+use super::body::remove_indentation;
+use super::text::MappedLine;
+use super::{is_blank_char, string_nw, Tangler};
 
 /// `org-link--normalize-string`: statistics cookies and runs of blanks become one space, the
 /// result is trimmed; with `context`, surrounding parentheses and leading `#`/`*` go too.

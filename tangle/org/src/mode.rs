@@ -2,7 +2,10 @@
 //! #o755)`), and Org 9.6's string forms (`org-babel-interpret-file-mode`), which Org 9.5.5
 //! does not know.
 
-use super::*;
+use tangle_core::diag::Diagnostic;
+
+use super::header::{Evaluated, Params, Val};
+use super::{Tangler, ORG_VERSION};
 
 /// Org 9.6's string forms of `:tangle-mode` (`org-babel-interpret-file-mode`): `o444` (octal),
 /// `r--r--r--` (as `ls -l` shows it), or chmod's symbolic form applied to the default 0644

@@ -167,7 +167,11 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
                 if let Some(&g) = t.call_groups.get(id) {
                     return Ok(Some(g));
                 }
-                t.pending_calls.push((id.to_string(), line, col));
+                t.pending_calls.push(PendingCall {
+                    id: id.to_string(),
+                    line,
+                    col,
+                });
                 return Ok(None);
             }
         }

@@ -3,8 +3,12 @@
 //! keywords, and source blocks as `org-element-src-block-parser` reads them (language,
 //! switches, parameters, affiliated `#+name:` / `#+header:` keywords, the escaped body).
 
-use super::*;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::{
+    eq_fold, is_blank_char, string_nw, strip_prefix_fold, trim_st, PropertyValue, Tangler,
+};
 
 /// A headline whose subtree the scan is in.
 struct OpenHeadline {
@@ -63,14 +67,14 @@ pub(super) struct Heading {
 
 /// The node properties of a property drawer starting at `lines[k]` (`org-property-drawer-re`:
 /// only property lines between `:PROPERTIES:` and `:END:`), and the index of its `:END:` line.
-pub(super) fn property_drawer(lines: &[&str], k: usize) -> Option<(Vec<Property>, usize)> {
+pub(super) fn property_drawer(lines: &[&str], k: usize) -> Option<Drawer> {
     if k >= lines.len() || !eq_fold(trim_st(lines[k]), ":PROPERTIES:") {
         return None;
     }
     let mut props = Vec::new();
     for (j, l) in lines.iter().enumerate().skip(k + 1) {
         if eq_fold(trim_st(l), ":END:") {
-            return Some((props, j));
+            return Some(Drawer { props, end: j });
         }
         let (name, value) = node_property(l)?;
         props.push(Property {
@@ -80,6 +84,13 @@ pub(super) fn property_drawer(lines: &[&str], k: usize) -> Option<(Vec<Property>
         });
     }
     None
+}
+
+/// A property drawer: its node properties and the index of its `:END:` line.
+#[derive(Debug, Clone)]
+pub(super) struct Drawer {
+    pub(super) props: Vec<Property>,
+    pub(super) end: usize,
 }
 
 /// A node property of a property drawer.
@@ -163,7 +174,14 @@ pub(super) fn headline_tags(line: &str) -> Vec<String> {
     Vec::new()
 }
 
-pub(super) fn headline_flags(line: &str, level: usize) -> (bool, bool) {
+/// Whether a headline is `COMMENT` and whether it is tagged `:ARCHIVE:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct HeadlineFlags {
+    pub(super) commented: bool,
+    pub(super) archived: bool,
+}
+
+pub(super) fn headline_flags(line: &str, level: usize) -> HeadlineFlags {
     let mut rest = line[level..].trim_start_matches(' ');
     for kw in ["TODO", "DONE"] {
         if let Some(r) = rest.strip_prefix(kw) {
@@ -194,7 +212,10 @@ pub(super) fn headline_flags(line: &str, level: usize) -> (bool, bool) {
             }
         }
     }
-    (commented, archived)
+    HeadlineFlags {
+        commented,
+        archived,
+    }
 }
 
 /// Whether `s` is a headline's tag string, such as `:work:ARCHIVE:`.
@@ -205,9 +226,19 @@ pub(super) fn is_tag_string(s: &str) -> bool {
             .all(|c| c.is_alphanumeric() || "_@#%:".contains(c))
 }
 
+/// What a `#+begin_src` line holds after `#+begin_src`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct BeginLine {
+    pub(super) lang: Option<String>,
+    /// The switches (`-n`, `-r`, `-l "fmt"`, ...), blank-trimmed; empty if none.
+    pub(super) switches: String,
+    /// The header arguments, blank-trimmed, if any.
+    pub(super) params: Option<String>,
+}
+
 /// The org-element parse of a `#+begin_src` line (after `#+begin_src`): language, switches,
 /// parameters.
-pub(super) fn parse_begin_line(rest: &str) -> (Option<String>, String, Option<String>) {
+pub(super) fn parse_begin_line(rest: &str) -> BeginLine {
     let b = rest.as_bytes();
     let mut i = 0;
     let mut lang = None;
@@ -272,7 +303,11 @@ pub(super) fn parse_begin_line(rest: &str) -> (Option<String>, String, Option<St
     } else {
         String::new()
     };
-    (lang, switches, params)
+    BeginLine {
+        lang,
+        switches,
+        params,
+    }
 }
 
 /// Whether a line is `^[ \t]*#\+KEY` (case-insensitive), returning what follows KEY.
@@ -507,8 +542,8 @@ impl Tangler<'_> {
             } {
                 k += 1;
             }
-            if let Some((props, _)) = property_drawer(&lines[..n], k) {
-                self.top_props = props;
+            if let Some(drawer) = property_drawer(&lines[..n], k) {
+                self.top_props = drawer.props;
             }
         }
         let mut heads: Vec<OpenHeadline> = Vec::new();
@@ -517,7 +552,10 @@ impl Tangler<'_> {
         while i < n {
             let line = lines[i];
             if let Some(level) = headline_level(line) {
-                let (c, a) = headline_flags(line, level);
+                let HeadlineFlags {
+                    commented: c,
+                    archived: a,
+                } = headline_flags(line, level);
                 while heads.last().is_some_and(|h| h.level >= level) {
                     heads.pop();
                 }
@@ -540,7 +578,7 @@ impl Tangler<'_> {
                 }
                 // After the headline, or after its property drawer.
                 let mut next = i + 1;
-                if let Some((drawer, end)) = property_drawer(&lines[..n], k) {
+                if let Some(Drawer { props: drawer, end }) = property_drawer(&lines[..n], k) {
                     props = drawer;
                     for p in &props {
                         if p.name == "id" || p.name == "custom_id" {
@@ -596,7 +634,11 @@ impl Tangler<'_> {
                         "a tab right after `#+begin_src` is not supported (Org reads no language)",
                     );
                 }
-                let (lang, switches, params) = parse_begin_line(rest);
+                let BeginLine {
+                    lang,
+                    switches,
+                    params,
+                } = parse_begin_line(rest);
                 // Affiliated keywords and names above the block.
                 let mut headers = Vec::new();
                 let mut elem_names = Vec::new();
@@ -734,5 +776,186 @@ impl Tangler<'_> {
             i += 1;
         }
         self.light_params = vec![None; self.blocks.len()];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OrgEnv;
+
+    /// The scan of `text`, as `doc.org`, and the errors it reported.
+    fn scanned(text: &str, check: impl FnOnce(&Tangler)) {
+        let env = OrgEnv::from_process();
+        let mut t = Tangler::new(Path::new("doc.org"), text, &env);
+        t.parse();
+        check(&t);
+    }
+
+    #[test]
+    fn begin_lines_split_into_language_switches_and_parameters() {
+        assert_eq!(
+            parse_begin_line(" python -n 10 -r :tangle x.py :var a=1 "),
+            BeginLine {
+                lang: Some("python".into()),
+                switches: "-n 10 -r".into(),
+                params: Some(":tangle x.py :var a=1".into()),
+            }
+        );
+        assert_eq!(
+            parse_begin_line(" C -l \"(r:%s)\" :main no"),
+            BeginLine {
+                lang: Some("C".into()),
+                switches: "-l \"(r:%s)\"".into(),
+                params: Some(":main no".into()),
+            }
+        );
+        assert_eq!(
+            parse_begin_line(""),
+            BeginLine {
+                lang: None,
+                switches: String::new(),
+                params: None,
+            }
+        );
+        assert_eq!(is_begin_src("  #+BEGIN_SRC sh"), Some(" sh"));
+        assert_eq!(is_begin_src("#+begin_srcx"), None);
+        assert!(is_end("  #+END_SRC  ", "src"));
+        assert!(!is_end("#+end_src x", "src"));
+    }
+
+    #[test]
+    fn headlines_give_their_level_title_and_flags() {
+        assert_eq!(headline_level("** A"), Some(2));
+        assert_eq!(headline_level("*bold* text"), None);
+        assert_eq!(headline_level("*"), None);
+        let line = "** TODO [#A] COMMENT Title :work:ARCHIVE:";
+        assert_eq!(
+            headline_flags(line, 2),
+            HeadlineFlags {
+                commented: true,
+                archived: true,
+            }
+        );
+        assert_eq!(headline_tags(line), ["work", "ARCHIVE"]);
+        assert_eq!(
+            headline_flags("* COMMENTARY :ARCHIVED:", 1),
+            HeadlineFlags {
+                commented: false,
+                archived: false,
+            }
+        );
+        assert_eq!(heading_title("* DONE Tidy up :x:", 1), "Tidy up");
+    }
+
+    #[test]
+    fn property_drawers_hold_only_property_lines() {
+        let lines = [
+            "* A",
+            "  :PROPERTIES:",
+            "  :header-args: :tangle a.sh",
+            "  :ID:  x1  ",
+            "  :END:",
+        ];
+        let d = property_drawer(&lines, 1).expect("a drawer");
+        assert_eq!(d.end, 4);
+        let props: Vec<_> = d
+            .props
+            .iter()
+            .map(|p| (p.name.as_str(), p.value.as_str(), p.line))
+            .collect();
+        assert_eq!(props, [("header-args", ":tangle a.sh", 3), ("id", "x1", 4)]);
+        // A line that is no property, or no `:END:`, makes no drawer.
+        assert!(property_drawer(&[":PROPERTIES:", "text", ":END:"], 0).is_none());
+        assert!(property_drawer(&[":PROPERTIES:", ":a: b"], 0).is_none());
+        assert_eq!(node_property(":a+: b c "), Some(("a+", "b c")));
+        assert_eq!(node_property(":a b: c"), None);
+    }
+
+    #[test]
+    fn affiliated_keywords_and_keyword_lines() {
+        assert_eq!(
+            affiliated_key("#+header: :tangle x"),
+            Some(("HEADER".to_string(), " :tangle x"))
+        );
+        assert_eq!(
+            affiliated_key("#+attr_html: :width 3"),
+            Some(("ATTR_HTML".to_string(), " :width 3"))
+        );
+        assert_eq!(affiliated_key("#+title: T"), None);
+        assert!(is_keyword_line("#+title: T"));
+        assert!(!is_keyword_line("#+begin_src sh"));
+    }
+
+    #[test]
+    fn the_scan_reads_blocks_with_their_names_headers_and_headline() {
+        let doc = "#+property: header-args :padline no\n\
+                   * A\n\
+                   :PROPERTIES:\n\
+                   :CUSTOM_ID: top\n\
+                   :END:\n\
+                   #+name: first\n\
+                   #+header: :tangle a.sh\n\
+                   #+header: :mkdirp yes\n\
+                   #+begin_src sh -r :noweb yes\n\
+                   ,* not a headline\n\
+                   echo hi\n\
+                   #+end_src\n\
+                   ** COMMENT B\n\
+                   #+begin_src python\n\
+                   x = 1\n\
+                   #+end_src\n";
+        scanned(doc, |t| {
+            assert!(t.errors.is_empty(), "{:?}", t.errors);
+            assert_eq!(t.props["header-args"].value, ":padline no");
+            assert_eq!(t.props["header-args"].line, 1);
+            assert_eq!(t.ids, ["top"]);
+            assert_eq!(t.headings.len(), 2);
+            assert_eq!(t.headings[1].parent, Some(0));
+            // `org-heading-components` keeps the COMMENT keyword in the title.
+            assert_eq!(t.headings[1].title, "COMMENT B");
+            assert_eq!(t.blocks.len(), 2);
+            let a = &t.blocks[0];
+            assert_eq!((a.line, a.col), (9, 1));
+            assert_eq!(a.lang.as_deref(), Some("sh"));
+            assert_eq!(a.switches, "-r");
+            assert_eq!(a.params.as_deref(), Some(":noweb yes"));
+            assert_eq!(a.names, ["first"]);
+            assert_eq!(a.elem_name.as_deref(), Some("first"));
+            // The bottom-most `#+header:` line first, as Org merges them.
+            assert_eq!(
+                a.headers,
+                [
+                    (":mkdirp yes".to_string(), 8),
+                    (":tangle a.sh".to_string(), 7)
+                ]
+            );
+            let body: Vec<_> = a
+                .body
+                .iter()
+                .map(|l| (l.text.as_str(), l.line, l.removed))
+                .collect();
+            assert_eq!(body, [("* not a headline", 10, 1), ("echo hi", 11, 0)]);
+            assert_eq!(a.heading, Some(0));
+            assert!(!a.commented);
+            let b = &t.blocks[1];
+            assert_eq!(b.heading, Some(1));
+            assert!(b.commented);
+            assert_eq!(b.counter, 1);
+        });
+    }
+
+    #[test]
+    fn an_unterminated_block_is_reported_at_its_begin_line() {
+        scanned("* A\n#+begin_src sh\necho\n* B\n", |t| {
+            assert_eq!(t.errors.len(), 1, "{:?}", t.errors);
+            assert!(
+                t.errors[0]
+                    .to_string()
+                    .starts_with("doc.org:2:1: error: unterminated"),
+                "{}",
+                t.errors[0]
+            );
+        });
     }
 }

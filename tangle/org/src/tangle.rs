@@ -326,7 +326,7 @@ impl Tangler<'_> {
     /// result; false (with the errors reported) when one cannot be evaluated.
     fn evaluate_pending(&mut self, bodies: &mut Vec<Body>) -> bool {
         let mut ok = true;
-        for (id, line, col) in std::mem::take(&mut self.pending_calls) {
+        for PendingCall { id, line, col } in std::mem::take(&mut self.pending_calls) {
             if self.call_groups.contains_key(&id) {
                 continue;
             }
