@@ -546,6 +546,20 @@ fn check_named(at: &str, w: &[String]) -> Result<(), String> {
                 }
             }
         }
+        ["cargo", "install", ..] => {
+            // A path install of a package of the workspace, with a profile the manifest has.
+            match flag("--path") {
+                Some(path) if root.join(path).join("Cargo.toml").is_file() => {}
+                Some(path) => return fail(format!("no package at {path}")),
+                None => return fail("an install without `--path`".to_owned()),
+            }
+            if let Some(profile) = flag("--profile") {
+                let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+                if !manifest.contains(&format!("[profile.{profile}]")) {
+                    return fail(format!("Cargo.toml has no profile '{profile}'"));
+                }
+            }
+        }
         ["bash", script, ..] => {
             if !root.join(script).exists() {
                 return fail(format!("no file {script}"));

@@ -18,7 +18,8 @@ pub mod project;
 pub mod sync;
 
 pub use tangle_core::{
-    coderef, commit, diag, dialect, expand, mapped, output, par, paths, settings, source, write,
+    coderef, commit, diag, dialect, expand, mapped, output, par, paths, settings, source, suggest,
+    write,
 };
 pub use tangle_entangled as entangled;
 pub use tangle_markdown as markdown;

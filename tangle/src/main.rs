@@ -137,8 +137,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         None => {
             let mut code = ExitCode::SUCCESS;
+            not_a_command(&cwd, &cli.files)?;
             for named in Project::for_files(&cwd, &cli.files)? {
                 recover(&named.project, &cwd);
+                if let tangle::project::Documents::Markdown { chapters, .. } =
+                    &named.project.documents
+                {
+                    let empty = nothing_to_tangle(&named.project.root, chapters);
+                    print_warnings(&named.project, &cwd, &empty, !cli.quiet);
+                }
                 let how = How {
                     check: cli.check,
                     quiet: cli.quiet,
@@ -152,6 +159,62 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(code)
         }
     }
+}
+
+/// An error for a FILES argument that is no file and reads as a mistyped command (`tangle
+/// synk`): a bare word, with no extension and no folder, naming nothing on disk.
+fn not_a_command(cwd: &Path, files: &[PathBuf]) -> Result<()> {
+    use clap::CommandFactory;
+    for file in files {
+        let Some(word) = file.to_str() else { continue };
+        if word.contains(['.', '/', '\\']) || cwd.join(file).exists() {
+            continue;
+        }
+        let cli = Cli::command();
+        let commands: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        match tangle::suggest::nearest(word, commands.iter().copied()) {
+            Some(command) => bail!(
+                "`{word}` is not a command, nor a file here; did you mean `tangle {command}`?"
+            ),
+            None => bail!(
+                "`{word}` is not a command, nor a file here (commands: {})",
+                commands.join(", ")
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// A warning for each Markdown document named on the command line (`chapters`, relative to
+/// `root`) that holds no tangled code block (none with `file=` or `name=`): naming it tangles
+/// nothing. Unreadable or malformed files are left to the tangle, which reports them.
+fn nothing_to_tangle(root: &Path, chapters: &[PathBuf]) -> Vec<Diagnostic> {
+    use tangle::markdown::parse::BlockKind;
+    let mut warnings = Vec::new();
+    for file in chapters {
+        let Ok(text) = std::fs::read_to_string(root.join(file)) else {
+            continue;
+        };
+        let Ok(chapter) = tangle::markdown::parse::parse(file, &text) else {
+            continue;
+        };
+        if chapter
+            .blocks
+            .iter()
+            .all(|b| b.kind == BlockKind::Illustration)
+        {
+            let what = if chapter.blocks.is_empty() {
+                "no code block"
+            } else {
+                "no tangled code block (none has `file=` or `name=`)"
+            };
+            warnings.push(Diagnostic::warning(
+                Pos::new(file, 1, 1),
+                format!("{what}: nothing to tangle from this file"),
+            ));
+        }
+    }
+    warnings
 }
 
 /// The project the current folder belongs to.

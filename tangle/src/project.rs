@@ -279,6 +279,7 @@ impl Project {
         match &self.documents {
             Documents::Book(book) => {
                 tangle_files_as(&self.root, &book.chapters, &book.labels, maps)
+                    .map(|t| headed(t, book))
             }
             Documents::Markdown { chapters, labels } => {
                 tangle_files_as(&self.root, chapters, labels, maps)
@@ -305,7 +306,11 @@ impl Project {
     /// texts; the others are read from disk. Nothing is written.
     pub fn tangle_with(&self, texts: &BTreeMap<PathBuf, String>) -> Result<Tangled, Diagnostics> {
         let (chapters, labels) = match &self.documents {
-            Documents::Book(book) => (&book.chapters, &book.labels),
+            Documents::Book(book) => {
+                let read = crate::source::read_all(&self.root, &book.chapters, texts)?;
+                return crate::markdown::pipeline::tangle_chapters(&read, &book.labels)
+                    .map(|t| headed(t, book));
+            }
             Documents::Markdown { chapters, labels } => (chapters, labels),
             Documents::Org { files } => return self.tangle_org_texts(files, texts),
             Documents::Entangled(book) => return self.tangle_entangled(book, texts, true),
@@ -506,6 +511,17 @@ impl Project {
             ..pos.clone()
         }
     }
+}
+
+/// A book's outputs with or without their header, as `[preprocessor.tangle] header` says.
+fn headed(mut tangled: Tangled, book: &Book) -> Tangled {
+    if !book.header {
+        tangled
+            .outputs
+            .iter_mut()
+            .for_each(crate::markdown::pipeline::drop_header);
+    }
+    tangled
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! - [`write`]: the one rule outputs are written by, and the manifest; [`commit`]: staged,
 //!   checked, journaled replacement of files on disk.
 //! - [`hash`]: the content hash the manifest records; [`paths`], [`par`], [`settings`]:
-//!   paths inside a project, parallel maps, TOML values.
+//!   paths inside a project, parallel maps, TOML values; [`suggest`]: "did you mean".
 
 pub mod coderef;
 pub mod commit;
@@ -21,6 +21,7 @@ pub mod par;
 pub mod paths;
 pub mod settings;
 pub mod source;
+pub mod suggest;
 pub mod write;
 
 pub use diag::{Diagnostic, Diagnostics, Pos, Severity};

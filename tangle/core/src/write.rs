@@ -273,10 +273,13 @@ enum Verdict {
     Refuse(String),
 }
 
-/// Whether the first line of `bytes` is a tangle header.
+/// Whether `bytes` carry a tangle header: on the first line, or on the second after a line
+/// that must stay first (`#!`, `<?xml`).
 fn has_header(bytes: &[u8]) -> bool {
-    let first = bytes.split(|&c| c == b'\n').next().unwrap_or_default();
-    String::from_utf8_lossy(first).contains(HEADER_MARK)
+    bytes
+        .split(|&c| c == b'\n')
+        .take(2)
+        .any(|line| String::from_utf8_lossy(line).contains(HEADER_MARK))
 }
 
 /// How many lines of `disk` replacing it with `new` takes away.

@@ -23,6 +23,9 @@ pub struct Book {
     /// `[preprocessor.tangle] dialect = "entangled"`: the chapters are written in Entangled's
     /// dialect (with its default settings), as if an `entangled.toml` stood beside the book.
     pub entangled: bool,
+    /// `[preprocessor.tangle] header` (default `true`): whether tangled files carry the
+    /// generated header line.
+    pub header: bool,
 }
 
 impl Book {
@@ -41,6 +44,7 @@ impl Book {
         let text = source::read(&toml_path)?;
         let (src, labels) = settings(&toml_path, &text)?;
         let entangled = dialect(&toml_path, &text)?;
+        let header = header(&toml_path, &text)?;
         let src = PathBuf::from(src);
         let summary = src.join("SUMMARY.md");
         let text = source::read(&root.join(&summary)).map_err(|mut d| {
@@ -57,6 +61,7 @@ impl Book {
             chapters,
             labels,
             entangled,
+            header,
         })
     }
 }
@@ -135,6 +140,40 @@ fn dialect(path: &Path, text: &str) -> Result<bool, Diagnostic> {
         Some((d, at)) => Err(Diagnostic::error(
             offset_pos(path, text, at),
             format!("unknown dialect `{d}` (`markdown`, the default, or `entangled`)"),
+        )),
+    }
+}
+
+/// `[preprocessor.tangle] header` (in the text of `book.toml` at `path`): `true` (the default)
+/// or `false`; anything else is an error at the value.
+fn header(path: &Path, text: &str) -> Result<bool, Diagnostic> {
+    let Ok(table) = DeTable::parse(text) else {
+        // Reported, located, by `settings`, which reads the same text first.
+        return Ok(true);
+    };
+    let mut at: &DeTable<'_> = table.get_ref();
+    for key in ["preprocessor", "tangle"] {
+        match lookup(at, key).map(|v| v.get_ref()) {
+            Some(DeValue::Table(t)) => at = t,
+            _ => return Ok(true),
+        }
+    }
+    let Some(value) = lookup(at, "header") else {
+        return Ok(true);
+    };
+    match value.get_ref() {
+        DeValue::Boolean(b) => Ok(*b),
+        other => Err(Diagnostic::error(
+            offset_pos(path, text, value.span().start),
+            format!(
+                "`preprocessor.tangle.header` must be `true` or `false`, not {} {}",
+                if other.type_str().starts_with(['a', 'i']) {
+                    "an"
+                } else {
+                    "a"
+                },
+                other.type_str()
+            ),
         )),
     }
 }

@@ -145,7 +145,10 @@ impl<'w> Dialect<'w> for Markdown<'w> {
             Some(&f) => Ok(Some(f)),
             None => Err(Diagnostic::error(
                 self.pos(at),
-                format!("undefined reference «{name}»"),
+                format!(
+                    "undefined reference «{name}»{}",
+                    self.web.nearest_name(name)
+                ),
             )),
         }
     }

@@ -445,6 +445,12 @@ impl Web {
         })
     }
 
+    /// "; did you mean «X»?" for the defined fragment name nearest to `name`, or nothing.
+    pub fn nearest_name(&self, name: &str) -> String {
+        tangle_core::suggest::nearest(name, self.by_name.keys().map(String::as_str))
+            .map_or_else(String::new, |n| format!("; did you mean «{n}»?"))
+    }
+
     /// An error for every reference, in any tangled block, to a name that no block defines.
     pub fn undefined_references(&self) -> Vec<Diagnostic> {
         let mut errors = Vec::new();
@@ -465,7 +471,11 @@ impl Web {
                         let col = block.col(i, before);
                         errors.push(Diagnostic::error(
                             Pos::new(&chapter.path, block.body_line + i, col),
-                            format!("undefined reference «{}»", r.name),
+                            format!(
+                                "undefined reference «{}»{}",
+                                r.name,
+                                self.nearest_name(r.name)
+                            ),
                         ));
                     }
                 }

@@ -783,9 +783,12 @@ fn parse_info(info: &str, pos: &Pos) -> Result<Info, Diagnostic> {
             }
             "labels" => labels = Some(value.to_string()),
             _ => {
+                const KNOWN: [&str; 5] = ["name", "name+", "file", "mode", "labels"];
                 return err(format!(
-                    "unknown code block attribute `{key}` (known: name, name+, file, mode, labels)"
-                ))
+                    "unknown code block attribute `{key}` (known: name, name+, file, mode, \
+                     labels){}",
+                    tangle_core::suggest::did_you_mean(key, KNOWN)
+                ));
             }
         }
     }

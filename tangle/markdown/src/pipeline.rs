@@ -220,6 +220,24 @@ fn comment_syntax(path: &Path) -> Option<(&'static str, &'static str)> {
     })
 }
 
+/// Whether `text` starts with a line that must stay first: a `#!` interpreter line (not a
+/// Rust inner attribute `#![...]`), or an XML declaration `<?xml ...?>`. The header goes
+/// after it.
+fn first_line_kept(text: &str) -> bool {
+    (text.starts_with("#!") && !text.starts_with("#![")) || text.starts_with("<?xml")
+}
+
+/// The header's text (one line, with its newline) for a file tangled from `sources`, in the
+/// comment syntax `open`, `close`.
+pub fn header_line(open: &str, close: &str, sources: &[String]) -> String {
+    format!(
+        "{open}{HEADER_MARK}{}: change the chapter{} and run `tangle`, or edit this file and \
+         carry the edits back with `tangle sync`.{close}\n",
+        sources.join(", "),
+        if sources.len() == 1 { "" } else { "s" }
+    )
+}
+
 fn with_header(
     path: &Path,
     mode: u32,
@@ -227,27 +245,36 @@ fn with_header(
     ex: crate::expand::Expansion,
     maps: Maps,
 ) -> Output {
-    // The header goes in front of the text in its own buffer (no second copy of the text).
+    // The header goes into the text in its own buffer (no second copy of the text): on line 1,
+    // or on line 2 after a line that must stay first (see `first_line_kept`).
     let mut content = ex.text;
     let mut map = ex.map;
-    if let Some((open, close)) = comment_syntax(path) {
+    let kept = first_line_kept(&content);
+    // A script with no extension is commented as its `#!` line's shell is.
+    let syntax =
+        comment_syntax(path).or_else(|| (kept && content.starts_with("#!")).then_some(("# ", "")));
+    if let Some((open, close)) = syntax {
         let sources: Vec<String> = map
             .files
             .iter()
             .map(|p| p.display().to_string().replace('\\', "/"))
             .collect();
-        content.insert_str(
-            0,
-            &format!(
-                "{open}{HEADER_MARK}{}. Do not edit: change the chapter{} and run `tangle`.{close}\n",
-                sources.join(", "),
-                if sources.len() == 1 { "" } else { "s" }
-            ),
-        );
+        let (at, line) = match content.find('\n') {
+            Some(nl) if kept => (nl + 1, 1),
+            // A kept first line that is the whole text: the header follows it on a line of its own.
+            None if kept => {
+                content.push('\n');
+                (content.len(), 1)
+            }
+            _ => (0, 0),
+        };
+        content.insert_str(at, &header_line(open, close, &sources));
         if maps == Maps::Full {
-            map.lines.insert(0, None);
+            map.lines.insert(line.min(map.lines.len()), None);
             for s in &mut map.segments {
-                s.line += 1;
+                if s.line as usize >= line {
+                    s.line += 1;
+                }
             }
         }
     }
@@ -258,6 +285,30 @@ fn with_header(
         folders: tangle_core::output::Folders::Make,
         block,
         map,
+    }
+}
+
+/// Takes the header out of an output made by this pipeline (`[preprocessor.tangle] header =
+/// false`): its line and its place in the line map.
+pub fn drop_header(output: &mut Output) {
+    let text = String::from_utf8_lossy(&output.content);
+    let mut start = 0;
+    for (i, line) in text.split_inclusive('\n').take(2).enumerate() {
+        if line.contains(HEADER_MARK) {
+            let end = start + line.len();
+            output.content.drain(start..end);
+            if output.map.lines.get(i) == Some(&None) {
+                output.map.lines.remove(i);
+                output.map.segments.retain(|s| s.line as usize != i);
+                for s in &mut output.map.segments {
+                    if s.line as usize > i {
+                        s.line -= 1;
+                    }
+                }
+            }
+            return;
+        }
+        start += line.len();
     }
 }
 
