@@ -177,6 +177,20 @@ pub(super) fn bracket_partners(chars: &[char]) -> Vec<Option<usize>> {
 
 /// `org-babel-balanced-split` with ALTS `((32 9) . 58)`.
 pub(super) fn balanced_split(s: &str) -> Vec<String> {
+    balanced_split_at(s, Alts::ColonAfterBlank)
+}
+
+/// What splits in `org-babel-balanced-split` (outside brackets and quotes).
+#[derive(Clone, Copy)]
+pub(super) enum Alts {
+    /// A `:` after a space or a tab, which goes with it (header arguments).
+    ColonAfterBlank,
+    /// One character, dropped (`,` between call arguments, a space between `:var`s).
+    Char(char),
+}
+
+/// `org-babel-balanced-split` with the given ALTS.
+pub(super) fn balanced_split_at(s: &str, alts: Alts) -> Vec<String> {
     let chars: Vec<char> = s.chars().collect();
     let partner = bracket_partners(&chars);
     let mut result = Vec::new();
@@ -187,8 +201,14 @@ pub(super) fn balanced_split(s: &str) -> Vec<String> {
     while i < chars.len() {
         let c = chars[i];
         let before = if i > 0 { Some(chars[i - 1]) } else { None };
-        if matches!(before, Some(' ' | '\t')) && c == ':' {
-            partial.pop();
+        let splits = match alts {
+            Alts::ColonAfterBlank => matches!(before, Some(' ' | '\t')) && c == ':',
+            Alts::Char(split) => c == split,
+        };
+        if splits {
+            if let Alts::ColonAfterBlank = alts {
+                partial.pop();
+            }
             if !partial.is_empty() {
                 result.push(partial.iter().collect());
                 partial.clear();
@@ -210,7 +230,7 @@ pub(super) fn balanced_split(s: &str) -> Vec<String> {
             let found = if no_closing_quote {
                 None
             } else {
-                (i..chars.len() - 1)
+                (i..chars.len().saturating_sub(1))
                     .find(|&k| chars[k] != '\\' && chars[k + 1] == '"')
                     .map(|k| k + 2)
             };

@@ -28,60 +28,7 @@ pub(super) struct Bound {
 /// a space between `:var` assignments): the character splits outside brackets and quotes
 /// and is dropped.
 pub(super) fn balanced_split_on(s: &str, split: char) -> Vec<String> {
-    let chars: Vec<char> = s.chars().collect();
-    let partner = bracket_partners(&chars);
-    let mut result = Vec::new();
-    let mut partial: Vec<char> = Vec::new();
-    let mut no_closing_quote = false;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let before = if i > 0 { Some(chars[i - 1]) } else { None };
-        if c == split {
-            if !partial.is_empty() {
-                result.push(partial.iter().collect());
-                partial.clear();
-            }
-            i += 1;
-        } else if c == '(' || c == '[' {
-            match partner[i] {
-                Some(j) => {
-                    partial.extend_from_slice(&chars[i..j]);
-                    i = j;
-                }
-                None => {
-                    partial.push(c);
-                    i += 1;
-                }
-            }
-        } else if c == '"' && before != Some('\\') {
-            let found = if no_closing_quote {
-                None
-            } else {
-                (i..chars.len().saturating_sub(1))
-                    .find(|&k| chars[k] != '\\' && chars[k + 1] == '"')
-                    .map(|k| k + 2)
-            };
-            match found {
-                Some(end) => {
-                    partial.extend_from_slice(&chars[i..end]);
-                    i = end;
-                }
-                None => {
-                    no_closing_quote = true;
-                    partial.push('"');
-                    i += 1;
-                }
-            }
-        } else {
-            partial.push(c);
-            i += 1;
-        }
-    }
-    if !partial.is_empty() {
-        result.push(partial.iter().collect());
-    }
-    result
+    balanced_split_at(s, Alts::Char(split))
 }
 
 /// `org-babel-join-splits-near-ch` with `=`: a piece ending with `=` or one starting with
