@@ -50,10 +50,11 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Run as mdBook's preprocessor (wired in book.toml)
+    /// Run as mdBook's preprocessor (the same as the `mdbook-tangle` binary)
     ///
     /// `tangle mdbook` reads mdBook's JSON on standard input and writes the rendered book;
-    /// `tangle mdbook supports RENDERER` answers mdBook's question.
+    /// `tangle mdbook supports RENDERER` answers mdBook's question. A book wired by
+    /// `mdbook-tangle install` needs no `command` in book.toml.
     Mdbook { args: Vec<String> },
     /// Carry edits made to the tangled files back into the documents.
     ///
@@ -666,22 +667,12 @@ fn fmt(cwd: &Path, check: bool, quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
+/// `tangle mdbook [supports RENDERER]`: the same preprocessor as `mdbook-tangle`.
 fn mdbook(args: &[String]) -> Result<ExitCode> {
-    use std::io::{Read, Write};
     match args {
-        [s, renderer] if s == "supports" => Ok(if tangle::mdbook::supports(renderer) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }),
-        [] => {
-            let mut input = String::new();
-            std::io::stdin().read_to_string(&mut input)?;
-            let book = tangle::mdbook::preprocess(&input)?;
-            std::io::stdout().write_all(book.as_bytes())?;
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => bail!("usage: tangle mdbook [supports RENDERER]"),
+        [s, renderer] if s == "supports" => Ok(tangle::install::supports(renderer)),
+        [] => tangle::install::preprocess_stdin(),
+        _ => bail!("usage: tangle mdbook [supports RENDERER] (or mdbook-tangle, its own binary)"),
     }
 }
 
