@@ -12,12 +12,23 @@ use tangle::write;
 use tangle::Pos;
 use tangle::Tangled;
 
-/// Tangle literate documents (Markdown books and org files) into source files.
+/// Tangle literate documents into source files: Markdown books (mdBook), org-mode files (as
+/// Emacs' org-babel-tangle writes them) and Entangled books.
 ///
-/// Without arguments, reads `book.toml` (in this folder or a parent) and tangles the book's
-/// chapters in `SUMMARY.md` order. With FILES, tangles those `.md` or `.org` files.
+/// Without FILES, finds the project in this folder or a parent and tangles it: a `book.toml`
+/// (our Markdown book, chapters in `SUMMARY.md` order; Entangled's with `dialect =
+/// "entangled"`), an `entangled.toml` or `[tool.entangled]` in `pyproject.toml` (an Entangled
+/// book), or the manifest `.tangled` an earlier `tangle FILE` wrote. With FILES, tangles those
+/// `.md` or `.org` files. An output holding edits is never overwritten: `tangle sync` carries
+/// them back into the documents.
 #[derive(Parser)]
-#[command(version, args_conflicts_with_subcommands = true)]
+#[command(
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit status: 0 when done; 1 on an error, or when --check or fmt --check \
+                  finds a difference; 2 on a usage error; `tangle cargo` exits with cargo's \
+                  status. The manual: tangle/manual/ in the tangler's repository."
+)]
 struct Cli {
     /// Markdown or org files to tangle (default: the book's chapters).
     files: Vec<PathBuf>,
@@ -47,6 +58,8 @@ enum Command {
     },
     /// Run cargo with rustc's diagnostics mapped back into the chapters.
     Cargo {
+        /// cargo's command and its arguments (`build`, `test -p NAME`, `clippy --fix`, ...);
+        /// `--fix` applies the fixes in the documents.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
@@ -86,6 +99,17 @@ enum Command {
         #[arg(long)]
         sync: bool,
     },
+    /// Print a completion script for SHELL to standard output.
+    ///
+    /// bash: `tangle completions bash > ~/.local/share/bash-completion/completions/tangle`;
+    /// zsh: into a folder of `$fpath` as `_tangle`; fish: into
+    /// `~/.config/fish/completions/tangle.fish`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output: `tangle man | man -l -`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -126,6 +150,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Sync) => sync(&cwd, cli.quiet),
         Some(Command::Fmt { check }) => fmt(&cwd, check, cli.quiet),
         Some(Command::Mdbook { args }) => mdbook(&args),
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "tangle", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         None if cli.files.is_empty() => {
             let project = find_project(&cwd)?;
             recover(&project, &cwd);
