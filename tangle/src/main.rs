@@ -256,7 +256,7 @@ fn nothing_to_tangle(root: &Path, chapters: &[PathBuf]) -> Vec<Diagnostic> {
 fn find_project(cwd: &Path) -> Result<Project> {
     Project::find(cwd)?.context(
         "no project here: no book.toml or entangled.toml in this folder or a parent, and no manifest (.tangled) \
-         of an earlier `tangle FILE.org` (name the files to tangle instead)",
+         of an earlier `tangle FILE.org` or `tangle FILE.md` (name the files to tangle instead)",
     )
 }
 

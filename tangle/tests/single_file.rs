@@ -1,0 +1,88 @@
+//! A single Markdown file with no book works as a single org file does: `tangle FILE.md`
+//! writes a manifest, `.tangled`, and the commands without file arguments (`--check`,
+//! `locate`, `sync`) then find the project through it, from its folder or one below.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new(name: &str) -> Folder {
+        let dir = std::env::temp_dir().join(format!("tangle-single-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Folder(dir)
+    }
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.0.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        if let Ok(meta) = fs::metadata(&path) {
+            let mode = meta.permissions().mode();
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o200)).unwrap();
+        }
+        fs::write(path, text).unwrap();
+    }
+    fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.0.join(rel)).unwrap()
+    }
+    fn tangle(&self, dir: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tangle"))
+            .args(args)
+            .current_dir(self.0.join(dir))
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const DOC: &str = "# Hello\n\n```rust file=src/main.rs\nfn main() {\n    <<greet>>\n}\n```\n\n```rust name=greet\nprintln!(\"hello\");\n```\n";
+
+#[test]
+fn check_locate_and_sync_find_a_single_markdown_file() {
+    let f = Folder::new("md");
+    f.write("hello.md", DOC);
+    let out = f.tangle(".", &["hello.md"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let manifest = f.read(".tangled");
+    assert!(manifest.contains("[documents]\nhello.md\n"), "{manifest}");
+
+    let out = f.tangle(".", &["--check"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // From a folder below too.
+    fs::create_dir_all(f.0.join("src/deeper")).unwrap();
+    let out = f.tangle("src/deeper", &["locate", "../main.rs:3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "../../hello.md:10:1: in «greet»\n");
+
+    // An edit of the output: --check tells it, sync carries it back.
+    let main = f.read("src/main.rs").replace("\"hello\"", "\"hi\"");
+    f.write("src/main.rs", &main);
+    let out = f.tangle(".", &["--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("tangle sync"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = f.tangle(".", &["sync"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(f.read("hello.md").contains("println!(\"hi\");"));
+    let out = f.tangle(".", &["--check"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // And a plain `tangle` tangles it again.
+    let out = f.tangle(".", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(Path::new(&f.0.join("src/main.rs")).is_file());
+}
