@@ -173,7 +173,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         None => {
             let mut code = ExitCode::SUCCESS;
             not_a_command(&cwd, &cli.files)?;
-            for named in Project::for_files(&cwd, &cli.files)? {
+            let projects = Project::for_files(&cwd, &cli.files).map_err(|ds| from_cwd(&cwd, ds))?;
+            for named in projects {
                 recover(&named.project, &cwd);
                 if let tangle::project::Documents::Markdown { chapters, .. } =
                     &named.project.documents
@@ -254,9 +255,35 @@ fn nothing_to_tangle(root: &Path, chapters: &[PathBuf]) -> Vec<Diagnostic> {
 
 /// The project the current folder belongs to.
 fn find_project(cwd: &Path) -> Result<Project> {
-    Project::find(cwd)?.context(
+    Project::find(cwd)
+        .map_err(|ds| from_cwd(cwd, ds))?
+        .context(
         "no project here: no book.toml or entangled.toml in this folder or a parent, and no manifest (.tangled) \
          of an earlier `tangle FILE.org` or `tangle FILE.md` (name the files to tangle instead)",
+    )
+}
+
+/// Diagnostics met while finding a project (in its book.toml, say), with their paths as seen
+/// from `cwd`.
+fn from_cwd(cwd: &Path, ds: Diagnostics) -> Diagnostics {
+    // Relative paths are the book's (SUMMARY.md and its chapters).
+    let root = tangle::markdown::book::Book::find_root(cwd).unwrap_or_else(|| cwd.to_path_buf());
+    let shown = |p: &mut PathBuf| {
+        let full = if p.is_absolute() {
+            p.clone()
+        } else {
+            root.join(&*p)
+        };
+        *p = tangle::paths::relative_to(&full, cwd);
+    };
+    Diagnostics(
+        ds.0.into_iter()
+            .map(|mut d| {
+                shown(&mut d.pos.path);
+                d.notes.iter_mut().for_each(|(pos, _)| shown(&mut pos.path));
+                d
+            })
+            .collect(),
     )
 }
 
@@ -543,7 +570,9 @@ fn carry(
             (rel.clone(), text)
         })
         .collect();
-    let manifest = project.manifest(&plan.tangled.outputs);
+    // Markdown files outside a book: their folder's manifest, which lists other runs' too.
+    let outputs = &plan.tangled.outputs;
+    let manifest = project.manifest_after(outputs, outputs, None);
     let mut guard = guard(project, false);
     guard.carried = carried.clone();
     let mut target = project.target(manifest.as_ref());

@@ -19,14 +19,17 @@ use std::process::Command;
 
 const TANGLE: &str = env!("CARGO_BIN_EXE_tangle");
 const MANUAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/manual");
-const TMP: &str = env!("CARGO_TARGET_TMPDIR");
 
 /// A scratch folder, removed at the end.
 struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let dir = Path::new(TMP).join("manual").join(name);
+        // Outside the repository: a book.toml above it would be found as the project.
+        let dir = std::env::temp_dir()
+            .join(format!("tangle-manual-{}", std::process::id()))
+            .join(name);
+        assert!(!dir.starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()));
         if dir.exists() {
             fs::remove_dir_all(&dir).unwrap();
         }
@@ -38,6 +41,10 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
+        if let Some(parent) = self.0.parent() {
+            // The run's folder, once its last chapter is gone.
+            let _ = fs::remove_dir(parent);
+        }
     }
 }
 

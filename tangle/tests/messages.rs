@@ -130,3 +130,51 @@ fn a_named_document_without_code_blocks_is_warned() {
     f.write("z.md", "```sh file=z.sh\necho z\n```\n");
     assert!(!stderr(&f.tangle(&["z.md"])).contains("nothing to tangle"));
 }
+
+#[test]
+fn a_book_whose_src_lacks_summary_is_reported_at_its_book_toml_line() {
+    let f = Folder::new("src");
+    f.write("book.toml", "[book]\ntitle = \"t\"\nsrc = \"doc\"\n");
+    fs::create_dir_all(f.0.join("doc")).unwrap();
+    let err = stderr(&f.tangle(&[]));
+    assert_eq!(
+        err,
+        "book.toml:3:7: error: `src = \"doc\"`: the book's SUMMARY.md should be there, but \
+         doc/SUMMARY.md does not exist\n"
+    );
+    // From a folder below, the path climbs to it.
+    let out = Command::new(env!("CARGO_BIN_EXE_tangle"))
+        .current_dir(f.0.join("doc"))
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).starts_with("../book.toml:3:7: error: `src = \"doc\"`"),
+        "{}",
+        stderr(&out)
+    );
+    // Without `src`, the default's SUMMARY.md is named.
+    f.write("book.toml", "[book]\ntitle = \"t\"\n");
+    let err = stderr(&f.tangle(&[]));
+    assert!(
+        err.starts_with("src/SUMMARY.md:1:1: error: cannot read file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_chapter_missing_on_disk_is_reported_at_its_summary_line() {
+    let f = Folder::new("summary");
+    f.write("book.toml", "[book]\ntitle = \"t\"\n");
+    fs::create_dir_all(f.0.join("src")).unwrap();
+    f.write(
+        "src/SUMMARY.md",
+        "# Summary\n\n- [One](one.md)\n- [Two](./two.md)\n  - [Three](part/three.md)\n",
+    );
+    f.write("src/one.md", "# One\n");
+    let err = stderr(&f.tangle(&[]));
+    assert_eq!(
+        err,
+        "src/SUMMARY.md:4:9: error: `two.md` is listed here, but src/two.md does not exist\n\
+         src/SUMMARY.md:5:13: error: `part/three.md` is listed here, but src/part/three.md does not exist\n"
+    );
+}

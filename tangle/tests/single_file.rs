@@ -81,8 +81,15 @@ fn check_locate_and_sync_find_a_single_markdown_file() {
     assert!(f.read("hello.md").contains("println!(\"hi\");"));
     let out = f.tangle(".", &["--check"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    // And a plain `tangle` tangles it again.
+    // The manifest learnt what sync wrote: a change of the document tangles over it.
+    let doc = f
+        .read("hello.md")
+        .replace("fn main() {", "fn main() {\n    // greets");
+    f.write("hello.md", &doc);
     let out = f.tangle(".", &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(f
+        .read("src/main.rs")
+        .contains("// greets\n    println!(\"hi\");"));
     assert!(Path::new(&f.0.join("src/main.rs")).is_file());
 }
