@@ -178,3 +178,56 @@ fn a_chapter_missing_on_disk_is_reported_at_its_summary_line() {
          src/SUMMARY.md:5:13: error: `part/three.md` is listed here, but src/part/three.md does not exist\n"
     );
 }
+
+#[test]
+fn a_fence_inside_a_tangled_block_is_warned() {
+    let f = Folder::new("fence");
+    // The first block's closing fence is missing: the second block's fence is read as code.
+    f.write(
+        "a.md",
+        "```rust file=a.rs\nfn main() {\n    <<count>>\n}\n\nProse.\n\n```rust name=count\nlet n = 1;\n```\n",
+    );
+    let out = f.tangle(&["a.md"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out),
+        "a.md:8:1: warning: a fence with an info string inside the tangled block of line 1: it \
+         cannot close that block, so it is tangled as code; is the block's closing fence missing \
+         above it?\na.md:3:5: error: undefined reference «count»\n"
+    );
+    // A shorter fence inside a longer one is content (a Markdown file with code in it).
+    f.write(
+        "b.md",
+        "````markdown file=README.md\n# Hi\n\n```rust\nfn x() {}\n```\n````\n",
+    );
+    let out = f.tangle(&["b.md"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unquoted_name_with_spaces_gets_a_hint_at_its_definition() {
+    let f = Folder::new("unquoted");
+    f.write(
+        "a.md",
+        "```rust file=a.rs\n<<print a row>>\n```\n\n```rust name=print a row\nprintln!();\n```\n",
+    );
+    let err = stderr(&f.tangle(&["a.md"]));
+    assert_eq!(
+        err,
+        "a.md:5:1: warning: this fragment is named «print»: a name ends at the first space, so \
+         `a row` is not part of it; to name it «print a row», quote it: name=\"print a row\"\n\
+         a.md:2:1: error: undefined reference «print a row»\n"
+    );
+    // mdBook's flags after a name are no part of it.
+    f.write(
+        "b.md",
+        "```rust file=b.rs\n<<print>>\n```\n\n```rust name=print ignore\nprintln!();\n```\n",
+    );
+    let out = f.tangle(&["b.md"]);
+    assert!(
+        out.status.success() && !stderr(&out).contains("warning"),
+        "{}",
+        stderr(&out)
+    );
+}
