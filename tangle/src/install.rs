@@ -442,3 +442,109 @@ fn index_chapter(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A book folder with `book.toml` holding `toml`, removed at the end.
+    struct Book(PathBuf);
+
+    impl Book {
+        fn new(name: &str, toml: &str) -> Book {
+            let dir =
+                std::env::temp_dir().join(format!("tangle-install-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("book.toml"), toml).unwrap();
+            Book(dir)
+        }
+        fn toml(&self) -> String {
+            std::fs::read_to_string(self.0.join("book.toml")).unwrap()
+        }
+    }
+
+    impl Drop for Book {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn stamps_read_back() {
+        for asset in ASSETS {
+            let stamp = read_stamp(&asset.installed()).unwrap();
+            assert_eq!(stamp.version, VERSION);
+            assert_eq!(stamp.hash, asset.hash());
+            assert!(stamp.untouched);
+            let edited = format!("{}/* more */\n", asset.installed());
+            assert!(!read_stamp(&edited).unwrap().untouched);
+            assert_eq!(read_stamp(asset.text), None);
+        }
+    }
+
+    #[test]
+    fn what_the_book_had_is_kept() {
+        let toml = "# My book.\n[book]\ntitle = \"T\" # the title\n\n[preprocessor.tangle]\nlabels = \"<%s>\"\n\n[output.html]\nadditional-css = [\"custom.css\", \"theme/tangle.css\"]\n";
+        let book = Book::new("kept", toml);
+        let said = install(&book.0, Options::default()).unwrap();
+        assert!(said.iter().any(|s| s.contains("before")), "{said:?}");
+        assert_eq!(
+            book.toml(),
+            "# My book.\n[book]\ntitle = \"T\" # the title\n\n[preprocessor.tangle]\nlabels = \"<%s>\"\nbefore = [\"links\"]\n\n[output.html]\nadditional-css = [\"custom.css\", \"theme/tangle.css\"]\nadditional-js = [\"tangle.js\"]\n"
+        );
+        // The stylesheet goes where the book lists it.
+        assert!(book.0.join("theme/tangle.css").is_file());
+        assert!(!book.0.join("tangle.css").exists());
+        assert!(book.0.join("tangle.js").is_file());
+        // Nothing more the second time; the assets are then fresh.
+        assert_eq!(
+            install(&book.0, Options::default()).unwrap(),
+            Vec::<String>::new()
+        );
+        let config = serde_json::json!({"output": {"html": {
+            "additional-css": ["custom.css", "theme/tangle.css"],
+            "additional-js": ["tangle.js"],
+        }}});
+        assert_eq!(stale_assets(&book.0, &config), []);
+        assert_eq!(
+            stale_assets(&book.0, &serde_json::json!({})),
+            [
+                Problem::Unlisted("tangle.css"),
+                Problem::Unlisted("tangle.js")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_of_the_same_name_that_is_not_ours_is_refused() {
+        let book = Book::new("theirs", "[book]\ntitle = \"T\"\n");
+        std::fs::write(book.0.join("tangle.css"), "body { color: red }\n").unwrap();
+        let err = install(&book.0, Options::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("was not written by `mdbook-tangle install`"),
+            "{err}"
+        );
+        // Nothing was written, book.toml included.
+        assert_eq!(book.toml(), "[book]\ntitle = \"T\"\n");
+        assert!(!book.0.join("tangle.js").exists());
+        let forced = Options {
+            force: true,
+            ..Options::default()
+        };
+        install(&book.0, forced).unwrap();
+        let css = std::fs::read_to_string(book.0.join("tangle.css")).unwrap();
+        assert_eq!(css, ASSETS[0].installed());
+    }
+
+    #[test]
+    fn a_malformed_book_toml_is_located() {
+        let book = Book::new("malformed", "[book]\ntitle = \n");
+        let err = install(&book.0, Options::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("book.toml") && err.contains("line 2"), "{err}");
+    }
+}
