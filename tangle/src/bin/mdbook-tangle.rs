@@ -13,7 +13,7 @@ use std::process::ExitCode;
 /// input. `mdbook-tangle install` wires a book. The `tangle` command tangles the same book
 /// into source files.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "mdbook-tangle", version)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
