@@ -156,6 +156,11 @@ fn a_fresh_book_is_wired_built_and_tangled() {
         found.contains(TANGLE) && found.contains(MDBOOK_TANGLE),
         "{found}"
     );
+    for program in ["tangle", "mdbook-tangle"] {
+        let version = s.run(".", program, &["--version"]);
+        let want = format!("{program} {}\n", env!("CARGO_PKG_VERSION"));
+        assert_eq!(text(&version.stdout), want);
+    }
 
     let said = ok(
         &s.run("book", "mdbook-tangle", &["install", "--index"]),
