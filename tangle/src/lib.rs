@@ -5,7 +5,8 @@
 //! - [`sync`] carries edits of the outputs back into the documents; [`fmt`] formats the Rust
 //!   outputs in place, through the same path.
 //! - [`cargo`] maps rustc's diagnostics back into the documents; [`mdbook`] is the mdBook
-//!   preprocessor that renders fragments as a literate program.
+//!   preprocessor that renders fragments as a literate program; [`install`] is the
+//!   `mdbook-tangle` binary's side of it (wiring a book, checking its assets).
 //!
 //! The generic layer is [`tangle_core`] (re-exported here module by module); each dialect is
 //! its own crate: [`markdown`], [`org`], [`entangled`]. The `tangle` binary is a thin
@@ -13,6 +14,7 @@
 
 pub mod cargo;
 pub mod fmt;
+pub mod install;
 pub mod mdbook;
 pub mod project;
 pub mod sync;

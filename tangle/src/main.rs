@@ -12,12 +12,23 @@ use tangle::write;
 use tangle::Pos;
 use tangle::Tangled;
 
-/// Tangle literate documents (Markdown books and org files) into source files.
+/// Tangle literate documents into source files: Markdown books (mdBook), org-mode files (as
+/// Emacs' org-babel-tangle writes them) and Entangled books.
 ///
-/// Without arguments, reads `book.toml` (in this folder or a parent) and tangles the book's
-/// chapters in `SUMMARY.md` order. With FILES, tangles those `.md` or `.org` files.
+/// Without FILES, finds the project in this folder or a parent and tangles it: a `book.toml`
+/// (our Markdown book, chapters in `SUMMARY.md` order; Entangled's with `dialect =
+/// "entangled"`), an `entangled.toml` or `[tool.entangled]` in `pyproject.toml` (an Entangled
+/// book), or the manifest `.tangled` an earlier `tangle FILE` wrote. With FILES, tangles those
+/// `.md` or `.org` files. An output holding edits is never overwritten: `tangle sync` carries
+/// them back into the documents.
 #[derive(Parser)]
-#[command(version, args_conflicts_with_subcommands = true)]
+#[command(
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit status: 0 when done; 1 on an error, or when --check or fmt --check \
+                  finds a difference; 2 on a usage error; `tangle cargo` exits with cargo's \
+                  status. The manual: tangle/manual/ in the tangler's repository."
+)]
 struct Cli {
     /// Markdown or org files to tangle (default: the book's chapters).
     files: Vec<PathBuf>,
@@ -47,13 +58,16 @@ enum Command {
     },
     /// Run cargo with rustc's diagnostics mapped back into the chapters.
     Cargo {
+        /// cargo's command and its arguments (`build`, `test -p NAME`, `clippy --fix`, ...);
+        /// `--fix` applies the fixes in the documents.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Run as mdBook's preprocessor (wired in book.toml)
+    /// Run as mdBook's preprocessor (the same as the `mdbook-tangle` binary)
     ///
     /// `tangle mdbook` reads mdBook's JSON on standard input and writes the rendered book;
-    /// `tangle mdbook supports RENDERER` answers mdBook's question.
+    /// `tangle mdbook supports RENDERER` answers mdBook's question. A book wired by
+    /// `mdbook-tangle install` needs no `command` in book.toml.
     Mdbook { args: Vec<String> },
     /// Carry edits made to the tangled files back into the documents.
     ///
@@ -85,6 +99,17 @@ enum Command {
         #[arg(long)]
         sync: bool,
     },
+    /// Print a completion script for SHELL to standard output.
+    ///
+    /// bash: `tangle completions bash > ~/.local/share/bash-completion/completions/tangle`;
+    /// zsh: into a folder of `$fpath` as `_tangle`; fish: into
+    /// `~/.config/fish/completions/tangle.fish`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output: `tangle man | man -l -`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -125,6 +150,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Sync) => sync(&cwd, cli.quiet),
         Some(Command::Fmt { check }) => fmt(&cwd, check, cli.quiet),
         Some(Command::Mdbook { args }) => mdbook(&args),
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "tangle", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         None if cli.files.is_empty() => {
             let project = find_project(&cwd)?;
             recover(&project, &cwd);
@@ -138,7 +173,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         None => {
             let mut code = ExitCode::SUCCESS;
             not_a_command(&cwd, &cli.files)?;
-            for named in Project::for_files(&cwd, &cli.files)? {
+            let projects = Project::for_files(&cwd, &cli.files).map_err(|ds| from_cwd(&cwd, ds))?;
+            for named in projects {
                 recover(&named.project, &cwd);
                 if let tangle::project::Documents::Markdown { chapters, .. } =
                     &named.project.documents
@@ -219,9 +255,35 @@ fn nothing_to_tangle(root: &Path, chapters: &[PathBuf]) -> Vec<Diagnostic> {
 
 /// The project the current folder belongs to.
 fn find_project(cwd: &Path) -> Result<Project> {
-    Project::find(cwd)?.context(
+    Project::find(cwd)
+        .map_err(|ds| from_cwd(cwd, ds))?
+        .context(
         "no project here: no book.toml or entangled.toml in this folder or a parent, and no manifest (.tangled) \
-         of an earlier `tangle FILE.org` (name the files to tangle instead)",
+         of an earlier `tangle FILE.org` or `tangle FILE.md` (name the files to tangle instead)",
+    )
+}
+
+/// Diagnostics met while finding a project (in its book.toml, say), with their paths as seen
+/// from `cwd`.
+fn from_cwd(cwd: &Path, ds: Diagnostics) -> Diagnostics {
+    // Relative paths are the book's (SUMMARY.md and its chapters).
+    let root = tangle::markdown::book::Book::find_root(cwd).unwrap_or_else(|| cwd.to_path_buf());
+    let shown = |p: &mut PathBuf| {
+        let full = if p.is_absolute() {
+            p.clone()
+        } else {
+            root.join(&*p)
+        };
+        *p = tangle::paths::relative_to(&full, cwd);
+    };
+    Diagnostics(
+        ds.0.into_iter()
+            .map(|mut d| {
+                shown(&mut d.pos.path);
+                d.notes.iter_mut().for_each(|(pos, _)| shown(&mut pos.path));
+                d
+            })
+            .collect(),
     )
 }
 
@@ -508,7 +570,9 @@ fn carry(
             (rel.clone(), text)
         })
         .collect();
-    let manifest = project.manifest(&plan.tangled.outputs);
+    // Markdown files outside a book: their folder's manifest, which lists other runs' too.
+    let outputs = &plan.tangled.outputs;
+    let manifest = project.manifest_after(outputs, outputs, None);
     let mut guard = guard(project, false);
     guard.carried = carried.clone();
     let mut target = project.target(manifest.as_ref());
@@ -666,22 +730,12 @@ fn fmt(cwd: &Path, check: bool, quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
+/// `tangle mdbook [supports RENDERER]`: the same preprocessor as `mdbook-tangle`.
 fn mdbook(args: &[String]) -> Result<ExitCode> {
-    use std::io::{Read, Write};
     match args {
-        [s, renderer] if s == "supports" => Ok(if tangle::mdbook::supports(renderer) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }),
-        [] => {
-            let mut input = String::new();
-            std::io::stdin().read_to_string(&mut input)?;
-            let book = tangle::mdbook::preprocess(&input)?;
-            std::io::stdout().write_all(book.as_bytes())?;
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => bail!("usage: tangle mdbook [supports RENDERER]"),
+        [s, renderer] if s == "supports" => Ok(tangle::install::supports(renderer)),
+        [] => tangle::install::preprocess_stdin(),
+        _ => bail!("usage: tangle mdbook [supports RENDERER] (or mdbook-tangle, its own binary)"),
     }
 }
 

@@ -151,15 +151,25 @@ impl Project {
             let Some(manifest) = Manifest::read(dir) else {
                 continue;
             };
-            let files: Vec<PathBuf> = manifest
+            let (files, chapters): (Vec<PathBuf>, Vec<PathBuf>) = manifest
                 .documents
                 .into_iter()
-                .filter(|d| is_org(d) && dir.join(d).is_file())
-                .collect();
+                .filter(|d| dir.join(d).is_file())
+                .partition(|d| is_org(d));
             if !files.is_empty() {
                 return Ok(Some(Project {
                     root: dir.to_path_buf(),
                     documents: Documents::Org { files },
+                }));
+            }
+            // Markdown files named outside a book (`tangle FILE.md`), as a single org file.
+            if !chapters.is_empty() {
+                return Ok(Some(Project {
+                    root: dir.to_path_buf(),
+                    documents: Documents::Markdown {
+                        chapters,
+                        labels: DEFAULT_LABELS.into(),
+                    },
                 }));
             }
         }

@@ -562,31 +562,25 @@ fn project_book_renders_in_chromium() {
         "no book.toml at {}",
         root.display()
     );
-    // What book.toml names must exist in a fresh clone: the wrapper (executable) and the assets.
+    // What book.toml names must exist in a fresh clone (the assets), and mdBook must find the
+    // preprocessor by its name, `mdbook-tangle`, as in any book `mdbook-tangle install` wires.
     let toml = fs::read_to_string(root.join("book.toml")).unwrap();
-    for needed in [
-        "tangle/mdbook-preprocessor.sh",
-        "tangle/assets/tangle.js",
-        "tangle/assets/tangle.css",
-    ] {
+    for needed in ["tangle/assets/tangle.js", "tangle/assets/tangle.css"] {
         assert!(toml.contains(needed), "book.toml does not mention {needed}");
         assert!(root.join(needed).is_file(), "{needed} is missing");
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(root.join("tangle/mdbook-preprocessor.sh"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert!(
-            mode & 0o111 != 0,
-            "tangle/mdbook-preprocessor.sh is not executable"
-        );
-    }
+    assert!(
+        toml.contains("[preprocessor.tangle]") && !toml.contains("command ="),
+        "book.toml should wire the preprocessor by name alone:\n{toml}"
+    );
     let site = scratch("project").join("site");
     let out = mdbook_build(root, &site);
     assert_success(&out, "mdbook build of the project's book");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("mdbook-tangle: warning"),
+        "the book's own assets are reported stale:\n{stderr}"
+    );
     check_links(&site);
 
     let mut pages = Vec::new();

@@ -92,8 +92,8 @@ impl Manifest {
             let mut lines: Vec<String> = paths
                 .iter()
                 .map(|p| match self.hashes.get(p) {
-                    Some(h) => format!("{}\tfnv1a64:{h:016x}", p.display()),
-                    None => p.display().to_string(),
+                    Some(h) => format!("{}\tfnv1a64:{h:016x}", portable(p).display()),
+                    None => portable(p).display().to_string(),
                 })
                 .collect();
             lines.sort();
@@ -118,13 +118,13 @@ impl Manifest {
                 l if l.starts_with('#') => {}
                 "[documents]" => documents = true,
                 "[outputs]" => documents = false,
-                l if documents => m.documents.push(PathBuf::from(l)),
+                l if documents => m.documents.push(local(Path::new(l))),
                 l => {
                     let (path, hash) = match l.split_once("\tfnv1a64:") {
                         Some((p, h)) => (p, u64::from_str_radix(h, 16).ok()),
                         None => (l, None),
                     };
-                    let path = PathBuf::from(path);
+                    let path = local(Path::new(path));
                     if let Some(h) = hash {
                         m.hashes.insert(path.clone(), h);
                     }
@@ -140,6 +140,35 @@ impl Manifest {
         fs::read_to_string(base.join(MANIFEST))
             .ok()
             .map(|t| Manifest::parse(&t))
+    }
+}
+
+/// The home folder (`$HOME`), if set and absolute.
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute() && h != Path::new("/"))
+}
+
+/// `path` as the manifest records it: a path in the home folder as `~/...`, as an org file
+/// writes it, so that the same project on two machines (two homes) has the same manifest.
+/// Paths in the project are relative already.
+fn portable(path: &Path) -> PathBuf {
+    match home() {
+        Some(home) if path.is_absolute() => match path.strip_prefix(&home) {
+            Ok(rest) if !rest.as_os_str().is_empty() => Path::new("~").join(rest),
+            _ => path.to_path_buf(),
+        },
+        _ => path.to_path_buf(),
+    }
+}
+
+/// A path the manifest records, on this machine: `~/...` in this home folder. Manifests
+/// written before recorded such paths absolute; those are read as they are.
+fn local(path: &Path) -> PathBuf {
+    match (path.strip_prefix("~"), home()) {
+        (Ok(rest), Some(home)) if !rest.as_os_str().is_empty() => home.join(rest),
+        _ => path.to_path_buf(),
     }
 }
 

@@ -47,14 +47,49 @@ impl Book {
         let header = header(&toml_path, &text)?;
         let src = PathBuf::from(src);
         let summary = src.join("SUMMARY.md");
-        let text = source::read(&root.join(&summary)).map_err(|mut d| {
-            d.pos.path = summary.clone();
+        let summary_text = source::read(&root.join(&summary)).map_err(|mut d| {
+            // Reported at `src = "..."` in book.toml, when the book sets it.
+            match string(&toml_path, &text, &table_of(&text), &["book", "src"]) {
+                Ok(Some((value, at))) => {
+                    d.pos = offset_pos(&toml_path, &text, at);
+                    let why = if root.join(&summary).exists() {
+                        format!("cannot be read ({})", d.message)
+                    } else {
+                        "does not exist".to_string()
+                    };
+                    d.message = format!(
+                        "`src = \"{value}\"`: the book's SUMMARY.md should be there, but {} {why}",
+                        summary.display()
+                    );
+                }
+                _ => d.pos.path = summary.clone(),
+            }
             d
         })?;
-        let chapters = summary_links(&text)
+        let chapters: Vec<PathBuf> = summary_links(&summary_text)
             .into_iter()
             .map(|p| src.join(p))
             .collect();
+        // A chapter missing on disk, at its line of SUMMARY.md.
+        let missing: Vec<Diagnostic> = chapters
+            .iter()
+            .filter(|c| !root.join(c).exists())
+            .map(|c| {
+                let link = c.strip_prefix(&src).unwrap_or(c);
+                let at = link_offset(&summary_text, link).unwrap_or(0);
+                Diagnostic::error(
+                    offset_pos(&summary, &summary_text, at),
+                    format!(
+                        "`{}` is listed here, but {} does not exist",
+                        link.display(),
+                        c.display()
+                    ),
+                )
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(Diagnostics(missing));
+        }
         Ok(Book {
             root: root.to_path_buf(),
             src,
@@ -64,6 +99,29 @@ impl Book {
             header,
         })
     }
+}
+
+/// The offset in `summary` of the first link target naming `link` (`](link)`, `](./link)`).
+fn link_offset(summary: &str, link: &Path) -> Option<usize> {
+    let link = link.to_str()?;
+    let mut from = 0;
+    while let Some(i) = summary[from..].find("](") {
+        let start = from + i + 2;
+        let target = summary[start..].trim_start();
+        let start = summary.len() - target.len();
+        if target.trim_start_matches("./").starts_with(link) {
+            return Some(start);
+        }
+        from = start;
+    }
+    None
+}
+
+/// The parsed table of `text`, or an empty one (its errors are reported by [`settings`]).
+fn table_of(text: &str) -> DeTable<'_> {
+    DeTable::parse(text)
+        .map(|t| t.into_inner())
+        .unwrap_or_default()
 }
 
 /// The chapter files that `SUMMARY.md` links to, in order (drafts and external links skipped,

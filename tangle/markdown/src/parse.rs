@@ -472,6 +472,10 @@ fn parse_as(path: &Path, text: &str, fast: bool) -> Result<Chapter, Diagnostic> 
     for b in &mut blocks {
         b.store = Arc::clone(&store);
     }
+    for b in blocks.iter().filter(|b| b.kind != BlockKind::Illustration) {
+        warnings.extend(fence_inside(path, text, b));
+        warnings.extend(name_cut_short(b));
+    }
     Ok(Chapter {
         path: path.to_path_buf(),
         blocks,
@@ -696,6 +700,91 @@ fn tangle_fence_in_indented_code(
     Some(Diagnostic::warning(
         Pos::new(path, line + 1, col),
         "this fence is indented too far: Markdown reads it as indented code, so it is not tangled",
+    ))
+}
+
+/// A warning for the first line inside tangled block `b` that reads like an opening fence
+/// with an info string (```` ```rust name=x ````) at least as long as the block's own: it
+/// cannot close the block, so the block goes on, most likely because the author forgot the
+/// closing fence above it and the next block's fence is being tangled as code.
+fn fence_inside(path: &Path, text: &str, b: &Block) -> Option<Diagnostic> {
+    let candidate = |i: usize| -> Option<(usize, char, usize)> {
+        let line = b.line(i);
+        let body = line.trim_start_matches(' ');
+        let ch = body.chars().next().filter(|c| *c == '`' || *c == '~')?;
+        let run = body.chars().take_while(|c| *c == ch).count();
+        let info = body[run..].trim();
+        let valid = !(info.is_empty() || ch == '`' && info.contains('`'));
+        (line.len() - body.len() <= 3 && run >= 3 && valid).then_some((
+            line.len() - body.len(),
+            ch,
+            run,
+        ))
+    };
+    let (i, (k, ch, run)) = b
+        .lines_with(b'`')
+        .chain(b.lines_with(b'~'))
+        .filter_map(|i| candidate(i).map(|c| (i, c)))
+        .min_by_key(|(i, _)| *i)?;
+    // The block's own fence, on its opening line.
+    let opening = text.lines().nth(b.pos.line - 1)?;
+    let fence = opening.chars().skip(b.pos.col - 1);
+    let own: Vec<char> = fence.take_while(|c| *c == '`' || *c == '~').collect();
+    if own.first() != Some(&ch) || run < own.len() {
+        return None;
+    }
+    Some(Diagnostic::warning(
+        Pos::new(path, b.body_line + i, b.col(i, k)),
+        format!(
+            "a fence with an info string inside the tangled block of line {}: it cannot close \
+             that block, so it is tangled as code; is the block's closing fence missing above it?",
+            b.pos.line
+        ),
+    ))
+}
+
+/// The flags mdBook and rustdoc read in an info string, which may follow a name.
+const FLAGS: [&str; 13] = [
+    "ignore",
+    "no_run",
+    "should_panic",
+    "compile_fail",
+    "editable",
+    "noplayground",
+    "mdbook-runnable",
+    "test_harness",
+    "allow_fail",
+    "edition2015",
+    "edition2018",
+    "edition2021",
+    "edition2024",
+];
+
+/// A hint for a fragment named without quotes and followed by bare words (`name=print a row`):
+/// the name stops at the first space, the words after it are dropped, and a reference to the
+/// whole phrase would be undefined.
+fn name_cut_short(b: &Block) -> Option<Diagnostic> {
+    let BlockKind::Fragment { name, append } = &b.kind else {
+        return None;
+    };
+    let key = if *append { "name+=" } else { "name=" };
+    let unquoted = format!("{key}{name}");
+    let mut words = b.info.split([' ', '\t', ',']).filter(|w| !w.is_empty());
+    words.find(|w| *w == unquoted)?;
+    let rest: Vec<&str> = words
+        .take_while(|w| !w.contains('=') && !w.contains('"') && !FLAGS.contains(w))
+        .collect();
+    if rest.is_empty() {
+        return None;
+    }
+    let whole = format!("{name} {}", rest.join(" "));
+    Some(Diagnostic::warning(
+        b.pos.clone(),
+        format!(
+            "this fragment is named «{name}»: a name ends at the first space, so `{}` is not \
+             part of it; to name it «{whole}», quote it: {key}\"{whole}\"",
+            rest.join(" ")
+        ),
     ))
 }
 

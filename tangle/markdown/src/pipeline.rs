@@ -117,7 +117,8 @@ fn tangle_parsed(parsed: Parsed, labels: &str, maps: Maps) -> Result<MarkdownTan
         }
     }
     if !errors.is_empty() {
-        return Err(Diagnostics(errors));
+        // The chapters' warnings first: a fence left open explains an undefined reference.
+        return Err(Diagnostics(warnings.into_iter().chain(errors).collect()));
     }
     // Roots are independent: they are expanded on every core.
     let roots: Vec<usize> = (0..web.roots.len()).collect();
