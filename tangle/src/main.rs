@@ -274,9 +274,11 @@ fn shown(project: &Project, cwd: &Path, ds: Diagnostics) -> Diagnostics {
 }
 
 fn shown_one(project: &Project, cwd: &Path, mut d: Diagnostic) -> Diagnostic {
-    d.pos = project.shown_from(&d.pos, cwd);
-    for (pos, _) in &mut d.notes {
+    if let Some(pos) = &mut d.pos {
         *pos = project.shown_from(pos, cwd);
+    }
+    for note in &mut d.notes {
+        note.pos = project.shown_from(&note.pos, cwd);
     }
     d
 }

@@ -28,6 +28,22 @@ use crate::write::{content_hash, Records};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The error when the edited documents would not tangle: about the edit as a whole (no one
+/// place), with each of the documents' errors as a note at its place.
+fn broken(errors: Diagnostics) -> Diagnostics {
+    let mut d = Diagnostic::unplaced(
+        "the edits, carried into the documents, would leave them broken; nothing was written",
+    );
+    let mut unplaced = Vec::new();
+    for e in errors.0 {
+        match e.pos {
+            Some(pos) => d = d.with_note(pos, e.message),
+            None => unplaced.push(e),
+        }
+    }
+    Diagnostics(std::iter::once(d).chain(unplaced).collect())
+}
+
 /// The documents' new texts and what they tangle to (equal to the edited outputs).
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -79,7 +95,7 @@ impl Documents<'_> {
     fn lines(&mut self, doc: &Path) -> Result<&Vec<(String, String)>, Diagnostic> {
         if !self.texts.contains_key(doc) {
             let text = crate::source::read(&self.project.root.join(doc)).map_err(|mut d| {
-                d.pos.path = doc.to_path_buf();
+                d.set_path(doc);
                 d
             })?;
             let lines = text
@@ -161,14 +177,7 @@ pub fn plan(
         Some(texts) => texts?,
         None => by_line_maps(project, fresh, edited)?,
     };
-    let tangled = project.tangle_with(&texts).map_err(|ds| {
-        let mut d = Diagnostic::error(
-            Pos::new(".", 1, 1),
-            "the edits, carried into the documents, would leave them broken; nothing was written",
-        );
-        d.notes = ds.0.into_iter().map(|e| (e.pos, e.message)).collect();
-        Diagnostics::from(d)
-    })?;
+    let tangled = project.tangle_with(&texts).map_err(broken)?;
     verify(fresh, &tangled, edited)?;
     Ok(Plan {
         texts,
@@ -594,6 +603,36 @@ pub struct Edited {
     pub notes: Vec<String>,
 }
 
+/// How an output on disk that differs from what its documents tangle to stands against the
+/// record of what the last tangle wrote there (our manifest or, for a file Entangled wrote,
+/// its database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Nothing recorded: whose side changed cannot be told.
+    Unrecorded,
+    /// Only the documents moved on since: the file holds what was written.
+    DocumentsMoved,
+    /// Both the documents and the file changed since.
+    BothChanged,
+    /// The documents still tangle to what was written: the file was edited.
+    Edited,
+}
+
+impl Standing {
+    /// `fresh` is what the documents tangle to now, `disk` what the file holds.
+    fn of(records: &Records, path: &Path, fresh: &[u8], disk: &[u8]) -> Standing {
+        if !records.knows(path) {
+            Standing::Unrecorded
+        } else if records.wrote(path, fresh) {
+            Standing::Edited
+        } else if records.wrote(path, disk) {
+            Standing::DocumentsMoved
+        } else {
+            Standing::BothChanged
+        }
+    }
+}
+
 /// What `tangle sync` found on disk: the outputs edited since they were tangled, as text.
 pub fn edited_outputs(project: &Project, fresh: &Tangled) -> Result<Edited, Diagnostics> {
     let records = records(project);
@@ -607,14 +646,9 @@ pub fn edited_outputs(project: &Project, fresh: &Tangled) -> Result<Edited, Diag
         if disk == o.content {
             continue;
         }
-        // What the last tangle wrote there, as our manifest records it or, for a file
-        // Entangled wrote, as its database does: the documents changed if they no longer
-        // tangle to it, the file if it no longer holds it.
-        let recorded = records.knows(&path).then_some(());
-        let documents_changed = !records.wrote(&path, &o.content);
-        let output_changed = !records.wrote(&path, &disk);
-        match (recorded, documents_changed, output_changed) {
-            (None, _, _) => errors.push(Diagnostic::error(
+        let standing = Standing::of(&records, &path, &o.content, &disk);
+        match standing {
+            Standing::Unrecorded => errors.push(Diagnostic::error(
                 o.block.clone(),
                 format!(
                     "`{}` differs from its documents, and the manifest does not say what was \
@@ -623,14 +657,14 @@ pub fn edited_outputs(project: &Project, fresh: &Tangled) -> Result<Edited, Diag
                     path.display()
                 ),
             )),
-            (_, true, false) => {} // only the documents moved on: `tangle` updates the output
-            (_, true, true) => errors.push(Diagnostic::error(
+            Standing::DocumentsMoved => {} // `tangle` updates the output
+            Standing::BothChanged => errors.push(Diagnostic::error(
                 Pos::new(&path, 1, 1),
                 "both this file and its documents changed since it was tangled; sync would \
                  lose one side: merge by hand (copy the file's edits into the documents), or \
                  discard the file's edits with `tangle --force`",
             )),
-            (_, false, _) => match String::from_utf8(disk) {
+            Standing::Edited => match String::from_utf8(disk) {
                 Ok(text) => {
                     edited
                         .read

@@ -107,7 +107,8 @@ fn carried_back(annotation: &str, seed: u64, cases: usize) -> usize {
             Ok(plan) => plan,
             Err(e) => {
                 assert!(
-                    e.0.iter().all(|d| d.pos.path == out.path),
+                    e.0.iter()
+                        .all(|d| d.pos.as_ref().is_some_and(|p| p.path == out.path)),
                     "{annotation} case {case}: refused, but not at a line of the file:\n{e}"
                 );
                 refused += 1;

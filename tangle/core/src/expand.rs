@@ -757,7 +757,11 @@ mod tests {
         let mut unknown = Toy::new(&[("root", &["", "  <<gone>>"])], PrefixRule::Line);
         let e = text(&mut unknown).unwrap_err();
         assert_eq!(
-            (e.message.as_str(), e.pos.line, e.pos.col),
+            (
+                e.message.as_str(),
+                e.pos.as_ref().unwrap().line,
+                e.pos.as_ref().unwrap().col
+            ),
             ("no block `gone`", 2, 3)
         );
     }
