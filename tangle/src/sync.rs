@@ -934,6 +934,127 @@ mod plan_tests {
         assert_eq!(output(&plan.tangled), edited_text);
     }
 
+    /// `plan` of `project` with its one output edited by `f`.
+    fn planned(project: &Project, f: impl FnOnce(&str) -> String) -> Result<Plan, Diagnostics> {
+        let fresh = project.tangle().unwrap();
+        let edited = BTreeMap::from([(PathBuf::from("src/main.rs"), f(&output(&fresh)))]);
+        plan(project, &fresh, &edited)
+    }
+
+    #[test]
+    fn an_inserted_line_joins_the_fragment_above_without_its_indentation() {
+        let (_dir, project) = Scratch::new("insert");
+        let plan = planned(&project, |t| {
+            t.replace(
+                "    println!(\"hello\");\n",
+                "    println!(\"hello\");\n    println!(\"bye\");\n",
+            )
+        })
+        .unwrap();
+        assert_eq!(
+            plan.texts[Path::new("a.md")],
+            CHAPTER.replace(
+                "println!(\"hello\");\n",
+                "println!(\"hello\");\nprintln!(\"bye\");\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_deleted_line_deletes_its_document_line() {
+        let (_dir, project) = Scratch::new("delete");
+        let plan = planned(&project, |t| t.replace("fn main() {\n", "")).unwrap();
+        assert_eq!(
+            plan.texts[Path::new("a.md")],
+            CHAPTER.replace("fn main() {\n", "")
+        );
+        // The only line of a fragment cannot go: the reference would still leave its line.
+        let (_dir, project) = Scratch::new("delete-all");
+        assert!(planned(&project, |t| t.replace("    println!(\"hello\");\n", "")).is_err());
+    }
+
+    #[test]
+    fn an_edit_of_the_generated_header_is_refused_at_its_line() {
+        let (_dir, project) = Scratch::new("header");
+        let fresh = project.tangle().unwrap();
+        let header = output(&fresh).lines().next().unwrap().to_string();
+        assert!(
+            fresh.outputs[0].map.locate(1, 1).is_none(),
+            "line 1 is the generated header"
+        );
+        let e = planned(&project, |t| t.replacen(&header, "// mine", 1)).unwrap_err();
+        let pos = e.0[0].pos.as_ref().expect("located");
+        assert_eq!(
+            (pos.path.as_path(), pos.line),
+            (Path::new("src/main.rs"), 1)
+        );
+    }
+
+    #[test]
+    fn an_edit_that_would_break_the_documents_is_refused_as_a_whole_with_each_error_placed() {
+        let (_dir, project) = Scratch::new("broken");
+        // A reference to a fragment that does not exist: carried into the chapter, it would
+        // not tangle.
+        let e = planned(&project, |t| {
+            t.replace("println!(\"hello\");", "<<no such fragment>>")
+        })
+        .unwrap_err();
+        let d = &e.0[0];
+        assert!(d.message.contains("would leave them broken"), "{e}");
+        assert_eq!(d.pos, None, "the edit as a whole has no one place: {e}");
+        assert!(e.to_string().starts_with("error: the edits"), "{e}");
+        assert!(!d.notes.is_empty(), "{e}");
+        assert!(
+            d.notes.iter().all(|n| n.pos.path == Path::new("a.md")),
+            "each error at its chapter line: {e}"
+        );
+    }
+
+    #[test]
+    fn copies_of_a_fragment_edited_differently_are_refused() {
+        let (dir, _) = Scratch::new("twice");
+        let chapter = CHAPTER.replace(
+            "    <<say hello>>\n}",
+            "    <<say hello>>\n    <<say hello>>\n}",
+        );
+        std::fs::write(dir.0.join("a.md"), &chapter).unwrap();
+        let project = Project {
+            root: dir.0.clone(),
+            documents: Documents::Markdown {
+                chapters: vec!["a.md".into()],
+                labels: "(ref:%s)".into(),
+            },
+        };
+        let one = planned(&project, |t| t.replacen("\"hello\"", "\"one\"", 1));
+        assert!(one.is_err(), "one copy of two carried back");
+        let both = planned(&project, |t| t.replace("\"hello\"", "\"both\"")).unwrap();
+        assert_eq!(
+            both.texts[Path::new("a.md")],
+            chapter.replace("\"hello\"", "\"both\"")
+        );
+    }
+
+    #[test]
+    fn a_save_in_crlf_or_with_a_bom_is_read_in_the_documents_conventions() {
+        let path = Path::new("src/main.rs");
+        let (text, notes) = conventions(path, b"a\nb\n", "\u{feff}a\r\nb\r\n".to_string()).unwrap();
+        assert_eq!(text, "a\nb\n");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let e = conventions(path, b"a\nb\n", "a\nbc".to_string()).unwrap_err();
+        assert_eq!(e.pos, Some(Pos::new(path, 2, 3)), "{e}");
+    }
+
+    #[test]
+    fn a_save_in_progress_is_told_from_an_edit() {
+        let path = Path::new("m.rs");
+        let tangled = b"fn main() {\n    a();\n    b();\n    c();\n}\n";
+        assert_eq!(half_saved(path, tangled, ""), Some("it is empty"));
+        assert!(half_saved(path, tangled, "fn main() {\n    a();").is_some());
+        assert!(half_saved(path, tangled, "fn main() {\n    a();\n    b();\n").is_some());
+        let edit = "fn main() {\n    a();\n    b2();\n    c();\n}\n";
+        assert_eq!(half_saved(path, tangled, edit), None);
+    }
+
     #[test]
     fn an_unedited_output_plans_no_change() {
         let (_dir, project) = Scratch::new("same");
