@@ -26,6 +26,13 @@ fn book_dir() -> PathBuf {
     dir
 }
 
+/// Removes this process's book folder (a test that replays inputs calls it when done; a
+/// fuzzer keeps the folder for its whole run).
+#[allow(dead_code)] // the fuzz target keeps its folder
+pub fn remove_book_dir() {
+    let _ = fs::remove_dir_all(book_dir());
+}
+
 /// Applies the edit script to `text`: three bytes per edit (what, which line, a token).
 fn edit(text: &str, script: &[u8]) -> String {
     let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
