@@ -65,6 +65,15 @@ pub struct Project {
     pub documents: Documents,
 }
 
+/// A dialect's own record (Entangled's database) that could not be updated.
+#[derive(Debug, thiserror::Error)]
+#[error("could not update {}: {source}", record.display())]
+pub struct RecordError {
+    /// The record, relative to the root.
+    pub record: PathBuf,
+    pub source: std::io::Error,
+}
+
 /// A project and the documents of it that a command line named (whose outputs are written).
 #[derive(Debug, Clone)]
 pub struct Named {
@@ -97,12 +106,16 @@ impl Project {
 
     /// After `outputs` were written: the dialect's own record, if it keeps one, learns what
     /// they and the documents now hold (in an Entangled book that Entangled also tangles, its
-    /// database; see [`crate::entangled::filedb::record`]). Errors say what could not be updated.
-    pub fn record_written(&self, outputs: &[Output]) -> Result<(), String> {
+    /// database; see [`crate::entangled::filedb::record`]).
+    pub fn record_written(&self, outputs: &[Output]) -> Result<(), RecordError> {
         match &self.documents {
             Documents::Entangled(_) => {
-                crate::entangled::filedb::record(&self.root, &self.documents(), outputs)
-                    .map_err(|e| format!("could not update .entangled/filedb.json: {e}"))
+                crate::entangled::filedb::record(&self.root, &self.documents(), outputs).map_err(
+                    |source| RecordError {
+                        record: ".entangled/filedb.json".into(),
+                        source,
+                    },
+                )
             }
             _ => Ok(()),
         }

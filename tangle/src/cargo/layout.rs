@@ -176,7 +176,15 @@ pub struct Edit {
     pub hi: usize,
     pub pieces: Vec<Piece>,
     /// Rendered, by [`Edit::finish`].
-    pub lines: Vec<(Mark, usize, String)>,
+    pub lines: Vec<EditLine>,
+}
+
+/// One rendered line of a suggestion: its mark, its line number and its text.
+#[derive(Debug, Clone)]
+pub struct EditLine {
+    pub mark: Mark,
+    pub line: usize,
+    pub text: String,
 }
 
 impl Edit {
@@ -192,7 +200,11 @@ impl Edit {
                         "at {}:{}:{}: replace with `{}`",
                         self.file, p.line, p.col, p.with
                     );
-                    (Mark::Told, p.line, told)
+                    EditLine {
+                        mark: Mark::Told,
+                        line: p.line,
+                        text: told,
+                    }
                 })
                 .collect();
             return;
@@ -215,12 +227,18 @@ impl Edit {
             chars.splice(s..t, p.with.chars());
         }
         let new: String = chars.into_iter().collect();
-        for (k, l) in old.iter().enumerate() {
-            self.lines.push((Mark::Old, self.lo + k, l.clone()));
-        }
-        for (k, l) in new.split('\n').enumerate() {
-            self.lines.push((Mark::New, self.lo + k, l.to_string()));
-        }
+        let lo = self.lo;
+        let line = |mark, k, text: &str| EditLine {
+            mark,
+            line: lo + k,
+            text: text.to_string(),
+        };
+        let old_lines = old.iter().enumerate().map(|(k, l)| line(Mark::Old, k, l));
+        let new_lines = new
+            .split('\n')
+            .enumerate()
+            .map(|(k, l)| line(Mark::New, k, l));
+        self.lines = old_lines.chain(new_lines).collect();
     }
 }
 
@@ -454,7 +472,7 @@ impl Layout {
                 shown = Some(&e.key);
             }
             let _ = writeln!(out, "{}", self.gutter(None));
-            for (mark, line, text) in &e.lines {
+            for EditLine { mark, line, text } in &e.lines {
                 let text = text.replace('\t', "    ");
                 let _ = match mark {
                     Mark::Told => writeln!(out, "{}{} {text}", " ".repeat(w + 1), self.blue("=")),

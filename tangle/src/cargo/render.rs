@@ -2,7 +2,9 @@
 //! [`Layout`] the way rustc lays them out, with the chapters' lines as the snippets.
 
 use super::layout::{Ann, Edit, Head, Layout, Piece, Snippets};
-use super::message::{contains, error_code, expanded_from, level_name, visit_spans, Compiled};
+use super::message::{
+    contains, error_code, expanded_from, level_name, span_text, visit_spans, Compiled,
+};
 use super::place::{End, Found, Place, Places};
 use crate::output::Output;
 use cargo_metadata::diagnostic::{Diagnostic, DiagnosticSpan};
@@ -80,7 +82,7 @@ impl<'a> Mapper<'a> {
         let mut any = false;
         visit_spans(diag, &mut |span| {
             let line = span.line_start;
-            let text = super::message::span_text(span, false);
+            let text = span_text(span, false);
             match self.places.find(&span.file_name, dir, line, text) {
                 Found::Output(i) if outputs[i].map.locate(line, 1).is_some() => any = true,
                 Found::Output(i) => {
@@ -242,7 +244,7 @@ impl<'a> Mapper<'a> {
             let cs = &child.spans;
             let part = if cs.iter().any(|s| s.suggested_replacement.is_some()) {
                 let edits = self.suggestion(cs, dir);
-                let last = edits.iter().flat_map(|e| e.lines.iter().map(|l| l.1));
+                let last = edits.iter().flat_map(|e| e.lines.iter().map(|l| l.line));
                 width = width.max(last.max().unwrap_or(0));
                 Part::Suggestion(edits)
             } else if cs.is_empty() {
