@@ -18,20 +18,22 @@ impl Compiled {
     /// A cargo `compiler-message`, or rustc's diagnostic object itself; `None` if `json` is
     /// neither.
     pub fn from_json(json: &Value) -> Option<Compiled> {
-        let package_dir = json
-            .get("manifest_path")
-            .and_then(Value::as_str)
-            .and_then(|p| Path::new(p).parent())
-            .map(Path::to_path_buf);
         let diagnostic = match json.get("message").filter(|m| m.is_object()) {
             Some(d) => Diagnostic::deserialize(d).ok()?,
             None => Diagnostic::deserialize(json).ok()?,
         };
         Some(Compiled {
             diagnostic,
-            package_dir,
+            package_dir: package_dir(json),
         })
     }
+}
+
+/// The folder of the package a cargo message is about (`manifest_path`'s, which
+/// `cargo_metadata`'s `CompilerMessage` leaves out).
+fn package_dir(json: &Value) -> Option<PathBuf> {
+    let manifest = json.get("manifest_path")?.as_str()?;
+    Some(Path::new(manifest).parent()?.to_path_buf())
 }
 
 use serde::Deserialize as _;
@@ -61,13 +63,16 @@ impl Line {
         }
         match Message::deserialize(&json) {
             Ok(Message::CompilerMessage(CompilerMessage {
-                package_id, target, ..
-            })) => match Compiled::from_json(&json) {
-                Some(compiled) => Line::Diagnostic {
-                    key: TargetKey::new(&package_id.repr, &target),
-                    compiled,
+                package_id,
+                target,
+                message,
+                ..
+            })) => Line::Diagnostic {
+                key: TargetKey::new(&package_id.repr, &target),
+                compiled: Compiled {
+                    diagnostic: message,
+                    package_dir: package_dir(&json),
                 },
-                None => Line::unread(&json),
             },
             Ok(Message::CompilerArtifact(a)) => {
                 Line::Built(TargetKey::new(&a.package_id.repr, &a.target))
