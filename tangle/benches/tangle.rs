@@ -327,9 +327,7 @@ fn main() {
     let entangled = entangled_rs.is_some();
     let entangled_cmd = || Command::new(entangled_rs.as_deref().unwrap());
     if entangled {
-        run(entangled_cmd()
-            .arg("tangle")
-            .current_dir(&theirs_dir));
+        run(entangled_cmd().arg("tangle").current_dir(&theirs_dir));
         // The same work: their files are ours without our header line (and without the
         // final newline, which entangled-rs leaves out).
         for (rel, ours) in &outputs {
@@ -396,9 +394,7 @@ fn main() {
             let _ = fs::remove_dir_all(theirs_dir.join("src"));
             let _ = fs::remove_dir_all(theirs_dir.join(".entangled"));
             theirs.push(measured(
-                entangled_cmd()
-                    .arg("tangle")
-                    .current_dir(&theirs_dir),
+                entangled_cmd().arg("tangle").current_dir(&theirs_dir),
             ));
         }
     }

@@ -90,7 +90,7 @@ fn edit(text: &str, rng: &mut Rng, edits: usize) -> String {
 /// come back exactly.
 fn carried_back(annotation: &str, seed: u64, cases: usize) -> usize {
     let dir = Scratch::new(&format!("entangled-sync-props-{annotation}"));
-    let mut rng = Rng::with_state(seed);
+    let mut rng = Rng(seed);
     let mut refused = 0;
     for case in 0..cases {
         let n = 2 + rng.below(6);

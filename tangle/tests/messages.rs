@@ -2,29 +2,41 @@
 //! warning for a named document that holds nothing to tangle. Run through the real `tangle`
 //! binary in temporary folders.
 
-use std::process::Output;
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
-mod support;
-use support::Scratch;
-
-/// A folder outside any book (the did-you-mean of commands needs no `book.toml` above).
-struct Folder(Scratch);
+struct Folder(PathBuf);
 
 impl Folder {
     fn new(name: &str) -> Folder {
-        Folder(Scratch::outside(&format!("messages-{name}")))
+        let dir =
+            std::env::temp_dir().join(format!("tangle-messages-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Folder(dir)
     }
     fn write(&self, rel: &str, text: &str) -> &Folder {
-        self.0.write(rel, text);
+        fs::write(self.0.join(rel), text).unwrap();
         self
     }
     fn tangle(&self, args: &[&str]) -> Output {
-        self.0.tangle(args)
+        Command::new(env!("CARGO_BIN_EXE_tangle"))
+            .args(args)
+            .current_dir(&self.0)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
 fn stderr(out: &Output) -> String {
-    support::text(&out.stderr)
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -10,7 +10,7 @@ use tangle::project::Project;
 use tangle::sync;
 
 mod support;
-use support::{Rng, Scratch};
+use support::Rng;
 
 /// A book of `fragments` fragments (3 to 5 lines each), some nested in others, each used once;
 /// `twice` names one that is used twice as well.
@@ -82,8 +82,8 @@ fn project(dir: &Path) -> Project {
 
 #[test]
 fn random_edits_of_fragments_used_once_come_back_exactly() {
-    let dir = Scratch::new("sync-props-once");
-    let mut rng = Rng::with_state(0x2545_f491_4f6c_dd1d);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sync-props-once");
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     for case in 0..150 {
         let n = 2 + rng.below(6);
         book(&dir, &mut rng, n, false);
@@ -103,12 +103,13 @@ fn random_edits_of_fragments_used_once_come_back_exactly() {
             "case {case}"
         );
     }
+    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn one_copy_of_a_fragment_used_twice_is_refused_both_alike_are_carried() {
-    let dir = Scratch::new("sync-props-twice");
-    let mut rng = Rng::with_state(0x9e37_79b9_7f4a_7c15);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sync-props-twice");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for case in 0..60 {
         let n = 1 + rng.below(4);
         book(&dir, &mut rng, n, true);
@@ -132,4 +133,5 @@ fn one_copy_of_a_fragment_used_twice_is_refused_both_alike_are_carried() {
         let again = p.tangle_with(&plan.texts).unwrap();
         assert_eq!(String::from_utf8_lossy(&again.outputs[0].content), both);
     }
+    let _ = fs::remove_dir_all(&dir);
 }

@@ -179,19 +179,13 @@ pub fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// A small seeded generator (xorshift64*), so a failure is reproducible by its seed.
-pub struct Rng(u64);
+/// `Rng(state)` starts from a state as it is (not zero); [`Rng::new`] from any seed.
+pub struct Rng(pub u64);
 
 impl Rng {
     /// Any seed, zero included, gives a good stream.
     pub fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    /// The generator in state `state` (not zero) as it is, for a test whose cases were
-    /// chosen with that stream.
-    pub fn with_state(state: u64) -> Rng {
-        assert_ne!(state, 0, "xorshift stays at zero");
-        Rng(state)
     }
 
     pub fn next(&mut self) -> u64 {
