@@ -220,9 +220,12 @@ fn find_doc<'d>(docs: &[(&Path, &'d str)], path: &Path) -> Option<&'d str> {
 }
 
 fn check_diagnostic(docs: &[(&Path, &str)], d: &Diagnostic) {
-    check_position(docs, &d.pos, &d.to_string());
-    for (pos, _) in &d.notes {
-        check_position(docs, pos, &d.to_string());
+    match &d.pos {
+        Some(pos) => check_position(docs, pos, &d.to_string()),
+        None => panic!("a diagnostic of the documents without a place: {d}"),
+    }
+    for note in &d.notes {
+        check_position(docs, &note.pos, &d.to_string());
     }
 }
 

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const TANGLE: &str = env!("CARGO_BIN_EXE_tangle");
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::{Scratch, TANGLE};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -71,11 +73,9 @@ fn run(cmd: &mut Command) {
     );
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tangle-bench-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch folder in the system's temporary folder, removed when the bench is done with it.
+fn tempdir(name: &str) -> Scratch {
+    Scratch::outside(&format!("bench-{name}"))
 }
 
 /// Copies the project's book (book.toml and docs/) into a fresh folder.
@@ -319,11 +319,15 @@ fn main() {
         .iter()
         .map(|(_, b)| b.iter().filter(|&&c| c == b'\n').count())
         .sum();
-    let entangled = which_args("entangled", &["--version"]);
+    let entangled_rs = entangled_rs();
+    if let Err(why) = &entangled_rs {
+        println!("note: entangled-rs is not measured: {why}");
+    }
+    let entangled_rs = entangled_rs.ok();
+    let entangled = entangled_rs.is_some();
+    let entangled_cmd = || Command::new(entangled_rs.as_deref().unwrap());
     if entangled {
-        run(Command::new("entangled")
-            .arg("tangle")
-            .current_dir(&theirs_dir));
+        run(entangled_cmd().arg("tangle").current_dir(&theirs_dir));
         // The same work: their files are ours without our header line (and without the
         // final newline, which entangled-rs leaves out).
         for (rel, ours) in &outputs {
@@ -390,9 +394,7 @@ fn main() {
             let _ = fs::remove_dir_all(theirs_dir.join("src"));
             let _ = fs::remove_dir_all(theirs_dir.join(".entangled"));
             theirs.push(measured(
-                Command::new("entangled")
-                    .arg("tangle")
-                    .current_dir(&theirs_dir),
+                entangled_cmd().arg("tangle").current_dir(&theirs_dir),
             ));
         }
     }
@@ -459,8 +461,6 @@ fn main() {
             target: ">= 3x faster".into(),
             met: ratio >= 3.0,
         });
-    } else {
-        println!("note: entangled-rs not found (`cargo install --locked entangled-cli`); its rows are not run");
     }
 
     // 4. The same org file through Emacs and through `tangle`, whole process against whole process.
@@ -510,7 +510,7 @@ fn main() {
             let mut cmd = Command::new("mdbook");
             cmd.arg("build")
                 .arg("-d")
-                .arg(&out)
+                .arg(out.path())
                 .current_dir(workspace());
             if !with {
                 cmd.env("MDBOOK_PREPROCESSOR__TANGLE__RENDERERS", "[]");
@@ -568,11 +568,28 @@ fn median_of<T: Ord + Copy>(values: impl Iterator<Item = T>) -> T {
     v[v.len() / 2]
 }
 
-fn which_args(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// entangled-rs' `entangled` (the crate `entangled-cli`): `$ENTANGLED_RS` if set, else the
+/// one on the `PATH`, checked to be entangled-rs (Entangled 2.4, the Python program the
+/// differential tests use, is also called `entangled`); or why it is not measured.
+fn entangled_rs() -> Result<PathBuf, String> {
+    let path = std::env::var_os("ENTANGLED_RS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("entangled"));
+    let out = Command::new(&path).arg("--version").output().map_err(|e| {
+        format!(
+            "cannot run `{}` ({e}); install it with `cargo install --locked entangled-cli \
+             --root DIR` and set ENTANGLED_RS=DIR/bin/entangled",
+            path.display()
+        )
+    })?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    match version.strip_prefix("entangled ") {
+        Some(v) if out.status.success() && v.starts_with("0.") => Ok(path),
+        _ => Err(format!(
+            "`{} --version` says {version:?}, not entangled-rs' `entangled 0.x`",
+            path.display()
+        )),
+    }
 }
 
 fn which(program: &str) -> bool {

@@ -279,8 +279,12 @@ fn from_cwd(cwd: &Path, ds: Diagnostics) -> Diagnostics {
     Diagnostics(
         ds.0.into_iter()
             .map(|mut d| {
-                shown(&mut d.pos.path);
-                d.notes.iter_mut().for_each(|(pos, _)| shown(&mut pos.path));
+                if let Some(pos) = &mut d.pos {
+                    shown(&mut pos.path);
+                }
+                for note in &mut d.notes {
+                    shown(&mut note.pos.path);
+                }
                 d
             })
             .collect(),
@@ -336,9 +340,11 @@ fn shown(project: &Project, cwd: &Path, ds: Diagnostics) -> Diagnostics {
 }
 
 fn shown_one(project: &Project, cwd: &Path, mut d: Diagnostic) -> Diagnostic {
-    d.pos = project.shown_from(&d.pos, cwd);
-    for (pos, _) in &mut d.notes {
+    if let Some(pos) = &mut d.pos {
         *pos = project.shown_from(pos, cwd);
+    }
+    for note in &mut d.notes {
+        note.pos = project.shown_from(&note.pos, cwd);
     }
     d
 }

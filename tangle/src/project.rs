@@ -65,6 +65,15 @@ pub struct Project {
     pub documents: Documents,
 }
 
+/// A dialect's own record (Entangled's database) that could not be updated.
+#[derive(Debug, thiserror::Error)]
+#[error("could not update {}: {source}", record.display())]
+pub struct RecordError {
+    /// The record, relative to the root.
+    pub record: PathBuf,
+    pub source: std::io::Error,
+}
+
 /// A project and the documents of it that a command line named (whose outputs are written).
 #[derive(Debug, Clone)]
 pub struct Named {
@@ -97,12 +106,16 @@ impl Project {
 
     /// After `outputs` were written: the dialect's own record, if it keeps one, learns what
     /// they and the documents now hold (in an Entangled book that Entangled also tangles, its
-    /// database; see [`crate::entangled::filedb::record`]). Errors say what could not be updated.
-    pub fn record_written(&self, outputs: &[Output]) -> Result<(), String> {
+    /// database; see [`crate::entangled::filedb::record`]).
+    pub fn record_written(&self, outputs: &[Output]) -> Result<(), RecordError> {
         match &self.documents {
             Documents::Entangled(_) => {
-                crate::entangled::filedb::record(&self.root, &self.documents(), outputs)
-                    .map_err(|e| format!("could not update .entangled/filedb.json: {e}"))
+                crate::entangled::filedb::record(&self.root, &self.documents(), outputs).map_err(
+                    |source| RecordError {
+                        record: ".entangled/filedb.json".into(),
+                        source,
+                    },
+                )
             }
             _ => Ok(()),
         }
@@ -597,5 +610,160 @@ mod tests {
         let records = entangled().records();
         assert!(records.hashes.is_empty() && records.ledger.is_none());
         assert!(!records.knows(Path::new("a.py")));
+    }
+
+    /// A folder in the system's temporary folder (no project above it), removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str, files: &[(&str, &str)]) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("tangle-project-{}-{tag}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            for (rel, text) in files {
+                let path = dir.join(rel);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, text).unwrap();
+            }
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_project_is_the_nearest_folder_up_that_says_which_dialect() {
+        let book = Scratch::new(
+            "book",
+            &[
+                ("book.toml", "[book]\nsrc = \"docs\"\n"),
+                ("docs/SUMMARY.md", "- [A](a.md)\n"),
+                ("docs/a.md", "# A\n"),
+                ("docs/inner/entangled.toml", "version = \"2.4\"\n"),
+            ],
+        );
+        let p = Project::find(&book.0.join("docs"))
+            .unwrap()
+            .expect("the book");
+        assert_eq!(p.root, book.0);
+        assert!(matches!(p.documents, Documents::Book(_)));
+        assert_eq!(p.documents(), [PathBuf::from("docs/a.md")]);
+        assert_eq!(
+            p.inputs(),
+            ["docs/a.md", "book.toml", "docs/SUMMARY.md"].map(PathBuf::from)
+        );
+        // A nearer Entangled settings file makes its folder an Entangled book.
+        let inner = Project::find(&book.0.join("docs/inner")).unwrap().unwrap();
+        assert_eq!(inner.root, book.0.join("docs/inner"));
+        assert!(matches!(inner.documents, Documents::Entangled(_)));
+        let none = Scratch::new("none", &[]);
+        assert!(Project::find(&none.0).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_broken_book_toml_is_an_error_at_its_place() {
+        let book = Scratch::new("broken", &[("book.toml", "[book]\nsrc = 3\n")]);
+        let e = Project::find(&book.0).unwrap_err();
+        let pos = e.0[0].pos.as_ref().expect("located");
+        assert!(pos.path.ends_with("book.toml"), "{e}");
+        assert_eq!(pos.line, 2, "{e}");
+    }
+
+    #[test]
+    fn named_files_are_grouped_by_dialect_and_org_folder() {
+        let dir = Scratch::new(
+            "named",
+            &[
+                ("a.md", "```sh file=a.sh\necho a\n```\n"),
+                ("x/b.org", ""),
+                ("x/c.org", ""),
+                ("d.org", ""),
+            ],
+        );
+        let files = ["a.md", "x/b.org", "d.org", "x/c.org"].map(PathBuf::from);
+        let named = Project::for_files(&dir.0, &files).unwrap();
+        let shape: Vec<(PathBuf, Vec<PathBuf>, Option<Vec<PathBuf>>)> = named
+            .iter()
+            .map(|n| {
+                (
+                    n.project.root.clone(),
+                    n.project.documents(),
+                    n.only.clone(),
+                )
+            })
+            .collect();
+        let paths = |ps: &[&str]| ps.iter().map(PathBuf::from).collect::<Vec<_>>();
+        assert_eq!(
+            shape,
+            [
+                (dir.0.clone(), paths(&["a.md"]), None),
+                (
+                    PathBuf::from("x"),
+                    paths(&["b.org", "c.org"]),
+                    Some(paths(&["b.org", "c.org"]))
+                ),
+                (
+                    PathBuf::from("."),
+                    paths(&["d.org"]),
+                    Some(paths(&["d.org"]))
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn tangling_with_texts_reads_them_instead_of_the_disk() {
+        let p = Project {
+            root: PathBuf::from("no-such-folder"),
+            documents: Documents::Markdown {
+                chapters: vec!["a.md".into()],
+                labels: DEFAULT_LABELS.into(),
+            },
+        };
+        let texts = BTreeMap::from([(
+            PathBuf::from("a.md"),
+            "```sh file=out.sh\necho given\n```\n".to_string(),
+        )]);
+        let t = p.tangle_with(&texts).unwrap();
+        assert_eq!(t.outputs.len(), 1);
+        assert!(String::from_utf8_lossy(&t.outputs[0].content).ends_with("echo given\n"));
+        // Without them, the disk is read: here, there is none.
+        let e = p.tangle().unwrap_err();
+        assert!(e.to_string().starts_with("a.md:"), "{e}");
+    }
+
+    #[test]
+    fn places_are_shown_as_the_user_in_their_folder_names_them() {
+        let p = Project {
+            root: PathBuf::from("book"),
+            documents: Documents::Org { files: Vec::new() },
+        };
+        let at = |path: &str| Pos::new(path, 3, 4);
+        assert_eq!(
+            p.shown_from(&at("docs/a.md"), Path::new("/w")),
+            at("book/docs/a.md")
+        );
+        // A project found from the current folder has its root as found: absolute.
+        let found = Project {
+            root: PathBuf::from("/w/book"),
+            ..p.clone()
+        };
+        assert_eq!(
+            found.shown_from(&at("docs/a.md"), Path::new("/w/book/docs")),
+            at("a.md")
+        );
+        assert_eq!(
+            found.shown_from(&at("docs/a.md"), Path::new("/w/other")),
+            at("../book/docs/a.md")
+        );
+        assert_eq!(
+            p.shown_from(&at("/abs/a.md"), Path::new("/w")),
+            at("/abs/a.md")
+        );
     }
 }

@@ -28,6 +28,22 @@ use crate::write::{content_hash, Records};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The error when the edited documents would not tangle: about the edit as a whole (no one
+/// place), with each of the documents' errors as a note at its place.
+fn broken(errors: Diagnostics) -> Diagnostics {
+    let mut d = Diagnostic::unplaced(
+        "the edits, carried into the documents, would leave them broken; nothing was written",
+    );
+    let mut unplaced = Vec::new();
+    for e in errors.0 {
+        match e.pos {
+            Some(pos) => d = d.with_note(pos, e.message),
+            None => unplaced.push(e),
+        }
+    }
+    Diagnostics(std::iter::once(d).chain(unplaced).collect())
+}
+
 /// The documents' new texts and what they tangle to (equal to the edited outputs).
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -79,7 +95,7 @@ impl Documents<'_> {
     fn lines(&mut self, doc: &Path) -> Result<&Vec<(String, String)>, Diagnostic> {
         if !self.texts.contains_key(doc) {
             let text = crate::source::read(&self.project.root.join(doc)).map_err(|mut d| {
-                d.pos.path = doc.to_path_buf();
+                d.set_path(doc);
                 d
             })?;
             let lines = text
@@ -161,14 +177,7 @@ pub fn plan(
         Some(texts) => texts?,
         None => by_line_maps(project, fresh, edited)?,
     };
-    let tangled = project.tangle_with(&texts).map_err(|ds| {
-        let mut d = Diagnostic::error(
-            Pos::new(".", 1, 1),
-            "the edits, carried into the documents, would leave them broken; nothing was written",
-        );
-        d.notes = ds.0.into_iter().map(|e| (e.pos, e.message)).collect();
-        Diagnostics::from(d)
-    })?;
+    let tangled = project.tangle_with(&texts).map_err(broken)?;
     verify(fresh, &tangled, edited)?;
     Ok(Plan {
         texts,
@@ -594,6 +603,36 @@ pub struct Edited {
     pub notes: Vec<String>,
 }
 
+/// How an output on disk that differs from what its documents tangle to stands against the
+/// record of what the last tangle wrote there (our manifest or, for a file Entangled wrote,
+/// its database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Nothing recorded: whose side changed cannot be told.
+    Unrecorded,
+    /// Only the documents moved on since: the file holds what was written.
+    DocumentsMoved,
+    /// Both the documents and the file changed since.
+    BothChanged,
+    /// The documents still tangle to what was written: the file was edited.
+    Edited,
+}
+
+impl Standing {
+    /// `fresh` is what the documents tangle to now, `disk` what the file holds.
+    fn of(records: &Records, path: &Path, fresh: &[u8], disk: &[u8]) -> Standing {
+        if !records.knows(path) {
+            Standing::Unrecorded
+        } else if records.wrote(path, fresh) {
+            Standing::Edited
+        } else if records.wrote(path, disk) {
+            Standing::DocumentsMoved
+        } else {
+            Standing::BothChanged
+        }
+    }
+}
+
 /// What `tangle sync` found on disk: the outputs edited since they were tangled, as text.
 pub fn edited_outputs(project: &Project, fresh: &Tangled) -> Result<Edited, Diagnostics> {
     let records = records(project);
@@ -607,14 +646,9 @@ pub fn edited_outputs(project: &Project, fresh: &Tangled) -> Result<Edited, Diag
         if disk == o.content {
             continue;
         }
-        // What the last tangle wrote there, as our manifest records it or, for a file
-        // Entangled wrote, as its database does: the documents changed if they no longer
-        // tangle to it, the file if it no longer holds it.
-        let recorded = records.knows(&path).then_some(());
-        let documents_changed = !records.wrote(&path, &o.content);
-        let output_changed = !records.wrote(&path, &disk);
-        match (recorded, documents_changed, output_changed) {
-            (None, _, _) => errors.push(Diagnostic::error(
+        let standing = Standing::of(&records, &path, &o.content, &disk);
+        match standing {
+            Standing::Unrecorded => errors.push(Diagnostic::error(
                 o.block.clone(),
                 format!(
                     "`{}` differs from its documents, and the manifest does not say what was \
@@ -623,14 +657,14 @@ pub fn edited_outputs(project: &Project, fresh: &Tangled) -> Result<Edited, Diag
                     path.display()
                 ),
             )),
-            (_, true, false) => {} // only the documents moved on: `tangle` updates the output
-            (_, true, true) => errors.push(Diagnostic::error(
+            Standing::DocumentsMoved => {} // `tangle` updates the output
+            Standing::BothChanged => errors.push(Diagnostic::error(
                 Pos::new(&path, 1, 1),
                 "both this file and its documents changed since it was tangled; sync would \
                  lose one side: merge by hand (copy the file's edits into the documents), or \
                  discard the file's edits with `tangle --force`",
             )),
-            (_, false, _) => match String::from_utf8(disk) {
+            Standing::Edited => match String::from_utf8(disk) {
                 Ok(text) => {
                     edited
                         .read
@@ -898,6 +932,127 @@ mod plan_tests {
         );
         // The plan's own tangle writes what the user wrote.
         assert_eq!(output(&plan.tangled), edited_text);
+    }
+
+    /// `plan` of `project` with its one output edited by `f`.
+    fn planned(project: &Project, f: impl FnOnce(&str) -> String) -> Result<Plan, Diagnostics> {
+        let fresh = project.tangle().unwrap();
+        let edited = BTreeMap::from([(PathBuf::from("src/main.rs"), f(&output(&fresh)))]);
+        plan(project, &fresh, &edited)
+    }
+
+    #[test]
+    fn an_inserted_line_joins_the_fragment_above_without_its_indentation() {
+        let (_dir, project) = Scratch::new("insert");
+        let plan = planned(&project, |t| {
+            t.replace(
+                "    println!(\"hello\");\n",
+                "    println!(\"hello\");\n    println!(\"bye\");\n",
+            )
+        })
+        .unwrap();
+        assert_eq!(
+            plan.texts[Path::new("a.md")],
+            CHAPTER.replace(
+                "println!(\"hello\");\n",
+                "println!(\"hello\");\nprintln!(\"bye\");\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_deleted_line_deletes_its_document_line() {
+        let (_dir, project) = Scratch::new("delete");
+        let plan = planned(&project, |t| t.replace("fn main() {\n", "")).unwrap();
+        assert_eq!(
+            plan.texts[Path::new("a.md")],
+            CHAPTER.replace("fn main() {\n", "")
+        );
+        // The only line of a fragment cannot go: the reference would still leave its line.
+        let (_dir, project) = Scratch::new("delete-all");
+        assert!(planned(&project, |t| t.replace("    println!(\"hello\");\n", "")).is_err());
+    }
+
+    #[test]
+    fn an_edit_of_the_generated_header_is_refused_at_its_line() {
+        let (_dir, project) = Scratch::new("header");
+        let fresh = project.tangle().unwrap();
+        let header = output(&fresh).lines().next().unwrap().to_string();
+        assert!(
+            fresh.outputs[0].map.locate(1, 1).is_none(),
+            "line 1 is the generated header"
+        );
+        let e = planned(&project, |t| t.replacen(&header, "// mine", 1)).unwrap_err();
+        let pos = e.0[0].pos.as_ref().expect("located");
+        assert_eq!(
+            (pos.path.as_path(), pos.line),
+            (Path::new("src/main.rs"), 1)
+        );
+    }
+
+    #[test]
+    fn an_edit_that_would_break_the_documents_is_refused_as_a_whole_with_each_error_placed() {
+        let (_dir, project) = Scratch::new("broken");
+        // A reference to a fragment that does not exist: carried into the chapter, it would
+        // not tangle.
+        let e = planned(&project, |t| {
+            t.replace("println!(\"hello\");", "<<no such fragment>>")
+        })
+        .unwrap_err();
+        let d = &e.0[0];
+        assert!(d.message.contains("would leave them broken"), "{e}");
+        assert_eq!(d.pos, None, "the edit as a whole has no one place: {e}");
+        assert!(e.to_string().starts_with("error: the edits"), "{e}");
+        assert!(!d.notes.is_empty(), "{e}");
+        assert!(
+            d.notes.iter().all(|n| n.pos.path == Path::new("a.md")),
+            "each error at its chapter line: {e}"
+        );
+    }
+
+    #[test]
+    fn copies_of_a_fragment_edited_differently_are_refused() {
+        let (dir, _) = Scratch::new("twice");
+        let chapter = CHAPTER.replace(
+            "    <<say hello>>\n}",
+            "    <<say hello>>\n    <<say hello>>\n}",
+        );
+        std::fs::write(dir.0.join("a.md"), &chapter).unwrap();
+        let project = Project {
+            root: dir.0.clone(),
+            documents: Documents::Markdown {
+                chapters: vec!["a.md".into()],
+                labels: "(ref:%s)".into(),
+            },
+        };
+        let one = planned(&project, |t| t.replacen("\"hello\"", "\"one\"", 1));
+        assert!(one.is_err(), "one copy of two carried back");
+        let both = planned(&project, |t| t.replace("\"hello\"", "\"both\"")).unwrap();
+        assert_eq!(
+            both.texts[Path::new("a.md")],
+            chapter.replace("\"hello\"", "\"both\"")
+        );
+    }
+
+    #[test]
+    fn a_save_in_crlf_or_with_a_bom_is_read_in_the_documents_conventions() {
+        let path = Path::new("src/main.rs");
+        let (text, notes) = conventions(path, b"a\nb\n", "\u{feff}a\r\nb\r\n".to_string()).unwrap();
+        assert_eq!(text, "a\nb\n");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let e = conventions(path, b"a\nb\n", "a\nbc".to_string()).unwrap_err();
+        assert_eq!(e.pos, Some(Pos::new(path, 2, 3)), "{e}");
+    }
+
+    #[test]
+    fn a_save_in_progress_is_told_from_an_edit() {
+        let path = Path::new("m.rs");
+        let tangled = b"fn main() {\n    a();\n    b();\n    c();\n}\n";
+        assert_eq!(half_saved(path, tangled, ""), Some("it is empty"));
+        assert!(half_saved(path, tangled, "fn main() {\n    a();").is_some());
+        assert!(half_saved(path, tangled, "fn main() {\n    a();\n    b();\n").is_some());
+        let edit = "fn main() {\n    a();\n    b2();\n    c();\n}\n";
+        assert_eq!(half_saved(path, tangled, edit), None);
     }
 
     #[test]

@@ -4,55 +4,39 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, SystemTime};
 
-struct Project(PathBuf);
+mod support;
+use support::{ok, tangle_command, wait_until, Scratch};
+
+/// A book of one chapter, `docs/a.md`, in a scratch folder.
+struct Project(Scratch);
 
 impl Project {
     fn new(name: &str) -> Project {
-        let dir = std::env::temp_dir().join(format!("tangle-cli-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("docs")).unwrap();
-        fs::write(dir.join("book.toml"), "[book]\nsrc = \"docs\"\n").unwrap();
-        fs::write(dir.join("docs/SUMMARY.md"), "- [A](a.md)\n").unwrap();
+        let dir = Scratch::new(&format!("cli-{name}"));
+        dir.write("book.toml", "[book]\nsrc = \"docs\"\n")
+            .write("docs/SUMMARY.md", "- [A](a.md)\n");
         Project(dir)
     }
     fn chapter(&self, text: &str) -> &Project {
-        fs::write(self.0.join("docs/a.md"), text).unwrap();
+        self.0.write("docs/a.md", text);
         self
     }
     fn tangle(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tangle"))
-            .args(args)
-            .current_dir(&self.0)
-            .output()
-            .unwrap()
+        self.0.tangle(args)
     }
     fn path(&self, rel: &str) -> PathBuf {
         self.0.join(rel)
     }
     fn read(&self, rel: &str) -> String {
-        fs::read_to_string(self.path(rel)).unwrap()
+        self.0.read(rel)
     }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "tangle failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    support::text(&out.stderr)
 }
 
 const TWO_FILES: &str =
@@ -158,9 +142,8 @@ fn an_error_writes_nothing_and_keeps_earlier_outputs() {
 #[test]
 fn a_symlink_leading_outside_is_refused() {
     let p = Project::new("symlink");
-    let outside = std::env::temp_dir().join(format!("tangle-cli-outside-{}", std::process::id()));
-    fs::create_dir_all(&outside).unwrap();
-    std::os::unix::fs::symlink(&outside, p.path("out")).unwrap();
+    let outside = Scratch::new("cli-outside");
+    std::os::unix::fs::symlink(outside.path(), p.path("out")).unwrap();
     p.chapter("```sh file=out/x.sh\necho\n```\n```sh file=inside.sh\necho\n```\n");
     let out = p.tangle(&[]);
     assert_eq!(out.status.code(), Some(1));
@@ -170,7 +153,6 @@ fn a_symlink_leading_outside_is_refused() {
         !p.path("inside.sh").exists(),
         "nothing may be written when a target is refused"
     );
-    fs::remove_dir_all(&outside).unwrap();
 }
 
 #[test]
@@ -239,50 +221,27 @@ fn locate_maps_tangled_lines_to_chapters() {
 
 #[test]
 fn explicit_markdown_files_tangle_without_a_book() {
-    let dir = std::env::temp_dir().join(format!("tangle-cli-{}-nobook", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(
-        dir.join("one.md"),
-        "```python file=gen/x.py\nprint(<<v>>)\n```\n",
-    )
-    .unwrap();
-    fs::write(dir.join("two.md"), "```python name=v\n42\n```\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tangle"))
-        .args(["one.md", "two.md"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    ok(&out);
-    assert_eq!(
-        fs::read_to_string(dir.join("gen/x.py"))
-            .unwrap()
-            .lines()
-            .nth(1),
-        Some("print(42)")
-    );
-    fs::remove_dir_all(&dir).unwrap();
+    // Outside this repository: no book.toml above.
+    let dir = Scratch::outside("cli-nobook");
+    dir.write("one.md", "```python file=gen/x.py\nprint(<<v>>)\n```\n")
+        .write("two.md", "```python name=v\n42\n```\n");
+    ok(&dir.tangle(&["one.md", "two.md"]));
+    assert_eq!(dir.read("gen/x.py").lines().nth(1), Some("print(42)"));
 }
 
 #[test]
 fn watch_retangles_on_save() {
     let p = Project::new("watch");
     p.chapter("```rust file=src/w.rs\nfn first() {}\n```\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tangle"))
+    let mut child = tangle_command(&p.0)
         .args(["watch", "--interval", "0.05"])
-        .current_dir(&p.0)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let wait_for = |needle: &str| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if fs::read_to_string(p.path("src/w.rs")).is_ok_and(|t| t.contains(needle)) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        wait_until(Duration::from_secs(10), || {
+            fs::read_to_string(p.path("src/w.rs")).is_ok_and(|t| t.contains(needle))
+        })
     };
     let first = wait_for("fn first()");
     // A different size makes the change visible even within one mtime tick.

@@ -24,8 +24,10 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
+
+mod support;
+use support::Scratch;
 
 const NAKED: &str = "naked";
 const STANDARD: &str = "standard";
@@ -57,8 +59,6 @@ fn entangled() -> &'static Path {
         path
     })
 }
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn corpus_dir(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -103,13 +103,9 @@ fn set_annotation(dir: &Path, annotation: &str) {
 }
 
 /// A fresh copy of the case, its annotation set; with the relative paths of its inputs.
-fn place(case: &str, annotation: Option<&str>, tag: &str) -> (PathBuf, BTreeSet<PathBuf>) {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!(
-        "entangled-diff-{}-{n}-{case}-{tag}",
-        std::process::id()
-    ));
-    let _ = fs::remove_dir_all(&dir);
+/// The folder is outside this repository, so that each tool finds the case's settings only.
+fn place(case: &str, annotation: Option<&str>, tag: &str) -> (Scratch, BTreeSet<PathBuf>) {
+    let dir = Scratch::outside(&format!("entangled-diff-{case}-{tag}"));
     let mut inputs = BTreeSet::new();
     copy_tree(&corpus_dir(case), &dir, Path::new(""), &mut inputs);
     if let Some(a) = annotation {
@@ -131,10 +127,7 @@ fn run_entangled(dir: &Path) -> Output {
 }
 
 fn run_ours(dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tangle"))
-        .current_dir(dir)
-        .output()
-        .expect("run tangle")
+    support::tangle(dir, &[])
 }
 
 /// The files under `dir` that a run wrote: relative path -> (bytes, executable by owner).
@@ -253,7 +246,6 @@ fn compare(case: &str, annotation: &str) -> Result<(), String> {
     // Entangled exits 0 on the errors it reports (and on some it does not): a case that
     // writes nothing is a broken case.
     if !out.status.success() || theirs.is_empty() {
-        let _ = fs::remove_dir_all(&their_dir);
         return Err(format!(
             "Entangled did not tangle the case (a broken case?)\n{}",
             output_text(&out)
@@ -267,8 +259,6 @@ fn compare(case: &str, annotation: &str) -> Result<(), String> {
         report.push_str(&format!("our tangle failed\n{}", output_text(&our_out)));
     }
     report.push_str(&differences(&theirs, &ours));
-    let _ = fs::remove_dir_all(&their_dir);
-    let _ = fs::remove_dir_all(&our_dir);
     if report.is_empty() {
         Ok(())
     } else {
@@ -320,8 +310,6 @@ fn check_error(case: &str, annotation: &str, markdown: &str) {
             .next()
             .is_some_and(|c| c.is_ascii_digit())
     });
-    let _ = fs::remove_dir_all(&their_dir);
-    let _ = fs::remove_dir_all(&our_dir);
     assert!(
         !out.status.success() && written.is_empty() && located,
         "{case} ({annotation}): our tangle must fail, write nothing and name a line of \
@@ -491,7 +479,7 @@ fn step(dir: &Path, tool: &str, args: &[&str]) {
     let program = if tool == "entangled" {
         entangled().to_path_buf()
     } else {
-        PathBuf::from(env!("CARGO_BIN_EXE_tangle"))
+        PathBuf::from(support::TANGLE)
     };
     let out = Command::new(program)
         .args(args)

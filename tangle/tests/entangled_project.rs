@@ -5,43 +5,32 @@
 //! it. That the files are Entangled's own bytes is `entangled_differential.rs`'s business.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
-/// A throwaway copy of the book under the target directory.
-fn book(tag: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("entangled-book-{tag}"));
-    let _ = fs::remove_dir_all(&dir);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/entangled_book");
-    copy(&src, &dir);
+mod support;
+use support::{copy_tree, tangle_command, text, wait_until, Scratch};
+
+/// A throwaway copy of the book.
+fn book(tag: &str) -> Scratch {
+    let dir = Scratch::new(&format!("entangled-book-{tag}"));
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/entangled_book"),
+        &dir,
+    );
     dir
 }
 
-fn copy(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy(&e.path(), &to.join(e.file_name()));
-        } else {
-            fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 fn tangle(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tangle"))
+    tangle_command(dir)
         .args(args)
-        .current_dir(dir)
         .env("CARGO_TERM_COLOR", "never")
         .output()
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
+/// Asserts the run succeeded; what it printed on both streams.
 fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -52,6 +41,7 @@ fn ok(out: &Output) -> String {
     text(&out.stdout) + &text(&out.stderr)
 }
 
+/// Asserts the run failed; what it printed on both streams.
 fn failed(out: &Output) -> String {
     assert!(
         !out.status.success(),
@@ -316,20 +306,15 @@ fn mdbook_renders_an_entangled_book() {
 #[test]
 fn watch_retangles_an_entangled_book() {
     let dir = book("watch");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tangle"))
+    let mut child = tangle_command(&dir)
         .args(["watch", "--interval", "0.05"])
-        .current_dir(&dir)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let wait_for = |what: &str| {
-        for _ in 0..200 {
-            if fs::read_to_string(dir.join("src/main.rs")).is_ok_and(|s| s.contains(what)) {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
-        false
+        wait_until(Duration::from_secs(10), || {
+            fs::read_to_string(dir.join("src/main.rs")).is_ok_and(|s| s.contains(what))
+        })
     };
     let first = wait_for("Hello, {name}!");
     edit(&dir, "docs/greeting.md", "Hello, {name}!", "Howdy, {name}!");
@@ -343,13 +328,10 @@ fn watch_retangles_an_entangled_book() {
 }
 
 /// A folder holding `files` (path, text), for the settings tests below.
-fn folder(tag: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("entangled-settings-{tag}"));
-    let _ = fs::remove_dir_all(&dir);
+fn folder(tag: &str, files: &[(&str, &str)]) -> Scratch {
+    let dir = Scratch::new(&format!("entangled-settings-{tag}"));
     for (path, text) in files {
-        let p = dir.join(path);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, text).unwrap();
+        dir.write(path, text);
     }
     dir
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use tangle::markdown::expand::expand_root_text;
 use tangle::markdown::pipeline::{tangle_chapters, tangle_markdown};
 
-mod common;
-use common::Rng;
+mod support;
+use support::Rng;
 
 /// A random acyclic web: fragment `i` may only reference fragments `j > i`; fragment 0 is
 /// the root. Each fragment has one to three parts.
@@ -132,7 +132,7 @@ fn to_chapter(web: &[Vec<Vec<String>>]) -> String {
 #[test]
 fn random_webs_match_the_naive_expander() {
     for seed in 1..=2000u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut rng = Rng::new(seed);
         let web = random_web(&mut rng);
         let md = to_chapter(&web);
         let table: HashMap<String, Vec<String>> = web
@@ -264,7 +264,7 @@ fn agreeing_web(rng: &mut Rng) -> Vec<Vec<Vec<String>>> {
 #[test]
 fn webs_written_in_both_syntaxes_tangle_alike() {
     for seed in 1..=1000u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut rng = Rng::new(seed);
         let web = agreeing_web(&mut rng);
         let mut md = String::new();
         let mut org = String::from("#+property: header-args :noweb yes\n");

@@ -106,6 +106,14 @@ mod sync_check;
 
 #[test]
 fn sync_corpus_and_regressions_pass_the_fuzz_checks() {
+    /// The checks' book folder goes when the test ends, passed or failed.
+    struct Cleanup;
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            sync_check::remove_book_dir();
+        }
+    }
+    let _cleanup = Cleanup;
     replay("sync", sync_check::check_sync);
     // The seeds reach both ends: edits carried back exactly, and edits refused.
     let outcomes: Vec<sync_check::Outcome> = inputs("sync")

@@ -7,7 +7,9 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod support;
+use support::Scratch;
 
 fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
@@ -45,13 +47,13 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn run_case(case: &Path) -> Result<(), String> {
-    let work = tempdir(case.file_name().unwrap().to_str().unwrap());
+    let work = Scratch::new(&format!(
+        "golden-{}",
+        case.file_name().unwrap().to_string_lossy()
+    ));
     copy_tree(case, &work);
     let before = files_below(&work);
-    let out = Command::new(env!("CARGO_BIN_EXE_tangle"))
-        .current_dir(&work)
-        .output()
-        .unwrap();
+    let out = work.tangle(&[]);
     let stderr = String::from_utf8_lossy(&out.stderr).replace(&format!("{}/", work.display()), "");
     let status = out.status.code().unwrap_or(-1).to_string();
     let produced: Vec<PathBuf> = files_below(&work)
@@ -110,7 +112,6 @@ fn run_case(case: &Path) -> Result<(), String> {
             ));
         }
     }
-    let _ = fs::remove_dir_all(&work);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -131,13 +132,6 @@ fn modes(dir: &Path, files: &[PathBuf]) -> String {
             )
         })
         .collect()
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tangle-golden-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

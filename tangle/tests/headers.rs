@@ -3,50 +3,30 @@
 //! through the real `tangle` binary on books in temporary folders.
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-struct Book(PathBuf);
+mod support;
+use support::Scratch;
+
+/// A book of one chapter, `docs/a.md`, in a scratch folder.
+struct Book(Scratch);
 
 impl Book {
     fn new(name: &str, toml_extra: &str, chapter: &str) -> Book {
-        let dir =
-            std::env::temp_dir().join(format!("tangle-headers-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("docs")).unwrap();
-        fs::write(
-            dir.join("book.toml"),
-            format!("[book]\nsrc = \"docs\"\n{toml_extra}"),
-        )
-        .unwrap();
-        fs::write(dir.join("docs/SUMMARY.md"), "- [A](a.md)\n").unwrap();
-        fs::write(dir.join("docs/a.md"), chapter).unwrap();
+        let dir = Scratch::new(&format!("headers-{name}"));
+        dir.write("book.toml", format!("[book]\nsrc = \"docs\"\n{toml_extra}"))
+            .write("docs/SUMMARY.md", "- [A](a.md)\n")
+            .write("docs/a.md", chapter);
         Book(dir)
     }
     fn tangle(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tangle"))
-            .args(args)
-            .current_dir(&self.0)
-            .output()
-            .unwrap()
+        self.0.tangle(args)
     }
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.tangle(args);
-        assert!(
-            out.status.success(),
-            "tangle {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        support::ok(&self.tangle(args))
     }
     fn read(&self, rel: &str) -> String {
-        fs::read_to_string(self.0.join(rel)).unwrap()
-    }
-}
-
-impl Drop for Book {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        self.0.read(rel)
     }
 }
 

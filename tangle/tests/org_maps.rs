@@ -13,8 +13,8 @@
 #[path = "../../fuzz/check/tangle.rs"]
 mod check;
 
-mod common;
-use common::Rng;
+mod support;
+use support::Rng;
 
 const NAMES: [&str; 5] = ["a", "bb", "cc", "dd", "ee"];
 
@@ -80,7 +80,7 @@ fn document(rng: &mut Rng) -> String {
 #[test]
 fn random_org_documents_map_every_piece_to_its_text() {
     for seed in 1..=3000u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut rng = Rng::new(seed);
         let doc = document(&mut rng);
         let ok = std::panic::catch_unwind(|| check::check_org(doc.as_bytes()));
         assert!(ok.is_ok(), "seed {seed}, document:\n{doc}");

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
+mod support;
+use support::Scratch;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Dialect {
@@ -23,7 +24,7 @@ const ALL: [Dialect; 3] = [Dialect::Markdown, Dialect::Org, Dialect::Entangled];
 /// A project of one dialect, in a throwaway folder: one document whose root `src/m.rs` holds
 /// `fn main() { <<body>> }` and whose fragment «body» holds `let x = 1;` and `let y = 2;`.
 struct Project {
-    dir: PathBuf,
+    dir: Scratch,
     dialect: Dialect,
 }
 
@@ -33,8 +34,7 @@ const ENTANGLED: &str = "# A\n\nThe program.\n\n``` {.rust file=src/m.rs}\nfn ma
 
 impl Project {
     fn new(dialect: Dialect, tag: &str) -> Project {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("safety-{tag}-{dialect:?}"));
-        let _ = fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("safety-{tag}-{dialect:?}"));
         fs::create_dir_all(dir.join("docs")).unwrap();
         let p = Project { dir, dialect };
         match dialect {
@@ -76,9 +76,8 @@ impl Project {
         fs::read_to_string(self.path(rel)).unwrap()
     }
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tangle"));
+        let mut c = support::tangle_command(&self.dir);
         c.args(args)
-            .current_dir(&self.dir)
             .env("CARGO_TERM_COLOR", "never")
             .env_remove("TANGLE_TEST_PAUSE")
             .env_remove("TANGLE_TEST_NO_HARD_LINKS");
@@ -161,12 +160,6 @@ impl Project {
             child: Some(child),
             flag,
         })
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -324,14 +317,7 @@ impl Watcher {
     }
     /// Waits (at most 20 s) until `done` holds; whether it did.
     fn until(&self, mut done: impl FnMut(&str) -> bool) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if done(&self.said()) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        support::wait_until(Duration::from_secs(20), || done(&self.said()))
     }
 }
 
@@ -738,7 +724,7 @@ fn random_saves_and_commands_never_lose_a_byte() {
     for d in ALL {
         for seed in 1..=3u64 {
             let p = Project::new(d, &format!("props-{seed}"));
-            let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15 ^ (seed * 7919 + d as u64));
+            let mut rng = support::Rng(0x9e37_79b9_7f4a_7c15 ^ (seed * 7919 + d as u64));
             let mut tokens: Vec<String> = Vec::new();
             let mut log: Vec<String> = Vec::new();
             let save_doc = |k: usize, tokens: &mut Vec<String>| {
@@ -986,11 +972,8 @@ fn watch_sync_does_not_carry_a_save_cut_between_two_functions() {
 #[test]
 fn markdown_files_named_outside_a_book_are_guarded_too() {
     // Outside any book (the target folder is inside this repository's).
-    let dir = std::env::temp_dir().join(format!("tangle-safety-{}-named", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
     let p = Project {
-        dir,
+        dir: Scratch::outside("safety-named"),
         dialect: Dialect::Markdown,
     };
     p.write(

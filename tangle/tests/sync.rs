@@ -5,45 +5,44 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+use std::time::Duration;
 
-struct Book(PathBuf);
+mod support;
+use support::{tangle_command, text, wait_until, Scratch};
+
+/// A book of one chapter, `docs/a.md`, tangled once, in a scratch folder.
+struct Book(Scratch);
 
 impl Book {
     fn new(tag: &str, chapter: &str) -> Book {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sync-{tag}"));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("docs")).unwrap();
-        fs::write(dir.join("book.toml"), "[book]\nsrc = \"docs\"\n").unwrap();
-        fs::write(dir.join("docs/SUMMARY.md"), "- [A](a.md)\n").unwrap();
-        fs::write(dir.join("docs/a.md"), chapter).unwrap();
+        let dir = Scratch::new(&format!("sync-{tag}"));
+        dir.write("book.toml", "[book]\nsrc = \"docs\"\n")
+            .write("docs/SUMMARY.md", "- [A](a.md)\n")
+            .write("docs/a.md", chapter);
         let book = Book(dir);
         book.ok(&["-q"]);
         book
     }
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tangle"))
-            .args(args)
-            .current_dir(&self.0)
-            .output()
-            .unwrap()
+        self.0.tangle(args)
     }
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
             out.status.success(),
             "tangle {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            text(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        text(&out.stderr)
     }
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(!out.status.success(), "tangle {args:?} should fail");
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        text(&out.stderr)
     }
     fn read(&self, rel: &str) -> String {
-        fs::read_to_string(self.0.join(rel)).unwrap()
+        self.0.read(rel)
     }
     /// Edits a tangled (read-only) file as an editor would.
     fn edit(&self, rel: &str, f: impl FnOnce(&str) -> String) {
@@ -51,12 +50,6 @@ impl Book {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let new = f(&fs::read_to_string(&path).unwrap());
         fs::write(&path, new).unwrap();
-    }
-}
-
-impl Drop for Book {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -168,22 +161,17 @@ fn refusals_write_nothing() {
 /// Copies the project's book (book.toml, Cargo.toml for the edition, docs/) into `dir`.
 fn copy_project_book(dir: &Path) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let _ = fs::remove_dir_all(dir);
-    fs::create_dir_all(dir.join("docs")).unwrap();
     for f in ["book.toml", "Cargo.toml"] {
         fs::copy(root.join(f), dir.join(f)).unwrap();
     }
-    for e in fs::read_dir(root.join("docs")).unwrap() {
-        let e = e.unwrap();
-        fs::copy(e.path(), dir.join("docs").join(e.file_name())).unwrap();
-    }
+    support::copy_tree(&root.join("docs"), &dir.join("docs"));
 }
 
 #[test]
 fn fmt_turns_a_misformatted_copy_of_the_book_back_into_the_book() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sync-fmt-book");
-    copy_project_book(&dir);
-    let b = Book(dir.clone());
+    let b = Book(Scratch::new("sync-fmt-book"));
+    copy_project_book(&b.0);
+    let dir = b.0.to_path_buf();
     let original: Vec<(PathBuf, String)> = fs::read_dir(dir.join("docs"))
         .unwrap()
         .map(|e| {
@@ -259,22 +247,12 @@ fn a_clippy_fix_lands_in_the_chapter_line() {
 #[test]
 fn watch_both_ways_carries_a_saved_output_back() {
     let b = Book::new("watch-sync", CHAPTER);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tangle"))
+    let mut child = tangle_command(&b.0)
         .args(["watch", "--sync", "--interval", "0.05"])
-        .current_dir(&b.0)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let wait_until = |done: &dyn Fn() -> bool| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if done() {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        false
-    };
+    let wait_until = |done: &dyn Fn() -> bool| wait_until(Duration::from_secs(10), done);
     let out = b.0.join("src/m.rs");
     // While watching both ways, the tangled file is writable: an editor saves it in place.
     let writable =

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use tangle::project::Project;
 use tangle::sync;
 
-mod common;
-use common::Rng;
+mod support;
+use support::Rng;
 
 /// A book of `fragments` fragments (3 to 5 lines each), some nested in others, each used once;
 /// `twice` names one that is used twice as well.

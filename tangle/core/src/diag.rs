@@ -34,21 +34,36 @@ pub enum Severity {
     Warning,
 }
 
-/// One problem found in a document, located at `pos`, with optional notes
-/// (for example the chain of references that forms a cycle).
+/// One problem, located at `pos` when it has a place (a problem of the whole run has none),
+/// with notes (for example the chain of references that forms a cycle).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
+    pub pos: Option<Pos>,
+    pub message: String,
+    pub notes: Vec<Note>,
+}
+
+/// A note under a diagnostic, pointing at another place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
     pub pos: Pos,
     pub message: String,
-    pub notes: Vec<(Pos, String)>,
 }
 
 impl Diagnostic {
     pub fn error(pos: Pos, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
+            pos: Some(pos),
+            ..Diagnostic::unplaced(message)
+        }
+    }
+
+    /// An error about no one place (printed `error: message`).
+    pub fn unplaced(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
             severity: Severity::Error,
-            pos,
+            pos: None,
             message: message.into(),
             notes: Vec::new(),
         }
@@ -61,9 +76,20 @@ impl Diagnostic {
         }
     }
 
+    /// Names `path` as the file of its place (a path read under another name is reported
+    /// under the one the user knows).
+    pub fn set_path(&mut self, path: impl AsRef<Path>) {
+        if let Some(pos) = &mut self.pos {
+            pos.path = path.as_ref().to_path_buf();
+        }
+    }
+
     /// Adds a note pointing at another place, printed under the message.
     pub fn with_note(mut self, pos: Pos, note: impl Into<String>) -> Diagnostic {
-        self.notes.push((pos, note.into()));
+        self.notes.push(Note {
+            pos,
+            message: note.into(),
+        });
         self
     }
 }
@@ -74,9 +100,12 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}: {}: {}", self.pos, kind, self.message)?;
-        for (pos, note) in &self.notes {
-            write!(f, "\n{pos}: note: {note}")?;
+        if let Some(pos) = &self.pos {
+            write!(f, "{pos}: ")?;
+        }
+        write!(f, "{kind}: {}", self.message)?;
+        for Note { pos, message } in &self.notes {
+            write!(f, "\n{pos}: note: {message}")?;
         }
         Ok(())
     }

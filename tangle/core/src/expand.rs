@@ -616,7 +616,7 @@ mod tests {
 
     /// Block `b` is named `names[b]`; the root is block 0.
     struct Toy {
-        names: Vec<&'static str>,
+        names: std::collections::HashMap<&'static str, usize>,
         blocks: Vec<Vec<&'static str>>,
         rules: Rules,
     }
@@ -624,7 +624,11 @@ mod tests {
     impl Toy {
         fn new(blocks: &[(&'static str, &[&'static str])], prefix: PrefixRule) -> Toy {
             Toy {
-                names: blocks.iter().map(|(n, _)| *n).collect(),
+                names: blocks
+                    .iter()
+                    .enumerate()
+                    .map(|(b, (n, _))| (*n, b))
+                    .collect(),
                 blocks: blocks.iter().map(|(_, b)| b.to_vec()).collect(),
                 rules: Rules {
                     prefix,
@@ -669,8 +673,8 @@ mod tests {
             name: &'s str,
             at: CalledAt<usize>,
         ) -> Result<Option<usize>, Diagnostic> {
-            match self.names.iter().position(|n| *n == name) {
-                Some(b) => Ok(Some(b)),
+            match self.names.get(name) {
+                Some(&b) => Ok(Some(b)),
                 None => Err(Diagnostic::error(
                     Pos::new("toy", at.line + 1, at.chars + 1),
                     format!("no block `{name}`"),
@@ -757,8 +761,102 @@ mod tests {
         let mut unknown = Toy::new(&[("root", &["", "  <<gone>>"])], PrefixRule::Line);
         let e = text(&mut unknown).unwrap_err();
         assert_eq!(
-            (e.message.as_str(), e.pos.line, e.pos.col),
+            (
+                e.message.as_str(),
+                e.pos.as_ref().unwrap().line,
+                e.pos.as_ref().unwrap().col
+            ),
             ("no block `gone`", 2, 3)
         );
+    }
+
+    /// The origins' lines (block × 100 + line) of the output's lines.
+    fn origins(map: &SourceMap) -> Vec<u32> {
+        map.lines
+            .iter()
+            .map(|o| o.as_ref().map_or(0, |o| o.line))
+            .collect()
+    }
+
+    #[test]
+    fn a_block_used_twice_is_expanded_twice_each_copy_mapped_to_it() {
+        let mut toy = Toy::new(
+            &[("root", &["<<a>>", "-", "<<a>>"]), ("a", &["x", "y"])],
+            PrefixRule::Line,
+        );
+        let (text, map) = text(&mut toy).unwrap();
+        assert_eq!(text, "x\ny\n-\nx\ny\n");
+        assert_eq!(origins(&map), [101, 102, 2, 101, 102]);
+    }
+
+    #[test]
+    fn nested_prefixes_add_up() {
+        let mut toy = Toy::new(
+            &[
+                ("root", &["  <<a>>"]),
+                ("a", &["- <<b>> !", "end"]),
+                ("b", &["1", "2"]),
+            ],
+            PrefixRule::Line,
+        );
+        let (text, map) = text(&mut toy).unwrap();
+        assert_eq!(text, "  - 1\n  - 2 !\n  end\n");
+        assert_eq!(origins(&map), [201, 202, 102]);
+    }
+
+    #[test]
+    fn a_blank_line_drops_its_prefix_only_if_the_dialect_trims() {
+        let blocks: &[(&str, &[&str])] = &[("root", &["// <<a>>"]), ("a", &["x", "", "y"])];
+        let (trimmed, _) = text(&mut Toy::new(blocks, PrefixRule::Line)).unwrap();
+        assert_eq!(trimmed, "// x\n//\n// y\n");
+        let mut kept = Toy::new(blocks, PrefixRule::Line);
+        kept.rules.trim_blank_lines = false;
+        assert_eq!(text(&mut kept).unwrap().0, "// x\n// \n// y\n");
+    }
+
+    #[test]
+    fn the_last_line_is_left_open_if_the_dialect_says() {
+        let mut toy = Toy::new(
+            &[("root", &["<<a>>"]), ("a", &["x", "y"])],
+            PrefixRule::Line,
+        );
+        toy.rules.terminate = false;
+        assert_eq!(text(&mut toy).unwrap().0, "x\ny");
+    }
+
+    #[test]
+    fn without_line_maps_the_text_is_the_same() {
+        let blocks: &[(&str, &[&str])] = &[
+            ("root", &["a <<b>> c", "<<b>>"]),
+            ("b", &["1", "  <<d>>"]),
+            ("d", &["é", ""]),
+        ];
+        let with = text(&mut Toy::new(blocks, PrefixRule::Line)).unwrap();
+        let without = expand_with(&mut Toy::new(blocks, PrefixRule::Line), 0, false)
+            .unwrap()
+            .into_parts();
+        assert_eq!(with.0, without.0);
+        assert_eq!(with.1.lines.len(), with.0.lines().count());
+        assert!(without.1.lines.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn deep_nesting_runs_on_the_expanders_own_stack() {
+        // A chain of 20,000 references, each block naming the next, indented one more space:
+        // far deeper than a recursive expander's call stack would allow in a test thread.
+        let depth = 20_000;
+        let names: Vec<&'static str> = (0..=depth)
+            .map(|k| &*Box::leak(format!("b{k}").into_boxed_str()))
+            .collect();
+        let lines: Vec<&'static str> = (0..depth)
+            .map(|k| &*Box::leak(format!(" <<b{}>>", k + 1).into_boxed_str()))
+            .chain(["leaf"])
+            .collect();
+        let blocks: Vec<(&'static str, &[&'static str])> = (0..=depth)
+            .map(|k| (names[k], std::slice::from_ref(&lines[k])))
+            .collect();
+        let (text, map) = text(&mut Toy::new(&blocks, PrefixRule::Line)).unwrap();
+        assert_eq!(text, format!("{}leaf\n", " ".repeat(depth)));
+        assert_eq!(origins(&map), [(depth * 100 + 1) as u32]);
     }
 }

@@ -44,7 +44,7 @@ pub fn read_in(
     match overrides.get(rel) {
         Some(text) => Ok(text.clone()),
         None => read(&root.join(rel)).map_err(|mut d| {
-            d.pos.path = rel.to_path_buf();
+            d.set_path(rel);
             d
         }),
     }
@@ -89,7 +89,10 @@ mod tests {
         assert_eq!(read[1], ("b.md".into(), "given\n".into()));
         let files: Vec<PathBuf> = vec!["gone.md".into(), "a.md".into(), "bad.md".into()];
         let errors = read_all(&root, &files, &overrides).unwrap_err().0;
-        let at: Vec<&Path> = errors.iter().map(|d| d.pos.path.as_path()).collect();
+        let at: Vec<&Path> = errors
+            .iter()
+            .map(|d| d.pos.as_ref().unwrap().path.as_path())
+            .collect();
         assert_eq!(at, [Path::new("gone.md"), Path::new("bad.md")]);
         std::fs::remove_dir_all(&root).unwrap();
     }

@@ -333,7 +333,7 @@ impl Config {
     pub fn load(root: &Path, file: &Path) -> Result<Config, Diagnostic> {
         let rel = file.strip_prefix(root).unwrap_or(file);
         let text = tangle_core::source::read(file).map_err(|mut d| {
-            d.pos.path = rel.to_path_buf();
+            d.set_path(rel);
             d
         })?;
         let section: &[&str] = if rel.file_name().is_some_and(|n| n == "pyproject.toml") {
@@ -626,13 +626,13 @@ mod tests {
             &[],
         )
         .unwrap_err();
-        assert_eq!(e.pos, Pos::new("entangled.toml", 2, 14), "{e}");
+        assert_eq!(e.pos, Some(Pos::new("entangled.toml", 2, 14)), "{e}");
         let e = Config::parse(
             Path::new("pyproject.toml"),
             "[tool.entangled]\nwatch_list = 3\n",
             &["tool", "entangled"],
         )
         .unwrap_err();
-        assert_eq!(e.pos, Pos::new("pyproject.toml", 2, 14), "{e}");
+        assert_eq!(e.pos, Some(Pos::new("pyproject.toml", 2, 14)), "{e}");
     }
 }

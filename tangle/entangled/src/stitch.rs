@@ -366,6 +366,6 @@ mod tests {
         assert_eq!(r[1].lines, ["b;"]);
         assert_eq!(r[2].lines, ["fn f() {", "    <<b>>", "}"]);
         let e = read_file(Path::new("x.rs"), "// ~/~ begin <<a.md#x>>[init]\nx\n").unwrap_err();
-        assert_eq!(e.pos, Pos::new("x.rs", 1, 1));
+        assert_eq!(e.pos, Some(Pos::new("x.rs", 1, 1)));
     }
 }

@@ -51,7 +51,7 @@ impl Book {
             // Reported at `src = "..."` in book.toml, when the book sets it.
             match string(&toml_path, &text, &table_of(&text), &["book", "src"]) {
                 Ok(Some((value, at))) => {
-                    d.pos = offset_pos(&toml_path, &text, at);
+                    d.pos = Some(offset_pos(&toml_path, &text, at));
                     let why = if root.join(&summary).exists() {
                         format!("cannot be read ({})", d.message)
                     } else {
@@ -62,7 +62,7 @@ impl Book {
                         summary.display()
                     );
                 }
-                _ => d.pos.path = summary.clone(),
+                _ => d.set_path(&summary),
             }
             d
         })?;
@@ -319,17 +319,17 @@ mod tests {
     fn toml_errors_are_located() {
         let p = Path::new("book.toml");
         let e = settings(p, "[book]\ntitle = \"x\"\nsrc = docs\n").unwrap_err();
-        assert_eq!(e.pos, Pos::new("book.toml", 3, 7), "{e}");
+        assert_eq!(e.pos, Some(Pos::new("book.toml", 3, 7)), "{e}");
         assert!(e.message.starts_with("invalid TOML: "), "{e}");
         let e = settings(p, "[book]\nsrc = \"a\"\nsrc = \"b\"\n").unwrap_err();
-        assert_eq!(e.pos.line, 3, "a duplicate key: {e}");
+        assert_eq!(e.pos.as_ref().unwrap().line, 3, "a duplicate key: {e}");
         let e = settings(p, "[book]\nsrc = 3\n").unwrap_err();
         assert_eq!(
             e.to_string(),
             "book.toml:2:7: error: `book.src` must be a string, not an integer"
         );
         let e = settings(p, "[preprocessor.tangle]\nlabels = \"(ref)\"\n").unwrap_err();
-        assert_eq!(e.pos, Pos::new("book.toml", 2, 10));
+        assert_eq!(e.pos, Some(Pos::new("book.toml", 2, 10)));
         assert!(e.message.contains("must contain %s"), "{e}");
     }
 }

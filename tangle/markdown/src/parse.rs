@@ -969,7 +969,7 @@ mod tests {
             1,
             "a tangle fence read as indented code is worth a warning"
         );
-        assert_eq!(ch.warnings[0].pos, Pos::new("c.md", 3, 9));
+        assert_eq!(ch.warnings[0].pos, Some(Pos::new("c.md", 3, 9)));
     }
 
     #[test]
@@ -990,7 +990,7 @@ mod tests {
     #[test]
     fn unterminated_fence_is_an_error_at_the_fence() {
         let e = parse(Path::new("ch.md"), "a\n\n  ```rust name=x\nbody\n").unwrap_err();
-        assert_eq!(e.pos, Pos::new("ch.md", 3, 3));
+        assert_eq!(e.pos, Some(Pos::new("ch.md", 3, 3)));
         assert!(e.message.contains("unterminated"), "{e}");
     }
 
@@ -1066,18 +1066,18 @@ mod tests {
         );
         // A tangled one is an error at its fence, with a note where the quote ends.
         let e = parse(Path::new("ch.md"), "> ```rust name=q\n> x\n\nafter\n").unwrap_err();
-        assert_eq!(e.pos, Pos::new("ch.md", 1, 3));
+        assert_eq!(e.pos, Some(Pos::new("ch.md", 1, 3)));
         assert!(e.message.contains("block quote ends"), "{e}");
-        assert_eq!(e.notes[0].0, Pos::new("ch.md", 3, 1));
+        assert_eq!(e.notes[0].pos, Pos::new("ch.md", 3, 1));
         // So is one in a list item that ends at a line indented less than its content.
         let e = parse(
             Path::new("ch.md"),
             "- a\n\n  ```rust file=f.rs\n  x\nback\n",
         )
         .unwrap_err();
-        assert_eq!(e.pos, Pos::new("ch.md", 3, 3));
+        assert_eq!(e.pos, Some(Pos::new("ch.md", 3, 3)));
         assert!(e.message.contains("list item ends"), "{e}");
-        assert_eq!(e.notes[0].0, Pos::new("ch.md", 5, 1));
+        assert_eq!(e.notes[0].pos, Pos::new("ch.md", 5, 1));
         // At the end of the file, it is the same error as at top level.
         let e = parse(Path::new("ch.md"), "> ```\n> x\n").unwrap_err();
         assert!(e.message.contains("before the end of the file"), "{e}");
@@ -1104,7 +1104,7 @@ mod tests {
         // At top level, a tab is indented code, as four spaces are.
         let ch = parse(Path::new("c.md"), "\t```rust name=a\n\t```\n").unwrap();
         assert!(ch.blocks.is_empty());
-        assert_eq!(ch.warnings[0].pos, Pos::new("c.md", 1, 2));
+        assert_eq!(ch.warnings[0].pos, Some(Pos::new("c.md", 1, 2)));
     }
 
     #[test]

@@ -185,7 +185,7 @@ pub fn tangle_files_as(
         tangle_core::source::read(&root.join(rel))
             .map(|text| read_chapter(c, rel, &text, labels))
             .map_err(|mut d| {
-                d.pos.path = rel.clone();
+                d.set_path(rel);
                 d
             })
     });
@@ -325,7 +325,7 @@ mod tests {
         let chapters = [(PathBuf::from("c.md"), text.to_string())];
         let err = tangle_chapters(&chapters, "(ref:%s)").unwrap_err();
         // `<<gone>>` stands after a tab and two spaces: character column 4.
-        assert_eq!(err.0[0].pos, Pos::new("c.md", 11, 4));
+        assert_eq!(err.0[0].pos, Some(Pos::new("c.md", 11, 4)));
         let fixed = text.replace("<<gone>>", "x + 1");
         let t = tangle_chapters(&[(PathBuf::from("c.md"), fixed)], "(ref:%s)").unwrap();
         let out = &t.outputs[0];

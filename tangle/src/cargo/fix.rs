@@ -3,10 +3,11 @@
 //! [`crate::sync`]. Cargo itself never writes a file: it only reports, as `cargo check` or
 //! `cargo clippy` would, and the outputs stay exactly what the documents tangle to.
 
+use super::error::{Error, Result};
+use super::message::{Compiled, Line};
 use crate::output::Output;
 use crate::paths::normalize;
-use anyhow::{Context, Result};
-use serde_json::Value;
+use cargo_metadata::diagnostic::{Applicability, Diagnostic};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -66,7 +67,7 @@ pub fn report_args(args: &[OsString]) -> Vec<OsString> {
 
 /// Runs cargo in `root` with `args` (from [`report_args`]): its exit code and every compiler
 /// message it printed. Cargo's own standard error passes through.
-pub fn messages(root: &Path, args: &[OsString]) -> Result<(i32, Vec<Value>)> {
+pub fn messages(root: &Path, args: &[OsString]) -> Result<(i32, Vec<Compiled>)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut child = Command::new(&cargo)
         .args(args)
@@ -74,18 +75,19 @@ pub fn messages(root: &Path, args: &[OsString]) -> Result<(i32, Vec<Value>)> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .with_context(|| format!("cannot run `{}`", cargo.to_string_lossy()))?;
+        .map_err(|source| Error::Spawn {
+            program: cargo.to_string_lossy().into_owned(),
+            source,
+        })?;
     let mut found = Vec::new();
     let stdout = child.stdout.take().expect("piped");
     for line in BufReader::new(stdout).lines() {
-        let line = line.context("reading cargo's output")?;
-        if let Ok(msg) = serde_json::from_str::<Value>(&line) {
-            if msg.get("reason").and_then(Value::as_str) == Some("compiler-message") {
-                found.push(msg);
-            }
+        let line = line.map_err(Error::Copy)?;
+        if let Line::Diagnostic { compiled, .. } = Line::parse(line.as_bytes()) {
+            found.push(compiled);
         }
     }
-    let status = child.wait().context("waiting for cargo")?;
+    let status = child.wait().map_err(Error::Wait)?;
     Ok((status.code().unwrap_or(101), found))
 }
 
@@ -97,32 +99,22 @@ struct Replacement {
     text: String,
 }
 
-/// Every machine-applicable suggestion of `diag` and its children.
-fn suggestions(diag: &Value, out: &mut Vec<(String, Replacement)>) {
-    for span in diag["spans"].as_array().into_iter().flatten() {
-        let applicable = span["suggestion_applicability"].as_str() == Some("MachineApplicable");
-        let (Some(text), Some(file)) = (
-            span["suggested_replacement"].as_str(),
-            span["file_name"].as_str(),
-        ) else {
-            continue;
-        };
-        let (Some(start), Some(end)) = (span["byte_start"].as_u64(), span["byte_end"].as_u64())
-        else {
-            continue;
-        };
-        if applicable {
+/// Every machine-applicable suggestion of `diag` and its children: the file and the edit.
+fn suggestions(diag: &Diagnostic, out: &mut Vec<(String, Replacement)>) {
+    for span in &diag.spans {
+        let applicable = span.suggestion_applicability == Some(Applicability::MachineApplicable);
+        if let (true, Some(text)) = (applicable, &span.suggested_replacement) {
             out.push((
-                file.to_string(),
+                span.file_name.clone(),
                 Replacement {
-                    start: start as usize,
-                    end: end as usize,
-                    text: text.to_string(),
+                    start: span.byte_start as usize,
+                    end: span.byte_end as usize,
+                    text: text.clone(),
                 },
             ));
         }
     }
-    for child in diag["children"].as_array().into_iter().flatten() {
+    for child in &diag.children {
         suggestions(child, out);
     }
 }
@@ -131,13 +123,13 @@ fn suggestions(diag: &Value, out: &mut Vec<(String, Replacement)>) {
 /// how many were applied. Overlapping suggestions after the first are left out, as rustfix
 /// leaves them; the same suggestion reported twice (for two targets) counts once.
 pub fn apply(
-    messages: &[Value],
+    messages: &[Compiled],
     root: &Path,
     outputs: &[Output],
 ) -> (BTreeMap<PathBuf, String>, usize) {
     let mut found = Vec::new();
     for msg in messages {
-        suggestions(&msg["message"], &mut found);
+        suggestions(&msg.diagnostic, &mut found);
     }
     let root = normalize(&std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()));
     let mut per_output: BTreeMap<usize, Vec<Replacement>> = BTreeMap::new();

@@ -16,30 +16,24 @@
 //! drives cargo, streams its standard output and prints what it renders on standard error.
 
 use crate::output::Output;
-use anyhow::{bail, Context, Result};
-use serde_json::Value;
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::rc::Rc;
 
+mod error;
 pub mod fix;
+mod layout;
+pub mod message;
+mod place;
+mod plan;
 mod render;
-use render::{paint, BOLD, WARNING};
+pub use error::{Error, Result};
+use layout::{paint, BOLD, WARNING};
+use message::{Compiled, Line, TargetKey};
+pub use plan::{plan, Plan};
 pub use render::{render, Mapper};
-
-/// Cargo subcommands that accept `--message-format`; others run unchanged.
-const JSON_SUBCOMMANDS: &[&str] = &[
-    "build", "b", "check", "c", "clippy", "test", "t", "bench", "run", "r", "rustc", "doc", "d",
-    "rustdoc", "fix",
-];
-
-/// Global cargo options (before the subcommand) that take a value as the next argument.
-const GLOBAL_VALUE_OPTIONS: &[&str] = &["--color", "--config", "-Z", "-C", "--explain"];
 
 /// Runs `cargo ARGS` in `root` and prints its diagnostics with spans in `outputs` mapped back to
 /// the document. Cargo's own standard error passes through, and so does every standard output
@@ -81,19 +75,22 @@ pub fn run_plan(
         })
         .stderr(cargo_stderr)
         .spawn()
-        .with_context(|| format!("cannot run `{}`", cargo.to_string_lossy()))?;
+        .map_err(|source| Error::Spawn {
+            program: cargo.to_string_lossy().into_owned(),
+            source,
+        })?;
     let mapper = Mapper::new(root, outputs).color(plan.color);
     let mut summary = Summary::default();
     if let Some(stdout) = child.stdout.take() {
         let result = pump(stdout, out, |line| {
-            let Ok(msg) = serde_json::from_slice::<Value>(line) else {
-                return false;
-            };
-            let text = match msg.get("reason").and_then(Value::as_str) {
-                Some("compiler-message") => summary.note(&msg, &mapper, plan.short),
-                Some("compiler-artifact") => summary.finished(&msg, plan.color),
-                Some(_) => None,
-                None => return false,
+            let text = match Line::parse(line) {
+                Line::Diagnostic { key, compiled } => {
+                    summary.note(key, &compiled, &mapper, plan.short)
+                }
+                Line::Built(key) => summary.finished(&key, plan.color),
+                Line::Unread(text) => Some(text),
+                Line::Other => None,
+                Line::NotCargo => return false,
             };
             if let Some(text) = text {
                 let _ = err.write_all(text.as_bytes());
@@ -104,10 +101,10 @@ pub fn run_plan(
         if let Err(e) = result {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(e).context("copying cargo's output");
+            return Err(Error::Copy(e));
         }
     }
-    let status = child.wait().context("waiting for cargo")?;
+    let status = child.wait().map_err(Error::Wait)?;
     let _ = err.write_all(summary.rest(plan.color).as_bytes());
     let _ = err.flush();
     Ok(exit_code(status))
@@ -135,112 +132,6 @@ fn default_color() -> bool {
         Ok("never") => false,
         _ => std::env::var_os("NO_COLOR").is_none() && io::stderr().is_terminal(),
     }
-}
-
-/// How cargo is run: its arguments, whether it speaks JSON to us, how diagnostics are printed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    pub args: Vec<OsString>,
-    /// Whether `--message-format` was added (otherwise cargo runs unchanged).
-    pub json: bool,
-    pub color: bool,
-    /// One line per diagnostic (the user asked for `--message-format=short`).
-    pub short: bool,
-}
-
-/// Works out cargo's arguments: adds `--message-format=json-diagnostic-rendered-ansi` (colour)
-/// or `--message-format=json` after the subcommand, before any `--`. A `--message-format` of
-/// the user's is taken out (`short` is honoured); JSON formats are refused, since this command
-/// exists to print diagnostics for people. `auto_color` decides colour unless `--color` does.
-pub fn plan(args: &[OsString], auto_color: impl FnOnce() -> bool) -> Result<Plan> {
-    let sep = args.iter().position(|a| a == "--").unwrap_or(args.len());
-    let mut sub = None;
-    let mut i = 0;
-    while i < sep {
-        let a = args[i].to_string_lossy();
-        if i == 0 && a.starts_with('+') {
-            i += 1;
-            continue;
-        }
-        if GLOBAL_VALUE_OPTIONS.contains(&a.as_ref()) {
-            i += 2;
-            continue;
-        }
-        if !a.starts_with('-') {
-            sub = Some(i);
-            break;
-        }
-        i += 1;
-    }
-    let mut color = None;
-    let mut short = false;
-    let mut out: Vec<OsString> = Vec::with_capacity(args.len() + 1);
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if i >= sep {
-            out.push(a.clone());
-            i += 1;
-            continue;
-        }
-        let s = a.to_string_lossy();
-        let (name, inline) = match s.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (s.to_string(), None),
-        };
-        let value = |i: usize| {
-            inline
-                .clone()
-                .or_else(|| args.get(i + 1).map(|v| v.to_string_lossy().into_owned()))
-        };
-        let width = if inline.is_some() { 1 } else { 2 };
-        match name.as_str() {
-            "--color" => {
-                color = value(i);
-                out.extend(args[i..(i + width).min(args.len())].iter().cloned());
-                i += width;
-            }
-            "--message-format" if sub.is_some_and(|s| s < i) => {
-                let v = value(i).unwrap_or_default();
-                for f in v.split(',') {
-                    match f.trim() {
-                        "short" => short = true,
-                        "human" | "" => {}
-                        f => bail!(
-                            "`tangle cargo` prints the diagnostics itself and cannot pass on \
-                             `--message-format={f}`; run cargo directly for that"
-                        ),
-                    }
-                }
-                i += width;
-            }
-            _ => {
-                out.push(a.clone());
-                i += 1;
-            }
-        }
-    }
-    let color = match color.as_deref() {
-        Some("always") => true,
-        Some("never") => false,
-        _ => auto_color(),
-    };
-    let json = sub.is_some_and(|s| JSON_SUBCOMMANDS.contains(&args[s].to_string_lossy().as_ref()));
-    if json {
-        let at = out.iter().position(|a| a == "--").unwrap_or(out.len());
-        let format = if color && !short {
-            "json-diagnostic-rendered-ansi"
-        } else {
-            "json"
-        };
-        out.insert(at, OsString::from(format!("--message-format={format}")));
-    }
-    Ok(Plan {
-        args: out,
-        json,
-        color,
-        short,
-    })
 }
 
 /// Copies `input` to `out`, except lines starting with `{`, which go to `on_json` (without the
@@ -310,26 +201,39 @@ pub fn pump(
 #[derive(Default)]
 struct Summary {
     seen: HashSet<String>,
-    /// (package, target description) → (warnings, errors, duplicates).
-    counts: BTreeMap<(String, String), (usize, usize, usize)>,
+    counts: BTreeMap<TargetKey, Counts>,
+}
+
+/// What one target's compilation said so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    warnings: usize,
+    errors: usize,
+    /// Warnings said twice, counted once.
+    duplicates: usize,
 }
 
 impl Summary {
-    /// Renders a `compiler-message`, or `None` for a duplicate.
-    fn note(&mut self, msg: &Value, mapper: &Mapper<'_>, short: bool) -> Option<String> {
-        let diag = msg.get("message")?;
-        let key = target_key(msg);
-        let level = diag.get("level").and_then(Value::as_str).unwrap_or("");
-        let entry = self.counts.entry(key).or_default();
-        let fingerprint = match diag.get("rendered").and_then(Value::as_str) {
-            Some(r) => r.to_string(),
-            None => diag.to_string(),
+    /// Renders a compiler message, or `None` for a duplicate.
+    fn note(
+        &mut self,
+        key: TargetKey,
+        compiled: &Compiled,
+        mapper: &Mapper<'_>,
+        short: bool,
+    ) -> Option<String> {
+        use cargo_metadata::diagnostic::DiagnosticLevel;
+        let diag = &compiled.diagnostic;
+        let counts = self.counts.entry(key).or_default();
+        let fingerprint = match &diag.rendered {
+            Some(r) => r.clone(),
+            None => serde_json::to_string(diag).unwrap_or_default(),
         };
         let fresh = self.seen.insert(fingerprint);
-        match level {
-            "warning" if fresh => entry.0 += 1,
-            "warning" => entry.2 += 1,
-            "error" | "error: internal compiler error" => entry.1 += 1,
+        match diag.level {
+            DiagnosticLevel::Warning if fresh => counts.warnings += 1,
+            DiagnosticLevel::Warning => counts.duplicates += 1,
+            DiagnosticLevel::Error | DiagnosticLevel::Ice => counts.errors += 1,
             _ => {}
         }
         // A file compiled for two targets (a library and its tests under `--all-targets`)
@@ -338,76 +242,69 @@ impl Summary {
             return None;
         }
         Some(if short {
-            mapper.render_short(msg)
+            mapper.render_short_compiled(compiled)
         } else {
-            mapper.render(msg)
+            mapper.render_compiled(compiled)
         })
     }
 
     /// The summary line for a target that has just been built.
-    fn finished(&mut self, msg: &Value, color: bool) -> Option<String> {
-        let key = target_key(msg);
-        let (w, e, d) = self.counts.remove(&key)?;
-        (e == 0 && w > 0).then(|| warnings_line(&key, w, d, color))
+    fn finished(&mut self, key: &TargetKey, color: bool) -> Option<String> {
+        let counts = self.counts.remove(key)?;
+        (counts.errors == 0 && counts.warnings > 0).then(|| warnings_line(key, counts, color))
     }
 
     /// Summary lines for targets not reported yet (those that failed are reported by cargo).
     fn rest(&mut self, color: bool) -> String {
         let mut s = String::new();
-        for (key, (w, e, d)) in std::mem::take(&mut self.counts) {
-            if e == 0 && w > 0 {
-                s.push_str(&warnings_line(&key, w, d, color));
+        for (key, counts) in std::mem::take(&mut self.counts) {
+            if counts.errors == 0 && counts.warnings > 0 {
+                s.push_str(&warnings_line(&key, counts, color));
             }
         }
         s
     }
 }
 
-fn warnings_line(
-    (package, target): &(String, String),
-    n: usize,
-    dups: usize,
-    color: bool,
-) -> String {
+fn warnings_line(key: &TargetKey, counts: Counts, color: bool) -> String {
     let label = paint(color, WARNING, "warning");
+    let n = counts.warnings;
     let plural = if n == 1 { "" } else { "s" };
-    let dups = match dups {
+    let dups = match counts.duplicates {
         0 => String::new(),
         1 => " (1 duplicate)".to_string(),
         d => format!(" ({d} duplicates)"),
     };
     format!(
-        "{label}{}: `{package}` ({target}) generated {n} warning{plural}{dups}\n",
-        paint(color, BOLD, "")
+        "{label}{}: `{}` ({}) generated {n} warning{plural}{dups}\n",
+        paint(color, BOLD, ""),
+        key.package,
+        key.target
     )
 }
 
-/// The package name and cargo's description of the target (`lib`, `bin "server"`, …).
-fn target_key(msg: &Value) -> (String, String) {
-    let id = msg.get("package_id").and_then(Value::as_str).unwrap_or("");
-    let package = if let Some((name, _)) = id.split_once(' ') {
-        name.to_string() // old format: `name version (source)`
-    } else {
-        let (url, frag) = id.split_once('#').unwrap_or((id, ""));
-        match frag.split_once('@') {
-            Some((name, _)) => name.to_string(),
-            None => url.rsplit('/').next().unwrap_or(url).to_string(),
-        }
-    };
-    let target = msg.get("target");
-    let name = target
-        .and_then(|t| t.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let kind = target
-        .and_then(|t| t.get("kind"))
-        .and_then(|k| k.get(0))
-        .and_then(Value::as_str)
-        .unwrap_or("lib");
-    let desc = match kind {
-        "bin" | "test" | "bench" | "example" => format!("{kind} \"{name}\""),
-        "custom-build" => "build script".to_string(),
-        _ => "lib".to_string(),
-    };
-    (package, desc)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn pump_separates_json_lines() {
+        let input = b"{\"reason\":\"x\"}\nplain {\nmore\n{not json\n{\"reason\":\"y\"}".to_vec();
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        pump(&input[..], &mut out, |l| {
+            seen.push(String::from_utf8_lossy(l).into_owned());
+            serde_json::from_slice::<Value>(l).is_ok()
+        })
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "plain {\nmore\n{not json\n"
+        );
+        assert_eq!(
+            seen,
+            ["{\"reason\":\"x\"}", "{not json", "{\"reason\":\"y\"}"]
+        );
+    }
 }
