@@ -15,6 +15,7 @@ pub mod cargo;
 pub mod fmt;
 pub mod mdbook;
 pub mod project;
+pub mod site;
 pub mod sync;
 
 pub use tangle_core::{
