@@ -324,12 +324,14 @@
 
     // Where a box shown for the reference before `button` goes: after the end of its line.
     function afterLine(button) {
-        const code = button.closest('code');
-        const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+        // The code the button is in: a peeked part's, or the block's.
+        const scope = button.closest('.tangle-peek-code') || button.closest('code');
+        const own = button.closest('.tangle-peek-box');
+        const walker = document.createTreeWalker(scope, NodeFilter.SHOW_TEXT);
         walker.currentNode = button;
         for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-            if (n.parentNode.closest('.tangle-peek-box')) {
-                continue;
+            if (n.parentNode.closest('.tangle-peek-box') !== own) {
+                continue; // in a box opened below this one
             }
             const i = n.data.indexOf('\n');
             if (i >= 0) {
@@ -337,7 +339,7 @@
                 return { parent: rest.parentNode, before: rest };
             }
         }
-        return { parent: code, before: null };
+        return { parent: scope, before: null };
     }
 
     async function peek(button) {
