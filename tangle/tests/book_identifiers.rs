@@ -221,6 +221,7 @@ fn identifiers_link_in_chromium() {
         used_in
     };
     let mut list: Vec<&str> = pages.iter().map(String::as_str).collect();
+    list.push("print.html");
     list.push("connection.html?peek");
     list.push("main.html");
     list.push(&used_in);
@@ -284,6 +285,14 @@ fn identifiers_link_in_chromium() {
     assert!(
         prose >= 20,
         "only {prose} inline code spans in the prose link"
+    );
+    // The print page holds every chapter's links, each to an anchor on the page itself.
+    let print = &report["print.html"];
+    assert!(arr(&print["errors"]).is_empty(), "{}", print["errors"]);
+    assert_eq!(print["result"]["identLinks"], total, "print page");
+    assert_eq!(
+        print["result"]["offPage"], 0,
+        "print page links leave the page"
     );
     let conn = &report["connection.html"]["result"];
     assert!(

@@ -38,6 +38,7 @@
     out.identLinks = links.length;
     out.extLinks = links.filter((a) => a.classList.contains('tangle-ext')).length;
     out.defs = document.querySelectorAll('pre code .tangle-def').length;
+    out.offPage = links.filter((a) => !a.classList.contains('tangle-ext') && !a.getAttribute('href').startsWith('#')).length;
     out.defsLeftInFooters = document.querySelectorAll('.tangle-footer .tangle-def').length;
     out.withTitle = links.filter((a) => a.title.length > 0).length;
     out.inHighlighted = links.filter((a) => !!a.closest('code.hljs')).length;
