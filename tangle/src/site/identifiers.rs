@@ -514,8 +514,10 @@ impl Identifiers {
     }
 
     /// A link for inline code `text` in the prose of chapter `c`, when it names a book item
-    /// without doubt: a type, function, trait, constant... by its name, a member as
-    /// `Type::name` (or a method as `name()` when only one has that name).
+    /// without doubt: a type, function, trait, constant... by its name, a member or a module's
+    /// item by its path (`Next::Close`, `message::Message`), a method as `name()` when only
+    /// one has that name. A bare variant or module name is left alone: `Read`, `request` and
+    /// `error` say other things in prose as often.
     pub fn inline_code(&self, c: usize, text: &str, links: &Links) -> Option<String> {
         let bare = text.strip_suffix("()").unwrap_or(text);
         let call = bare.len() != text.len();
@@ -527,7 +529,13 @@ impl Identifiers {
             return None;
         }
         let found: Vec<usize> = if bare.contains("::") {
-            self.by_path.get(bare).cloned().unwrap_or_default()
+            // `libmessage::Message`: the crate's name first.
+            let in_crate = bare.split_once("::").map_or(bare, |(_, rest)| rest);
+            self.by_path
+                .get(bare)
+                .or_else(|| self.by_path.get(in_crate))
+                .cloned()
+                .unwrap_or_default()
         } else {
             self.by_name
                 .get(bare)
@@ -536,9 +544,8 @@ impl Identifiers {
                         .copied()
                         .filter(|&i| {
                             let item = &self.items[i];
-                            item.parent.is_none()
+                            (item.parent.is_none() && item.kind != "Module")
                                 || (call && item.kind.contains("Method"))
-                                || item.kind == "EnumMember"
                         })
                         .collect()
                 })
