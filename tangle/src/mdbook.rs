@@ -1272,6 +1272,21 @@ mod tests {
     }
 
     #[test]
+    fn inline_code_that_may_become_an_identifier_link() {
+        fn at(line: &str) -> Option<&str> {
+            let i = line.find('`').unwrap();
+            let end = closing_ticks(line, i + 1, 1).unwrap();
+            prose_code(line, i, 1, end)
+        }
+        assert_eq!(at("The `Phase` enum."), Some("Phase"));
+        assert_eq!(at("> In a quote, `Next::Close`."), Some("Next::Close"));
+        // Not in a heading, not inside a link's text.
+        assert_eq!(at("## The `Phase` enum"), None);
+        assert_eq!(at("See [the `Phase` enum](x.html)."), None);
+        assert_eq!(at("[a](b) and `Phase`"), Some("Phase"));
+    }
+
+    #[test]
     fn helpers() {
         assert_eq!(rel_href("a.html", "a.html"), "");
         assert_eq!(rel_href("x/a.html", "b.html"), "../b.html");
