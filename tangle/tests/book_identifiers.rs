@@ -362,6 +362,7 @@ fn identifiers_link_in_chromium() {
         .collect();
     assert!(missing.is_empty(), "the identifier index lacks {missing:?}");
     assert!(index.contains("tangle-defined"), "no defining block marked");
+    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
