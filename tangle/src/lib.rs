@@ -17,6 +17,7 @@ pub mod fmt;
 pub mod install;
 pub mod mdbook;
 pub mod project;
+pub mod site;
 pub mod sync;
 
 pub use tangle_core::{

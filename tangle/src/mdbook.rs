@@ -115,6 +115,9 @@ struct Config {
     root: PathBuf,
     /// `[preprocessor.tangle] dialect`, if set.
     dialect: Option<String>,
+    /// Whether identifiers are linked (`[preprocessor.tangle] identifiers`, true by default;
+    /// only for the HTML renderer, in a Cargo project). See [`crate::site`].
+    identifiers: bool,
 }
 
 impl Config {
@@ -131,6 +134,12 @@ impl Config {
             dialect: cfg["preprocessor"]["tangle"]["dialect"]
                 .as_str()
                 .map(str::to_string),
+            identifiers: ctx["renderer"].as_str().map_or(true, |r| r == "html")
+                && !matches!(
+                    &cfg["preprocessor"]["tangle"]["identifiers"],
+                    Value::Bool(false)
+                )
+                && cfg["preprocessor"]["tangle"]["identifiers"].as_str() != Some("false"),
         }
     }
 }
@@ -230,6 +239,13 @@ struct Site<'a> {
     labels: Vec<Label>,
     /// Label formats in use (the book's first).
     formats: Vec<String>,
+    /// Identifiers from the compiler's view, when indexed (see [`crate::site`]).
+    idents: Option<crate::site::identifiers::Identifiers>,
+    /// The page of each chapter, for identifier links.
+    html: Vec<String>,
+    /// The anchor of the first reference to fragment `f` in block (chapter, block): where
+    /// "used in" lands.
+    use_ids: HashMap<(usize, usize, usize), String>,
 }
 
 fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagnostics> {
@@ -238,13 +254,18 @@ fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagno
         .map(|p| (p.source.clone(), p.content.clone()))
         .collect();
     // The same web as `tangle` builds, in the book's dialect.
-    let (web, warnings) = crate::project::site::site_web(
+    let (web, warnings, outputs) = crate::project::site::site_web(
         &config.root,
         &chapters,
         &config.labels,
         config.dialect.as_deref(),
     )?;
-    let site = Site::new(pages, web);
+    let idents = config
+        .identifiers
+        .then(|| crate::site::identifiers_of(&config.root, &web, &outputs))
+        .flatten();
+    let mut site = Site::new(pages, web);
+    site.idents = idents;
     let mut contents = Vec::with_capacity(pages.len());
     let mut errors = Vec::new();
     for c in 0..pages.len() {
@@ -255,6 +276,19 @@ fn render_pages(pages: &[Page], config: &Config) -> Result<RenderedPages, Diagno
     }
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
+    }
+    if let Some(c) = pages.iter().position(|p| {
+        p.source
+            .file_name()
+            .is_some_and(|f| f == crate::site::identifiers::INDEX_CHAPTER)
+    }) {
+        let index = site.identifier_index(c);
+        let text = &mut contents[c];
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push('\n');
+        text.push_str(&index);
     }
     if let Some(c) = pages
         .iter()
@@ -306,6 +340,7 @@ impl<'a> Site<'a> {
             ids.insert((root.block.chapter, root.block.block), id);
         }
         let mut uses: Vec<Vec<BlockRef>> = vec![Vec::new(); web.fragments.len()];
+        let mut use_ids = HashMap::new();
         let mut formats = vec![web.label_format.clone()];
         for (c, chapter) in web.chapters.iter().enumerate() {
             let mut letter = 0;
@@ -332,6 +367,8 @@ impl<'a> Site<'a> {
                     if let Some(&f) = web.by_name.get(r.name) {
                         if uses[f].last() != Some(&at) {
                             uses[f].push(at);
+                            let base = format!("u:{}", slug(&web.fragments[f].name, false));
+                            use_ids.insert((f, c, b), unique(&base, &mut taken));
                         }
                     }
                 }
@@ -356,6 +393,9 @@ impl<'a> Site<'a> {
             uses,
             labels,
             formats,
+            idents: None,
+            html: pages.iter().map(|p| p.html.clone()).collect(),
+            use_ids,
         }
     }
 
@@ -430,10 +470,33 @@ impl<'a> Site<'a> {
                 self.prose_line(c, i + 1, line, &mut out, &mut errors);
             }
         }
+        if let Some(idents) = &self.idents {
+            let end = idents.page_end(c, &self.links());
+            if !end.is_empty() {
+                out.push_str("\n\n");
+                out.push_str(&end);
+            }
+        }
         if errors.is_empty() {
             Ok(out)
         } else {
             Err(errors)
+        }
+    }
+
+    /// How [`crate::site::identifiers`] links to pages and blocks.
+    fn links(&self) -> crate::site::identifiers::Links<'_> {
+        crate::site::identifiers::Links {
+            html: &self.html,
+            tag_link: Box::new(|from, to| self.tag_link(from, to, "tangle-xref")),
+        }
+    }
+
+    /// The identifier index, for page `c`.
+    fn identifier_index(&self, c: usize) -> String {
+        match &self.idents {
+            Some(idents) => idents.index(c, &self.links()),
+            None => "This book was built without identifiers (see `identifiers` under `[preprocessor.tangle]`, and rust-analyzer).\n".into(),
         }
     }
 
@@ -556,7 +619,7 @@ impl<'a> Site<'a> {
                 if uses.is_empty() {
                     foot.push_str("Not used.");
                 } else {
-                    let list: Vec<String> = uses.iter().map(|u| self.use_link(c, *u)).collect();
+                    let list: Vec<String> = uses.iter().map(|u| self.use_link(c, f, *u)).collect();
                     write!(foot, "Used in {}.", list.join(", ")).ok();
                 }
             }
@@ -591,6 +654,15 @@ impl<'a> Site<'a> {
                         esc(&self.href(c, self.web.fragments[f].parts[0]))
                     )
                     .ok();
+                    if let Some(id) = self.use_ids.get(&(f, c, b)) {
+                        write!(
+                            foot,
+                            r#"<span class="tangle-use" hidden id="{}" data-name="{}"></span>"#,
+                            esc(id),
+                            esc(r.name)
+                        )
+                        .ok();
+                    }
                 }
             }
         }
@@ -606,6 +678,9 @@ impl<'a> Site<'a> {
             )
             .ok();
         }
+        if let Some(idents) = &self.idents {
+            foot.push_str(&idents.footer(c, b));
+        }
         write!(
             out,
             "\n{blank}\n{cont}<div class=\"tangle-footer\">{foot}</div>\n{blank}"
@@ -613,11 +688,19 @@ impl<'a> Site<'a> {
         .ok();
     }
 
-    /// A link to a block that uses a fragment: «parent» or the root's path, and its tag.
-    fn use_link(&self, from: usize, to: BlockRef) -> String {
+    /// A link to a block that uses fragment `f`: «parent» or the root's path, and its tag. It
+    /// lands on the line of the (first) reference.
+    fn use_link(&self, from: usize, f: usize, to: BlockRef) -> String {
+        let href = match self.use_ids.get(&(f, to.chapter, to.block)) {
+            Some(id) => format!(
+                "{}#{id}",
+                rel_href(&self.pages[from].html, &self.pages[to.chapter].html)
+            ),
+            None => self.href(from, to),
+        };
         format!(
             r#"<a class="tangle-xref" href="{}" title="in {}">{} {}</a>"#,
-            esc(&self.href(from, to)),
+            esc(&href),
             esc(&self.pages[to.chapter].name),
             esc(&self.block_title(to)),
             esc(self.tag(to))
@@ -639,7 +722,17 @@ impl<'a> Site<'a> {
         while i < line.len() {
             if bytes[i] == b'`' {
                 let n = bytes[i..].iter().take_while(|&&b| b == b'`').count();
-                i = closing_ticks(line, i + n, n).unwrap_or(i + n);
+                let end = closing_ticks(line, i + n, n);
+                if let (Some(end), Some(idents)) = (end, &self.idents) {
+                    if let Some(link) = prose_code(line, i, n, end)
+                        .and_then(|code| idents.inline_code(c, code, &self.links()))
+                    {
+                        out.push_str(&line[copied..i]);
+                        out.push_str(&link);
+                        copied = end;
+                    }
+                }
+                i = end.unwrap_or(i + n);
                 continue;
             }
             if let Some((len, name)) = self.formats.iter().find_map(|f| label_at(&line[i..], f)) {
@@ -742,7 +835,10 @@ impl<'a> Site<'a> {
                 if frag.parts.len() > 1 {
                     write!(s, ", continued in {}", links(&frag.parts[1..])).ok();
                 }
-                let used: Vec<String> = self.uses[f].iter().map(|u| self.use_link(c, *u)).collect();
+                let used: Vec<String> = self.uses[f]
+                    .iter()
+                    .map(|u| self.use_link(c, f, *u))
+                    .collect();
                 if used.is_empty() {
                     s.push_str("; never used.</li>");
                 } else {
@@ -789,6 +885,24 @@ fn continuation(prefix: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The text of the inline code span `line[start..end]` (opened by `n` backticks) when it may
+/// become a link: not in a heading, not inside a link's text (no `[` left open before it).
+fn prose_code(line: &str, start: usize, n: usize, end: usize) -> Option<&str> {
+    let before = &line[..start];
+    if before.trim_start_matches(['>', ' ', '\t']).starts_with('#') {
+        return None;
+    }
+    if before.matches('[').count() > before.matches(']').count() {
+        return None;
+    }
+    let code = line.get(start + n..end - n)?;
+    let code = code
+        .strip_prefix(' ')
+        .and_then(|c| c.strip_suffix(' '))
+        .unwrap_or(code);
+    Some(code)
 }
 
 /// After an opening run of `n` backticks ending at `from`, the end of the matching closing run.
@@ -861,7 +975,7 @@ fn unique(base: &str, taken: &mut HashSet<String>) -> String {
 
 /// The relative URL of page `to` seen from page `from` (both relative to the book root,
 /// `/`-separated); empty when they are the same page.
-fn rel_href(from: &str, to: &str) -> String {
+pub(crate) fn rel_href(from: &str, to: &str) -> String {
     if from == to {
         return String::new();
     }
@@ -890,7 +1004,7 @@ fn rel_href(from: &str, to: &str) -> String {
 }
 
 /// Escapes text for HTML content and attribute values.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {
@@ -971,7 +1085,12 @@ mod tests {
         assert!(b.contains("<dfn class=\"tangle-name\">«body»</dfn>"), "{b}");
         assert!(b.contains(r#"id="f:body:2""#), "{b}");
         assert!(b.contains("~~~rust,ignore,tangle\n"), "{b}");
-        assert!(b.contains(r#"href="../a.html#file:src/main.rs""#), "{b}");
+        // "Used in" lands on the reference's line: its anchor is in the using block's footer.
+        assert!(b.contains(r#"href="../a.html#u:body""#), "{b}");
+        assert!(
+            a.contains(r#"<span class="tangle-use" hidden id="u:body" data-name="body">"#),
+            "{a}"
+        );
         assert!(b.contains("1.1b ▸"), "{b}");
     }
 
@@ -1150,6 +1269,21 @@ mod tests {
         assert_eq!(warnings, tangled.warnings);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].message.contains("indented too far"));
+    }
+
+    #[test]
+    fn inline_code_that_may_become_an_identifier_link() {
+        fn at(line: &str) -> Option<&str> {
+            let i = line.find('`').unwrap();
+            let end = closing_ticks(line, i + 1, 1).unwrap();
+            prose_code(line, i, 1, end)
+        }
+        assert_eq!(at("The `Phase` enum."), Some("Phase"));
+        assert_eq!(at("> In a quote, `Next::Close`."), Some("Next::Close"));
+        // Not in a heading, not inside a link's text.
+        assert_eq!(at("## The `Phase` enum"), None);
+        assert_eq!(at("See [the `Phase` enum](x.html)."), None);
+        assert_eq!(at("[a](b) and `Phase`"), Some("Phase"));
     }
 
     #[test]

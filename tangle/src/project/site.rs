@@ -17,13 +17,14 @@ use std::path::PathBuf;
 /// The web a site renders and the warnings of tangling the book, from the pages mdBook hands
 /// over (`(path, text)` in book order) in the book in `root`. The dialect: Entangled's where
 /// `root` has Entangled settings or `dialect` (book.toml's choice) says `entangled`, else ours.
-/// The same functions as `tangle` itself: the same errors, the same warnings.
+/// The same functions as `tangle` itself: the same errors, the same warnings. The outputs come
+/// along, with their line maps (the site places the compiler's view of them in the pages).
 pub fn site_web(
     root: &Path,
     pages: &[(PathBuf, String)],
     labels: &str,
     dialect: Option<&str>,
-) -> Result<(Web, Vec<Diagnostic>), Diagnostics> {
+) -> Result<(Web, Vec<Diagnostic>, Vec<crate::Output>), Diagnostics> {
     use crate::entangled::config::{settings_file, Config};
     let entangled = match settings_file(root) {
         Some(settings) => Some(Config::load(root, &settings).map_err(|d| Diagnostics(vec![d]))?),
@@ -34,7 +35,7 @@ pub fn site_web(
         Some(config) => entangled_web(root, &config, pages, labels),
         None => {
             let tangle = tangle_markdown(pages, labels)?;
-            Ok((tangle.web, tangle.tangled.warnings))
+            Ok((tangle.web, tangle.tangled.warnings, tangle.tangled.outputs))
         }
     }
 }
@@ -46,7 +47,7 @@ fn entangled_web(
     config: &Config,
     pages: &[(PathBuf, String)],
     labels: &str,
-) -> Result<(Web, Vec<Diagnostic>), Diagnostics> {
+) -> Result<(Web, Vec<Diagnostic>, Vec<crate::Output>), Diagnostics> {
     use crate::entangled;
     // The documents: those the settings' watch list finds, or, for a book that chose the
     // dialect in book.toml, its chapters.
@@ -61,7 +62,7 @@ fn entangled_web(
     let docs = crate::source::read_all(root, &files, &by_path)?;
     let tangled = entangled::tangle(config, docs, false)?;
     let web = entangled_pages(config, pages, labels)?;
-    Ok((web, tangled.warnings))
+    Ok((web, tangled.warnings, tangled.outputs))
 }
 
 /// The web of the mdBook pages of an Entangled book (`(path, text)` in book order), for the

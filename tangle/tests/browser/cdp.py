@@ -17,6 +17,7 @@ import functools
 import http.server
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -75,7 +76,9 @@ class Browser:
     def _read_message(self, deadline):
         while True:
             while b"\0" not in self.buf:
-                if time.monotonic() > deadline:
+                left = deadline - time.monotonic()
+                # Wait for the pipe with the deadline: a read alone would block for ever.
+                if left <= 0 or not select.select([self.from_child], [], [], left)[0]:
                     raise TimeoutError("no answer from Chromium")
                 chunk = os.read(self.from_child, 1 << 16)
                 if not chunk:
@@ -139,8 +142,6 @@ class Browser:
 
     def drain(self, seconds):
         """Reads events for `seconds` (late console messages)."""
-        import select
-
         deadline = time.monotonic() + seconds
         while True:
             left = deadline - time.monotonic()
