@@ -12,6 +12,7 @@
 //! command-line front end over this library.
 
 pub mod cargo;
+pub mod figure;
 pub mod fmt;
 pub mod mdbook;
 pub mod project;
