@@ -45,6 +45,9 @@ const CH: f64 = 18.0;
 pub enum Kind {
     Drawing,
     Bytes,
+    /// An SVG file beside the chapter (`src:`), such as a chart a script draws from a
+    /// benchmark's results, inlined so that the theme's colours apply to it.
+    Svg(String),
 }
 
 /// A figure block, read.
@@ -93,14 +96,19 @@ pub fn parse<S: AsRef<str>>(lines: &[S]) -> Result<Spec, (usize, String)> {
                 spec.alt.push_str(value);
             }
             "id" => spec.id = Some(value.to_string()),
+            "src" => spec.kind = Kind::Svg(value.to_string()),
             "kind" => {
                 spec.kind = match value {
                     "drawing" => Kind::Drawing,
                     "bytes" => Kind::Bytes,
+                    "svg" => match &spec.kind {
+                        Kind::Svg(_) => continue,
+                        _ => return Err((i, "`kind: svg` needs `src: FILE.svg` first".into())),
+                    },
                     other => {
                         return Err((
                             i,
-                            format!("unknown figure kind `{other}` (known: drawing, bytes)"),
+                            format!("unknown figure kind `{other}` (known: drawing, bytes, svg)"),
                         ))
                     }
                 }
@@ -108,7 +116,7 @@ pub fn parse<S: AsRef<str>>(lines: &[S]) -> Result<Spec, (usize, String)> {
             other => {
                 return Err((
                     i,
-                    format!("unknown figure header `{other}` (known: caption, alt, id, kind)"),
+                    format!("unknown figure header `{other}` (known: caption, alt, id, kind, src)"),
                 ))
             }
         }
@@ -130,7 +138,7 @@ pub fn parse<S: AsRef<str>>(lines: &[S]) -> Result<Spec, (usize, String)> {
                 "a drawing needs `---` and the drawing below its header".into(),
             ))
         }
-        (None, Kind::Bytes) => {}
+        (None, Kind::Bytes | Kind::Svg(_)) => {}
     }
     while spec.body.last().is_some_and(|l| l.trim().is_empty()) {
         spec.body.pop();
@@ -139,6 +147,12 @@ pub fn parse<S: AsRef<str>>(lines: &[S]) -> Result<Spec, (usize, String)> {
         return Err((
             at_least(body_at),
             "a byte figure has no body: it draws the checked dump right above it".into(),
+        ));
+    }
+    if matches!(spec.kind, Kind::Svg(_)) && !spec.body.is_empty() {
+        return Err((
+            at_least(body_at),
+            "a figure with `src:` has no body: it shows that file".into(),
         ));
     }
     Ok(spec)
@@ -156,18 +170,20 @@ pub fn html(
     anchor: &str,
     number: &str,
     bytes: Option<&[u8]>,
+    file: Option<&str>,
 ) -> Result<String, String> {
     let text = Text {
         title: &spec.caption,
         desc: &spec.alt,
         id: anchor,
     };
-    let svg = match spec.kind {
+    let svg = match &spec.kind {
         Kind::Drawing => drawing_svg(&spec.body, text),
         Kind::Bytes => {
             let bytes = bytes.ok_or("a byte figure must follow a byte dump checked by a test (`<!-- check: frame NAME -->` before it)")?;
             bytes_svg(bytes, text)?
         }
+        Kind::Svg(src) => inline_svg(file.ok_or(format!("no SVG read from `{src}`"))?, text)?,
     };
     Ok(format!(
         r##"<figure class="tangle-figure" id="{}">{svg}<figcaption><a class="tangle-fig-number" href="#{}">Figure {}</a> {}</figcaption></figure>"##,
@@ -202,6 +218,33 @@ fn svg_open(out: &mut String, class: &str, w: f64, h: f64, text: Text) {
         esc(&strip_ticks(desc)),
     )
     .ok();
+}
+
+/// An SVG file's drawing, inline: without an XML declaration or comments before it, its
+/// `<svg>` given the figure's role, name and description.
+pub fn inline_svg(file: &str, text: Text) -> Result<String, String> {
+    let start = file
+        .find("<svg")
+        .ok_or("the file holds no `<svg` element")?;
+    let body = &file[start..];
+    let open_end = body.find('>').ok_or("the `<svg` element is not closed")?;
+    let mut open = String::new();
+    svg_open(&mut open, "tangle-file-svg", 0.0, 0.0, text);
+    // The accessible attributes and the <title>/<desc> that svg_open writes, after the file's
+    // own opening tag (less its `>`), whose viewBox and size are kept.
+    let attrs_at = open.find(" role=").unwrap_or(0);
+    let attrs = &open[attrs_at..];
+    let attrs = attrs
+        .split_once(" viewBox=")
+        .map_or(attrs.to_string(), |(a, rest)| {
+            let after = rest.find(" aria-labelledby=").map_or("", |i| &rest[i..]);
+            format!("{a}{after}")
+        });
+    let own = body[..open_end].trim_end_matches('/');
+    Ok(format!(
+        "{own}{attrs}{}",
+        body[open_end + 1..].replace(['\n', '\r'], " ")
+    ))
 }
 
 /// Which sides of its cell a drawing character joins: up, right, down, left.
@@ -417,8 +460,21 @@ pub fn chapter_figures(
                 continue;
             }
         };
+        let file = match &spec.kind {
+            Kind::Svg(src) => {
+                let path = source.parent().unwrap_or(Path::new("")).join(src);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(text),
+                    Err(e) => {
+                        errors.push(err(0, format!("cannot read {}: {e}", path.display())));
+                        continue;
+                    }
+                }
+            }
+            _ => None,
+        };
         let bytes = match spec.kind {
-            Kind::Drawing => None,
+            Kind::Drawing | Kind::Svg(_) => None,
             Kind::Bytes => match checked_dump(blocks, b, lines) {
                 Ok(bytes) => Some(bytes),
                 Err(m) => {
@@ -435,7 +491,7 @@ pub fn chapter_figures(
             Some(n) => format!("{n}.{k}"),
             None => k.to_string(),
         };
-        match html(&spec, &anchor, &number, bytes.as_deref()) {
+        match html(&spec, &anchor, &number, bytes.as_deref(), file.as_deref()) {
             Ok(html) => {
                 let cont: String = block
                     .prefix
@@ -716,7 +772,7 @@ mod tests {
             .1
             .contains("unknown figure header"));
         assert!(parse(&["caption: x", "alt: y", "kind: bytes", "---", "z"]).is_err());
-        let html = html(&s, "fig:a", "1.1", None).unwrap();
+        let html = html(&s, "fig:a", "1.1", None, None).unwrap();
         assert!(
             html.contains("<title id=\"fig:a-title\">A Next.</title>"),
             "{html}"
@@ -813,5 +869,19 @@ mod tests {
             "{}",
             errors[0]
         );
+    }
+
+    #[test]
+    fn an_svg_file_is_inlined_with_its_text() {
+        let file = "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 10\" width=\"10\">\n<rect/>\n</svg>\n";
+        let t = Text {
+            title: "T",
+            desc: "D",
+            id: "fig:c",
+        };
+        let svg = inline_svg(file, t).unwrap();
+        assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" width="10" role="img" aria-labelledby="fig:c-title" aria-describedby="fig:c-desc"><title id="fig:c-title">T</title><desc id="fig:c-desc">D</desc> <rect/> </svg>"#), "{svg}");
+        assert!(!svg.contains('\n'));
+        assert!(inline_svg("<p>", t).is_err());
     }
 }
