@@ -126,9 +126,17 @@
     }
 
     // Footers' text comes in an attribute, so that mdBook's search index leaves it out.
+    // On the print page, where every chapter is one page, links stay on it, as mdBook makes
+    // the page's other links (it cannot see these, which are an attribute's text).
+    const printPage = /(^|\/)print\.html$/.test(location.pathname);
     document.querySelectorAll('span.tangle-footer-text[data-text]').forEach(function (span) {
         span.innerHTML = span.dataset.text;
         span.removeAttribute('data-text');
+        if (printPage) {
+            span.querySelectorAll('a[href*="#"]').forEach(function (a) {
+                a.setAttribute('href', a.getAttribute('href').replace(/^[^#]*/, ''));
+            });
+        }
     });
     document.querySelectorAll('div.tangle-caption').forEach(processBlock);
     document.documentElement.dataset.tangle = 'ready';
