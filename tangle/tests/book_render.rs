@@ -824,6 +824,7 @@ fn project_book_fits_and_reads_in_every_theme() {
         assert!(f["width"].as_f64().unwrap() > 100.0, "{page}: {f}");
     }
     for id in [
+        "fig:load-rates",
         "fig:connection-life",
         "fig:event-loop-round",
         "fig:frame-bytes",
@@ -849,6 +850,23 @@ fn project_book_fits_and_reads_in_every_theme() {
         .map(|c| c.as_u64().unwrap() as u8)
         .collect();
     assert_eq!(cells, bytes);
+
+    // Performance's chart and its table come from the same run: each one-loop median the
+    // table gives is the one a bar of the chart shows.
+    let chapter = fs::read_to_string(root.join("docs/performance.md")).unwrap();
+    let chart = fs::read_to_string(root.join("docs/figures/load-rates.svg")).unwrap();
+    for mode in ["one-shot", "keep-alive"] {
+        let row = chapter
+            .lines()
+            .find(|l| l.starts_with(&format!("| {mode} requests/s | ")))
+            .unwrap_or_else(|| panic!("no {mode} row in Performance's table"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        for (who, cell) in [("server", cells[2]), ("floor", cells[3])] {
+            let median = cell.split_whitespace().next().unwrap();
+            let title = format!("{who}, {mode}, 1 loop: median {median} requests/s");
+            assert!(chart.contains(&title), "the chart has no bar `{title}`");
+        }
+    }
 
     // A search shows chapters' text, never a footer's ("Defined in 7h. Used in ...").
     let hits = arr(&report[search]["result"]["search"]);
