@@ -854,7 +854,7 @@ fn project_book_fits_and_reads_in_every_theme() {
     // Performance's chart and its table come from the same run: each one-loop median the
     // table gives is the one a bar of the chart shows.
     let chapter = fs::read_to_string(root.join("docs/performance.md")).unwrap();
-    let chart = fs::read_to_string(root.join("docs/figures/load-rates.svg")).unwrap();
+    let chart = fs::read_to_string(root.join("docs/load-rates.svg")).unwrap();
     for mode in ["one-shot", "keep-alive"] {
         let row = chapter
             .lines()
