@@ -141,6 +141,11 @@ fn main() {
         gbps,
         verdict(gbps >= 1.0)
     );
+    write_results(
+        &[Some((1, &rows)), many.as_ref().map(|(r, _, _)| (loops, r))],
+        (held, per_connection),
+        (elapsed, gbps),
+    );
     let alone = [latency_beside_an_expensive_client(server.addr)];
     println!(
         "\na normal client's one-shot searches, beside a keep-alive client sending 1 MiB \
@@ -228,6 +233,63 @@ fn tls_rows() {
                 String::new()
             }
         );
+    }
+}
+
+/// One-shot and keep-alive (`true`), the server's runs and the floor's.
+type RateRows = Vec<(bool, (Runs, Runs))>;
+
+/// The rate runs, every run of each (so the spread shows, not only the medians), and the
+/// memory and throughput measures, as JSON: for the book's charts and Performance's table
+/// (`cargo make bench-charts`), in `LOAD_RESULTS` or the bench's target tmp folder.
+fn write_results(
+    rate_rows: &[Option<(usize, &RateRows)>],
+    (held, per_connection): (usize, f64),
+    (elapsed, gbps): (Duration, f64),
+) {
+    let runs = |r: &Runs| {
+        serde_json::json!({
+            "rates": r.rates,
+            "p99_ms": r.p99s.iter().map(|d| d.as_secs_f64() * 1e3).collect::<Vec<_>>(),
+            "errors": r.errors,
+        })
+    };
+    let loops: Vec<serde_json::Value> = rate_rows
+        .iter()
+        .flatten()
+        .map(|(n, rows)| {
+            let modes: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(keep_alive, (s, f))| {
+                    serde_json::json!({
+                        "mode": if *keep_alive { "keep-alive" } else { "one-shot" },
+                        "server": runs(s),
+                        "floor": runs(f),
+                    })
+                })
+                .collect();
+            serde_json::json!({"loops": n, "modes": modes})
+        })
+        .collect();
+    // How busy the machine was (other work shares it): the 1-minute load average, and cores.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok());
+    let results = serde_json::json!({
+        "load_average": load,
+        "cores": thread::available_parallelism().map_or(1, |n| n.get()),
+        "clients": clients(),
+        "run_seconds": RUN.as_secs_f64(),
+        "rounds": ROUNDS,
+        "rates": loops,
+        "idle": {"held": held, "bytes_per_connection": per_connection},
+        "big_request": {"ms": elapsed.as_secs_f64() * 1e3, "gb_per_s": gbps},
+    });
+    let path = std::env::var("LOAD_RESULTS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_TARGET_TMPDIR"), "/load-results.json").into());
+    match std::fs::write(&path, format!("{results:#}\n")) {
+        Ok(()) => println!("{:<32} {path}", "results written to"),
+        Err(e) => println!("cannot write the results to {path}: {e}"),
     }
 }
 

@@ -1,4 +1,5 @@
-// tangle.js: runs after mdBook's book.js has highlighted the code blocks. For every tangled block
+// tangle.js: runs after mdBook's book.js has highlighted the code blocks. It shows each footer's
+// text (kept in an attribute, out of the search index). For every tangled block
 // (a <pre> right after a div.tangle-caption), it turns each <<name>> reference into a link to
 // the fragment's definition and puts each coderef label (moved from the block's footer, where
 // the preprocessor left it with its id) in place of the label text at the end of its line.
@@ -213,6 +214,19 @@
         pre.classList.add('tangle-code');
     }
 
+    // Footers' text comes in an attribute, so that mdBook's search index leaves it out.
+    // On the print page, where every chapter is one page, links stay on it, as mdBook makes
+    // the page's other links (it cannot see these, which are an attribute's text).
+    const printPage = /(^|\/)print\.html$/.test(location.pathname);
+    document.querySelectorAll('span.tangle-footer-text[data-text]').forEach(function (span) {
+        span.innerHTML = span.dataset.text;
+        span.removeAttribute('data-text');
+        if (printPage) {
+            span.querySelectorAll('a[href*="#"]').forEach(function (a) {
+                a.setAttribute('href', a.getAttribute('href').replace(/^[^#]*/, ''));
+            });
+        }
+    });
     document.querySelectorAll('div.tangle-caption').forEach(processBlock);
 
     // Peek. The parts of a fragment are found from its caption on, following the captions'

@@ -13,6 +13,7 @@
 //! command-line front end over this library.
 
 pub mod cargo;
+pub mod figure;
 pub mod fmt;
 pub mod install;
 pub mod mdbook;

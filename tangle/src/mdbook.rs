@@ -454,12 +454,20 @@ impl<'a> Site<'a> {
             }
         }
         let mut out = String::with_capacity(page.content.len() * 2);
-        let mut errors = Vec::new();
+        // Figure blocks become inline SVG (crate::figure).
+        let (figures, mut errors) = crate::figure::chapter_figures(
+            &chapter.blocks,
+            &lines,
+            page.number.as_deref(),
+            &page.source,
+        );
         for (i, line) in lines.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
             }
-            if let Some(&b) = opens.get(&i) {
+            if let Some(figure) = figures.get(&i) {
+                out.push_str(figure);
+            } else if let Some(&b) = opens.get(&i) {
                 self.open_block(c, b, line, &mut out);
             } else if let Some(&b) = closes.get(&i) {
                 out.push_str(line);
@@ -639,6 +647,13 @@ impl<'a> Site<'a> {
             }
             BlockKind::Illustration => {}
         }
+        // The footer's text goes in an attribute, which tangle.js shows: mdBook's search
+        // indexes a page's text, and "Defined in 2.1a. Used in ..." would fill every snippet.
+        let text = format!(
+            r#"<span class="tangle-footer-text" data-text="{}"></span>"#,
+            esc(&foot)
+        );
+        foot = text;
         let mut seen = HashSet::new();
         for (_, r, _) in self.web.references(BlockRef {
             chapter: c,
@@ -1086,10 +1101,15 @@ mod tests {
         assert!(b.contains(r#"id="f:body:2""#), "{b}");
         assert!(b.contains("~~~rust,ignore,tangle\n"), "{b}");
         // "Used in" lands on the reference's line: its anchor is in the using block's footer.
-        assert!(b.contains(r#"href="../a.html#u:body""#), "{b}");
+        assert!(b.contains(r#"href=&quot;../a.html#u:body&quot;"#), "{b}");
         assert!(
             a.contains(r#"<span class="tangle-use" hidden id="u:body" data-name="body">"#),
             "{a}"
+        );
+        // The footer's text is an attribute (out of the search index), shown by tangle.js.
+        assert!(
+            b.contains(r#"<span class="tangle-footer-text" data-text="Defined in "#),
+            "{b}"
         );
         assert!(b.contains("1.1b ▸"), "{b}");
     }

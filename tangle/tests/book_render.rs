@@ -324,6 +324,17 @@ fn check_links(site: &Path) -> usize {
 
 /// Opens `pages` of the built `site` in headless Chromium; returns page → {result, errors}.
 fn browse(site: &Path, pages: &[&str], screenshots: &[(&str, &Path)]) -> HashMap<String, Value> {
+    browse_with(site, pages, screenshots, "check.js", &[])
+}
+
+/// Like [`browse`], with another check script of `tests/browser/` and more flags for cdp.py.
+fn browse_with(
+    site: &Path,
+    pages: &[&str],
+    screenshots: &[(&str, &Path)],
+    check: &str,
+    flags: &[&str],
+) -> HashMap<String, Value> {
     let browser_dir = Path::new(MANIFEST_DIR).join("tests/browser");
     let mut cmd = Command::new(python());
     cmd.arg(browser_dir.join("cdp.py"))
@@ -332,7 +343,8 @@ fn browse(site: &Path, pages: &[&str], screenshots: &[(&str, &Path)]) -> HashMap
         .arg("--root")
         .arg(site)
         .arg("--check")
-        .arg(browser_dir.join("check.js"));
+        .arg(browser_dir.join(check))
+        .args(flags);
     for (page, png) in screenshots {
         cmd.arg("--screenshot")
             .arg(format!("{page}={}", png.display()));
@@ -688,4 +700,199 @@ fn mdbook_test_does_not_compile_fragments() {
         .output()
         .expect("run mdbook test");
     assert_success(&out, "mdbook test of the fixture book");
+}
+
+/// The project's book as a reader sees it at 1400 px, in each of mdBook's five themes: no code
+/// block wider than its box (and no block of rustfmt's 100 columns wrapped), captions, footers,
+/// references and figure captions at a contrast of at least 4.5:1 (WCAG, from the computed
+/// styles over the effective background), references the colour their rule gives whether
+/// visited or not, no console error with the network closed (no page asks the playground),
+/// at least five figures each with a caption and a text alternative, the frame's byte
+/// layout drawn from the dump the book shows, and no footer text in what a search shows.
+#[test]
+fn project_book_fits_and_reads_in_every_theme() {
+    let root = Path::new(MANIFEST_DIR).parent().unwrap();
+    let site = scratch("finish").join("site");
+    assert_success(
+        &mdbook_build(root, &site),
+        "mdbook build of the project's book",
+    );
+    let mut pages = Vec::new();
+    html_files(&site, &site, &mut pages);
+    pages.retain(|p| !matches!(p.as_str(), "404.html" | "toc.html"));
+    pages.sort();
+    let search = "index.html?search=Message";
+    let mut page_refs: Vec<&str> = pages.iter().map(String::as_str).collect();
+    page_refs.push(search);
+    let shot = Path::new(TMP).join("book_render").join("figure-life.png");
+    let report = browse_with(
+        &site,
+        &page_refs,
+        &[("connection.html", &shot)],
+        "finish.js",
+        &["--width", "1400", "--no-playground-stub"],
+    );
+    let themes = ["light", "rust", "coal", "navy", "ayu"];
+    let mut measured: HashMap<&str, usize> = HashMap::new();
+    let mut figures = Vec::new();
+    for page in &page_refs {
+        let rep = &report[*page];
+        let errors = arr(&rep["errors"]);
+        assert!(errors.is_empty(), "{page}: console errors: {errors:#?}");
+        let r = &rep["result"];
+        assert!(
+            r.get("check_failed").is_none(),
+            "{page}: finish.js failed: {r}"
+        );
+        assert_eq!(r["ready"], true, "{page}: tangle.js did not run");
+        assert!(
+            arr(&r["overflow"]).is_empty(),
+            "{page}: code wider than its box at 1400 px: {:#?}",
+            r["overflow"]
+        );
+        assert!(
+            arr(&r["wrappedAt100"]).is_empty(),
+            "{page}: code of at most 100 columns does not fit unwrapped at 1400 px: {:#?}",
+            r["wrappedAt100"]
+        );
+        assert_eq!(r["playgrounds"], 0, "{page}: a playground block");
+        assert!(
+            arr(&r["lowContrast"]).is_empty(),
+            "{page}: contrast below 4.5: {:#?}",
+            r["lowContrast"]
+        );
+        for theme in themes {
+            let per = &r["contrast"][theme];
+            assert!(
+                per.is_object(),
+                "{page}: theme {theme} could not be chosen: {per}"
+            );
+            for (kind, m) in per.as_object().unwrap() {
+                let n = m["count"].as_u64().unwrap() as usize;
+                *measured.entry(theme).or_default() += n;
+                if n > 0 {
+                    let min = m["min"].as_f64().unwrap();
+                    assert!(min >= 4.5, "{page}: {kind} in {theme}: contrast {min}");
+                }
+            }
+        }
+        for c in arr(&r["refColours"]) {
+            assert_eq!(
+                c["link"], c["inherited"],
+                "{page}: a reference in link colour: {c}"
+            );
+        }
+        if !matches!(*page, "print.html" | "index.html") {
+            figures.extend(
+                arr(&r["figures"])
+                    .iter()
+                    .map(|f| (page.to_string(), f.clone())),
+            );
+        }
+    }
+    for theme in themes {
+        assert!(
+            measured[theme] > 1000,
+            "only {} texts measured in {theme}",
+            measured[theme]
+        );
+    }
+
+    // Figures: at least five, each with its caption and a text alternative.
+    assert!(
+        figures.len() >= 5,
+        "only {} figures: {figures:#?}",
+        figures.len()
+    );
+    for (page, f) in &figures {
+        let caption = f["caption"].as_str().unwrap();
+        assert!(caption.starts_with("Figure "), "{page}: {f}");
+        assert!(caption.len() > "Figure 1.1 ".len() + 10, "{page}: {f}");
+        assert_eq!(f["role"], "img", "{page}: {f}");
+        assert!(!f["title"].as_str().unwrap().is_empty(), "{page}: {f}");
+        assert!(
+            f["desc"].as_str().unwrap().len() >= 80,
+            "{page}: short text alternative: {f}"
+        );
+        assert_eq!(f["fits"], true, "{page}: figure wider than the column: {f}");
+        assert!(f["width"].as_f64().unwrap() > 100.0, "{page}: {f}");
+    }
+    for id in [
+        "fig:load-rates",
+        "fig:connection-life",
+        "fig:event-loop-round",
+        "fig:frame-bytes",
+        "fig:error-bad-header",
+    ] {
+        assert!(figures.iter().any(|(_, f)| f["id"] == id), "no figure {id}");
+    }
+    // The byte layout is drawn from the request the protocol chapter shows, which
+    // tests/book_examples.rs compares with what the client sends: cell for byte.
+    let protocol = fs::read_to_string(root.join("docs/protocol.md")).unwrap();
+    let at = protocol
+        .find("<!-- check: frame client-search-morpheus -->")
+        .unwrap();
+    let dump = protocol[at..].lines().nth(2).unwrap();
+    let bytes = tangle::figure::unescape(dump).unwrap();
+    assert_eq!(bytes.len(), 146, "{dump}");
+    let (_, layout) = figures
+        .iter()
+        .find(|(_, f)| f["id"] == "fig:frame-bytes")
+        .unwrap();
+    let cells: Vec<u8> = arr(&layout["cells"])
+        .iter()
+        .map(|c| c.as_u64().unwrap() as u8)
+        .collect();
+    assert_eq!(cells, bytes);
+
+    // Performance's chart and its table come from the same run: each one-loop median the
+    // table gives is the one a bar of the chart shows.
+    let chapter = fs::read_to_string(root.join("docs/performance.md")).unwrap();
+    let chart = fs::read_to_string(root.join("docs/load-rates.svg")).unwrap();
+    for mode in ["one-shot", "keep-alive"] {
+        let row = chapter
+            .lines()
+            .find(|l| l.starts_with(&format!("| {mode} requests/s | ")))
+            .unwrap_or_else(|| panic!("no {mode} row in Performance's table"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        for (who, cell) in [("server", cells[2]), ("floor", cells[3])] {
+            let median = cell.split_whitespace().next().unwrap();
+            let title = format!("{who}, {mode}, 1 loop: median {median} requests/s");
+            assert!(chart.contains(&title), "the chart has no bar `{title}`");
+        }
+    }
+
+    // A search shows chapters' text, never a footer's ("Defined in 7h. Used in ...").
+    let hits = arr(&report[search]["result"]["search"]);
+    assert!(hits.len() >= 3, "search for Message: {hits:#?}");
+    // A footer says "Defined in 8c." then "Used in «...» 8a." (a tag: a chapter number, a
+    // letter); prose that speaks of footers does not.
+    let footer_text = |text: &str| {
+        text.match_indices("Defined in ")
+            .any(|(i, m)| text[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+            || text.contains("Used in «")
+            || text.contains("Used in src/")
+    };
+    for h in hits {
+        let text = h["text"].as_str().unwrap();
+        assert!(!footer_text(text), "footer text in a search result: {text}");
+    }
+    let mut index = String::new();
+    for e in fs::read_dir(&site).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("searchindex") {
+            index.push_str(&fs::read_to_string(&p).unwrap());
+        }
+    }
+    assert!(index.contains("Message"), "no search index found");
+    assert!(!footer_text(&index), "footer text in the search index");
+    assert!(
+        fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "no screenshot at {}",
+        shot.display()
+    );
+    fs::remove_dir_all(scratch("finish")).ok();
 }

@@ -8,7 +8,11 @@ expression, possibly a promise, whose value must be JSON) and collects console e
 uncaught exceptions and failed loads. Prints one JSON object: {"pages": {PAGE: {"result": ...,
 "errors": [...]}}}.
 
-usage: cdp.py --chromium PATH --root DIR --check FILE.js [--screenshot PAGE=OUT.png]... PAGE...
+usage: cdp.py --chromium PATH --root DIR --check FILE.js [--width PX] [--no-playground-stub]
+              [--screenshot PAGE=OUT.png]... PAGE...
+
+--width sets the window's width (1280 by default). --no-playground-stub lets a request to the
+Rust playground fail as it does offline (a console error), instead of answering it.
 """
 
 import argparse
@@ -188,6 +192,8 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("--check", required=True)
     ap.add_argument("--screenshot", action="append", default=[])
+    ap.add_argument("--width", type=int, default=1280)
+    ap.add_argument("--no-playground-stub", action="store_true")
     ap.add_argument("pages", nargs="+")
     args = ap.parse_args()
     check = open(args.check, encoding="utf-8").read()
@@ -206,11 +212,12 @@ def main():
         session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             browser.call(f"{domain}.enable", session=session)
-        browser.call(
-            "Fetch.enable",
-            {"patterns": [{"urlPattern": "https://play.rust-lang.org/*"}]},
-            session=session,
-        )
+        if not args.no_playground_stub:
+            browser.call(
+                "Fetch.enable",
+                {"patterns": [{"urlPattern": "https://play.rust-lang.org/*"}]},
+                session=session,
+            )
         # The print page calls window.print() on load: make it a no-op in the test.
         browser.call(
             "Page.addScriptToEvaluateOnNewDocument",
@@ -219,7 +226,7 @@ def main():
         )
         browser.call(
             "Emulation.setDeviceMetricsOverride",
-            {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            {"width": args.width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
             session=session,
         )
         for page in args.pages:
