@@ -538,6 +538,19 @@ fn check_named(at: &str, w: &[String]) -> Result<(), String> {
             } else {
                 root.to_owned()
             };
+            if let Some(features) = flag("--features") {
+                let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+                let declared = manifest.split("[features]").nth(1).unwrap_or("");
+                let declared = declared.split("\n[").next().unwrap_or("");
+                for feature in features.split(',') {
+                    if !declared
+                        .lines()
+                        .any(|l| l.starts_with(&format!("{feature} =")))
+                    {
+                        return fail(format!("Cargo.toml has no feature '{feature}'"));
+                    }
+                }
+            }
             for (option, folder) in [("--bench", "benches"), ("--test", "tests")] {
                 if let Some(target) = flag(option) {
                     if !dir.join(folder).join(format!("{target}.rs")).exists() {
