@@ -146,7 +146,10 @@ fn peak_memory_stays_within_the_budget() {
         let mut sock = server.connect();
         sock.write_all(&request).unwrap();
         let reply = reply_within(&mut sock, EXPENSIVE).unwrap_or_else(|| {
-            panic!("{name}: no reply within {EXPENSIVE:?}; log:\n{}", server.stderr())
+            panic!(
+                "{name}: no reply within {EXPENSIVE:?}; log:\n{}",
+                server.stderr()
+            )
         });
         let peak = peak_rss(server.pid());
         assert!(
