@@ -116,7 +116,7 @@ impl Snippets {
         }
         if let Some(ann) = ann {
             let primary = ann.primary;
-            if sn.head.as_ref().map_or(true, |h| primary && !h.3) {
+            if sn.head.as_ref().is_none_or(|h| primary && !h.3) {
                 sn.head = Some((loc.line, loc.col, loc.suffix.clone(), primary));
             }
             if !sn.anns.iter().any(|a| {
