@@ -24,7 +24,7 @@ mod common;
 mod tls_load;
 
 use common::*;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -692,38 +692,19 @@ fn expensive_requests() -> Vec<(&'static str, Vec<&'static str>, Vec<u8>)> {
 /// The peak resident memory (`VmHWM`), in MiB, of a fresh server started with `args` once it
 /// has answered `request`, and its answer: the error code, or "answered".
 fn peak_after(args: &[&str], request: &[u8]) -> (f64, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["-P", "0", "--threads", "1"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("listening line");
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .and_then(|addr| addr.parse().ok())
-        .expect("listening on ADDR");
-    let mut sock = connect(addr).expect("connect");
+    let server = Spawned::start(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["-P", "0", "--threads", "1"])
+            .args(args)
+            .stderr(Stdio::null()),
+    );
+    let mut sock = connect(server.addr).expect("connect");
     sock.write_all(request).expect("send");
     let mut buf = Vec::new();
     read_reply(&mut sock, &mut buf).expect("reply");
     let reply: serde_json::Value = serde_json::from_slice(&buf).expect("a JSON reply");
     let answer = reply["error"].as_str().unwrap_or("answered").to_owned();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    let _ = child.kill();
-    let _ = child.wait();
-    (kib / 1024.0, answer)
+    (server.peak_kib() as f64 / 1024.0, answer)
 }
 
 /// The CPU time process `pid` has used so far, user and system, in seconds

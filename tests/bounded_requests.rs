@@ -87,10 +87,7 @@ fn other_clients_are_served_between_expensive_requests() {
 
 /// The peak resident memory of process `pid`, in bytes.
 fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
+    common::harness::status_kib(pid, "VmHWM") * 1024
 }
 
 /// How long an expensive request may take to be answered (a bound on a wait, not a figure).
