@@ -14,15 +14,19 @@
 //! one expensive JSON request; and how long a `search` waits while four other clients send
 //! 1 MiB JSON arrays back to back. Over TLS (`--tls-cert`), keep-alive requests/s and full
 //! handshakes/s against a TLS floor (rustls and framing only); `LOAD_TLS_ONLY=1` runs just those.
-//! Request rates are the medians of several short runs, the two servers taking turns.
+//! With one loop, the plain build of the server (`--features plain-path`: no shortcuts, see
+//! docs/performance.md; built by the bench into `target/plain-path/`, or `LOAD_PLAIN_SERVER`)
+//! takes its turns beside the two, and its rates are printed with the fast build's over them.
+//! Request rates are the medians of several short runs, the servers taking turns.
 //! Everything stays on 127.0.0.1 and every loop is bounded in time.
 
 mod common;
 mod tls_load;
 
 use common::*;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -64,8 +68,10 @@ fn main() {
         tls_rows();
         return;
     }
+    let plain_binary = plain_server();
     let server = Spawned::start(&mut server_command(1));
     let floor = Spawned::start(&mut floor_command(1));
+    let plain = Spawned::start(&mut command(&plain_binary, 1));
     println!(
         "selector-server load bench: loopback, {} concurrent clients, \
          medians of {ROUNDS} interleaved runs of {} s per server; 1 loop, then {loops} \
@@ -73,12 +79,13 @@ fn main() {
         clients(),
         RUN.as_secs()
     );
-    let rows = throughput(server.addr, floor.addr);
+    let (rows, plain_rows) = throughput(server.addr, floor.addr, Some(plain.addr));
+    drop(plain);
     let many = (loops > 1).then(|| {
         let server = Spawned::start(&mut server_command(loops));
         let floor = Spawned::start(&mut floor_command(loops));
         let before = cpu_per_loop(server.pid());
-        let rows = throughput(server.addr, floor.addr);
+        let (rows, _) = throughput(server.addr, floor.addr, None);
         let after = cpu_per_loop(server.pid());
         let cpu: Vec<f64> = after
             .iter()
@@ -95,6 +102,7 @@ fn main() {
         "", "server", "floor", "ratio"
     );
     print_rows(&rows, "1 loop", 0.9);
+    print_plain(&rows, &plain_rows);
     if let Some((rows_n, cpu, _)) = &many {
         print_rows(rows_n, &format!("{loops} loops"), 0.9);
         for (i, keep_alive) in [false, true].into_iter().enumerate() {
@@ -143,6 +151,7 @@ fn main() {
     );
     write_results(
         &[Some((1, &rows)), many.as_ref().map(|(r, _, _)| (loops, r))],
+        &plain_rows,
         (held, per_connection),
         (elapsed, gbps),
     );
@@ -236,14 +245,12 @@ fn tls_rows() {
     }
 }
 
-/// One-shot and keep-alive (`true`), the server's runs and the floor's.
-type RateRows = Vec<(bool, (Runs, Runs))>;
-
 /// The rate runs, every run of each (so the spread shows, not only the medians), and the
 /// memory and throughput measures, as JSON: for the book's charts and Performance's table
 /// (`cargo make bench-charts`), in `LOAD_RESULTS` or the bench's target tmp folder.
 fn write_results(
-    rate_rows: &[Option<(usize, &RateRows)>],
+    rate_rows: &[Option<(usize, &Rows)>],
+    plain_rows: &[Runs],
     (held, per_connection): (usize, f64),
     (elapsed, gbps): (Duration, f64),
 ) {
@@ -260,12 +267,20 @@ fn write_results(
         .map(|(n, rows)| {
             let modes: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|(keep_alive, (s, f))| {
-                    serde_json::json!({
+                .enumerate()
+                .map(|(i, (keep_alive, (s, f)))| {
+                    let mut mode = serde_json::json!({
                         "mode": if *keep_alive { "keep-alive" } else { "one-shot" },
                         "server": runs(s),
                         "floor": runs(f),
-                    })
+                    });
+                    // The plain build ran in turns with the others, with one loop.
+                    if *n == 1 {
+                        if let Some(p) = plain_rows.get(i) {
+                            mode["plain"] = runs(p);
+                        }
+                    }
+                    mode
                 })
                 .collect();
             serde_json::json!({"loops": n, "modes": modes})
@@ -295,7 +310,12 @@ fn write_results(
 
 /// The real server with `threads` event loops.
 fn server_command(threads: usize) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    command(Path::new(env!("CARGO_BIN_EXE_server")), threads)
+}
+
+/// The server binary at `binary`, with `threads` event loops and the bench's limits.
+fn command(binary: &Path, threads: usize) -> Command {
+    let mut cmd = Command::new(binary);
     cmd.args([
         "-P",
         "0",
@@ -314,6 +334,42 @@ fn server_command(threads: usize) -> Command {
     cmd
 }
 
+/// The plain build of the server (`--features plain-path`): `LOAD_PLAIN_SERVER` when set,
+/// else built here with the release profile into a target folder of its own, `plain-path/`
+/// beside this bench's (the same folder would replace the fast build's `server`).
+fn plain_server() -> PathBuf {
+    if let Some(path) = std::env::var_os("LOAD_PLAIN_SERVER") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // This bench is TARGET/release/deps/load-HASH.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| exe.ancestors().nth(3).map(Path::to_path_buf))
+        .expect("the target folder");
+    let dir = target.join("plain-path");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!(
+        "load bench: building the plain server (--features plain-path) into {}",
+        dir.display()
+    );
+    let status = Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--release", "-p", "selector-server"])
+        .args([
+            "--features",
+            "plain-path",
+            "--bin",
+            "server",
+            "--target-dir",
+        ])
+        .arg(&dir)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the plain server failed");
+    dir.join("release/server")
+}
+
 /// The floor server with `threads` loops.
 fn floor_command(threads: usize) -> Command {
     let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
@@ -322,27 +378,66 @@ fn floor_command(threads: usize) -> Command {
     cmd
 }
 
-/// One-shot and keep-alive request rates of the server and the floor, measured in turns.
-fn throughput(server: SocketAddr, floor: SocketAddr) -> Vec<(bool, (Runs, Runs))> {
-    // Warm both up, then measure: ROUNDS runs each, taking turns (who goes first alternates,
-    // so neither always runs right after the other), and keep the median of each.
-    run_load(server, false, Duration::from_millis(300));
-    run_load(floor, false, Duration::from_millis(300));
-    let mut rows = Vec::new();
+/// Each mode's (keep-alive or not) runs of the server and of the floor.
+type Rows = Vec<(bool, (Runs, Runs))>;
+
+/// One-shot and keep-alive request rates of the server and the floor (and of the plain build
+/// when given: its runs, by mode, come second), measured in turns.
+fn throughput(
+    server: SocketAddr,
+    floor: SocketAddr,
+    plain: Option<SocketAddr>,
+) -> (Rows, Vec<Runs>) {
+    // Warm them up, then measure: ROUNDS runs each, taking turns (the order is reversed every
+    // other round, so none always runs right after another), and keep the median of each.
+    let addrs: Vec<SocketAddr> = [server, floor].into_iter().chain(plain).collect();
+    for &addr in &addrs {
+        run_load(addr, false, Duration::from_millis(300));
+    }
+    let (mut rows, mut plain_rows) = (Vec::new(), Vec::new());
     for keep_alive in [false, true] {
-        let (mut s, mut f) = (Runs::default(), Runs::default());
+        let mut runs: Vec<Runs> = addrs.iter().map(|_| Runs::default()).collect();
         for round in 0..ROUNDS {
-            if round % 2 == 0 {
-                s.add(run_load(server, keep_alive, RUN));
-                f.add(run_load(floor, keep_alive, RUN));
-            } else {
-                f.add(run_load(floor, keep_alive, RUN));
-                s.add(run_load(server, keep_alive, RUN));
+            let mut order: Vec<usize> = (0..addrs.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for who in order {
+                runs[who].add(run_load(addrs[who], keep_alive, RUN));
             }
         }
+        let mut runs = runs.into_iter();
+        let (s, f) = (runs.next().unwrap(), runs.next().unwrap());
         rows.push((keep_alive, (s, f)));
+        plain_rows.extend(runs);
     }
-    rows
+    (rows, plain_rows)
+}
+
+/// The plain build's rates beside the fast one's, from the same runs.
+fn print_plain(rows: &Rows, plain: &[Runs]) {
+    for ((keep_alive, (fast, floor)), plain) in rows.iter().zip(plain) {
+        let name = if *keep_alive {
+            "keep-alive"
+        } else {
+            "one-shot"
+        };
+        println!(
+            "{:<32} {:>12.0} {:>12.0} {:>8.2}  (plain / floor; fast / plain {:.2}; \
+             p99 {:.3} ms){}",
+            format!("{name}, plain path, 1 loop"),
+            plain.rate(),
+            floor.rate(),
+            plain.rate() / floor.rate(),
+            fast.rate() / plain.rate(),
+            plain.p99().as_secs_f64() * 1e3,
+            if plain.errors > 0 {
+                format!("  ({} failed requests)", plain.errors)
+            } else {
+                String::new()
+            }
+        );
+    }
 }
 
 fn print_rows(rows: &[(bool, (Runs, Runs))], loops: &str, target: f64) {
@@ -666,38 +761,19 @@ fn expensive_requests() -> Vec<(&'static str, Vec<&'static str>, Vec<u8>)> {
 /// The peak resident memory (`VmHWM`), in MiB, of a fresh server started with `args` once it
 /// has answered `request`, and its answer: the error code, or "answered".
 fn peak_after(args: &[&str], request: &[u8]) -> (f64, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["-P", "0", "--threads", "1"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("listening line");
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .and_then(|addr| addr.parse().ok())
-        .expect("listening on ADDR");
-    let mut sock = connect(addr).expect("connect");
+    let server = Spawned::start(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["-P", "0", "--threads", "1"])
+            .args(args)
+            .stderr(Stdio::null()),
+    );
+    let mut sock = connect(server.addr).expect("connect");
     sock.write_all(request).expect("send");
     let mut buf = Vec::new();
     read_reply(&mut sock, &mut buf).expect("reply");
     let reply: serde_json::Value = serde_json::from_slice(&buf).expect("a JSON reply");
     let answer = reply["error"].as_str().unwrap_or("answered").to_owned();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    let _ = child.kill();
-    let _ = child.wait();
-    (kib / 1024.0, answer)
+    (server.peak_kib() as f64 / 1024.0, answer)
 }
 
 /// The CPU time process `pid` has used so far, user and system, in seconds

@@ -144,6 +144,16 @@ def table(results):
         rows.append(
             f"| {mode['mode']} p99 latency | {p(median(s['p99_ms']))} | {p(median(f['p99_ms']))} | | |"
         )
+    for mode in one["modes"]:
+        if "plain" not in mode:
+            continue
+        pl, s, f = mode["plain"], mode["server"], mode["floor"]
+        mp, ms, mf = median(pl["rates"]), median(s["rates"]), median(f["rates"])
+        rows.append(
+            f"| {mode['mode']} requests/s, plain build | {thousands(mp)} "
+            f"(runs {thousands(min(pl['rates']))}–{thousands(max(pl['rates']))}) "
+            f"| {thousands(mf)} | {mp / mf:.2f} (fast ÷ plain {ms / mp:.2f}) | |"
+        )
     idle = results["idle"]
     rows.append(
         f"| memory per idle connection | {idle['bytes_per_connection']:.0f} B "

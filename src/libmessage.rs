@@ -1058,11 +1058,8 @@ pub mod header {
     use crate::error::ProtocolError;
     use crate::json;
     use crate::secret::Secret;
-    use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
     use serde_json::Value;
     use std::borrow::Cow;
-    use std::fmt;
 
     /// The one content type that is decoded; every other one is opaque bytes.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1270,110 +1267,149 @@ pub mod header {
     /// A received header: an object's six fields, or `None` for any other JSON value.
     struct Received<'a>(Option<Fields<'a>>);
 
-    impl<'de> Deserialize<'de> for Loose<'de> {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_any(LooseVisitor)
-        }
-    }
+    /// The plain reading of a received header: the whole of it parsed into a map, then the
+    /// six keys taken out. Compiled with the `plain-path` feature (see Performance).
+    #[cfg(feature = "plain-path")]
+    mod through_a_map {
+        use super::{Fields, Loose, Received};
+        use serde::{Deserialize, Deserializer};
+        use serde_json::Value;
+        use std::borrow::Cow;
 
-    struct LooseVisitor;
-
-    impl<'de> Visitor<'de> for LooseVisitor {
-        type Value = Loose<'de>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-
-        fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Loose<'de>, E> {
-            Ok(Loose::Str(Cow::Borrowed(s)))
-        }
-
-        fn visit_str<E: de::Error>(self, s: &str) -> Result<Loose<'de>, E> {
-            Ok(Loose::Str(Cow::Owned(s.to_owned())))
-        }
-
-        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Loose<'de>, E> {
-            Ok(Loose::Other(Value::Bool(b)))
-        }
-
-        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Loose<'de>, E> {
-            Ok(Loose::Other(Value::from(n)))
-        }
-
-        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Loose<'de>, E> {
-            Ok(Loose::Other(Value::from(n)))
-        }
-
-        fn visit_f64<E: de::Error>(self, n: f64) -> Result<Loose<'de>, E> {
-            Ok(Loose::Other(Value::from(n)))
-        }
-
-        fn visit_unit<E: de::Error>(self) -> Result<Loose<'de>, E> {
-            Ok(Loose::Other(Value::Null))
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Loose<'de>, A::Error> {
-            Value::deserialize(SeqAccessDeserializer::new(seq)).map(Loose::Other)
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Loose<'de>, A::Error> {
-            Value::deserialize(MapAccessDeserializer::new(map)).map(Loose::Other)
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Received<'de> {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_any(ReceivedVisitor)
-        }
-    }
-
-    struct ReceivedVisitor;
-
-    impl<'de> Visitor<'de> for ReceivedVisitor {
-        type Value = Received<'de>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a JSON header")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Received<'de>, A::Error> {
-            let mut fields = Fields::default();
-            while let Some(key) = map.next_key::<Loose>()? {
-                let value: Loose = map.next_value()?;
-                if let Some(slot) = key.as_str().and_then(|key| fields.slot(key)) {
-                    *slot = Some(value);
+        impl<'de> Deserialize<'de> for Received<'de> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let Value::Object(map) = Value::deserialize(deserializer)? else {
+                    return Ok(Received(None));
+                };
+                let mut fields = Fields::default();
+                for (key, value) in map {
+                    if let Some(slot) = fields.slot(&key) {
+                        *slot = Some(match value {
+                            Value::String(s) => Loose::Str(Cow::Owned(s)),
+                            other => Loose::Other(other),
+                        });
+                    }
                 }
+                Ok(Received(Some(fields)))
             }
-            Ok(Received(Some(fields)))
+        }
+    }
+
+    /// The fast reading of a received header: its six keys picked off the parser as it goes.
+    #[cfg(not(feature = "plain-path"))]
+    mod off_the_parser {
+        use super::{Fields, Loose, Received};
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+        use serde_json::Value;
+        use std::borrow::Cow;
+        use std::fmt;
+
+        impl<'de> Deserialize<'de> for Loose<'de> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_any(LooseVisitor)
+            }
         }
 
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Received<'de>, E> {
-            Ok(Received(None))
+        struct LooseVisitor;
+
+        impl<'de> Visitor<'de> for LooseVisitor {
+            type Value = Loose<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Loose<'de>, E> {
+                Ok(Loose::Str(Cow::Borrowed(s)))
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Loose<'de>, E> {
+                Ok(Loose::Str(Cow::Owned(s.to_owned())))
+            }
+
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Loose<'de>, E> {
+                Ok(Loose::Other(Value::Bool(b)))
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Loose<'de>, E> {
+                Ok(Loose::Other(Value::from(n)))
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Loose<'de>, E> {
+                Ok(Loose::Other(Value::from(n)))
+            }
+
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Loose<'de>, E> {
+                Ok(Loose::Other(Value::from(n)))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Loose<'de>, E> {
+                Ok(Loose::Other(Value::Null))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Loose<'de>, A::Error> {
+                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Loose::Other)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Loose<'de>, A::Error> {
+                Value::deserialize(MapAccessDeserializer::new(map)).map(Loose::Other)
+            }
         }
 
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Received<'de>, E> {
-            Ok(Received(None))
+        impl<'de> Deserialize<'de> for Received<'de> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_any(ReceivedVisitor)
+            }
         }
 
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Received<'de>, E> {
-            Ok(Received(None))
-        }
+        struct ReceivedVisitor;
 
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Received<'de>, E> {
-            Ok(Received(None))
-        }
+        impl<'de> Visitor<'de> for ReceivedVisitor {
+            type Value = Received<'de>;
 
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Received<'de>, E> {
-            Ok(Received(None))
-        }
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON header")
+            }
 
-        fn visit_unit<E: de::Error>(self) -> Result<Received<'de>, E> {
-            Ok(Received(None))
-        }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Received<'de>, A::Error> {
+                let mut fields = Fields::default();
+                while let Some(key) = map.next_key::<Loose>()? {
+                    let value: Loose = map.next_value()?;
+                    if let Some(slot) = key.as_str().and_then(|key| fields.slot(key)) {
+                        *slot = Some(value);
+                    }
+                }
+                Ok(Received(Some(fields)))
+            }
 
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Received<'de>, A::Error> {
-            LooseVisitor.visit_seq(seq).map(|_| Received(None))
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Received<'de>, E> {
+                Ok(Received(None))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Received<'de>, E> {
+                Ok(Received(None))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Received<'de>, E> {
+                Ok(Received(None))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Received<'de>, E> {
+                Ok(Received(None))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Received<'de>, E> {
+                Ok(Received(None))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Received<'de>, E> {
+                Ok(Received(None))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Received<'de>, A::Error> {
+                LooseVisitor.visit_seq(seq).map(|_| Received(None))
+            }
         }
     }
 }
@@ -2180,6 +2216,7 @@ pub mod service {
         /// The table key and prepared frames for a `text/json` request whose content is exactly
         /// `{"action": "search", "value": "KEY"}` with a table key that needs no escape; `None` for
         /// anything else, which is decoded and answered by [`Service::reply`].
+        #[cfg(not(feature = "plain-path"))]
         pub fn prepared(&self, header: &Header, content: &[u8]) -> Option<(&str, &[Arc<[u8]>; 2])> {
             if header.content_type != ContentType::TextJson
                 || !request::is_utf8(&header.content_encoding)
@@ -2660,6 +2697,7 @@ pub mod message {
         /// A request, decoded.
         Decoded(Request),
         /// A search the service recognised from its bytes: the table key and its two frames.
+        #[cfg_attr(feature = "plain-path", allow(dead_code))]
         Prepared {
             key: &'s str,
             frames: &'s [Arc<[u8]>; 2],
@@ -2965,6 +3003,7 @@ pub mod message {
                 return Ok(None);
             };
             self.phase = Phase::Closed;
+            #[cfg(not(feature = "plain-path"))]
             if let Some((key, frames)) = service.prepared(&header, body.content()) {
                 let request = Asked::Prepared { key, frames };
                 return Ok(Some(Complete {

@@ -895,7 +895,7 @@ impl Server {
     /// Makes sure the loop wakes up by `deadline`: `next_sweep` is never later than any
     /// connection's deadline.
     fn watch(&mut self, deadline: Instant) {
-        if self.next_sweep.map_or(true, |at| deadline < at) {
+        if self.next_sweep.is_none_or(|at| deadline < at) {
             self.next_sweep = Some(deadline);
         }
     }

@@ -19,10 +19,7 @@ const MIB: usize = 1 << 20;
 
 /// The server's resident memory (`VmRSS`), in bytes.
 fn resident(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
+    common::harness::status_kib(pid, "VmRSS") * 1024
 }
 
 /// Raises this process's soft open-files limit to its hard limit: the test holds a thousand

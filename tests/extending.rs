@@ -141,7 +141,7 @@ fn apply(change: &Change, text: &str) -> Result<String, String> {
 /// Files are written only when their bytes change, so that cargo, which goes by modification
 /// times, rebuilds the scratch copy only when the book or its changes did.
 fn scratch_copy(root: &Path, dir: &Path, changed: &BTreeMap<String, String>) {
-    for sub in ["docs", "tests/common", "src/bin"] {
+    for sub in ["docs", "tests/common", "tests/harness", "src/bin"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     for entry in std::fs::read_dir(root.join("docs")).unwrap() {
@@ -156,6 +156,7 @@ fn scratch_copy(root: &Path, dir: &Path, changed: &BTreeMap<String, String>) {
         "Cargo.lock",
         "tests/common/mod.rs",
         "tests/common/tls_front.rs",
+        "tests/harness/mod.rs",
     ] {
         write_if_changed(&dir.join(file), &std::fs::read(root.join(file)).unwrap());
     }

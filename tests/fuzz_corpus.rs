@@ -64,6 +64,29 @@ fn the_driver_gets_real_replies() {
     assert!(refused[0].contains("\"error\""), "{refused:?}");
 }
 
+/// The TLS arms are real: a search sent inside TLS (bit 5 of the first byte) gets its reply
+/// through a handshake and rustls on both sides, a keep-alive pipeline both replies; raw bytes
+/// on the TLS port (bit 6) end the connection without a reply frame.
+#[test]
+fn the_driver_speaks_tls() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/message");
+    let read = |name: &str| std::fs::read(corpus.join(name)).unwrap();
+    let search = read("search-over-tls");
+    assert_eq!(check::plan(&search).wire, check::Wire::Tls);
+    let replies = check::replies_for_test(&search);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(replies[0].contains("Misty Mountains"), "{replies:?}");
+    let pipeline = read("keep-alive-pipeline-over-tls");
+    let replies = check::replies_for_test(&pipeline);
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert!(replies[1].contains("Misty Mountains"), "{replies:?}");
+    let chunked = read("one-byte-chunks-over-tls");
+    assert_eq!(check::replies_for_test(&chunked).len(), 1);
+    let raw = read("plain-text-on-tls");
+    assert_eq!(check::plan(&raw).wire, check::Wire::RawTls);
+    assert!(check::replies_for_test(&raw).is_empty());
+}
+
 /// The frame checks are not vacuous: a cut frame, a frame after a closing reply, a header
 /// without the protocol's keys are all caught.
 #[test]

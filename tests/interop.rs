@@ -4,21 +4,12 @@
 
 mod common;
 
+use common::harness::{self, APP_CLIENT_CASES};
 use common::*;
 use std::process::{Command, Output, Stdio};
 
 fn python(args: &[&str]) -> Option<Output> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop_client.py");
-    match Command::new("python3")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(out) => Some(out),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => panic!("cannot run python3: {e}"),
-    }
+    harness::python("interop_client.py", args)
 }
 
 fn rust_client(args: &[&str]) -> Output {
@@ -95,36 +86,8 @@ fn python_client_with_password() {
 /// Runs `tests/original_app_client.py`: the Real Python app-client, libclient and libserver
 /// reproduced method for method. `None` when there is no python3.
 fn original(args: &[&str]) -> Option<std::process::Child> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/original_app_client.py");
-    match Command::new("python3")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(child) => Some(child),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => panic!("cannot run python3: {e}"),
-    }
+    harness::python_child("original_app_client.py", args)
 }
-
-/// Requests whose bytes are easy to get subtly wrong: emoji, quotes, escapes that
-/// `json.dumps` makes (`\"`, `\\`, `\t`, `\u0001`) and characters it leaves alone (DEL,
-/// U+2028, é), an empty value, and binary content cut in the middle of a character.
-const ORIGINAL_CASES: &[[&str; 2]] = &[
-    ["search", "morpheus"],
-    ["search", "ring"],
-    ["search", "\u{1f436}"],
-    ["search", "Morpheus"],
-    ["search", ""],
-    ["search", "it's \"quoted\" \\ back\tslash \u{1}"],
-    ["search", "\u{7f}\u{2028}\u{e9}"],
-    ["find", "ring"],
-    ["it's", "\"q\""],
-    ["zz", "\u{1f430}\u{1f430}\u{1f430}"],
-];
 
 /// The original app-client, run against our server, gets exactly the bytes the original
 /// libserver would have sent for the same request bytes, then the server's close (checked by
@@ -133,7 +96,7 @@ const ORIGINAL_CASES: &[[&str; 2]] = &[
 fn the_original_app_client_gets_the_original_servers_reply_byte_for_byte() {
     let server = Server::start(&["-q"]);
     let port = server.port();
-    for [action, value] in ORIGINAL_CASES {
+    for [action, value] in APP_CLIENT_CASES {
         let Some(child) = original(&["client", "127.0.0.1", &port, action, value]) else {
             eprintln!("python3 not found: test skipped");
             return;
@@ -164,7 +127,7 @@ fn the_original_app_client_gets_the_original_servers_reply_byte_for_byte() {
 #[test]
 fn our_client_sends_the_original_app_clients_request_byte_for_byte() {
     use std::io::BufRead;
-    for [action, value] in ORIGINAL_CASES {
+    for [action, value] in APP_CLIENT_CASES {
         let Some(mut child) = original(&["capture", action, value]) else {
             eprintln!("python3 not found: test skipped");
             return;

@@ -2,88 +2,51 @@
 //! (`tests/original_app_client.py`) against it gets, byte for byte, what the guide's
 //! libserver answers; a malformed request closes only its own connection.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::harness::{self, frame, Spawned, APP_CLIENT_CASES};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 /// The port binary on `127.0.0.1:0`, killed when dropped.
 struct Port {
-    child: Child,
-    port: String,
+    port: Spawned,
 }
 
 impl Port {
     fn start() -> Port {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_port"))
-            .args(["127.0.0.1", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the port");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let port = line
-            .trim()
-            .strip_prefix("listening on 127.0.0.1:")
-            .unwrap_or_else(|| panic!("no listening line: {line:?}"))
-            .to_owned();
-        Port { child, port }
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_port"));
+        cmd.args(["127.0.0.1", "0"])
+            .stderr(std::process::Stdio::null());
+        Port {
+            port: Spawned::start(&mut cmd),
+        }
+    }
+
+    /// The port it listens on, for the app-client's command line.
+    fn number(&self) -> String {
+        self.port.addr.port().to_string()
     }
 
     fn connect(&self) -> TcpStream {
-        let sock = TcpStream::connect(format!("127.0.0.1:{}", self.port)).unwrap();
+        let sock = TcpStream::connect(self.port.addr).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         sock
     }
 }
 
-impl Drop for Port {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `tests/original_app_client.py ARGS`, or `None` without python3.
 fn original(args: &[&str]) -> Option<Output> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/original_app_client.py");
-    match Command::new("python3")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(out) => Some(out),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => panic!("cannot run python3: {e}"),
-    }
+    harness::python("original_app_client.py", args)
 }
-
-/// The cases of `tests/interop.rs`: a search that matches, one that does not, emoji, quotes
-/// and escapes, an empty value, binary requests (one cut in the middle of a character), an
-/// unknown action.
-const CASES: &[[&str; 2]] = &[
-    ["search", "morpheus"],
-    ["search", "ring"],
-    ["search", "\u{1f436}"],
-    ["search", "Morpheus"],
-    ["search", ""],
-    ["search", "it's \"quoted\" \\ back\tslash \u{1}"],
-    ["search", "\u{7f}\u{2028}\u{e9}"],
-    ["find", "ring"],
-    ["it's", "\"q\""],
-    ["zz", "\u{1f430}\u{1f430}\u{1f430}"],
-];
 
 #[test]
 fn the_guides_app_client_gets_libservers_reply_byte_for_byte() {
     let port = Port::start();
-    for [action, value] in CASES {
-        let Some(out) = original(&["client", "127.0.0.1", &port.port, action, value]) else {
+    for [action, value] in APP_CLIENT_CASES {
+        let Some(out) = original(&["client", "127.0.0.1", &port.number(), action, value]) else {
             eprintln!("python3 not found: test skipped");
             return;
         };
@@ -113,7 +76,7 @@ fn json_requests_get_libservers_reply_byte_for_byte() {
         r#"{"action": "search", "value": "\u00e9\t\"\\"}"#,
     ];
     for content in cases {
-        let Some(out) = original(&["json", "127.0.0.1", &port.port, content]) else {
+        let Some(out) = original(&["json", "127.0.0.1", &port.number(), content]) else {
             eprintln!("python3 not found: test skipped");
             return;
         };
@@ -123,14 +86,6 @@ fn json_requests_get_libservers_reply_byte_for_byte() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-}
-
-/// A frame: protoheader, JSON header, content.
-fn frame(header: &str, content: &[u8]) -> Vec<u8> {
-    let mut out = (header.len() as u16).to_be_bytes().to_vec();
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(content);
-    out
 }
 
 /// Reads until the server closes; the bytes it sent.

@@ -610,10 +610,7 @@ fn a_client_turned_away_before_its_handshake_sees_only_the_end() {
 
 /// The peak resident memory of process `pid`, in bytes.
 fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
+    common::harness::status_kib(pid, "VmHWM") * 1024
 }
 
 /// Opens `n` connections (TLS when `pki` is given) from 127.0.0.2..127.0.0.9, each sending a

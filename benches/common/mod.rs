@@ -1,12 +1,16 @@
-//! What the load bench and the soak share: a child server and its memory, the open-files
-//! limit, request frames as the original client writes them, reading a reply, held idle
-//! connections, and the p99 of a set of latencies.
+//! What the load bench and the soak share: a child server and its memory (from the harness the
+//! tests use too, `tests/harness/mod.rs`), the open-files limit, request frames as the
+//! original client writes them, reading a reply, held idle connections, and the p99 of a set
+//! of latencies.
 // Each bench uses most of this module, not all of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "../../tests/harness/mod.rs"]
+mod harness;
+
+pub use harness::{frame, Spawned};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,105 +25,6 @@ pub fn verdict(ok: bool) -> &'static str {
         "ok"
     } else {
         "MISSED"
-    }
-}
-
-/// A child server process, killed on drop.
-pub struct Spawned {
-    child: Child,
-    pub addr: SocketAddr,
-}
-
-impl Spawned {
-    /// Starts `cmd`, a server that prints `listening on ADDR` as its first line.
-    pub fn start(cmd: &mut Command) -> Spawned {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("address");
-        Spawned { child, addr }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// How many file descriptors the server holds open.
-    pub fn open_fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map_or(0, |dir| dir.count())
-    }
-
-    /// Waits, at most `within`, until the server holds `fds` descriptors or more: with several
-    /// event loops, each accepts from its own queue, so an answer on one connection says
-    /// nothing of the others; a descriptor is what an accepted connection certainly is.
-    pub fn wait_fds(&self, fds: usize, within: Duration) -> bool {
-        let end = Instant::now() + within;
-        while self.open_fds() < fds {
-            if Instant::now() >= end {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        true
-    }
-
-    pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS")
-    }
-
-    /// Sends `signal` to the server (and to nothing else: the pid is our own child's, not yet
-    /// waited for).
-    pub fn signal(&mut self, signal: i32) {
-        if self.child.try_wait().expect("try_wait").is_some() {
-            return;
-        }
-        // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
-        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
-        assert_eq!(rc, 0, "kill({signal}) failed");
-    }
-
-    /// The exit status, if the server has exited.
-    pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().expect("try_wait")
-    }
-
-    /// Waits, at most `within`, for the server to exit: its status and when it came.
-    pub fn wait_exit(&mut self, within: Duration) -> Option<(ExitStatus, Instant)> {
-        let end = Instant::now() + within;
-        loop {
-            if let Some(status) = self.exited() {
-                return Some((status, Instant::now()));
-            }
-            if Instant::now() >= end {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -153,21 +58,9 @@ pub fn text_json_frame(content: &[u8], keep_alive: bool) -> Vec<u8> {
         ""
     };
     frame(
-        &format!(
-            "{{\"byteorder\": \"little\", \"content-type\": \"text/json\", \
-             \"content-encoding\": \"utf-8\", \"content-length\": {}{extra}}}",
-            content.len()
-        ),
+        &harness::header("text/json", "utf-8", content.len(), extra),
         content,
     )
-}
-
-/// One frame: protoheader, header, content.
-pub fn frame(header: &str, content: &[u8]) -> Vec<u8> {
-    let mut out = (header.len() as u16).to_be_bytes().to_vec();
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(content);
-    out
 }
 
 /// Reads one reply frame into `buf` (its content, in the end); returns the content length.

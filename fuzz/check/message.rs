@@ -9,14 +9,22 @@
 //!   none, everything is sent at once;
 //! - bit 2: the client then closes its side for writing;
 //! - bit 3: the server then shuts down (`Message::shut_down`);
-//! - bit 4: the deadline then passes (`Message::on_timeout`).
+//! - bit 4: the deadline then passes (`Message::on_timeout`);
+//! - bits 5-6: the transport under the `Message`, as the server builds it
+//!   (`Service::transport`): 0, plain; 1 or 3, TLS, with the rest of the input as the
+//!   plaintext a rustls client in the driver sends inside it (each chunk its own records, after
+//!   a real handshake); 2, TLS, with the rest of the input as the raw bytes on the wire
+//!   (a handshake and records of the fuzzer's making).
 //!
 //! The server is driven as its event loop would: after each chunk, readable, then writable
-//! while it has something to write. Whatever the client sent, nothing panics, and everything
-//! the client receives is a sequence of whole, valid frames: a 2-byte big-endian length, a JSON
-//! object header with the protocol's keys, and exactly `content-length` bytes of content; JSON
-//! content is an object with a string `result` (and an error code, if any, as a string); only
-//! the last reply may close the connection: every earlier one says `"keep-alive": true`.
+//! while it has something to write, and readable again while rustls holds input no socket
+//! event would announce. Whatever the client sent, nothing panics, the client sees the end
+//! once the server is dropped, and everything it receives (as plaintext, over TLS) is a
+//! sequence of whole, valid frames: a 2-byte big-endian length, a JSON object header with the
+//! protocol's keys, and exactly `content-length` bytes of content; JSON content is an object
+//! with a string `result` (and an error code, if any, as a string); only the last reply may
+//! close the connection: every earlier one says `"keep-alive": true`. Over raw TLS the bytes
+//! received are TLS records, and only the end is checked.
 #![allow(dead_code)]
 
 use libmessage::{Limits, Message, Next, Service, Table};
@@ -24,6 +32,18 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::{Arc, OnceLock};
+
+/// What carries the client's bytes to the `Message`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// Plain bytes on the socket.
+    Plain,
+    /// A TLS session: the input is the plaintext sent inside it.
+    Tls,
+    /// A TLS server: the input is the raw bytes on the wire.
+    RawTls,
+}
 
 /// How a fuzz input is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +52,7 @@ pub struct Plan<'a> {
     pub close_write: bool,
     pub shut_down: bool,
     pub time_out: bool,
+    pub wire: Wire,
     pub bytes: &'a [u8],
 }
 
@@ -43,6 +64,7 @@ pub fn plan(data: &[u8]) -> Plan<'_> {
             close_write: false,
             shut_down: false,
             time_out: false,
+            wire: Wire::Plain,
             bytes: data,
         };
     };
@@ -52,6 +74,11 @@ pub fn plan(data: &[u8]) -> Plan<'_> {
         close_write: first & 4 != 0,
         shut_down: first & 8 != 0,
         time_out: first & 16 != 0,
+        wire: match (first >> 5) & 3 {
+            0 => Wire::Plain,
+            2 => Wire::RawTls,
+            _ => Wire::Tls,
+        },
         bytes: &rest[n..],
     }
 }
@@ -61,8 +88,140 @@ pub fn service() -> Service {
     Service::new(Table::builtin(), None, Limits::default())
 }
 
-/// A connection: the client's end, and the server's end as a `Message`.
-fn connect(service: &Service) -> (UnixStream, Message) {
+/// The same service's TLS configuration, and a client configuration that trusts it: a
+/// certificate for `localhost` made once per process (rcgen), never stored.
+fn tls() -> &'static (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    static TLS: OnceLock<(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>)> = OnceLock::new();
+    TLS.get_or_init(|| {
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .expect("a test certificate");
+        let cert = made.cert.der().clone();
+        let key = PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
+        let provider = libmessage::transport::provider();
+        let server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], PrivateKeyDer::Pkcs8(key))
+            .expect("a server configuration");
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).expect("a root");
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        (Arc::new(server), Arc::new(client))
+    })
+}
+
+/// The client's end of a connection: a socket, with a rustls client on it for [`Wire::Tls`].
+struct Client {
+    sock: UnixStream,
+    tls: Option<rustls::ClientConnection>,
+    /// The server's end came (the socket's end, or TLS' `close_notify`).
+    ended: bool,
+    /// Bytes written to the socket so far.
+    sent: usize,
+}
+
+impl Client {
+    /// Sends `bytes` (inside TLS: as plaintext, in records of its own).
+    fn send(&mut self, bytes: &[u8]) {
+        let Some(conn) = &mut self.tls else {
+            let mut chunk = bytes;
+            while !chunk.is_empty() {
+                match self.sock.write(chunk) {
+                    Ok(k) => {
+                        chunk = &chunk[k..];
+                        self.sent += k;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    // The server hung up: the rest of the request goes nowhere.
+                    Err(e) if e.kind() == ErrorKind::BrokenPipe => break,
+                    Err(e) => panic!("client write: {e}"),
+                }
+            }
+            return;
+        };
+        conn.writer()
+            .write_all(bytes)
+            .expect("rustls takes plaintext");
+        self.flush();
+    }
+
+    /// Writes what rustls has ready for the wire, as much as the socket takes.
+    fn flush(&mut self) {
+        let Some(conn) = &mut self.tls else {
+            return;
+        };
+        while conn.wants_write() {
+            match conn.write_tls(&mut self.sock) {
+                Ok(k) => self.sent += k,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                // The server hung up: what rustls holds goes nowhere.
+                Err(e) if e.kind() == ErrorKind::BrokenPipe => return,
+                Err(e) => panic!("client TLS write: {e}"),
+            }
+        }
+    }
+
+    /// Ends the client's sending side (inside TLS, after its `close_notify`).
+    fn close_write(&mut self) {
+        if let Some(conn) = &mut self.tls {
+            conn.send_close_notify();
+            self.flush();
+        }
+        self.sock
+            .shutdown(std::net::Shutdown::Write)
+            .expect("client shutdown");
+    }
+
+    /// Takes in what has arrived without waiting (plaintext, over TLS) and answers the
+    /// handshake; true once the server's end has come.
+    fn drain(&mut self, received: &mut Vec<u8>) -> bool {
+        let mut buf = [0u8; 16 * 1024];
+        while !self.ended {
+            let n = match self.sock.read(&mut buf) {
+                Ok(0) => {
+                    self.ended = true;
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                    self.ended = true;
+                    break;
+                }
+                Err(e) => panic!("client read: {e}"),
+            };
+            let Some(conn) = &mut self.tls else {
+                received.extend_from_slice(&buf[..n]);
+                continue;
+            };
+            let mut wire = &buf[..n];
+            while !wire.is_empty() {
+                if conn.read_tls(&mut wire).is_err() || conn.process_new_packets().is_err() {
+                    panic!("the server's TLS is refused by a rustls client");
+                }
+                match conn.reader().read_to_end(received) {
+                    // `close_notify`: the server's end.
+                    Ok(_) => self.ended = true,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("client TLS read: {e}"),
+                }
+            }
+        }
+        self.flush();
+        self.ended
+    }
+}
+
+/// A connection: the client's end, and the server's end as a `Message` over the transport
+/// `service` gives it (TLS when it speaks TLS), with a rustls client for [`Wire::Tls`].
+fn connect(service: &Service, wire: Wire) -> (Client, Message) {
     let (client, server) = UnixStream::pair().expect("a socket pair");
     client.set_nonblocking(true).expect("non-blocking client");
     server.set_nonblocking(true).expect("non-blocking server");
@@ -70,24 +229,29 @@ fn connect(service: &Service) -> (UnixStream, Message) {
     // down, which a Unix socket does alike, without a port or the loopback interface.
     // SAFETY: the descriptor is an open stream socket whose ownership moves here.
     let sock = unsafe { TcpStream::from_raw_fd(server.into_raw_fd()) };
+    let sock = mio::net::TcpStream::from_std(sock);
     let peer = SocketAddr::from(([127, 0, 0, 1], 1));
-    let message = Message::new(mio::net::TcpStream::from_std(sock), peer, service);
+    let Ok(transport) = service.transport(sock) else {
+        panic!("no transport within the default budget");
+    };
+    let message = Message::over(transport, peer, service);
+    let tls = (wire == Wire::Tls).then(|| {
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+        let mut conn =
+            rustls::ClientConnection::new(Arc::clone(&tls().1), name).expect("a client connection");
+        // The client holds what it sends before the handshake is over.
+        conn.set_buffer_limit(None);
+        conn
+    });
+    let mut client = Client {
+        sock: client,
+        tls,
+        ended: false,
+        sent: 0,
+    };
+    // The ClientHello goes at once, as a real client's would.
+    client.flush();
     (client, message)
-}
-
-/// Reads what has arrived at the client without waiting.
-fn drain(client: &mut UnixStream, received: &mut Vec<u8>) -> bool {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match client.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(n) => received.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
-            Err(e) => panic!("client read: {e}"),
-        }
-    }
 }
 
 /// The server's event loop for one connection: it acts while it has something to do. After
@@ -98,15 +262,25 @@ fn drive(
     mut next: Next,
     scratch: &mut [u8],
     service: &Service,
-    client: &mut UnixStream,
+    client: &mut Client,
     received: &mut Vec<u8>,
 ) -> Next {
     let mut wrote = false;
+    client.drain(received);
     for _ in 0..10_000 {
         next = match next {
-            Next::Read if wrote => {
+            Next::Read if wrote || message.has_buffered_input() => {
                 wrote = false;
                 message.on_readable(scratch, service)
+            }
+            // TLS bytes wait for the socket: the loop would ask for writable events, and
+            // get one once the client has read.
+            Next::Read | Next::Wait if message.wants_write() => {
+                let next = message.on_writable(service);
+                if message.wants_write() && !client.drain(received) {
+                    return next;
+                }
+                next
             }
             // Only the event loop holds a reply back (`Wait`), and it is not here.
             Next::Read | Next::Wait | Next::Close => return next,
@@ -115,7 +289,7 @@ fn drive(
                 message.on_writable(service)
             }
         };
-        drain(client, received);
+        client.drain(received);
     }
     panic!("the server neither waits nor closes after 10000 steps");
 }
@@ -144,28 +318,30 @@ pub fn replies_for_test(data: &[u8]) -> Vec<String> {
 
 /// Sends `data` as [`plan`] says to a fresh `Message`: everything the client receives.
 fn exchange(data: &[u8]) -> Vec<u8> {
-    let service = service();
     let plan = plan(data);
-    let (mut client, mut message) = connect(&service);
+    let service = match plan.wire {
+        Wire::Plain => service(),
+        Wire::Tls | Wire::RawTls => service().with_tls(Arc::clone(&tls().0)),
+    };
+    let (mut client, mut message) = connect(&service, plan.wire);
     let mut scratch = vec![0u8; 64 * 1024];
     let mut received = Vec::new();
     let mut next = Next::Read;
     let mut sizes = plan.chunks.iter().copied().cycle();
     let mut rest = plan.bytes;
-    while next == Next::Read && !rest.is_empty() {
+    // Over TLS, the handshake's flights, then the plaintext the client held until it was
+    // over, go back and forth with the chunks: the server reads again while the client has
+    // written something since its last read (a few turns more than there are chunks).
+    let mut heard = None;
+    for _ in 0..rest.len() + 16 {
+        if next != Next::Read || rest.is_empty() && heard == Some(client.sent) {
+            break;
+        }
         let n = sizes.next().unwrap_or(rest.len()).min(rest.len());
         let (chunk, after) = rest.split_at(n);
         rest = after;
-        let mut chunk = chunk;
-        while !chunk.is_empty() {
-            match client.write(chunk) {
-                Ok(k) => chunk = &chunk[k..],
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                // The server hung up: the rest of the request goes nowhere.
-                Err(e) if e.kind() == ErrorKind::BrokenPipe => break,
-                Err(e) => panic!("client write: {e}"),
-            }
-        }
+        client.send(chunk);
+        heard = Some(client.sent);
         next = message.on_readable(&mut scratch, &service);
         next = drive(
             &mut message,
@@ -177,9 +353,7 @@ fn exchange(data: &[u8]) -> Vec<u8> {
         );
     }
     if plan.close_write && next == Next::Read {
-        client
-            .shutdown(std::net::Shutdown::Write)
-            .expect("client shutdown");
+        client.close_write();
         next = message.on_readable(&mut scratch, &service);
         next = drive(
             &mut message,
@@ -208,11 +382,15 @@ fn exchange(data: &[u8]) -> Vec<u8> {
         assert_eq!(next, Next::Close, "a timed-out connection stays open");
     }
     drop(message);
-    let closed = drain(&mut client, &mut received);
+    let closed = client.drain(&mut received);
     assert!(
         closed,
         "the server end is dropped, yet the client sees no end"
     );
+    if plan.wire == Wire::RawTls {
+        // TLS records, not frames: only the end is checked.
+        received.clear();
+    }
     received
 }
 

@@ -409,7 +409,7 @@ pub fn drawing_svg(body: &[String], text: Text) -> String {
                 if e == ' '
                     && line
                         .get(end + 1)
-                        .map_or(true, |&n| n == ' ' || sides(n).is_some() || is_arrow(n))
+                        .is_none_or(|&n| n == ' ' || sides(n).is_some() || is_arrow(n))
                 {
                     break;
                 }

@@ -78,7 +78,7 @@ pub fn unformatted(
     let mut changed = BTreeMap::new();
     let mut errors = Vec::new();
     for o in &tangled.outputs {
-        if o.path.extension().map_or(true, |e| e != "rs") {
+        if o.path.extension().is_none_or(|e| e != "rs") {
             continue;
         }
         match rustfmt.format(&o.path, &o.content, &o.block) {

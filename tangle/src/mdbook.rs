@@ -134,7 +134,7 @@ impl Config {
             dialect: cfg["preprocessor"]["tangle"]["dialect"]
                 .as_str()
                 .map(str::to_string),
-            identifiers: ctx["renderer"].as_str().map_or(true, |r| r == "html")
+            identifiers: ctx["renderer"].as_str().is_none_or(|r| r == "html")
                 && !matches!(
                     &cfg["preprocessor"]["tangle"]["identifiers"],
                     Value::Bool(false)

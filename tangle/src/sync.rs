@@ -9,8 +9,14 @@
 //!   or after the fragment (the repeated prefix, the rest of the line);
 //! - an **inserted line** joins the fragment of the output line above it (at the top of a file,
 //!   the line below), written with that line's indentation taken off, as the fragment's own
-//!   lines are; so a line added at the boundary between two fragments goes to the first;
+//!   lines are; so a line added at the boundary between two fragments goes to the first,
+//!   unless it is indented less than the first's lines and fits the second;
 //! - a **deleted line** deletes the document line it came from.
+//!
+//! Which new line is which old one comes from the diff's equal lines; between them, lines of
+//! the same indentation whose texts start alike (`g(1);` and the `g(` it was split into) are
+//! paired first. Where like lines make that a guess, the few ways of pairing are tried in turn
+//! and the first whose documents tangle back to the edit wins.
 //!
 //! Refused, with nothing written: an edit to the generated header; an output that is not UTF-8;
 //! an output whose documents changed since it was tangled while it was edited too (the
@@ -172,11 +178,34 @@ pub fn plan(
         })
         .collect();
     let edited = &normalized;
-    let texts = match project.plan_by_markers(edited) {
+    if let Some(texts) = project.plan_by_markers(edited) {
         // The files say which block each line belongs to: read their markers.
-        Some(texts) => texts?,
-        None => by_line_maps(project, fresh, edited)?,
-    };
+        return carried(project, fresh, edited, texts?);
+    }
+    // Without markers, which old line a new one is (after a split or a join among like
+    // lines) is a guess: the alignments are tried in turn, and the first whose documents
+    // tangle to the edited bytes is the plan. Refused when none does, with the first's reasons.
+    let mut first_error = None;
+    for alignment in Alignment::ALL {
+        let attempt = by_line_maps(project, fresh, edited, alignment)
+            .and_then(|texts| carried(project, fresh, edited, texts));
+        match attempt {
+            Ok(plan) => return Ok(plan),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.expect("at least one alignment"))
+}
+
+/// The plan for `texts`, once they are checked to tangle to exactly the edited outputs.
+fn carried(
+    project: &Project,
+    fresh: &Tangled,
+    edited: &BTreeMap<PathBuf, String>,
+    texts: BTreeMap<PathBuf, String>,
+) -> Result<Plan, Diagnostics> {
     let tangled = project.tangle_with(&texts).map_err(broken)?;
     verify(fresh, &tangled, edited)?;
     Ok(Plan {
@@ -186,11 +215,42 @@ pub fn plan(
     })
 }
 
+/// How the lines of a run that differs are paired (see [`by_indentation`]).
+#[derive(Debug, Clone, Copy)]
+struct Alignment {
+    /// Runs a line or two apart are aligned as one.
+    merge: bool,
+    /// Where two pairings are as good, a new line is passed over first (else an old one).
+    new_first: bool,
+}
+
+impl Alignment {
+    const ALL: [Alignment; 4] = [
+        Alignment {
+            merge: true,
+            new_first: false,
+        },
+        Alignment {
+            merge: true,
+            new_first: true,
+        },
+        Alignment {
+            merge: false,
+            new_first: false,
+        },
+        Alignment {
+            merge: false,
+            new_first: true,
+        },
+    ];
+}
+
 /// The documents' new texts, each edited line carried to where the line maps say it came from.
 fn by_line_maps(
     project: &Project,
     fresh: &Tangled,
     edited: &BTreeMap<PathBuf, String>,
+    alignment: Alignment,
 ) -> Result<BTreeMap<PathBuf, String>, Diagnostics> {
     let mut docs = Documents {
         project,
@@ -203,7 +263,7 @@ fn by_line_maps(
             continue;
         };
         let old = String::from_utf8_lossy(&o.content);
-        if let Err(mut e) = diff_output(o, &old, new, &mut docs, &mut edits) {
+        if let Err(mut e) = diff_output(o, &old, new, alignment, &mut docs, &mut edits) {
             errors.append(&mut e);
         }
     }
@@ -218,37 +278,25 @@ fn diff_output(
     o: &Output,
     old: &str,
     new: &str,
+    alignment: Alignment,
     docs: &mut Documents<'_>,
     edits: &mut Edits,
 ) -> Result<(), Vec<Diagnostic>> {
     let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
     let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
-    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old_lines, &new_lines);
     let mut errors = Vec::new();
     let strip = |l: &str| l.trim_end_matches('\n').to_string();
-    for op in ops {
-        let (old_index, old_len, new_index, new_len) = match op {
-            similar::DiffOp::Equal { .. } => continue,
-            similar::DiffOp::Delete {
-                old_index,
-                old_len,
-                new_index,
-            } => (old_index, old_len, new_index, 0),
-            similar::DiffOp::Insert {
-                old_index,
-                new_index,
-                new_len,
-            } => (old_index, 0, new_index, new_len),
-            similar::DiffOp::Replace {
-                old_index,
-                old_len,
-                new_index,
-                new_len,
-            } => (old_index, old_len, new_index, new_len),
-        };
+    let runs = differing_runs(&old_lines, &new_lines, alignment)
+        .into_iter()
+        .flat_map(|run| by_indentation(&old_lines, &new_lines, run, alignment));
+    for (old_index, old_len, new_index, new_len) in runs {
         let paired = old_len.min(new_len);
         for k in 0..paired {
             let (i, j) = (old_index + k, new_index + k);
+            if old_lines[i] == new_lines[j] {
+                // A line kept as it was, inside a run made of two gaps.
+                continue;
+            }
             if let Err(e) = changed(
                 o,
                 i,
@@ -282,6 +330,124 @@ fn diff_output(
     } else {
         Err(errors)
     }
+}
+
+/// The runs of lines that differ between `old` and `new`, in order, each as (its first old
+/// line, how many old lines, its first new line, how many new lines), found from the equal
+/// runs of the diff alone, as the gaps between them.
+///
+/// The diff's own deletions and insertions are not read: after its clean-up, `similar` (2.7)
+/// may report an insertion with an old index one line short of where it stands (before a
+/// line it has just matched as equal). Read as it was, a call split into `g(` / `1,` / `);`
+/// right before a line that is also `g(` had its new lines put above that line, in the
+/// fragment of the line deleted before it, and the edit was refused as one that cannot be
+/// carried back. The equal runs are right, and the gaps between them say the rest.
+fn differing_runs(
+    old: &[&str],
+    new: &[&str],
+    alignment: Alignment,
+) -> Vec<(usize, usize, usize, usize)> {
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, old, new);
+    let mut equal: Vec<(usize, usize, usize)> = ops
+        .iter()
+        .filter_map(|op| match *op {
+            similar::DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } => Some((old_index, new_index, len)),
+            _ => None,
+        })
+        .collect();
+    equal.sort_unstable();
+    let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    for (old_index, new_index, len) in equal.into_iter().chain([(old.len(), new.len(), 0)]) {
+        if old_index < i || new_index < j {
+            // Out of step with the runs before it: its lines join the next gap.
+            continue;
+        }
+        if old_index > i || new_index > j {
+            match runs.last_mut() {
+                // Two gaps a line or two apart are one: which of several like lines
+                // (`g(`, `);`) the diff called equal is a guess that `by_indentation` makes
+                // better, with the lines of both gaps before it.
+                Some(last)
+                    if alignment.merge
+                        && i - (last.0 + last.1) <= 2
+                        && (old_index - last.0).saturating_mul(new_index - last.2) <= 1 << 16 =>
+                {
+                    *last = (last.0, old_index - last.0, last.2, new_index - last.2);
+                }
+                _ => runs.push((i, old_index - i, j, new_index - j)),
+            }
+        }
+        (i, j) = (old_index + len, new_index + len);
+    }
+    runs
+}
+
+/// A run of differing lines cut finer: the best in-order pairing of its old and new lines of
+/// the same indentation (each pair worth one, and one more per character their text shares at
+/// its start; the earliest where there is a choice), each pair a changed line, and between the
+/// pairs the runs left, which `diff_output` pairs by position.
+///
+/// Pairing by position alone would make a joined call (`g(` / `18,` / `);` into `g(18);`)
+/// followed by another, at another indentation, into a change of a line of one fragment into a
+/// line of another, which cannot be carried back. A line keeps its indentation through a
+/// split or a join, and lines that came from one place share it; the shared start tells the
+/// `g(` a call was split from the argument line after it, at the same indentation.
+fn by_indentation(
+    old: &[&str],
+    new: &[&str],
+    (oi, ol, ni, nl): (usize, usize, usize, usize),
+    alignment: Alignment,
+) -> Vec<(usize, usize, usize, usize)> {
+    let indent = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
+    let (a, b) = (&old[oi..oi + ol], &new[ni..ni + nl]);
+    // Too large to compare all with all: by position, as before.
+    if ol <= 1 && nl <= 1 || ol.saturating_mul(nl) > 1 << 18 {
+        return vec![(oi, ol, ni, nl)];
+    }
+    // What pairing old line i with new line j is worth: nothing unless they are indented alike.
+    let worth = |i: usize, j: usize| -> Option<u32> {
+        let (x, y) = (
+            a[i].trim_start_matches([' ', '\t']),
+            b[j].trim_start_matches([' ', '\t']),
+        );
+        let related = x.starts_with(y.trim_end()) || y.starts_with(x.trim_end());
+        (indent(a[i]) == indent(b[j]) && related).then_some(1)
+    };
+    // best[i][j]: the best pairing of a[i..] with b[j..].
+    let mut best = vec![vec![0u32; nl + 1]; ol + 1];
+    for i in (0..ol).rev() {
+        for j in (0..nl).rev() {
+            let skip = best[i + 1][j].max(best[i][j + 1]);
+            best[i][j] = worth(i, j).map_or(skip, |w| skip.max(w + best[i + 1][j + 1]));
+        }
+    }
+    let mut runs = Vec::new();
+    let (mut i, mut j, mut from) = (0, 0, (0, 0));
+    while i < ol && j < nl {
+        if worth(i, j).is_some_and(|w| w + best[i + 1][j + 1] == best[i][j]) {
+            if from != (i, j) {
+                runs.push((oi + from.0, i - from.0, ni + from.1, j - from.1));
+            }
+            runs.push((oi + i, 1, ni + j, 1));
+            (i, j) = (i + 1, j + 1);
+            from = (i, j);
+        } else if alignment.new_first && best[i][j + 1] >= best[i + 1][j]
+            || !alignment.new_first && best[i + 1][j] < best[i][j + 1]
+        {
+            j += 1;
+        } else {
+            i += 1;
+        }
+    }
+    if from != (ol, nl) {
+        runs.push((oi + from.0, ol - from.0, ni + from.1, nl - from.1));
+    }
+    runs
 }
 
 fn header_error(o: &Output, line: usize) -> Diagnostic {
@@ -368,7 +534,10 @@ fn deleted(o: &Output, i: usize, edits: &mut Edits) -> Result<(), Diagnostic> {
 }
 
 /// New lines stand before old line `i`: they join the fragment of the line above (old line
-/// `i - 1`), or, at the top, of the line below.
+/// `i - 1`), or, at the top, of the line below. Lines indented less than the fragment above
+/// (its lines start with more) and the lines after them join the fragment of the line below
+/// instead, when they fit there: so `g(4);` that ends a run of lines added after a fragment
+/// used deeper goes to the fragment of the line after it, at its own indentation.
 fn inserted(
     o: &Output,
     i: usize,
@@ -377,52 +546,105 @@ fn inserted(
     docs: &mut Documents<'_>,
     edits: &mut Edits,
 ) -> Result<(), Diagnostic> {
-    let above = i
-        .checked_sub(1)
-        .and_then(|a| content_piece(o, a).map(|p| (a, p, true)));
-    let (anchor, (start, origin), after) = match above {
-        Some(found) => found,
-        None => {
-            let below = (i..o.map.lines.len()).find_map(|b| content_piece(o, b).map(|p| (b, p)));
-            let (b, p) = below.ok_or_else(|| header_error(o, i + 1))?;
-            (b, p, false)
-        }
-    };
-    let old = String::from_utf8_lossy(&o.content);
-    let anchor_text = old.split('\n').nth(anchor).unwrap_or("");
-    let out_prefix: String = anchor_text.chars().take(start).collect();
-    let doc = o.map.files[origin.file as usize].clone();
-    let source = docs.line(&doc, origin.line as usize)?;
-    let kept = (start as i64 - origin.col_shift as i64).max(0) as usize;
-    let doc_prefix = char_slice(&source, 0, kept);
-    let mut lines = Vec::with_capacity(added.len());
-    for (n, line) in added.iter().enumerate() {
-        if line.trim().is_empty() {
-            lines.push(String::new());
-        } else if let Some(rest) = line.strip_prefix(&out_prefix) {
-            lines.push(format!("{doc_prefix}{rest}"));
-        } else {
-            return Err(Diagnostic::error(
-                Pos::new(&place.path, place.line + n, 1),
-                format!(
-                    "this new line is indented less than the fragment it joins (its lines start \
-                     with {:?}); indent it, or add it in the document",
-                    out_prefix
-                ),
-            ));
-        }
+    let above = match i.checked_sub(1) {
+        Some(a) => content_piece(o, a).map(|p| Beside::new(o, a, p, true, docs)),
+        None => None,
     }
-    let anchor = Anchor {
-        doc,
-        line: origin.line as usize,
-        after,
+    .transpose()?;
+    let below = (i..o.map.lines.len())
+        .find_map(|b| content_piece(o, b).map(|p| (b, p)))
+        .map(|(b, p)| Beside::new(o, b, p, false, docs))
+        .transpose()?;
+    let (above, below) = match (above, below) {
+        (Some(above), below) => (above, below),
+        (None, Some(below)) => (below, None),
+        (None, None) => return Err(header_error(o, i + 1)),
     };
-    edits
-        .inserts
-        .entry(anchor)
-        .or_default()
-        .push((lines, place));
+    let fit = added.iter().take_while(|l| above.fits(l)).count();
+    let (here, rest) = match below {
+        Some(below) if fit < added.len() && added[fit..].iter().all(|l| below.fits(l)) => (
+            vec![(above, &added[..fit], 0)],
+            Some((below, &added[fit..], fit)),
+        ),
+        _ => (vec![(above, added, 0)], None),
+    };
+    for (beside, lines, skip) in here.into_iter().chain(rest) {
+        if lines.is_empty() {
+            continue;
+        }
+        let at = Pos::new(&place.path, place.line + skip, 1);
+        let lines = beside.lines(lines, &at)?;
+        edits
+            .inserts
+            .entry(beside.anchor)
+            .or_default()
+            .push((lines, at));
+    }
     Ok(())
+}
+
+/// A document line new lines may be written beside: where, and how its fragment's lines are
+/// indented in the output (`out_prefix`) and in the document (`doc_prefix`).
+struct Beside {
+    anchor: Anchor,
+    out_prefix: String,
+    doc_prefix: String,
+}
+
+impl Beside {
+    /// Beside old output line `line`, whose content piece starts at `start` from `origin`.
+    fn new(
+        o: &Output,
+        line: usize,
+        (start, origin): (usize, Origin),
+        after: bool,
+        docs: &mut Documents<'_>,
+    ) -> Result<Beside, Diagnostic> {
+        let old = String::from_utf8_lossy(&o.content);
+        let text = old.split('\n').nth(line).unwrap_or("");
+        let out_prefix: String = text.chars().take(start).collect();
+        let doc = o.map.files[origin.file as usize].clone();
+        let source = docs.line(&doc, origin.line as usize)?;
+        let kept = (start as i64 - origin.col_shift as i64).max(0) as usize;
+        let doc_prefix = char_slice(&source, 0, kept);
+        let anchor = Anchor {
+            doc,
+            line: origin.line as usize,
+            after,
+        };
+        Ok(Beside {
+            anchor,
+            out_prefix,
+            doc_prefix,
+        })
+    }
+
+    /// Whether `line` can join this fragment: blank, or indented as much as its lines.
+    fn fits(&self, line: &str) -> bool {
+        line.trim().is_empty() || line.starts_with(&self.out_prefix)
+    }
+
+    /// The document's lines for `added` (the first of which stands at `at` in the output).
+    fn lines(&self, added: &[String], at: &Pos) -> Result<Vec<String>, Diagnostic> {
+        let mut lines = Vec::with_capacity(added.len());
+        for (n, line) in added.iter().enumerate() {
+            if line.trim().is_empty() {
+                lines.push(String::new());
+            } else if let Some(rest) = line.strip_prefix(&self.out_prefix) {
+                lines.push(format!("{}{rest}", self.doc_prefix));
+            } else {
+                return Err(Diagnostic::error(
+                    Pos::new(&at.path, at.line + n, 1),
+                    format!(
+                        "this new line is indented less than the fragment it joins (its lines \
+                         start with {:?}); indent it, or add it in the document",
+                        self.out_prefix
+                    ),
+                ));
+            }
+        }
+        Ok(lines)
+    }
 }
 
 /// One edit per place: copies asking the same are one edit, copies asking differently are a

@@ -2,11 +2,15 @@
 //! protocol byte by byte, independently of the library under test.
 #![allow(dead_code)]
 
+#[path = "../harness/mod.rs"]
+pub mod harness;
 pub mod tls_front;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use harness::Spawned;
+pub use harness::{frame, header, wait_until};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::process::{ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,7 +20,7 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A running server, killed when dropped.
 pub struct Server {
-    child: Child,
+    server: Spawned,
     /// Where tests connect: the server, or its TLS front when the test runs over TLS.
     pub addr: SocketAddr,
     /// Where the server itself listens.
@@ -44,27 +48,26 @@ impl Server {
         cmd.args(args)
             .env_remove("RUST_LOG")
             .env_remove("SERVER_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn server");
         let stderr = Arc::new(Mutex::new(String::new()));
-        let collector = Some(collect(child.stderr.take().unwrap(), stderr.clone()));
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read listening line");
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "no listening line, got {line:?}; stderr: {}",
-                stderr.lock().unwrap()
-            );
+        let take = |child: &mut std::process::Child| {
+            collect(child.stderr.take().expect("stderr piped"), stderr.clone())
         };
-        let listens: SocketAddr = addr.parse().expect("listening address");
+        let (server, collector) = match Spawned::start_taking(&mut cmd, take) {
+            Ok(started) => started,
+            Err((line, collector)) => {
+                let _ = collector.join();
+                panic!(
+                    "no listening line, got {line:?}; stderr: {}",
+                    stderr.lock().unwrap()
+                );
+            }
+        };
+        let collector = Some(collector);
+        let listens = server.addr;
         let front = pki.map(|pki| {
             let mut to = listens;
             if to.ip().is_unspecified() {
@@ -73,7 +76,7 @@ impl Server {
             tls_front::start(to, pki)
         });
         Server {
-            child,
+            server,
             addr: front.as_ref().map_or(listens, |front| front.addr),
             listens,
             front,
@@ -105,29 +108,25 @@ impl Server {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.server.pid()
     }
 
     /// Sends a signal to the server process.
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on our own child's pid.
-        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
+        let rc = unsafe { libc::kill(self.server.pid() as i32, signal) };
         assert_eq!(rc, 0, "kill failed");
     }
 
     /// Waits (bounded) for the server to exit.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let end = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                if let Some(c) = self.collector.take() {
-                    let _ = c.join();
-                }
-                return status;
-            }
-            assert!(Instant::now() < end, "server did not exit in {within:?}");
-            thread::sleep(Duration::from_millis(20));
+        let Some((status, _)) = self.server.wait_exit(within) else {
+            panic!("server did not exit in {within:?}");
+        };
+        if let Some(c) = self.collector.take() {
+            let _ = c.join();
         }
+        status
     }
 
     /// Everything the server logged so far.
@@ -137,22 +136,10 @@ impl Server {
 
     /// Waits (bounded) until the log contains `needle`.
     pub fn wait_log(&self, needle: &str) -> String {
-        let end = Instant::now() + IO_TIMEOUT;
-        loop {
-            let text = self.stderr();
-            if text.contains(needle) {
-                return text;
-            }
-            assert!(Instant::now() < end, "log never showed {needle:?}:\n{text}");
-            thread::sleep(Duration::from_millis(20));
+        if !wait_until(IO_TIMEOUT, || self.stderr().contains(needle)) {
+            panic!("log never showed {needle:?}:\n{}", self.stderr());
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stderr()
     }
 }
 
@@ -168,22 +155,6 @@ fn collect(mut from: ChildStderr, into: Arc<Mutex<String>>) -> thread::JoinHandl
                 .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     })
-}
-
-/// One frame: protoheader, header, content.
-pub fn frame(header: &str, content: &[u8]) -> Vec<u8> {
-    let mut out = (header.len() as u16).to_be_bytes().to_vec();
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(content);
-    out
-}
-
-/// The header the original writes, with optional extra members appended (", ..." text).
-pub fn header(content_type: &str, encoding: &str, len: usize, extra: &str) -> String {
-    format!(
-        "{{\"byteorder\": \"little\", \"content-type\": \"{content_type}\", \
-         \"content-encoding\": \"{encoding}\", \"content-length\": {len}{extra}}}"
-    )
 }
 
 /// A `text/json` request exactly as the original app-client writes it.

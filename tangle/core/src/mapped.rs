@@ -52,7 +52,7 @@ impl MappedText {
     pub fn push_str(&mut self, s: &str) {
         self.text.push_str(s);
         let breaks = s.bytes().filter(|&b| b == b'\n').count();
-        self.map.lines.extend(std::iter::repeat(None).take(breaks));
+        self.map.lines.extend(std::iter::repeat_n(None, breaks));
     }
 
     /// Appends another text, its first line continuing our last line (whose origin, if it

@@ -111,12 +111,12 @@ impl Markers {
 
     /// Whether `line` may match the open or close pattern.
     pub fn may_fence(&self, line: &str) -> bool {
-        self.fence_hint.map_or(true, |h| holds(line, h))
+        self.fence_hint.is_none_or(|h| holds(line, h))
     }
 
     /// Whether `line` may match an ignore pattern.
     pub fn may_ignore(&self, line: &str) -> bool {
-        self.ignore_hint.map_or(true, |h| holds(line, h))
+        self.ignore_hint.is_none_or(|h| holds(line, h))
     }
 }
 

@@ -598,7 +598,7 @@ fn fenced_block(
                 let at = at.clamp(line_start, eol);
                 let removed = char_count(&text[line_start..at]);
                 if spaces > 0 {
-                    body.extend(std::iter::repeat(' ').take(spaces));
+                    body.extend(std::iter::repeat_n(' ', spaces));
                 }
                 body.push_str(&text[at..eol]);
                 ends.push(body.len());

@@ -100,7 +100,7 @@ pub(super) fn remove_indentation(m: &mut Vec<MappedLine>) {
                     kept.push('\t');
                     c = next;
                 } else {
-                    kept.extend(std::iter::repeat(' ').take(target - c));
+                    kept.extend(std::iter::repeat_n(' ', target - c));
                     c = target;
                 }
             }
@@ -219,7 +219,7 @@ impl Tangler<'_> {
                 s[k + 2..]
                     .chars()
                     .next()
-                    .map_or(true, |c| !(c.is_alphanumeric() || c == '_'))
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
             })
         };
         if !preserve {

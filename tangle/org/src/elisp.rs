@@ -993,7 +993,7 @@ impl Ctx<'_> {
                     if !(0..=1_000_000).contains(&n) {
                         return Err("`make-string` of that length is not made here".into());
                     }
-                    Obj::Str(std::iter::repeat(ch).take(n as usize).collect())
+                    Obj::Str(std::iter::repeat_n(ch, n as usize).collect())
                 }
                 _ => return Err(String::new()),
             })

@@ -148,7 +148,7 @@ impl Ctx<'_> {
     }
 
     fn setq(&mut self, args: &[Sexp]) -> R {
-        if args.len() % 2 != 0 {
+        if !args.len().is_multiple_of(2) {
             return Err("`setq` gets an odd number of arguments (Emacs fails)".into());
         }
         let mut last = Obj::Nil;

@@ -83,18 +83,18 @@ pub(super) fn org_link_escape(link: &str) -> String {
         match c {
             '\\' => run += 1,
             '[' | ']' => {
-                out.extend(std::iter::repeat('\\').take(2 * run + 1));
+                out.extend(std::iter::repeat_n('\\', 2 * run + 1));
                 out.push(c);
                 run = 0;
             }
             _ => {
-                out.extend(std::iter::repeat('\\').take(run));
+                out.extend(std::iter::repeat_n('\\', run));
                 out.push(c);
                 run = 0;
             }
         }
     }
-    out.extend(std::iter::repeat('\\').take(2 * run));
+    out.extend(std::iter::repeat_n('\\', 2 * run));
     out
 }
 

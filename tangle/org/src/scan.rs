@@ -370,7 +370,7 @@ pub(super) fn node_property(line: &str) -> Option<(&str, &str)> {
             && t[k + 1..]
                 .chars()
                 .next()
-                .map_or(true, |n| n == ' ' || n == '\t')
+                .is_none_or(|n| n == ' ' || n == '\t')
     })?;
     let name = &t[..colon.0];
     if name.is_empty() || name.contains(char::is_whitespace) {

@@ -95,7 +95,7 @@ impl Snippets {
         }
         if let Some(ann) = ann {
             let primary = ann.primary;
-            if sn.head.as_ref().map_or(true, |h| primary && !h.primary) {
+            if sn.head.as_ref().is_none_or(|h| primary && !h.primary) {
                 sn.head = Some(Head {
                     line: place.line,
                     col: place.col,
