@@ -203,6 +203,34 @@ pub(super) fn import_table(out: &str) -> Result<Obj, String> {
     })
 }
 
+/// Which lines are inside an example, export, comment or verse block (between a
+/// `#+begin_NAME` line and its `#+end_NAME` line, both excluded): text, not elements.
+pub(super) fn verbatim_lines(lines: &[&str]) -> Vec<bool> {
+    let mut inside = vec![false; lines.len()];
+    let mut k = 0;
+    while k < lines.len() {
+        let t = lines[k].trim_start_matches([' ', '\t']);
+        let kind = ["example", "export", "comment", "verse"]
+            .into_iter()
+            .find(|kind| {
+                strip_prefix_fold(t, "#+begin_")
+                    .and_then(|r| strip_prefix_fold(r, kind))
+                    .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+            });
+        if let Some(kind) = kind {
+            if let Some(e) = (k + 1..lines.len()).find(|&j| is_end(lines[j], kind)) {
+                for x in &mut inside[k + 1..e] {
+                    *x = true;
+                }
+                k = e + 1;
+                continue;
+            }
+        }
+        k += 1;
+    }
+    inside
+}
+
 impl Tangler<'_> {
     /// Whether line `line` (1-based) is under a `COMMENT` headline.
     pub(super) fn line_commented(&self, line: usize) -> bool {
@@ -221,8 +249,10 @@ impl Tangler<'_> {
     /// (the keyword and the name matched ignoring case) not under a `COMMENT` headline whose
     /// element's name is exactly `name`.
     pub(super) fn find_named(&self, name: &str) -> Option<(Named, usize)> {
-        // Lines inside source blocks are code, not keywords.
-        let mut in_block = vec![false; self.lines.len()];
+        // Lines inside source blocks are code, not keywords; so are those inside the other
+        // blocks whose contents are text (`org-next-block` takes a match there for the
+        // enclosing block, whose affiliated keywords it is not).
+        let mut in_block = verbatim_lines(&self.lines);
         for b in &self.blocks {
             for l in &b.body {
                 if let Some(x) = in_block.get_mut(l.line - 1) {
