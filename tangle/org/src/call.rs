@@ -8,6 +8,7 @@
 //! string as it is, anything else printed with `%S`.
 
 use super::eval::{Ctx, Obj};
+use super::python::{scalar_results, table_or_string, wrapped, Session};
 use super::*;
 
 /// How deeply calls may nest (a call whose block calls another, ...).
@@ -200,9 +201,13 @@ impl Tangler<'_> {
     /// makes of what it returns.
     fn execute(&mut self, b: usize, args: Vec<String>, depth: usize) -> Result<Obj, String> {
         let params = self.params_of(b);
-        let lang = self.blocks[b].lang.clone().unwrap_or_default();
         let block_name = self.fragment_name(b);
         let raw = |k: &str| param(&params, k).and_then(|c| c.raw.clone());
+        let lang = self.blocks[b].lang.clone().unwrap_or_default();
+        // A bare `:session` is a session too (Org's value is nil, not "none").
+        let session = param(&params, ":session")
+            .map(|c| c.raw.clone().unwrap_or_default())
+            .filter(|s| s != "none" && !lang_is_elisp(&lang));
         for (key, ok) in [
             (":cache", &["no"][..]),
             (
@@ -210,10 +215,9 @@ impl Tangler<'_> {
                 &["yes", "query-export", "never-export", "no-export"][..],
             ),
             (":dir", &[][..]),
-            (":session", &["none"][..]),
         ] {
             if let Some(v) = raw(key) {
-                if !(ok.contains(&v.as_str()) || key == ":session" && lang_is_elisp(&lang)) {
+                if !ok.contains(&v.as_str()) {
                     return Err(format!(
                         "`{block_name}` has `{key} {v}`, which this tangler does not evaluate \
                          with"
@@ -223,6 +227,13 @@ impl Tangler<'_> {
         }
         let shell = matches!(lang.as_str(), "sh" | "bash");
         let python = lang == "python";
+        if let Some(name) = session.as_deref().filter(|_| !python) {
+            return Err(format!(
+                "`{block_name}` has `{}`, which this tangler does not evaluate with (it keeps \
+                 sessions for Python blocks only)",
+                format!(":session {name}").trim_end()
+            ));
+        }
         if !(lang_is_elisp(&lang) || (shell || python) && self.env.run_blocks) {
             return Err(if shell || python {
                 format!(
@@ -292,12 +303,17 @@ impl Tangler<'_> {
                     ));
                 }
             }
-            if !has("output") || has("table") || has("vector") || has("list") {
+            if has("table") || has("vector") || has("list") {
                 return Err(format!(
-                    "`{block_name}` is run by Org for its value (its `:results` are `{}`), which \
-                     Org reads back from Python's printing; this tangler runs Python blocks for \
-                     `:results output` only",
+                    "`{block_name}` has `:results {}`, which makes Org read its value as a Lisp \
+                     table; this tangler does not",
                     results.join(" ")
+                ));
+            }
+            if has("output") && session.is_some() {
+                return Err(format!(
+                    "`{block_name}` is run in a session for its output, which this tangler \
+                     does not do (it runs sessions for values)"
                 ));
             }
             // org-babel-expand-body:generic with Python's assignments.
@@ -318,8 +334,24 @@ impl Tangler<'_> {
             }
             parts.push(body.clone());
             parts.extend(text(raw(":epilogue"))?);
-            let out = self.run_program("python", &block_name, parts.join("\n"))?;
-            return Ok(Obj::Str(out));
+            let full = parts.join("\n");
+            if has("output") {
+                let out = self.run_program("python", &block_name, full)?;
+                return Ok(Obj::Str(out));
+            }
+            let raw = match session {
+                Some(name) => self.run_python_session(&name, &block_name, &full)?,
+                None => self.run_python_value(&block_name, &full)?,
+            };
+            let value = if scalar_results(&results) {
+                Obj::Str(raw)
+            } else {
+                table_or_string(&raw).map_err(|why| format!("`{block_name}`: {why}"))?
+            };
+            return Ok(match value {
+                Obj::Nil => Obj::Str("nil".into()),
+                v => v,
+            });
         }
         if shell {
             let vars: Vec<(String, Obj)> = vars
@@ -599,6 +631,41 @@ impl Tangler<'_> {
         parts.extend(epilogue);
         let script = org_trim_str(&parts.join("\n")).to_string();
         self.run_program(lang, block_name, script)
+    }
+
+    /// Runs a Python block for its value without a session: `body` wrapped in
+    /// `def main():`, its `str()` written to a temporary file, which is read back.
+    fn run_python_value(&self, block_name: &str, body: &str) -> Result<String, String> {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file = std::env::temp_dir().join(format!("tangle-python-{}-{n}", std::process::id()));
+        std::fs::write(&file, "").map_err(|e| format!("cannot make a temporary file: {e}"))?;
+        let run = self.run_program("python", block_name, wrapped(body, &file, false));
+        let text = std::fs::read_to_string(&file);
+        let _ = std::fs::remove_file(&file);
+        run?;
+        text.map_err(|e| format!("cannot read `{block_name}`'s value back: {e}"))
+    }
+
+    /// Runs a Python block for its value in the session `name` (started on first use, in
+    /// the org file's folder, and kept for the rest of the tangle).
+    fn run_python_session(
+        &mut self,
+        name: &str,
+        block_name: &str,
+        body: &str,
+    ) -> Result<String, String> {
+        if !self.python_sessions.contains_key(name) {
+            let dir = self
+                .env
+                .cwd
+                .join(self.path.parent().unwrap_or(Path::new("")));
+            let s = Session::start(&dir)?;
+            self.python_sessions.insert(name.to_string(), s);
+        }
+        let s = self.python_sessions.get_mut(name).expect("just started");
+        s.run(body, false)
+            .map_err(|why| format!("`{block_name}`: {why}"))
     }
 
     /// Runs `program` (found on `PATH`) in the org file's folder with `script` on its

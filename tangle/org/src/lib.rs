@@ -107,6 +107,7 @@ mod link;
 mod lisp;
 mod mode;
 mod noweb;
+mod python;
 mod scan;
 mod tangle;
 mod text;
@@ -280,6 +281,8 @@ struct Tangler<'a> {
     call_ids: Vec<String>,
     /// Call references met by the expander and not evaluated yet.
     pending_calls: Vec<PendingCall>,
+    /// The Python sessions started by calls, by `:session` name.
+    python_sessions: HashMap<String, python::Session>,
 }
 
 impl<'a> Tangler<'a> {
@@ -308,6 +311,7 @@ impl<'a> Tangler<'a> {
             call_groups: HashMap::new(),
             call_ids: Vec::new(),
             pending_calls: Vec::new(),
+            python_sessions: HashMap::new(),
         }
     }
 
@@ -652,15 +656,24 @@ mod tests {
             m.contains("`f` is a `ruby` block; this tangler evaluates"),
             "{m}"
         );
-        let python = "#+name: f\n#+begin_src python\n1\n\
+        let python = "#+name: f\n#+begin_src python\nreturn [1, 2]\n\
                       #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n";
         let e = tangle_org_in(Path::new("doc.org"), python, &env)
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("this tangler runs Python blocks for `:results output` only"),
+            e.contains("`f`: it returns a Python list, tuple or dict"),
             "{e}"
         );
+        let python = python.replace("[1, 2]", "6 * 7");
+        let t = tangle_org_in(Path::new("doc.org"), &python, &env).unwrap();
+        assert_eq!(file(&t, "a.sh").content, b"x 42\n");
+        let m = msg("#+name: f\n#+begin_src sh :session s\necho 1\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n");
+        assert!(m.contains("`f` has `:session s`"), "{m}");
+        let m = msg("#+name: f\n#+begin_src sh :session\necho 1\n\
+                     #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\nx <<f()>>\n#+end_src\n");
+        assert!(m.contains("`f` has `:session`, which"), "{m}");
         let m = msg(
             "#+name: l\n- a\n\n- b\n\n#+name: f\n#+begin_src emacs-lisp :var x=l\nx\n\
                      #+end_src\n#+begin_src sh :tangle a.sh :noweb yes\n<<f()>>\n#+end_src\n",
