@@ -663,6 +663,7 @@ impl Tangler<'_> {
             let s = Session::start(&dir)?;
             self.python_sessions.insert(name.to_string(), s);
         }
+        self.session_runs += 1;
         let s = self.python_sessions.get_mut(name).expect("just started");
         s.run(body, false)
             .map_err(|why| format!("`{block_name}`: {why}"))

@@ -283,6 +283,11 @@ struct Tangler<'a> {
     pending_calls: Vec<PendingCall>,
     /// The Python sessions started by calls, by `:session` name.
     python_sessions: HashMap<String, python::Session>,
+    /// How many blocks have run in a Python session so far.
+    session_runs: u64,
+    /// The calls (ids) whose evaluation ran a session block: their results are not reused
+    /// from one tangled block to the next.
+    stateful_calls: HashSet<String>,
 }
 
 impl<'a> Tangler<'a> {
@@ -312,6 +317,8 @@ impl<'a> Tangler<'a> {
             call_ids: Vec::new(),
             pending_calls: Vec::new(),
             python_sessions: HashMap::new(),
+            session_runs: 0,
+            stateful_calls: HashSet::new(),
         }
     }
 

@@ -73,6 +73,10 @@ impl Tangler<'_> {
             if self.light_val(b, ":tangle") == Val::Str("no".to_string()) {
                 continue;
             }
+            // A call that ran a Python session is evaluated again for every block, as Org
+            // evaluates every call it meets: the session may have changed since.
+            let stateful = std::mem::take(&mut self.stateful_calls);
+            self.call_groups.retain(|id, _| !stateful.contains(id));
             // The calls an expansion meets are evaluated, and the block expanded again.
             let tb = loop {
                 let r = self.tangle_block(b, &bodies);
@@ -326,11 +330,30 @@ impl Tangler<'_> {
     /// result; false (with the errors reported) when one cannot be evaluated.
     fn evaluate_pending(&mut self, bodies: &mut Vec<Body>) -> bool {
         let mut ok = true;
+        let runs_before = self.session_runs;
         for PendingCall { id, line, col } in std::mem::take(&mut self.pending_calls) {
             if self.call_groups.contains_key(&id) {
+                if self.stateful_calls.contains(&id) && self.session_runs != runs_before {
+                    self.error(
+                        line,
+                        col,
+                        format!(
+                            "cannot evaluate `<<{id}>>` again in this block: Org evaluates \
+                             each call it meets, and this one runs a Python session whose \
+                             state other calls of the block change; this tangler evaluates a \
+                             session call once per block"
+                        ),
+                    );
+                    ok = false;
+                }
                 continue;
             }
-            match on_big_stack(|| self.call_text(&id, 0)) {
+            let runs = self.session_runs;
+            let result = on_big_stack(|| self.call_text(&id, 0));
+            if self.session_runs != runs {
+                self.stateful_calls.insert(id.clone());
+            }
+            match result {
                 Ok(text) => {
                     let lines = text
                         .split(['\n', '\r'])
