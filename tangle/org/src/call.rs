@@ -7,9 +7,17 @@
 //! reference expands to the result as `org-babel-expand-noweb-references` inserts it: a
 //! string as it is, anything else printed with `%S`.
 
+use super::body::{label_format, remove_coderefs};
+use super::data::{import_table, index_list, split_index, Named};
 use super::eval::{Ctx, Obj};
+use super::header::{param, read_val, Val};
+use super::lisp::{read_sexp, skip_blanks, ReadError};
+use super::noweb::find_ref;
 use super::python::{scalar_results, table_or_string, wrapped, Session};
-use super::*;
+use super::vars::{balanced_split_on, pick_name, python_text, reassemble, Bound, VarVal};
+use super::Tangler;
+use std::path::Path;
+use tangle_core::mapped::MappedLine;
 
 /// How deeply calls may nest (a call whose block calls another, ...).
 const MAX_CALL_DEPTH: usize = 24;
@@ -126,7 +134,7 @@ impl Tangler<'_> {
             ));
         }
         let Some((named, line)) = self.find_named(&name) else {
-            if self.ids.contains(&name) {
+            if self.doc.ids.contains(&name) {
                 return Err(format!(
                     "`{name}` names a headline `:ID:`/`:CUSTOM_ID:`, whose text Org would \
                      use; not supported"
@@ -162,28 +170,33 @@ impl Tangler<'_> {
     /// A Lisp evaluation context at block `b` (its folder, file and tags).
     pub(super) fn lisp_ctx(&self, b: Option<usize>) -> Ctx<'_> {
         let dir = self
+            .doc
             .env
             .cwd
-            .join(self.path.parent().unwrap_or(Path::new("")));
+            .join(self.doc.path.parent().unwrap_or(Path::new("")));
         let dir = tangle_core::paths::normalize(&dir)
             .to_string_lossy()
             .into_owned();
-        let file = self.env.cwd.join(self.path);
+        let file = self.doc.env.cwd.join(self.doc.path);
         let file = tangle_core::paths::normalize(&file)
             .to_string_lossy()
             .into_owned();
-        let mut ctx = Ctx::new(self.env, format!("{}/", dir.trim_end_matches('/')), file);
-        if let Some(h) = b.and_then(|b| self.blocks[b].heading) {
-            ctx.local_tags = self.headings[h].tags.clone();
-            let mut inherited = self.file_tags.clone();
+        let mut ctx = Ctx::new(
+            self.doc.env,
+            format!("{}/", dir.trim_end_matches('/')),
+            file,
+        );
+        if let Some(h) = b.and_then(|b| self.doc.blocks[b].heading) {
+            ctx.local_tags = self.doc.headings[h].tags.clone();
+            let mut inherited = self.doc.file_tags.clone();
             let mut chain = Vec::new();
-            let mut p = self.headings[h].parent;
+            let mut p = self.doc.headings[h].parent;
             while let Some(k) = p {
                 chain.push(k);
-                p = self.headings[k].parent;
+                p = self.doc.headings[k].parent;
             }
             for k in chain.into_iter().rev() {
-                for t in &self.headings[k].tags {
+                for t in &self.doc.headings[k].tags {
                     if !inherited.contains(t) {
                         inherited.push(t.clone());
                     }
@@ -191,7 +204,7 @@ impl Tangler<'_> {
             }
             ctx.inherited_tags = inherited;
         } else {
-            ctx.inherited_tags = self.file_tags.clone();
+            ctx.inherited_tags = self.doc.file_tags.clone();
         }
         ctx
     }
@@ -203,7 +216,7 @@ impl Tangler<'_> {
         let params = self.params_of(b);
         let block_name = self.fragment_name(b);
         let raw = |k: &str| param(&params, k).and_then(|c| c.raw.clone());
-        let lang = self.blocks[b].lang.clone().unwrap_or_default();
+        let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();
         // A bare `:session` is a session too (Org's value is nil, not "none").
         let session = param(&params, ":session")
             .map(|c| c.raw.clone().unwrap_or_default())
@@ -234,7 +247,7 @@ impl Tangler<'_> {
                 format!(":session {name}").trim_end()
             ));
         }
-        if !(lang_is_elisp(&lang) || (shell || python) && self.env.run_blocks) {
+        if !(lang_is_elisp(&lang) || (shell || python) && self.doc.env.run_blocks) {
             return Err(if shell || python {
                 format!(
                     "`{block_name}` is a `{lang}` block, which Emacs would run: run it with \
@@ -503,7 +516,7 @@ impl Tangler<'_> {
             return Err("`:comments noweb` in a called block is not supported".into());
         }
         let text = self.expand_text(b, depth)?;
-        let fmt = label_format(&self.blocks[b].switches).unwrap_or_else(|| "(ref:%s)".into());
+        let fmt = label_format(&self.doc.blocks[b].switches).unwrap_or_else(|| "(ref:%s)".into());
         let mut lines: Vec<MappedLine> = text
             .split('\n')
             .map(|l| MappedLine {
@@ -562,7 +575,7 @@ impl Tangler<'_> {
         if id.find('(').is_some_and(|p| id[p..].contains(')')) {
             return self.call_text(id, depth);
         }
-        if self.ids.iter().any(|x| x == id) {
+        if self.doc.ids.iter().any(|x| x == id) {
             return Err(format!(
                 "`<<{id}>>` names a headline `:ID:`/`:CUSTOM_ID:`; not supported"
             ));
@@ -657,9 +670,10 @@ impl Tangler<'_> {
     ) -> Result<String, String> {
         if !self.python_sessions.contains_key(name) {
             let dir = self
+                .doc
                 .env
                 .cwd
-                .join(self.path.parent().unwrap_or(Path::new("")));
+                .join(self.doc.path.parent().unwrap_or(Path::new("")));
             let s = Session::start(&dir)?;
             self.python_sessions.insert(name.to_string(), s);
         }
@@ -680,9 +694,10 @@ impl Tangler<'_> {
         use std::io::Write;
         let lang = program;
         let dir = self
+            .doc
             .env
             .cwd
-            .join(self.path.parent().unwrap_or(Path::new("")));
+            .join(self.doc.path.parent().unwrap_or(Path::new("")));
         let mut child = std::process::Command::new(lang)
             .current_dir(&dir)
             .stdin(std::process::Stdio::piped())
@@ -717,6 +732,8 @@ fn lang_is_elisp(lang: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vars::join_near_equals;
+    use crate::vars::var_name;
 
     #[test]
     fn splits_like_org() {

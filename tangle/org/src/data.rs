@@ -5,8 +5,14 @@
 //! indexes into them (`org-babel-ref-index-list`), and a shell block's output read back as a
 //! table (`org-babel-import-elisp-from-file`).
 
+use super::body::remove_indentation;
+use super::call::org_trim_str;
 use super::eval::Obj;
-use super::*;
+use super::header::{read_val, Val};
+use super::lisp::read_lisp_float;
+use super::scan::{headline_flags, is_begin_src, is_end};
+use super::{eq_fold, is_blank_char, strip_prefix_fold, trim_st, Tangler};
+use tangle_core::mapped::MappedLine;
 
 /// What a `#+name:` names.
 pub(super) enum Named {
@@ -234,10 +240,10 @@ pub(super) fn verbatim_lines(lines: &[&str]) -> Vec<bool> {
 impl Tangler<'_> {
     /// Whether line `line` (1-based) is under a `COMMENT` headline.
     pub(super) fn line_commented(&self, line: usize) -> bool {
-        let mut h = self.headings.iter().rposition(|h| h.line <= line);
+        let mut h = self.doc.headings.iter().rposition(|h| h.line <= line);
         while let Some(k) = h {
-            let hd = &self.headings[k];
-            if headline_flags(self.lines[hd.line - 1], hd.level).commented {
+            let hd = &self.doc.headings[k];
+            if headline_flags(self.doc.lines[hd.line - 1], hd.level).commented {
                 return true;
             }
             h = hd.parent;
@@ -252,15 +258,15 @@ impl Tangler<'_> {
         // Lines inside source blocks are code, not keywords; so are those inside the other
         // blocks whose contents are text (`org-next-block` takes a match there for the
         // enclosing block, whose affiliated keywords it is not).
-        let mut in_block = verbatim_lines(&self.lines);
-        for b in &self.blocks {
+        let mut in_block = verbatim_lines(&self.doc.lines);
+        for b in &self.doc.blocks {
             for l in &b.body {
                 if let Some(x) = in_block.get_mut(l.line - 1) {
                     *x = true;
                 }
             }
         }
-        for (k, l) in self.lines.iter().enumerate() {
+        for (k, l) in self.doc.lines.iter().enumerate() {
             if in_block[k] {
                 continue;
             }
@@ -272,22 +278,22 @@ impl Tangler<'_> {
             }
             // The element's affiliated keywords: up and down from here.
             let mut first = k;
-            while first > 0 && affiliated(self.lines[first - 1]).is_some() {
+            while first > 0 && affiliated(self.doc.lines[first - 1]).is_some() {
                 first -= 1;
             }
             let mut e = k;
-            while e < self.lines.len() && affiliated(self.lines[e]).is_some() {
+            while e < self.doc.lines.len() && affiliated(self.doc.lines[e]).is_some() {
                 e += 1;
             }
             let last_name = (first..e)
                 .rev()
-                .find_map(|j| affiliated(self.lines[j]).flatten().map(|(n, _)| n));
-            if e >= self.lines.len() || last_name.as_deref() != Some(name) {
+                .find_map(|j| affiliated(self.doc.lines[j]).flatten().map(|(n, _)| n));
+            if e >= self.doc.lines.len() || last_name.as_deref() != Some(name) {
                 continue;
             }
-            let t = self.lines[e].trim_start_matches([' ', '\t']);
-            let named = if is_begin_src(self.lines[e]).is_some() {
-                match self.blocks.iter().position(|b| b.line == e + 1) {
+            let t = self.doc.lines[e].trim_start_matches([' ', '\t']);
+            let named = if is_begin_src(self.doc.lines[e]).is_some() {
+                match self.doc.blocks.iter().position(|b| b.line == e + 1) {
                     Some(b) => Named::Block(b),
                     None => Named::Other("a source block"),
                 }
@@ -295,7 +301,7 @@ impl Tangler<'_> {
                 Named::Table(e)
             } else if t.starts_with("+-") {
                 Named::Other("a table.el table")
-            } else if bullet(t, t.len() < self.lines[e].len()).is_some() {
+            } else if bullet(t, t.len() < self.doc.lines[e].len()).is_some() {
                 Named::List(e)
             } else if strip_prefix_fold(t, "#+begin_example").is_some() {
                 Named::Example(e)
@@ -316,7 +322,7 @@ impl Tangler<'_> {
     /// `e`.
     pub(super) fn read_table(&self, e: usize) -> Result<Obj, String> {
         let mut rows = Vec::new();
-        for l in &self.lines[e..] {
+        for l in &self.doc.lines[e..] {
             let t = l.trim_start_matches([' ', '\t']);
             let Some(mut rest) = t.strip_prefix('|') else {
                 break;
@@ -349,13 +355,13 @@ impl Tangler<'_> {
     /// indentation.
     pub(super) fn read_list(&self, e: usize) -> Result<Obj, String> {
         let indent = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
-        let first_indent = indent(self.lines[e]);
+        let first_indent = indent(self.doc.lines[e]);
         let mut items = Vec::new();
-        for (k, l) in self.lines[e..].iter().enumerate() {
+        for (k, l) in self.doc.lines[e..].iter().enumerate() {
             if l.trim().is_empty() {
                 // One blank line between items keeps the list going (two end it): items
                 // apart are not read here.
-                let next = self.lines.get(e + k + 1).copied().unwrap_or("");
+                let next = self.doc.lines.get(e + k + 1).copied().unwrap_or("");
                 let item = bullet(&next[indent(next)..], indent(next) > 0).is_some();
                 if !next.trim().is_empty()
                     && (indent(next) > first_indent || (item && indent(next) == first_indent))
@@ -393,12 +399,12 @@ impl Tangler<'_> {
 
     /// The value of the example block starting at line index `e`, its indentation removed.
     pub(super) fn read_example(&self, e: usize) -> Result<Obj, String> {
-        let begin = trim_st(self.lines[e]);
+        let begin = trim_st(self.doc.lines[e]);
         if begin.len() > "#+begin_example".len() {
             return Err("an example block with switches is not read as a value".into());
         }
         let mut body: Vec<MappedLine> = Vec::new();
-        for l in &self.lines[e + 1..] {
+        for l in &self.doc.lines[e + 1..] {
             if is_end(l, "example") {
                 remove_indentation(&mut body);
                 let text: Vec<&str> = body.iter().map(|m| m.text.as_str()).collect();

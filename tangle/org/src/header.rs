@@ -3,8 +3,12 @@
 //! `org-babel-get-src-block-info` does it: Org's defaults, the `header-args` properties
 //! inherited as `org-entry-get-with-inheritance` finds them, the block line and its
 //! `#+header:` lines.
-
-use super::*;
+use super::lisp::{
+    eval_lisp, read_lisp_int, read_lisp_string, read_sexp, ReadError, Sexp, MAX_LISP_DEPTH,
+};
+use super::scan::Property;
+use super::{abbreviate, is_blank_char, on_big_stack, string_nw, PropertyValue, Tangler};
+use tangle_core::diag::Diagnostic;
 
 /// A header-argument value as written, with where it was written.
 #[derive(Debug, Clone)]
@@ -313,12 +317,12 @@ impl Tangler<'_> {
         // `Some(None)` is point-min: the headline on the first line, else the drawer before
         // the first headline (`org-up-heading-or-point-min`).
         let mut h: Option<Option<usize>> = Some(heading);
-        let first_is_heading = self.headings.first().is_some_and(|f| f.line == 1);
+        let first_is_heading = self.doc.headings.first().is_some_and(|f| f.line == 1);
         while let Some(entry) = h {
             let props = match entry {
-                Some(hi) => &self.headings[hi].props,
-                None if first_is_heading => &self.headings[0].props,
-                None => &self.top_props,
+                Some(hi) => &self.doc.headings[hi].props,
+                None if first_is_heading => &self.doc.headings[0].props,
+                None => &self.doc.top_props,
             };
             let base = props.iter().find(|p| p.name == prop);
             let pluses: Vec<&Property> = props.iter().filter(|p| p.name == plus).collect();
@@ -346,15 +350,17 @@ impl Tangler<'_> {
                 return not_nil(value).map(|v| (v, line));
             }
             h = match entry {
-                Some(hi) if self.headings[hi].level > 1 => self.headings[hi].parent.map(Some),
-                Some(hi) if self.headings[hi].line != 1 => Some(None),
+                Some(hi) if self.doc.headings[hi].level > 1 => {
+                    self.doc.headings[hi].parent.map(Some)
+                }
+                Some(hi) if self.doc.headings[hi].line != 1 => Some(None),
                 _ => None,
             };
         }
         if let Some(PropertyValue {
             value: g,
             line: gline,
-        }) = self.props.get(&prop)
+        }) = self.doc.props.get(&prop)
         {
             if g != "nil" {
                 if line == 0 {
@@ -371,7 +377,7 @@ impl Tangler<'_> {
 
     /// The merged header arguments of block `b` (raw values, later entries override).
     pub(super) fn params_of(&self, b: usize) -> Params {
-        let block = &self.blocks[b];
+        let block = &self.doc.blocks[b];
         let mut params = Params::default();
         let l = block.line;
         for (k, v) in [
@@ -549,6 +555,7 @@ impl Tangler<'_> {
 mod tests {
     use super::*;
     use crate::random_strings;
+    use std::path::Path;
 
     #[test]
     fn header_values() {
@@ -574,10 +581,10 @@ mod tests {
     /// of every argument in force, in key order, and the line each was written on.
     fn resolved(text: &str) -> Vec<Vec<(String, Option<String>, usize)>> {
         let env = crate::OrgEnv::from_process();
-        let mut t = Tangler::new(Path::new("doc.org"), text, &env);
-        t.parse();
-        assert!(t.errors.is_empty(), "{:?}", t.errors);
-        (0..t.blocks.len())
+        let (doc, diags) = crate::scan::scan(Path::new("doc.org"), text, &env);
+        assert!(diags.errors.is_empty(), "{:?}", diags.errors);
+        let t = Tangler::new(&doc, diags);
+        (0..t.doc.blocks.len())
             .map(|b| {
                 let params = t.params_of(b);
                 let mut keys: Vec<&str> = params.0.iter().map(|p| p.key.as_str()).collect();

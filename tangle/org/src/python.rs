@@ -5,12 +5,11 @@
 //! expression statement written (`org-babel-python-format-session-value`). The text is
 //! then read back as `org-babel-python-table-or-string` reads it.
 
+use super::data::read_cell;
+use super::eval::Obj;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-
-use super::data::read_cell;
-use super::eval::Obj;
 
 /// `org-babel-python--shift-right`: every line whose start is not inside a Python string
 /// indented by `python-indent-offset` (4) columns with spaces as `indent-rigidly` does it

@@ -2,8 +2,18 @@
 //! (`org-babel-effective-tangled-filename`), `org-babel-tangle-single-block` computes each
 //! block's target, options and final body, and the files are assembled with their line maps.
 
-use super::*;
-use std::path::PathBuf;
+use super::body::{has_c_main, label_format, org_trim, remove_coderefs, remove_indentation};
+use super::header::{param, Evaluated, Val};
+use super::link::{comment_region, comment_syntax, CommentSyntax, LinkComments};
+use super::noweb::Group;
+use super::text::{Body, NormalLine};
+use super::vars::VarCode;
+use super::{on_big_stack, string_nw, PendingCall, Tangler};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use tangle_core::diag::Diagnostic;
+use tangle_core::mapped::MappedText;
+use tangle_core::output::{Folders, Origin, Output};
 
 /// The C wrapper's options (`org-babel-C-expand-C`).
 struct COptions {
@@ -52,12 +62,13 @@ impl Tangler<'_> {
         // The blocks of each file, in order of first appearance.
         let mut groups: Vec<FileGroup> = Vec::new();
         let org_name = self
+            .doc
             .path
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         // Each block's body is normalized once, for every root that includes it.
-        let mut bodies: Vec<Body> = (0..self.blocks.len())
+        let mut bodies: Vec<Body> = (0..self.doc.blocks.len())
             .map(|b| {
                 if self.babel_visible(b) {
                     self.normalized_body(b)
@@ -66,8 +77,9 @@ impl Tangler<'_> {
                 }
             })
             .collect();
-        for b in 0..self.blocks.len() {
-            if !self.babel_visible(b) || self.blocks[b].commented || self.blocks[b].archived {
+        for b in 0..self.doc.blocks.len() {
+            if !self.babel_visible(b) || self.doc.blocks[b].commented || self.doc.blocks[b].archived
+            {
                 continue;
             }
             if self.light_val(b, ":tangle") == Val::Str("no".to_string()) {
@@ -95,7 +107,7 @@ impl Tangler<'_> {
                 }
                 None => continue,
             };
-            let lang = self.blocks[b].lang.clone().unwrap_or_default();
+            let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();
             // org-babel-effective-tangled-filename.
             let file = match &tb.tangle {
                 Some(t) if t == "yes" => {
@@ -121,14 +133,14 @@ impl Tangler<'_> {
                 }),
             }
         }
-        if !self.errors.is_empty() {
+        if !self.diags.errors.is_empty() {
             return;
         }
         // The folders that files written earlier make (`:mkdirp`): Emacs writes the files one
         // after the other, so a later file finds them.
         let mut made: HashSet<PathBuf> = HashSet::new();
         'groups: for FileGroup { file, blocks } in groups {
-            let first = &self.blocks[blocks[0].0];
+            let first = &self.doc.blocks[blocks[0].0];
             let block_pos = self.pos(first.line, first.col);
             let mut m = MappedText::new();
             let mut empty = true;
@@ -162,7 +174,7 @@ impl Tangler<'_> {
                 }
                 // The buffer's major mode changes with the language (a language without a
                 // mode keeps the previous one); `comment-region` comments in it.
-                let lang = self.blocks[b].lang.clone().unwrap_or_default();
+                let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();
                 match comment_syntax(&lang) {
                     Some(CommentSyntax::Comment(p, s)) => syntax = Ok((p, s)),
                     Some(CommentSyntax::NoComments) => {
@@ -234,7 +246,7 @@ impl Tangler<'_> {
             for s in &mut map.segments {
                 name(&mut s.origin);
             }
-            map.files = vec![self.path.to_path_buf()];
+            map.files = vec![self.doc.path.to_path_buf()];
             map.fragments = fragments;
             // `write-region` expands the name: `~` and `~user` are home folders, `.` and `..`
             // components are resolved lexically.
@@ -254,7 +266,7 @@ impl Tangler<'_> {
                 self.report(d);
                 continue;
             }
-            let path = match self.env.expand_tilde(&file) {
+            let path = match self.doc.env.expand_tilde(&file) {
                 Ok(f) => tangle_core::paths::normalize(Path::new(&f)),
                 Err(why) => {
                     let d = Diagnostic::error(block_pos, format!("cannot write `{file}`: {why}"));
@@ -381,13 +393,13 @@ impl Tangler<'_> {
     }
 
     pub(super) fn fragment_name(&self, b: usize) -> String {
-        if b >= self.blocks.len() {
-            return format!("<<{}>>", self.call_ids[b - self.blocks.len()]);
+        if b >= self.doc.blocks.len() {
+            return format!("<<{}>>", self.call_ids[b - self.doc.blocks.len()]);
         }
-        let block = &self.blocks[b];
+        let block = &self.doc.blocks[b];
         match block.names.first() {
             Some(n) => n.clone(),
-            None => format!("{}:{}", self.path.display(), block.line),
+            None => format!("{}:{}", self.doc.path.display(), block.line),
         }
     }
 
@@ -399,8 +411,8 @@ impl Tangler<'_> {
     ) -> Result<TangledBlock, Diagnostic> {
         let params = self.params_of(b);
         self.eval_block = Some(b);
-        let block_line = self.blocks[b].line;
-        let lang = self.blocks[b].lang.clone().unwrap_or_default();
+        let block_line = self.doc.blocks[b].line;
+        let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();
         // The variables, read as Org reads them, go into the body as its language assigns
         // them; an error is reported at the `:var` argument.
         let var_code = match param(&params, ":var").cloned() {
@@ -561,7 +573,7 @@ impl Tangler<'_> {
             m
         };
         let mut lines = body.into_lines();
-        let switches = &self.blocks[b].switches;
+        let switches = &self.doc.blocks[b].switches;
         if switches.contains("-r") {
             let fmt = label_format(switches).unwrap_or_else(|| "(ref:%s)".to_string());
             remove_coderefs(&mut lines, &fmt);
