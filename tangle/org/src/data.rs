@@ -10,7 +10,7 @@ use super::call::org_trim_str;
 use super::eval::Obj;
 use super::header::{read_val, Val};
 use super::lisp::read_lisp_float;
-use super::scan::{headline_flags, is_begin_src, is_end};
+use super::scan::{headline_flags, headline_level, is_begin_src, is_end};
 use super::{eq_fold, is_blank_char, strip_prefix_fold, trim_st, Tangler};
 use tangle_core::mapped::MappedLine;
 
@@ -210,7 +210,8 @@ pub(super) fn import_table(out: &str) -> Result<Obj, String> {
 }
 
 /// Which lines are inside an example, export, comment or verse block (between a
-/// `#+begin_NAME` line and its `#+end_NAME` line, both excluded): text, not elements.
+/// `#+begin_NAME` line and its `#+end_NAME` line, both excluded, as the scan reads them):
+/// text, not elements.
 pub(super) fn verbatim_lines(lines: &[&str]) -> Vec<bool> {
     let mut inside = vec![false; lines.len()];
     let mut k = 0;
@@ -224,7 +225,11 @@ pub(super) fn verbatim_lines(lines: &[&str]) -> Vec<bool> {
                     .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
             });
         if let Some(kind) = kind {
-            if let Some(e) = (k + 1..lines.len()).find(|&j| is_end(lines[j], kind)) {
+            // A block does not reach over a headline.
+            let end = (k + 1..lines.len())
+                .take_while(|&j| headline_level(lines[j]).is_none())
+                .find(|&j| is_end(lines[j], kind));
+            if let Some(e) = end {
                 for x in &mut inside[k + 1..e] {
                     *x = true;
                 }

@@ -422,6 +422,82 @@ pub(super) fn scan<'a>(
     (s.doc, s.diags)
 }
 
+/// The affiliated keywords above the block whose `#+begin_src` is `lines[i]`: its
+/// `#+header:` lines (bottom-most first) and the names org-element gives it.
+struct Affiliated {
+    headers: Vec<(String, usize)>,
+    elem_names: Vec<String>,
+}
+
+fn affiliated_keywords(lines: &[&str], i: usize) -> Affiliated {
+    let mut headers = Vec::new();
+    let mut elem_names = Vec::new();
+    let mut k = i;
+    while k > 0 {
+        match affiliated_key(lines[k - 1]) {
+            Some((key, val)) => {
+                if key == "HEADER" || key == "HEADERS" {
+                    headers.push((trim_st(val).to_string(), k));
+                }
+                if matches!(
+                    key.as_str(),
+                    "NAME" | "DATA" | "LABEL" | "RESNAME" | "SOURCE" | "SRCNAME" | "TBLNAME"
+                ) {
+                    elem_names.push(trim_st(val).to_string());
+                }
+                k -= 1;
+            }
+            None => break,
+        }
+    }
+    Affiliated {
+        headers,
+        elem_names,
+    }
+}
+
+/// The `#+name:` values among the keyword lines right above `lines[i]`, top-most first.
+fn block_names(lines: &[&str], i: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut k = i;
+    while k > 0 && is_keyword_line(lines[k - 1]) {
+        if let Some(v) = keyword_rest(lines[k - 1], "name:") {
+            names.push(trim_st(v).to_string());
+        }
+        k -= 1;
+    }
+    names.reverse();
+    names
+}
+
+/// The body lines of a block from `lines[i]` to `lines[end]`, un-escaped (`,*` and `,#+`).
+fn unescaped_body(lines: &[&str], i: usize, end: usize) -> Vec<BodyLine> {
+    let mut body = Vec::new();
+    for (j, l) in lines.iter().enumerate().take(end).skip(i + 1) {
+        // org-unescape-code-in-string: "^[ \t]*,*\\(,\\)\\(?:\\*\\|#\\+\\)".
+        let t = l.trim_start_matches([' ', '\t']);
+        let ind = l.len() - t.len();
+        let commas = t.bytes().take_while(|&c| c == b',').count();
+        let after = &t[commas..];
+        if commas > 0 && (after.starts_with('*') || after.starts_with("#+")) {
+            let mut s = l[..ind + commas - 1].to_string();
+            s.push_str(after);
+            body.push(BodyLine {
+                text: s,
+                line: j + 1,
+                removed: 1,
+            });
+        } else {
+            body.push(BodyLine {
+                text: l.to_string(),
+                line: j + 1,
+                removed: 0,
+            });
+        }
+    }
+    body
+}
+
 impl Scanner<'_> {
     /// `#+filetags:` (`org-set-regexps-and-options`).
     fn filetags(&mut self, v: &str) {
@@ -540,6 +616,154 @@ impl Scanner<'_> {
         }
     }
 
+    /// The headline on `lines[i]` (of `level` stars) and its property drawer, recorded and
+    /// opened in `heads`; the index of the line after them.
+    fn headline(
+        &mut self,
+        lines: &[&str],
+        i: usize,
+        level: usize,
+        heads: &mut Vec<OpenHeadline>,
+    ) -> usize {
+        let n = lines.len();
+        let line = lines[i];
+        let HeadlineFlags {
+            commented: c,
+            archived: a,
+        } = headline_flags(line, level);
+        while heads.last().is_some_and(|h| h.level >= level) {
+            heads.pop();
+        }
+        let (pc, pa) = heads
+            .last()
+            .map_or((false, false), |h| (h.commented, h.archived));
+        let parent = heads.last().map(|h| h.heading);
+        let title = heading_title(line, level);
+        // The property drawer: right after the headline or its planning line.
+        let mut props = Vec::new();
+        let mut k = i + 1;
+        if k < n {
+            let t = lines[k].trim_start_matches([' ', '\t']);
+            if ["SCHEDULED:", "DEADLINE:", "CLOSED:"]
+                .iter()
+                .any(|p| t.starts_with(p))
+            {
+                k += 1;
+            }
+        }
+        // After the headline, or after its property drawer.
+        let mut next = i + 1;
+        if let Some(Drawer { props: drawer, end }) = property_drawer(&lines[..n], k) {
+            props = drawer;
+            for p in &props {
+                if p.name == "id" || p.name == "custom_id" {
+                    self.doc.ids.push(p.value.clone());
+                }
+            }
+            next = end + 1;
+        }
+        self.doc.headings.push(Heading {
+            parent,
+            props,
+            title,
+            level,
+            line: i + 1,
+            tags: headline_tags(line),
+        });
+        heads.push(OpenHeadline {
+            level,
+            commented: pc || c,
+            archived: pa || a,
+            heading: self.doc.headings.len() - 1,
+        });
+        next
+    }
+
+    /// The source block whose `#+begin_src` is `lines[i]` (`rest` after the keyword), under
+    /// the headlines `heads`: its affiliated keywords, switches, parameters and un-escaped
+    /// body; the index of the line after its `#+end_src` (after the line itself when it is
+    /// unterminated, reported).
+    fn src_block(
+        &mut self,
+        lines: &[&str],
+        i: usize,
+        rest: &str,
+        heads: &[OpenHeadline],
+        counters: &mut HashMap<Option<usize>, usize>,
+    ) -> usize {
+        let n = lines.len();
+        let line = lines[i];
+        let mut end = None;
+        for (j, l) in lines.iter().enumerate().take(n).skip(i + 1) {
+            if headline_level(l).is_some() {
+                break;
+            }
+            if is_end(l, "src") {
+                end = Some(j);
+                break;
+            }
+        }
+        let col = line.len() - line.trim_start_matches([' ', '\t']).len() + 1;
+        let Some(end) = end else {
+            self.diags.error(
+                i + 1,
+                col,
+                "unterminated `#+begin_src` (no `#+end_src` before the next headline \
+                 or the end of the file; Emacs would silently skip this block and the \
+                 blocks it swallows)",
+            );
+            return i + 1;
+        };
+        if rest.starts_with('\t') {
+            self.diags.error(
+                i + 1,
+                col,
+                "a tab right after `#+begin_src` is not supported (Org reads no language)",
+            );
+        }
+        let BeginLine {
+            lang,
+            switches,
+            params,
+        } = parse_begin_line(rest);
+        // Affiliated keywords and names above the block.
+        let Affiliated {
+            headers,
+            elem_names,
+        } = affiliated_keywords(lines, i);
+        let names = block_names(lines, i);
+        let body = unescaped_body(lines, i, end);
+        let (commented, archived) = heads
+            .last()
+            .map_or((false, false), |h| (h.commented, h.archived));
+        let heading = heads.last().map(|h| h.heading);
+        let counter = if lang.is_some() {
+            let c = counters.entry(heading).or_insert(0);
+            *c += 1;
+            *c
+        } else {
+            0
+        };
+        self.doc.blocks.push(Block {
+            line: i + 1,
+            col,
+            lang,
+            switches,
+            params,
+            headers,
+            names,
+            body,
+            commented,
+            archived,
+            heading,
+            elem_name: elem_names.first().cloned(),
+            elem_names: elem_names.len(),
+            counter,
+            begin_text: line.to_string(),
+        });
+        end + 1
+    }
+
     pub(super) fn parse(&mut self) {
         // A carriage return before a line feed (or in a file without line feeds) makes Emacs
         // decode the file with DOS (or Mac) line endings; other carriage returns are text.
@@ -586,181 +810,11 @@ impl Scanner<'_> {
         while i < n {
             let line = lines[i];
             if let Some(level) = headline_level(line) {
-                let HeadlineFlags {
-                    commented: c,
-                    archived: a,
-                } = headline_flags(line, level);
-                while heads.last().is_some_and(|h| h.level >= level) {
-                    heads.pop();
-                }
-                let (pc, pa) = heads
-                    .last()
-                    .map_or((false, false), |h| (h.commented, h.archived));
-                let parent = heads.last().map(|h| h.heading);
-                let title = heading_title(line, level);
-                // The property drawer: right after the headline or its planning line.
-                let mut props = Vec::new();
-                let mut k = i + 1;
-                if k < n {
-                    let t = lines[k].trim_start_matches([' ', '\t']);
-                    if ["SCHEDULED:", "DEADLINE:", "CLOSED:"]
-                        .iter()
-                        .any(|p| t.starts_with(p))
-                    {
-                        k += 1;
-                    }
-                }
-                // After the headline, or after its property drawer.
-                let mut next = i + 1;
-                if let Some(Drawer { props: drawer, end }) = property_drawer(&lines[..n], k) {
-                    props = drawer;
-                    for p in &props {
-                        if p.name == "id" || p.name == "custom_id" {
-                            self.doc.ids.push(p.value.clone());
-                        }
-                    }
-                    next = end + 1;
-                }
-                self.doc.headings.push(Heading {
-                    parent,
-                    props,
-                    title,
-                    level,
-                    line: i + 1,
-                    tags: headline_tags(line),
-                });
-                heads.push(OpenHeadline {
-                    level,
-                    commented: pc || c,
-                    archived: pa || a,
-                    heading: self.doc.headings.len() - 1,
-                });
-                i = next;
+                i = self.headline(&lines[..n], i, level, &mut heads);
                 continue;
             }
             if let Some(rest) = is_begin_src(line) {
-                let mut end = None;
-                for (j, l) in lines.iter().enumerate().take(n).skip(i + 1) {
-                    if headline_level(l).is_some() {
-                        break;
-                    }
-                    if is_end(l, "src") {
-                        end = Some(j);
-                        break;
-                    }
-                }
-                let col = line.len() - line.trim_start_matches([' ', '\t']).len() + 1;
-                let Some(end) = end else {
-                    self.diags.error(
-                        i + 1,
-                        col,
-                        "unterminated `#+begin_src` (no `#+end_src` before the next headline \
-                         or the end of the file; Emacs would silently skip this block and the \
-                         blocks it swallows)",
-                    );
-                    i += 1;
-                    continue;
-                };
-                if rest.starts_with('\t') {
-                    self.diags.error(
-                        i + 1,
-                        col,
-                        "a tab right after `#+begin_src` is not supported (Org reads no language)",
-                    );
-                }
-                let BeginLine {
-                    lang,
-                    switches,
-                    params,
-                } = parse_begin_line(rest);
-                // Affiliated keywords and names above the block.
-                let mut headers = Vec::new();
-                let mut elem_names = Vec::new();
-                let mut k = i;
-                while k > 0 {
-                    match affiliated_key(lines[k - 1]) {
-                        Some((key, val)) => {
-                            if key == "HEADER" || key == "HEADERS" {
-                                headers.push((trim_st(val).to_string(), k));
-                            }
-                            if matches!(
-                                key.as_str(),
-                                "NAME"
-                                    | "DATA"
-                                    | "LABEL"
-                                    | "RESNAME"
-                                    | "SOURCE"
-                                    | "SRCNAME"
-                                    | "TBLNAME"
-                            ) {
-                                elem_names.push(trim_st(val).to_string());
-                            }
-                            k -= 1;
-                        }
-                        None => break,
-                    }
-                }
-                let mut names = Vec::new();
-                let mut k = i;
-                while k > 0 && is_keyword_line(lines[k - 1]) {
-                    if let Some(v) = keyword_rest(lines[k - 1], "name:") {
-                        names.push(trim_st(v).to_string());
-                    }
-                    k -= 1;
-                }
-                names.reverse();
-                let mut body = Vec::new();
-                for (j, l) in lines.iter().enumerate().take(end).skip(i + 1) {
-                    // org-unescape-code-in-string: "^[ \t]*,*\\(,\\)\\(?:\\*\\|#\\+\\)".
-                    let t = l.trim_start_matches([' ', '\t']);
-                    let ind = l.len() - t.len();
-                    let commas = t.bytes().take_while(|&c| c == b',').count();
-                    let after = &t[commas..];
-                    if commas > 0 && (after.starts_with('*') || after.starts_with("#+")) {
-                        let mut s = l[..ind + commas - 1].to_string();
-                        s.push_str(after);
-                        body.push(BodyLine {
-                            text: s,
-                            line: j + 1,
-                            removed: 1,
-                        });
-                    } else {
-                        body.push(BodyLine {
-                            text: l.to_string(),
-                            line: j + 1,
-                            removed: 0,
-                        });
-                    }
-                }
-                let (commented, archived) = heads
-                    .last()
-                    .map_or((false, false), |h| (h.commented, h.archived));
-                let heading = heads.last().map(|h| h.heading);
-                let counter = if lang.is_some() {
-                    let c = counters.entry(heading).or_insert(0);
-                    *c += 1;
-                    *c
-                } else {
-                    0
-                };
-                self.doc.blocks.push(Block {
-                    line: i + 1,
-                    col,
-                    lang,
-                    switches,
-                    params,
-                    headers,
-                    names,
-                    body,
-                    commented,
-                    archived,
-                    heading,
-                    elem_name: elem_names.first().cloned(),
-                    elem_names: elem_names.len(),
-                    counter,
-                    begin_text: line.to_string(),
-                });
-                i = end + 1;
+                i = self.src_block(&lines[..n], i, rest, &heads, &mut counters);
                 continue;
             }
             // Other lesser blocks hide their contents.

@@ -11,9 +11,9 @@ use super::vars::VarCode;
 use super::{on_big_stack, string_nw, PendingCall, Tangler};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use tangle_core::diag::Diagnostic;
+use tangle_core::diag::{Diagnostic, Pos};
 use tangle_core::mapped::MappedText;
-use tangle_core::output::{Folders, Origin, Output};
+use tangle_core::output::{Folders, Origin, Output, SourceMap};
 
 /// The C wrapper's options (`org-babel-C-expand-C`).
 struct COptions {
@@ -43,6 +43,13 @@ pub(super) struct TangledBlock {
 type Syntax = Result<(&'static str, &'static str), Option<String>>;
 
 /// The blocks tangled to one file (`org-babel-tangle` groups them by file name).
+/// A file's text as its blocks make it, its mode and whether its folders are made.
+struct FileText {
+    m: MappedText,
+    mode: Option<u32>,
+    make_dir: bool,
+}
+
 struct FileGroup {
     file: String,
     /// Each block's index and what `org-babel-tangle-single-block` gave for it.
@@ -59,6 +66,121 @@ pub(super) fn file_name_sans_extension(name: &str) -> &str {
 
 impl Tangler<'_> {
     pub(super) fn tangle(&mut self) {
+        let groups = self.collect_files();
+        if !self.diags.errors.is_empty() {
+            return;
+        }
+        // The folders that files written earlier make (`:mkdirp`): Emacs writes the files one
+        // after the other, so a later file finds them.
+        let mut made: HashSet<PathBuf> = HashSet::new();
+        for FileGroup { file, blocks } in groups {
+            let first = &self.doc.blocks[blocks[0].0];
+            let block_pos = self.pos(first.line, first.col);
+            let Some(FileText { m, mode, make_dir }) = self.file_text(&file, blocks) else {
+                continue;
+            };
+            let (content, mut map) = m.into_parts();
+            self.name_fragments(&mut map);
+            let Some(path) = self.output_path(&file, &block_pos) else {
+                continue;
+            };
+            let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            if make_dir {
+                made.extend(parent.ancestors().map(Path::to_path_buf));
+            }
+            let out = Output {
+                path: path.clone(),
+                content: content.into_bytes(),
+                mode: mode.map_or(0o644, |m| m & 0o7777),
+                folders: if make_dir || made.contains(&parent) {
+                    Folders::Make
+                } else {
+                    Folders::Existing {
+                        hint: "add `:mkdirp yes`",
+                    }
+                },
+                block: block_pos,
+                map,
+            };
+            // Emacs writes files with the same name as often as they appear; the last wins.
+            if let Some(k) = self
+                .outputs
+                .iter()
+                .position(|o| tangle_core::paths::same(&o.path, &path))
+            {
+                self.warn(
+                    1,
+                    1,
+                    format!(
+                        "`{}` and `{}` are the same file; Emacs writes it twice and the second \
+                         wins",
+                        self.outputs[k].path.display(),
+                        path.display()
+                    ),
+                );
+                self.outputs.remove(k);
+            }
+            self.outputs.push(out);
+        }
+    }
+
+    /// Names the map's fragments: the expander's are blocks (or call results).
+    fn name_fragments(&self, map: &mut SourceMap) {
+        // The expander's fragments are blocks: name them.
+        let mut fragments: Vec<String> = Vec::new();
+        let mut frag_index: HashMap<u32, u32> = HashMap::new();
+        let mut name = |o: &mut Origin| {
+            o.fragment = *frag_index.entry(o.fragment).or_insert_with(|| {
+                fragments.push(self.fragment_name(o.fragment as usize));
+                (fragments.len() - 1) as u32
+            });
+        };
+        for o in map.lines.iter_mut().flatten() {
+            name(o);
+        }
+        for s in &mut map.segments {
+            name(&mut s.origin);
+        }
+        map.files = vec![self.doc.path.to_path_buf()];
+        map.fragments = fragments;
+    }
+
+    /// Where `file` is written, as `write-region` expands it; `None` (reported) for a
+    /// remote or sudo name or a home folder that cannot be found.
+    fn output_path(&mut self, file: &str, block_pos: &Pos) -> Option<PathBuf> {
+        // `write-region` expands the name: `~` and `~user` are home folders, `.` and `..`
+        // components are resolved lexically.
+        // TRAMP file names: `/sudo::/etc/x`, `/ssh:host:/x`.
+        let first = file
+            .strip_prefix('/')
+            .map(|r| r.split('/').next().unwrap_or(""));
+        if first.is_some_and(|c| c.contains(':')) {
+            let d = Diagnostic::error(
+                block_pos.clone(),
+                format!(
+                    "cannot write `{file}`: it is a remote or sudo (TRAMP) file name; Emacs \
+                     would write it through TRAMP, and this tangler does not write remote \
+                     or sudo targets"
+                ),
+            );
+            self.report(d);
+            return None;
+        }
+        let path = match self.doc.env.expand_tilde(file) {
+            Ok(f) => tangle_core::paths::normalize(Path::new(&f)),
+            Err(why) => {
+                let d =
+                    Diagnostic::error(block_pos.clone(), format!("cannot write `{file}`: {why}"));
+                self.report(d);
+                return None;
+            }
+        };
+        Some(path)
+    }
+
+    /// The files to write and the blocks of each, in order of first appearance, as
+    /// `org-babel-tangle-collect-blocks` and `org-babel-tangle-single-block` make them.
+    fn collect_files(&mut self) -> Vec<FileGroup> {
         // The blocks of each file, in order of first appearance.
         let mut groups: Vec<FileGroup> = Vec::new();
         let org_name = self
@@ -133,185 +255,102 @@ impl Tangler<'_> {
                 }),
             }
         }
-        if !self.diags.errors.is_empty() {
-            return;
-        }
-        // The folders that files written earlier make (`:mkdirp`): Emacs writes the files one
-        // after the other, so a later file finds them.
-        let mut made: HashSet<PathBuf> = HashSet::new();
-        'groups: for FileGroup { file, blocks } in groups {
-            let first = &self.doc.blocks[blocks[0].0];
-            let block_pos = self.pos(first.line, first.col);
-            let mut m = MappedText::new();
-            let mut empty = true;
-            let mut she_banged = false;
-            let mut mode: Option<u32> = None;
-            let mut make_dir = false;
-            let has_dir = file.contains('/');
-            // The comment syntax of the buffer's major mode (fundamental mode at first).
-            let mut syntax: Syntax = Err(None);
-            for (b, tb) in blocks {
-                let tmode = tb.mode.or(if tb.shebang.is_some() {
-                    Some(0o755)
-                } else {
-                    None
-                });
-                if mode.is_none() {
-                    mode = tmode;
-                }
-                if tb.mkdirp && has_dir {
-                    make_dir = true;
-                }
-                if tb.padline && !empty {
-                    m.push_str("\n");
-                }
-                if let Some(sb) = &tb.shebang {
-                    if !she_banged {
-                        m.push_str(sb);
-                        m.push_str("\n");
-                        she_banged = true;
-                    }
-                }
-                // The buffer's major mode changes with the language (a language without a
-                // mode keeps the previous one); `comment-region` comments in it.
-                let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();
-                match comment_syntax(&lang) {
-                    Some(CommentSyntax::Comment(p, s)) => syntax = Ok((p, s)),
-                    Some(CommentSyntax::NoComments) => {
-                        syntax = Err(Some(format!(
-                            "the major mode of `{lang}` has no comment syntax"
-                        )))
-                    }
-                    Some(CommentSyntax::NoMode) => {
-                        if syntax == Err(None) {
-                            syntax = Err(Some(format!(
-                                "Emacs 28 has no major mode for `{lang}`, so the file is in \
-                                 fundamental mode, which has no comment syntax"
-                            )));
-                        }
-                    }
-                    None => {
-                        syntax = Err(Some(format!(
-                            "the comment syntax of `{lang}` is not known to this tangler"
-                        )))
-                    }
-                }
-                let texts = [
-                    tb.org_text.as_deref(),
-                    tb.comment.as_ref().map(|c| c.begin.as_str()),
-                ];
-                let end = tb.comment.as_ref().map(|c| c.end.as_str());
-                let mut commented = Vec::new();
-                for text in texts.into_iter().chain([end]).flatten() {
-                    if !string_nw(text) {
-                        commented.push(String::new());
-                        continue;
-                    }
-                    match self.commented(text, &syntax, tb.comments_line) {
-                        Ok(c) => commented.push(c),
-                        Err(d) => {
-                            self.report(d);
-                            continue 'groups;
-                        }
-                    }
-                }
-                let end = if tb.comment.is_some() {
-                    commented.pop()
-                } else {
-                    None
-                };
-                for c in commented {
-                    m.push_str(&c);
-                }
-                m.append(tb.body);
+        groups
+    }
+
+    /// The text of one file: its blocks with padding lines, the shebang and `:comments`
+    /// text, and the file's mode and whether its folders are made; `None` when a comment
+    /// cannot be written (reported).
+    fn file_text(&mut self, file: &str, blocks: Vec<(usize, TangledBlock)>) -> Option<FileText> {
+        let mut m = MappedText::new();
+        let mut empty = true;
+        let mut she_banged = false;
+        let mut mode: Option<u32> = None;
+        let mut make_dir = false;
+        let has_dir = file.contains('/');
+        // The comment syntax of the buffer's major mode (fundamental mode at first).
+        let mut syntax: Syntax = Err(None);
+        for (b, tb) in blocks {
+            let tmode = tb.mode.or(if tb.shebang.is_some() {
+                Some(0o755)
+            } else {
+                None
+            });
+            if mode.is_none() {
+                mode = tmode;
+            }
+            if tb.mkdirp && has_dir {
+                make_dir = true;
+            }
+            if tb.padline && !empty {
                 m.push_str("\n");
-                if let Some(end) = end {
-                    m.push_str(&end);
+            }
+            if let Some(sb) = &tb.shebang {
+                if !she_banged {
+                    m.push_str(sb);
+                    m.push_str("\n");
+                    she_banged = true;
                 }
-                empty = false;
             }
-            let (content, mut map) = m.into_parts();
-            // The expander's fragments are blocks: name them.
-            let mut fragments: Vec<String> = Vec::new();
-            let mut frag_index: HashMap<u32, u32> = HashMap::new();
-            let mut name = |o: &mut Origin| {
-                o.fragment = *frag_index.entry(o.fragment).or_insert_with(|| {
-                    fragments.push(self.fragment_name(o.fragment as usize));
-                    (fragments.len() - 1) as u32
-                });
-            };
-            for o in map.lines.iter_mut().flatten() {
-                name(o);
+            // The buffer's major mode changes with the language (a language without a
+            // mode keeps the previous one); `comment-region` comments in it.
+            let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();
+            match comment_syntax(&lang) {
+                Some(CommentSyntax::Comment(p, s)) => syntax = Ok((p, s)),
+                Some(CommentSyntax::NoComments) => {
+                    syntax = Err(Some(format!(
+                        "the major mode of `{lang}` has no comment syntax"
+                    )))
+                }
+                Some(CommentSyntax::NoMode) => {
+                    if syntax == Err(None) {
+                        syntax = Err(Some(format!(
+                            "Emacs 28 has no major mode for `{lang}`, so the file is in \
+                             fundamental mode, which has no comment syntax"
+                        )));
+                    }
+                }
+                None => {
+                    syntax = Err(Some(format!(
+                        "the comment syntax of `{lang}` is not known to this tangler"
+                    )))
+                }
             }
-            for s in &mut map.segments {
-                name(&mut s.origin);
-            }
-            map.files = vec![self.doc.path.to_path_buf()];
-            map.fragments = fragments;
-            // `write-region` expands the name: `~` and `~user` are home folders, `.` and `..`
-            // components are resolved lexically.
-            // TRAMP file names: `/sudo::/etc/x`, `/ssh:host:/x`.
-            let first = file
-                .strip_prefix('/')
-                .map(|r| r.split('/').next().unwrap_or(""));
-            if first.is_some_and(|c| c.contains(':')) {
-                let d = Diagnostic::error(
-                    block_pos,
-                    format!(
-                        "cannot write `{file}`: it is a remote or sudo (TRAMP) file name; Emacs \
-                         would write it through TRAMP, and this tangler does not write remote \
-                         or sudo targets"
-                    ),
-                );
-                self.report(d);
-                continue;
-            }
-            let path = match self.doc.env.expand_tilde(&file) {
-                Ok(f) => tangle_core::paths::normalize(Path::new(&f)),
-                Err(why) => {
-                    let d = Diagnostic::error(block_pos, format!("cannot write `{file}`: {why}"));
-                    self.report(d);
+            let texts = [
+                tb.org_text.as_deref(),
+                tb.comment.as_ref().map(|c| c.begin.as_str()),
+            ];
+            let end = tb.comment.as_ref().map(|c| c.end.as_str());
+            let mut commented = Vec::new();
+            for text in texts.into_iter().chain([end]).flatten() {
+                if !string_nw(text) {
+                    commented.push(String::new());
                     continue;
                 }
-            };
-            let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            if make_dir {
-                made.extend(parent.ancestors().map(Path::to_path_buf));
-            }
-            let out = Output {
-                path: path.clone(),
-                content: content.into_bytes(),
-                mode: mode.map_or(0o644, |m| m & 0o7777),
-                folders: if make_dir || made.contains(&parent) {
-                    Folders::Make
-                } else {
-                    Folders::Existing {
-                        hint: "add `:mkdirp yes`",
+                match self.commented(text, &syntax, tb.comments_line) {
+                    Ok(c) => commented.push(c),
+                    Err(d) => {
+                        self.report(d);
+                        return None;
                     }
-                },
-                block: block_pos,
-                map,
-            };
-            // Emacs writes files with the same name as often as they appear; the last wins.
-            if let Some(k) = self
-                .outputs
-                .iter()
-                .position(|o| tangle_core::paths::same(&o.path, &path))
-            {
-                self.warn(
-                    1,
-                    1,
-                    format!(
-                        "`{}` and `{}` are the same file; Emacs writes it twice and the second \
-                         wins",
-                        self.outputs[k].path.display(),
-                        path.display()
-                    ),
-                );
-                self.outputs.remove(k);
+                }
             }
-            self.outputs.push(out);
+            let end = if tb.comment.is_some() {
+                commented.pop()
+            } else {
+                None
+            };
+            for c in commented {
+                m.push_str(&c);
+            }
+            m.append(tb.body);
+            m.push_str("\n");
+            if let Some(end) = end {
+                m.push_str(&end);
+            }
+            empty = false;
         }
+        Some(FileText { m, mode, make_dir })
     }
 
     /// `text` commented as `comment-region` does in the buffer's major mode.
@@ -598,5 +637,62 @@ impl Tangler<'_> {
             org_text,
             comments_line,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::{tangle_org, OrgTangle};
+
+    fn tangled(text: &str) -> OrgTangle {
+        tangle_org(Path::new("doc.org"), text).unwrap()
+    }
+
+    #[test]
+    fn files_gather_their_blocks_in_order_of_first_appearance() {
+        let t = tangled(
+            "#+begin_src sh :tangle b.sh\necho b1\n#+end_src\n\
+             #+begin_src sh :tangle a.sh\necho a\n#+end_src\n\
+             #+begin_src sh :tangle b.sh :padline no\necho b2\n#+end_src\n",
+        );
+        let files: Vec<_> = t.outputs.iter().map(|o| o.path.clone()).collect();
+        assert_eq!(files, [Path::new("b.sh"), Path::new("a.sh")]);
+        assert_eq!(t.outputs[0].content, b"echo b1\necho b2\n");
+    }
+
+    #[test]
+    fn the_first_shebang_and_the_first_mode_win() {
+        let t = tangled(
+            "#+begin_src sh :tangle x :shebang \"#!/bin/sh\"\necho 1\n#+end_src\n\
+             #+begin_src sh :tangle x :shebang \"#!/bin/bash\" :tangle-mode (identity #o700)\n\
+             echo 2\n#+end_src\n",
+        );
+        assert_eq!(t.outputs[0].content, b"#!/bin/sh\necho 1\n\necho 2\n");
+        assert_eq!(t.outputs[0].mode, 0o755);
+    }
+
+    #[test]
+    fn tangle_yes_names_the_file_after_the_document_and_the_language() {
+        let t = tangled("#+begin_src python :tangle yes\nx = 1\n#+end_src\n");
+        assert_eq!(t.outputs[0].path, Path::new("doc.py"));
+        assert!(tangled("#+begin_src python :tangle no\nx\n#+end_src\n")
+            .outputs
+            .is_empty());
+    }
+
+    #[test]
+    fn remote_targets_are_refused_at_the_block() {
+        let e = tangle_org(
+            Path::new("doc.org"),
+            "text\n#+begin_src sh :tangle /ssh:host:/x\nx\n#+end_src\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("doc.org:2:1: error: cannot write `/ssh:host:/x`"),
+            "{e}"
+        );
     }
 }
