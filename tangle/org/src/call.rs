@@ -213,7 +213,7 @@ impl Tangler<'_> {
     /// positional values), with `:results silent`, and the value `org-babel-ref-resolve`
     /// makes of what it returns.
     fn execute(&mut self, b: usize, args: Vec<String>, depth: usize) -> Result<Obj, String> {
-        let params = self.params_of(b);
+        let params = self.doc.params_of(b);
         let block_name = self.fragment_name(b);
         let raw = |k: &str| param(&params, k).and_then(|c| c.raw.clone());
         let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();

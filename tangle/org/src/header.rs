@@ -7,7 +7,7 @@ use super::lisp::{
     eval_lisp, read_lisp_int, read_lisp_string, read_sexp, ReadError, Sexp, MAX_LISP_DEPTH,
 };
 use super::scan::Property;
-use super::{abbreviate, is_blank_char, on_big_stack, string_nw, PropertyValue, Tangler};
+use super::{abbreviate, is_blank_char, on_big_stack, string_nw, Document, PropertyValue, Tangler};
 use tangle_core::diag::Diagnostic;
 
 /// A header-argument value as written, with where it was written.
@@ -304,7 +304,9 @@ pub(super) fn chomp(s: &str) -> &str {
     s.trim_end_matches([' ', '\x0c', '\t', '\n', '\r', '\x0b'])
 }
 
-impl Tangler<'_> {
+/// Header-argument resolution: what the scanned document gives each block, before any
+/// value is evaluated.
+impl Document<'_> {
     /// `org-entry-get` with inheritance (`org-entry-get-with-inheritance`): the headline's
     /// `PROP` and `PROP+` values, then its ancestors' as long as no plain `PROP` was found,
     /// then the `#+property:` value. Returns the value and the line of its last part.
@@ -317,12 +319,12 @@ impl Tangler<'_> {
         // `Some(None)` is point-min: the headline on the first line, else the drawer before
         // the first headline (`org-up-heading-or-point-min`).
         let mut h: Option<Option<usize>> = Some(heading);
-        let first_is_heading = self.doc.headings.first().is_some_and(|f| f.line == 1);
+        let first_is_heading = self.headings.first().is_some_and(|f| f.line == 1);
         while let Some(entry) = h {
             let props = match entry {
-                Some(hi) => &self.doc.headings[hi].props,
-                None if first_is_heading => &self.doc.headings[0].props,
-                None => &self.doc.top_props,
+                Some(hi) => &self.headings[hi].props,
+                None if first_is_heading => &self.headings[0].props,
+                None => &self.top_props,
             };
             let base = props.iter().find(|p| p.name == prop);
             let pluses: Vec<&Property> = props.iter().filter(|p| p.name == plus).collect();
@@ -350,17 +352,15 @@ impl Tangler<'_> {
                 return not_nil(value).map(|v| (v, line));
             }
             h = match entry {
-                Some(hi) if self.doc.headings[hi].level > 1 => {
-                    self.doc.headings[hi].parent.map(Some)
-                }
-                Some(hi) if self.doc.headings[hi].line != 1 => Some(None),
+                Some(hi) if self.headings[hi].level > 1 => self.headings[hi].parent.map(Some),
+                Some(hi) if self.headings[hi].line != 1 => Some(None),
                 _ => None,
             };
         }
         if let Some(PropertyValue {
             value: g,
             line: gline,
-        }) = self.doc.props.get(&prop)
+        }) = self.props.get(&prop)
         {
             if g != "nil" {
                 if line == 0 {
@@ -377,7 +377,7 @@ impl Tangler<'_> {
 
     /// The merged header arguments of block `b` (raw values, later entries override).
     pub(super) fn params_of(&self, b: usize) -> Params {
-        let block = &self.doc.blocks[b];
+        let block = &self.blocks[b];
         let mut params = Params::default();
         let l = block.line;
         for (k, v) in [
@@ -409,10 +409,12 @@ impl Tangler<'_> {
         }
         params
     }
+}
 
+impl Tangler<'_> {
     pub(super) fn light(&mut self, b: usize) -> &Params {
         if self.light_params[b].is_none() {
-            self.light_params[b] = Some(self.params_of(b));
+            self.light_params[b] = Some(self.doc.params_of(b));
         }
         self.light_params[b].as_ref().expect("just set")
     }
@@ -586,7 +588,7 @@ mod tests {
         let t = Tangler::new(&doc, diags);
         (0..t.doc.blocks.len())
             .map(|b| {
-                let params = t.params_of(b);
+                let params = t.doc.params_of(b);
                 let mut keys: Vec<&str> = params.0.iter().map(|p| p.key.as_str()).collect();
                 keys.sort_unstable();
                 keys.dedup();

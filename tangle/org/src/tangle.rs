@@ -448,7 +448,7 @@ impl Tangler<'_> {
         b: usize,
         bodies: &[Body],
     ) -> Result<TangledBlock, Diagnostic> {
-        let params = self.params_of(b);
+        let params = self.doc.params_of(b);
         self.eval_block = Some(b);
         let block_line = self.doc.blocks[b].line;
         let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();
