@@ -80,7 +80,7 @@ fn snapshot(root: &Path, skip: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
             } else if p != skip
                 && !companions.contains(&p)
                 // The history an interactive Python session (`:session`) keeps, not an output.
-                && p.file_name().is_none_or(|n| n != ".python_history")
+                && p.file_name() != Some(std::ffi::OsStr::new(".python_history"))
             {
                 let bytes = fs::read(&p).expect("read output");
                 out.insert(
