@@ -77,7 +77,11 @@ fn snapshot(root: &Path, skip: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
             let meta = fs::symlink_metadata(&p).expect("metadata");
             if meta.is_dir() {
                 stack.push(p);
-            } else if p != skip && !companions.contains(&p) {
+            } else if p != skip
+                && !companions.contains(&p)
+                // The history an interactive Python session (`:session`) keeps, not an output.
+                && p.file_name() != Some(std::ffi::OsStr::new(".python_history"))
+            {
                 let bytes = fs::read(&p).expect("read output");
                 out.insert(
                     p.strip_prefix(root).expect("under root").to_path_buf(),

@@ -195,7 +195,7 @@ impl Tangler<'_> {
     /// The body of block `b` as Org normalizes it: final newline dropped, common indentation
     /// removed unless `-i`.
     pub(super) fn normalized_body(&self, b: usize) -> Body {
-        let block = &self.blocks[b];
+        let block = &self.doc.blocks[b];
         let mut m: Vec<MappedLine> = block
             .body
             .iter()

@@ -7,8 +7,17 @@
 //! reference expands to the result as `org-babel-expand-noweb-references` inserts it: a
 //! string as it is, anything else printed with `%S`.
 
+use super::body::{label_format, remove_coderefs};
+use super::data::{import_table, index_list, split_index, Named};
 use super::eval::{Ctx, Obj};
-use super::*;
+use super::header::{param, read_val, Val};
+use super::lisp::{read_sexp, skip_blanks, ReadError};
+use super::noweb::find_ref;
+use super::python::{scalar_results, table_or_string, wrapped, Session};
+use super::vars::{balanced_split_on, pick_name, python_text, reassemble, Bound, VarVal};
+use super::Tangler;
+use std::path::Path;
+use tangle_core::mapped::MappedLine;
 
 /// How deeply calls may nest (a call whose block calls another, ...).
 const MAX_CALL_DEPTH: usize = 24;
@@ -125,7 +134,7 @@ impl Tangler<'_> {
             ));
         }
         let Some((named, line)) = self.find_named(&name) else {
-            if self.ids.contains(&name) {
+            if self.doc.ids.contains(&name) {
                 return Err(format!(
                     "`{name}` names a headline `:ID:`/`:CUSTOM_ID:`, whose text Org would \
                      use; not supported"
@@ -161,28 +170,33 @@ impl Tangler<'_> {
     /// A Lisp evaluation context at block `b` (its folder, file and tags).
     pub(super) fn lisp_ctx(&self, b: Option<usize>) -> Ctx<'_> {
         let dir = self
+            .doc
             .env
             .cwd
-            .join(self.path.parent().unwrap_or(Path::new("")));
+            .join(self.doc.path.parent().unwrap_or(Path::new("")));
         let dir = tangle_core::paths::normalize(&dir)
             .to_string_lossy()
             .into_owned();
-        let file = self.env.cwd.join(self.path);
+        let file = self.doc.env.cwd.join(self.doc.path);
         let file = tangle_core::paths::normalize(&file)
             .to_string_lossy()
             .into_owned();
-        let mut ctx = Ctx::new(self.env, format!("{}/", dir.trim_end_matches('/')), file);
-        if let Some(h) = b.and_then(|b| self.blocks[b].heading) {
-            ctx.local_tags = self.headings[h].tags.clone();
-            let mut inherited = self.file_tags.clone();
+        let mut ctx = Ctx::new(
+            self.doc.env,
+            format!("{}/", dir.trim_end_matches('/')),
+            file,
+        );
+        if let Some(h) = b.and_then(|b| self.doc.blocks[b].heading) {
+            ctx.local_tags = self.doc.headings[h].tags.clone();
+            let mut inherited = self.doc.file_tags.clone();
             let mut chain = Vec::new();
-            let mut p = self.headings[h].parent;
+            let mut p = self.doc.headings[h].parent;
             while let Some(k) = p {
                 chain.push(k);
-                p = self.headings[k].parent;
+                p = self.doc.headings[k].parent;
             }
             for k in chain.into_iter().rev() {
-                for t in &self.headings[k].tags {
+                for t in &self.doc.headings[k].tags {
                     if !inherited.contains(t) {
                         inherited.push(t.clone());
                     }
@@ -190,7 +204,7 @@ impl Tangler<'_> {
             }
             ctx.inherited_tags = inherited;
         } else {
-            ctx.inherited_tags = self.file_tags.clone();
+            ctx.inherited_tags = self.doc.file_tags.clone();
         }
         ctx
     }
@@ -199,10 +213,14 @@ impl Tangler<'_> {
     /// positional values), with `:results silent`, and the value `org-babel-ref-resolve`
     /// makes of what it returns.
     fn execute(&mut self, b: usize, args: Vec<String>, depth: usize) -> Result<Obj, String> {
-        let params = self.params_of(b);
-        let lang = self.blocks[b].lang.clone().unwrap_or_default();
+        let params = self.doc.params_of(b);
         let block_name = self.fragment_name(b);
         let raw = |k: &str| param(&params, k).and_then(|c| c.raw.clone());
+        let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();
+        // A bare `:session` is a session too (Org's value is nil, not "none").
+        let session = param(&params, ":session")
+            .map(|c| c.raw.clone().unwrap_or_default())
+            .filter(|s| s != "none" && !lang_is_elisp(&lang));
         for (key, ok) in [
             (":cache", &["no"][..]),
             (
@@ -210,10 +228,9 @@ impl Tangler<'_> {
                 &["yes", "query-export", "never-export", "no-export"][..],
             ),
             (":dir", &[][..]),
-            (":session", &["none"][..]),
         ] {
             if let Some(v) = raw(key) {
-                if !(ok.contains(&v.as_str()) || key == ":session" && lang_is_elisp(&lang)) {
+                if !ok.contains(&v.as_str()) {
                     return Err(format!(
                         "`{block_name}` has `{key} {v}`, which this tangler does not evaluate \
                          with"
@@ -223,7 +240,14 @@ impl Tangler<'_> {
         }
         let shell = matches!(lang.as_str(), "sh" | "bash");
         let python = lang == "python";
-        if !(lang_is_elisp(&lang) || (shell || python) && self.env.run_blocks) {
+        if let Some(name) = session.as_deref().filter(|_| !python) {
+            return Err(format!(
+                "`{block_name}` has `{}`, which this tangler does not evaluate with (it keeps \
+                 sessions for Python blocks only)",
+                format!(":session {name}").trim_end()
+            ));
+        }
+        if !(lang_is_elisp(&lang) || (shell || python) && self.doc.env.run_blocks) {
             return Err(if shell || python {
                 format!(
                     "`{block_name}` is a `{lang}` block, which Emacs would run: run it with \
@@ -292,12 +316,17 @@ impl Tangler<'_> {
                     ));
                 }
             }
-            if !has("output") || has("table") || has("vector") || has("list") {
+            if has("table") || has("vector") || has("list") {
                 return Err(format!(
-                    "`{block_name}` is run by Org for its value (its `:results` are `{}`), which \
-                     Org reads back from Python's printing; this tangler runs Python blocks for \
-                     `:results output` only",
+                    "`{block_name}` has `:results {}`, which makes Org read its value as a Lisp \
+                     table; this tangler does not",
                     results.join(" ")
+                ));
+            }
+            if has("output") && session.is_some() {
+                return Err(format!(
+                    "`{block_name}` is run in a session for its output, which this tangler \
+                     does not do (it runs sessions for values)"
                 ));
             }
             // org-babel-expand-body:generic with Python's assignments.
@@ -318,8 +347,24 @@ impl Tangler<'_> {
             }
             parts.push(body.clone());
             parts.extend(text(raw(":epilogue"))?);
-            let out = self.run_program("python", &block_name, parts.join("\n"))?;
-            return Ok(Obj::Str(out));
+            let full = parts.join("\n");
+            if has("output") {
+                let out = self.run_program("python", &block_name, full)?;
+                return Ok(Obj::Str(out));
+            }
+            let raw = match session {
+                Some(name) => self.run_python_session(&name, &block_name, &full)?,
+                None => self.run_python_value(&block_name, &full)?,
+            };
+            let value = if scalar_results(&results) {
+                Obj::Str(raw)
+            } else {
+                table_or_string(&raw).map_err(|why| format!("`{block_name}`: {why}"))?
+            };
+            return Ok(match value {
+                Obj::Nil => Obj::Str("nil".into()),
+                v => v,
+            });
         }
         if shell {
             let vars: Vec<(String, Obj)> = vars
@@ -471,7 +516,7 @@ impl Tangler<'_> {
             return Err("`:comments noweb` in a called block is not supported".into());
         }
         let text = self.expand_text(b, depth)?;
-        let fmt = label_format(&self.blocks[b].switches).unwrap_or_else(|| "(ref:%s)".into());
+        let fmt = label_format(&self.doc.blocks[b].switches).unwrap_or_else(|| "(ref:%s)".into());
         let mut lines: Vec<MappedLine> = text
             .split('\n')
             .map(|l| MappedLine {
@@ -530,7 +575,7 @@ impl Tangler<'_> {
         if id.find('(').is_some_and(|p| id[p..].contains(')')) {
             return self.call_text(id, depth);
         }
-        if self.ids.iter().any(|x| x == id) {
+        if self.doc.ids.iter().any(|x| x == id) {
             return Err(format!(
                 "`<<{id}>>` names a headline `:ID:`/`:CUSTOM_ID:`; not supported"
             ));
@@ -601,6 +646,43 @@ impl Tangler<'_> {
         self.run_program(lang, block_name, script)
     }
 
+    /// Runs a Python block for its value without a session: `body` wrapped in
+    /// `def main():`, its `str()` written to a temporary file, which is read back.
+    fn run_python_value(&self, block_name: &str, body: &str) -> Result<String, String> {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file = std::env::temp_dir().join(format!("tangle-python-{}-{n}", std::process::id()));
+        std::fs::write(&file, "").map_err(|e| format!("cannot make a temporary file: {e}"))?;
+        let run = self.run_program("python", block_name, wrapped(body, &file, false));
+        let text = std::fs::read_to_string(&file);
+        let _ = std::fs::remove_file(&file);
+        run?;
+        text.map_err(|e| format!("cannot read `{block_name}`'s value back: {e}"))
+    }
+
+    /// Runs a Python block for its value in the session `name` (started on first use, in
+    /// the org file's folder, and kept for the rest of the tangle).
+    fn run_python_session(
+        &mut self,
+        name: &str,
+        block_name: &str,
+        body: &str,
+    ) -> Result<String, String> {
+        if !self.python_sessions.contains_key(name) {
+            let dir = self
+                .doc
+                .env
+                .cwd
+                .join(self.doc.path.parent().unwrap_or(Path::new("")));
+            let s = Session::start(&dir)?;
+            self.python_sessions.insert(name.to_string(), s);
+        }
+        self.session_runs += 1;
+        let s = self.python_sessions.get_mut(name).expect("just started");
+        s.run(body, false)
+            .map_err(|why| format!("`{block_name}`: {why}"))
+    }
+
     /// Runs `program` (found on `PATH`) in the org file's folder with `script` on its
     /// standard input, as `org-babel-eval` does; its standard output, or why it failed.
     fn run_program(
@@ -612,9 +694,10 @@ impl Tangler<'_> {
         use std::io::Write;
         let lang = program;
         let dir = self
+            .doc
             .env
             .cwd
-            .join(self.path.parent().unwrap_or(Path::new("")));
+            .join(self.doc.path.parent().unwrap_or(Path::new("")));
         let mut child = std::process::Command::new(lang)
             .current_dir(&dir)
             .stdin(std::process::Stdio::piped())
@@ -649,6 +732,8 @@ fn lang_is_elisp(lang: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vars::join_near_equals;
+    use crate::vars::var_name;
 
     #[test]
     fn splits_like_org() {

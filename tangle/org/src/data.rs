@@ -5,8 +5,14 @@
 //! indexes into them (`org-babel-ref-index-list`), and a shell block's output read back as a
 //! table (`org-babel-import-elisp-from-file`).
 
+use super::body::remove_indentation;
+use super::call::org_trim_str;
 use super::eval::Obj;
-use super::*;
+use super::header::{read_val, Val};
+use super::lisp::read_lisp_float;
+use super::scan::{headline_flags, headline_level, is_begin_src, is_end};
+use super::{eq_fold, is_blank_char, strip_prefix_fold, trim_st, Tangler};
+use tangle_core::mapped::MappedLine;
 
 /// What a `#+name:` names.
 pub(super) enum Named {
@@ -203,13 +209,46 @@ pub(super) fn import_table(out: &str) -> Result<Obj, String> {
     })
 }
 
+/// Which lines are inside an example, export, comment or verse block (between a
+/// `#+begin_NAME` line and its `#+end_NAME` line, both excluded, as the scan reads them):
+/// text, not elements.
+pub(super) fn verbatim_lines(lines: &[&str]) -> Vec<bool> {
+    let mut inside = vec![false; lines.len()];
+    let mut k = 0;
+    while k < lines.len() {
+        let t = lines[k].trim_start_matches([' ', '\t']);
+        let kind = ["example", "export", "comment", "verse"]
+            .into_iter()
+            .find(|kind| {
+                strip_prefix_fold(t, "#+begin_")
+                    .and_then(|r| strip_prefix_fold(r, kind))
+                    .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+            });
+        if let Some(kind) = kind {
+            // A block does not reach over a headline.
+            let end = (k + 1..lines.len())
+                .take_while(|&j| headline_level(lines[j]).is_none())
+                .find(|&j| is_end(lines[j], kind));
+            if let Some(e) = end {
+                for x in &mut inside[k + 1..e] {
+                    *x = true;
+                }
+                k = e + 1;
+                continue;
+            }
+        }
+        k += 1;
+    }
+    inside
+}
+
 impl Tangler<'_> {
     /// Whether line `line` (1-based) is under a `COMMENT` headline.
     pub(super) fn line_commented(&self, line: usize) -> bool {
-        let mut h = self.headings.iter().rposition(|h| h.line <= line);
+        let mut h = self.doc.headings.iter().rposition(|h| h.line <= line);
         while let Some(k) = h {
-            let hd = &self.headings[k];
-            if headline_flags(self.lines[hd.line - 1], hd.level).commented {
+            let hd = &self.doc.headings[k];
+            if headline_flags(self.doc.lines[hd.line - 1], hd.level).commented {
                 return true;
             }
             h = hd.parent;
@@ -221,16 +260,18 @@ impl Tangler<'_> {
     /// (the keyword and the name matched ignoring case) not under a `COMMENT` headline whose
     /// element's name is exactly `name`.
     pub(super) fn find_named(&self, name: &str) -> Option<(Named, usize)> {
-        // Lines inside source blocks are code, not keywords.
-        let mut in_block = vec![false; self.lines.len()];
-        for b in &self.blocks {
+        // Lines inside source blocks are code, not keywords; so are those inside the other
+        // blocks whose contents are text (`org-next-block` takes a match there for the
+        // enclosing block, whose affiliated keywords it is not).
+        let mut in_block = verbatim_lines(&self.doc.lines);
+        for b in &self.doc.blocks {
             for l in &b.body {
                 if let Some(x) = in_block.get_mut(l.line - 1) {
                     *x = true;
                 }
             }
         }
-        for (k, l) in self.lines.iter().enumerate() {
+        for (k, l) in self.doc.lines.iter().enumerate() {
             if in_block[k] {
                 continue;
             }
@@ -242,22 +283,22 @@ impl Tangler<'_> {
             }
             // The element's affiliated keywords: up and down from here.
             let mut first = k;
-            while first > 0 && affiliated(self.lines[first - 1]).is_some() {
+            while first > 0 && affiliated(self.doc.lines[first - 1]).is_some() {
                 first -= 1;
             }
             let mut e = k;
-            while e < self.lines.len() && affiliated(self.lines[e]).is_some() {
+            while e < self.doc.lines.len() && affiliated(self.doc.lines[e]).is_some() {
                 e += 1;
             }
             let last_name = (first..e)
                 .rev()
-                .find_map(|j| affiliated(self.lines[j]).flatten().map(|(n, _)| n));
-            if e >= self.lines.len() || last_name.as_deref() != Some(name) {
+                .find_map(|j| affiliated(self.doc.lines[j]).flatten().map(|(n, _)| n));
+            if e >= self.doc.lines.len() || last_name.as_deref() != Some(name) {
                 continue;
             }
-            let t = self.lines[e].trim_start_matches([' ', '\t']);
-            let named = if is_begin_src(self.lines[e]).is_some() {
-                match self.blocks.iter().position(|b| b.line == e + 1) {
+            let t = self.doc.lines[e].trim_start_matches([' ', '\t']);
+            let named = if is_begin_src(self.doc.lines[e]).is_some() {
+                match self.doc.blocks.iter().position(|b| b.line == e + 1) {
                     Some(b) => Named::Block(b),
                     None => Named::Other("a source block"),
                 }
@@ -265,7 +306,7 @@ impl Tangler<'_> {
                 Named::Table(e)
             } else if t.starts_with("+-") {
                 Named::Other("a table.el table")
-            } else if bullet(t, t.len() < self.lines[e].len()).is_some() {
+            } else if bullet(t, t.len() < self.doc.lines[e].len()).is_some() {
                 Named::List(e)
             } else if strip_prefix_fold(t, "#+begin_example").is_some() {
                 Named::Example(e)
@@ -286,7 +327,7 @@ impl Tangler<'_> {
     /// `e`.
     pub(super) fn read_table(&self, e: usize) -> Result<Obj, String> {
         let mut rows = Vec::new();
-        for l in &self.lines[e..] {
+        for l in &self.doc.lines[e..] {
             let t = l.trim_start_matches([' ', '\t']);
             let Some(mut rest) = t.strip_prefix('|') else {
                 break;
@@ -319,13 +360,13 @@ impl Tangler<'_> {
     /// indentation.
     pub(super) fn read_list(&self, e: usize) -> Result<Obj, String> {
         let indent = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
-        let first_indent = indent(self.lines[e]);
+        let first_indent = indent(self.doc.lines[e]);
         let mut items = Vec::new();
-        for (k, l) in self.lines[e..].iter().enumerate() {
+        for (k, l) in self.doc.lines[e..].iter().enumerate() {
             if l.trim().is_empty() {
                 // One blank line between items keeps the list going (two end it): items
                 // apart are not read here.
-                let next = self.lines.get(e + k + 1).copied().unwrap_or("");
+                let next = self.doc.lines.get(e + k + 1).copied().unwrap_or("");
                 let item = bullet(&next[indent(next)..], indent(next) > 0).is_some();
                 if !next.trim().is_empty()
                     && (indent(next) > first_indent || (item && indent(next) == first_indent))
@@ -363,12 +404,12 @@ impl Tangler<'_> {
 
     /// The value of the example block starting at line index `e`, its indentation removed.
     pub(super) fn read_example(&self, e: usize) -> Result<Obj, String> {
-        let begin = trim_st(self.lines[e]);
+        let begin = trim_st(self.doc.lines[e]);
         if begin.len() > "#+begin_example".len() {
             return Err("an example block with switches is not read as a value".into());
         }
         let mut body: Vec<MappedLine> = Vec::new();
-        for l in &self.lines[e + 1..] {
+        for l in &self.doc.lines[e + 1..] {
             if is_end(l, "example") {
                 remove_indentation(&mut body);
                 let text: Vec<&str> = body.iter().map(|m| m.text.as_str()).collect();

@@ -762,6 +762,19 @@ impl Ctx<'_> {
                     }
                     Obj::Str(parts.join(&sep))
                 }
+                "rot13-string" => {
+                    arity(1, 1)?;
+                    let s = string_arg(f, &v[0])?;
+                    Obj::Str(
+                        s.chars()
+                            .map(|c| match c {
+                                'a'..='z' => (((c as u8 - b'a') + 13) % 26 + b'a') as char,
+                                'A'..='Z' => (((c as u8 - b'A') + 13) % 26 + b'A') as char,
+                                c => c,
+                            })
+                            .collect(),
+                    )
+                }
                 "upcase" | "downcase" => {
                     arity(1, 1)?;
                     let s = match &v[0] {

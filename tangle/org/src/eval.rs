@@ -545,6 +545,18 @@ impl<'a> Ctx<'a> {
             }
         };
         Ok(match f {
+            "fboundp" | "functionp" => {
+                arity(1, 1)?;
+                match &v[0] {
+                    Obj::Sym(name) => self.defined_function(f, name)?,
+                    Obj::Lambda(..) => Obj::T,
+                    Obj::Nil | Obj::T if f == "fboundp" => Obj::Nil,
+                    Obj::Nil | Obj::T | Obj::Int(_) | Obj::Float(_) | Obj::Str(_) => Obj::Nil,
+                    Obj::List(_) | Obj::Dotted(..) => {
+                        return Err(format!("`{f}` of a list is not evaluated by this tangler"))
+                    }
+                }
+            }
             "identity" | "convert-standard-filename" => {
                 arity(1, 1)?;
                 v[0].clone()
@@ -754,6 +766,35 @@ impl<'a> Ctx<'a> {
                 ))
             }
         })
+    }
+
+    /// `fboundp` / `functionp` of the symbol `name`: `t` for the functions this evaluator
+    /// computes and for the impure ones it refuses (Emacs has them), `nil` for a name in a
+    /// personal namespace (`prefix/name`: no function of Emacs -Q and the Org it loads is
+    /// named so); any other name is refused, since whether Emacs defines it is not known here.
+    fn defined_function(&mut self, f: &str, name: &str) -> R {
+        if refuse_impure(name).is_err() {
+            return Ok(Obj::T);
+        }
+        // Probe with no arguments, the output kept as it was (an arity error still says the
+        // function is known).
+        let output = self.output.clone();
+        let probe = self.call_values(name, Vec::new());
+        self.output = output;
+        let unknown = format!("`{name}` is not a function this tangler evaluates");
+        match probe {
+            Err(e) if e.starts_with(&unknown) => {
+                if name.contains('/') {
+                    Ok(Obj::Nil)
+                } else {
+                    Err(format!(
+                        "`{f}` of `{name}`: whether Emacs defines `{name}` is not known to this \
+                         tangler"
+                    ))
+                }
+            }
+            _ => Ok(Obj::T),
+        }
     }
 
     pub(super) fn progn(&mut self, body: &[Sexp]) -> R {

@@ -3,8 +3,12 @@
 //! `org-babel-get-src-block-info` does it: Org's defaults, the `header-args` properties
 //! inherited as `org-entry-get-with-inheritance` finds them, the block line and its
 //! `#+header:` lines.
-
-use super::*;
+use super::lisp::{
+    eval_lisp, read_lisp_int, read_lisp_string, read_sexp, ReadError, Sexp, MAX_LISP_DEPTH,
+};
+use super::scan::Property;
+use super::{abbreviate, is_blank_char, on_big_stack, string_nw, Document, PropertyValue, Tangler};
+use tangle_core::diag::Diagnostic;
 
 /// A header-argument value as written, with where it was written.
 #[derive(Debug, Clone)]
@@ -300,7 +304,9 @@ pub(super) fn chomp(s: &str) -> &str {
     s.trim_end_matches([' ', '\x0c', '\t', '\n', '\r', '\x0b'])
 }
 
-impl Tangler<'_> {
+/// Header-argument resolution: what the scanned document gives each block, before any
+/// value is evaluated.
+impl Document<'_> {
     /// `org-entry-get` with inheritance (`org-entry-get-with-inheritance`): the headline's
     /// `PROP` and `PROP+` values, then its ancestors' as long as no plain `PROP` was found,
     /// then the `#+property:` value. Returns the value and the line of its last part.
@@ -403,10 +409,12 @@ impl Tangler<'_> {
         }
         params
     }
+}
 
+impl Tangler<'_> {
     pub(super) fn light(&mut self, b: usize) -> &Params {
         if self.light_params[b].is_none() {
-            self.light_params[b] = Some(self.params_of(b));
+            self.light_params[b] = Some(self.doc.params_of(b));
         }
         self.light_params[b].as_ref().expect("just set")
     }
@@ -549,6 +557,7 @@ impl Tangler<'_> {
 mod tests {
     use super::*;
     use crate::random_strings;
+    use std::path::Path;
 
     #[test]
     fn header_values() {
@@ -574,12 +583,12 @@ mod tests {
     /// of every argument in force, in key order, and the line each was written on.
     fn resolved(text: &str) -> Vec<Vec<(String, Option<String>, usize)>> {
         let env = crate::OrgEnv::from_process();
-        let mut t = Tangler::new(Path::new("doc.org"), text, &env);
-        t.parse();
-        assert!(t.errors.is_empty(), "{:?}", t.errors);
-        (0..t.blocks.len())
+        let (doc, diags) = crate::scan::scan(Path::new("doc.org"), text, &env);
+        assert!(diags.errors.is_empty(), "{:?}", diags.errors);
+        let t = Tangler::new(&doc, diags);
+        (0..t.doc.blocks.len())
             .map(|b| {
-                let params = t.params_of(b);
+                let params = t.doc.params_of(b);
                 let mut keys: Vec<&str> = params.0.iter().map(|p| p.key.as_str()).collect();
                 keys.sort_unstable();
                 keys.dedup();

@@ -2,12 +2,11 @@
 //! `org-babel-tangle-single-block` writes around a body, with the link `org-store-link` makes
 //! (`org-link--normalize-string`, `org-link-escape`) made relative to the target's folder.
 
-use std::path::Path;
-
-use tangle_core::diag::Diagnostic;
-
 use super::body::remove_indentation;
 use super::text::MappedLine;
+use std::path::Path;
+use tangle_core::diag::Diagnostic;
+
 use super::{is_blank_char, string_nw, Tangler};
 
 /// `org-link--normalize-string`: statistics cookies and runs of blanks become one space, the
@@ -321,23 +320,26 @@ impl Tangler<'_> {
     /// its affiliated keywords), with its common indentation removed
     /// (`org-remove-indentation`).
     pub(super) fn org_comment_text(&self, b: usize) -> String {
-        let block = &self.blocks[b];
+        let block = &self.doc.blocks[b];
         let begin = block.line - 1;
         let mut start = (0usize, 0usize);
         if let Some(h) = block.heading {
-            let h = &self.headings[h];
-            start = (h.line - 1, (h.level + 1).min(self.lines[h.line - 1].len()));
+            let h = &self.doc.headings[h];
+            start = (
+                h.line - 1,
+                (h.level + 1).min(self.doc.lines[h.line - 1].len()),
+            );
         }
-        if let Some(prev) = self.blocks[..b].iter().rev().find(|p| p.lang.is_some()) {
+        if let Some(prev) = self.doc.blocks[..b].iter().rev().find(|p| p.lang.is_some()) {
             let end = prev.line + prev.body.len();
             if end < begin {
-                let l = self.lines[end];
+                let l = self.doc.lines[end];
                 let at = l.len() - l.trim_start_matches([' ', '\t']).len() + "#+end_src".len();
                 start = start.max((end, at.min(l.len())));
             }
         }
-        let mut text = String::from(&self.lines[start.0][start.1..]);
-        for l in &self.lines[start.0 + 1..begin] {
+        let mut text = String::from(&self.doc.lines[start.0][start.1..]);
+        for l in &self.doc.lines[start.0 + 1..begin] {
             text.push('\n');
             text.push_str(l);
         }
@@ -366,7 +368,7 @@ impl Tangler<'_> {
         tangle: &str,
         line: usize,
     ) -> Result<LinkComments, Diagnostic> {
-        let block = &self.blocks[b];
+        let block = &self.doc.blocks[b];
         let unsupported = |t: &Self, why: &str| {
             Err(t.diag(
                 line,
@@ -375,7 +377,7 @@ impl Tangler<'_> {
             ))
         };
         let prev = if block.line >= 2 {
-            self.lines[block.line - 2]
+            self.doc.lines[block.line - 2]
         } else {
             ""
         };
@@ -385,7 +387,7 @@ impl Tangler<'_> {
         if block.elem_names > 1 {
             return unsupported(self, "the block has several names");
         }
-        let heading = block.heading.map(|h| &self.headings[h]);
+        let heading = block.heading.map(|h| &self.doc.headings[h]);
         let custom_id = heading.and_then(|h| {
             h.props
                 .iter()
@@ -413,6 +415,7 @@ impl Tangler<'_> {
             normalize_link_string(&block.begin_text, true)
         };
         let org_name = self
+            .doc
             .path
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
@@ -426,13 +429,15 @@ impl Tangler<'_> {
         };
         let doc_dir = tangle_core::paths::normalize(
             &self
+                .doc
                 .env
                 .cwd
-                .join(self.path.parent().unwrap_or(Path::new(""))),
+                .join(self.doc.path.parent().unwrap_or(Path::new(""))),
         );
         let target_dir = match tangle.rfind('/') {
             Some(k) => {
                 let dir = self
+                    .doc
                     .env
                     .expand_tilde(&tangle[..=k])
                     .map_err(|why| self.diag(line, 1, why))?;

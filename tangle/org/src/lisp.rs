@@ -1,8 +1,7 @@
 //! The Emacs Lisp reader, as far as header values need it: `read` of strings, integers,
 //! symbols, lists and quotes (with `;` comments), and `eval` of the few forms we support.
 //! The reader is iterative and depth-limited.
-
-use super::*;
+use super::header::Val;
 
 /// Reads an Emacs Lisp string literal at the start of `s`.
 pub(super) fn read_lisp_string(s: &str) -> Option<(String, usize)> {

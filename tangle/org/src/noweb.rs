@@ -4,10 +4,16 @@
 //! does (the text before a reference, since the previous one, repeated before every line of
 //! its expansion).
 
-use super::*;
+use super::header::Val;
+use super::text::Body;
+use super::{eq_fold, NameIndex, PendingCall, Tangler};
+use std::collections::HashMap;
+use tangle_core::diag::Diagnostic;
 use tangle_core::dialect::{
     shown_steps, CalledAt, CycleStep, Dialect, Found, PrefixRule, Rules, Separator, CYCLE_SHOWN,
 };
+use tangle_core::mapped::MappedText;
+use tangle_core::output::{Origin, SourceMap};
 
 // The noweb reference regexp of Org 9.5.5:
 //   \(.*?\)\(<<\([^ \t\n]\(?:.*?[^ \t\n]\)?\)>>\)
@@ -175,7 +181,7 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
                 return Ok(None);
             }
         }
-        if t.ids.iter().any(|x| x == id) {
+        if t.doc.ids.iter().any(|x| x == id) {
             return Err(t.diag(
                 line,
                 col,
@@ -206,7 +212,7 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
     }
 
     fn expands(&mut self, group: Option<usize>, b: usize) -> bool {
-        if b >= self.t.blocks.len() {
+        if b >= self.t.doc.blocks.len() {
             // A call's result is inserted as it is.
             return false;
         }
@@ -218,11 +224,11 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
     }
 
     fn key(&self, _: Option<usize>, b: usize) -> Option<usize> {
-        (b < self.t.blocks.len()).then_some(b)
+        (b < self.t.doc.blocks.len()).then_some(b)
     }
 
     fn key_count(&self) -> usize {
-        self.t.blocks.len()
+        self.t.doc.blocks.len()
     }
 
     fn origin(
@@ -256,7 +262,7 @@ impl<'b> Dialect<'b> for Org<'_, '_, 'b> {
             }
         }
         chain.push(t.block_name(again.key));
-        let block = &t.blocks[again.key];
+        let block = &t.doc.blocks[again.key];
         let what = if omitted > 0 {
             format!("reference cycle of {} blocks", steps.len())
         } else {
@@ -291,14 +297,14 @@ impl Tangler<'_> {
         if self.name_index.is_none() {
             let mut names: HashMap<String, usize> = HashMap::new();
             let mut refs: HashMap<String, Vec<usize>> = HashMap::new();
-            for b in 0..self.blocks.len() {
+            for b in 0..self.doc.blocks.len() {
                 if !self.babel_visible(b) {
                     continue;
                 }
-                for n in &self.blocks[b].names {
+                for n in &self.doc.blocks[b].names {
                     names.entry(n.to_lowercase()).or_insert(b);
                 }
-                if self.blocks[b].commented {
+                if self.doc.blocks[b].commented {
                     continue;
                 }
                 if let Val::Str(r) = self.light_val(b, ":noweb-ref") {
@@ -314,9 +320,9 @@ impl Tangler<'_> {
             .names
             .get(&id.to_lowercase())
             .copied()
-            .filter(|&b| self.blocks[b].names.iter().any(|n| eq_fold(n, id)));
+            .filter(|&b| self.doc.blocks[b].names.iter().any(|n| eq_fold(n, id)));
         let blocks = match named {
-            Some(b) if !self.blocks[b].commented => vec![b],
+            Some(b) if !self.doc.blocks[b].commented => vec![b],
             _ => match index.refs.get(id) {
                 Some(v) => v.clone(),
                 None => {
@@ -331,7 +337,7 @@ impl Tangler<'_> {
                 Val::Nil => "\n".to_string(),
                 Val::Str(s) => s,
                 _ => {
-                    let l = self.blocks[cb].line;
+                    let l = self.doc.blocks[cb].line;
                     return Err(self.diag(l, 1, "`:noweb-sep` must be a string"));
                 }
             });

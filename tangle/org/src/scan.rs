@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{
-    eq_fold, is_blank_char, string_nw, strip_prefix_fold, trim_st, PropertyValue, Tangler,
+    eq_fold, is_blank_char, string_nw, strip_prefix_fold, trim_st, Diags, Document, OrgEnv,
+    PropertyValue,
 };
 
 /// A headline whose subtree the scan is in.
@@ -16,7 +17,7 @@ struct OpenHeadline {
     /// Whether it or a headline above it is `COMMENT` / `:ARCHIVE:`.
     commented: bool,
     archived: bool,
-    /// Index into `Tangler::headings`.
+    /// Index into `Document::headings`.
     heading: usize,
 }
 
@@ -38,7 +39,7 @@ pub(super) struct Block {
     pub(super) body: Vec<BodyLine>,
     pub(super) commented: bool,
     pub(super) archived: bool,
-    /// The innermost headline above the block (index into `Tangler::headings`).
+    /// The innermost headline above the block (index into `Document::headings`).
     pub(super) heading: Option<usize>,
     /// The block's `#+name:` as org-element sees it (affiliated keywords), if exactly one.
     pub(super) elem_name: Option<String>,
@@ -389,10 +390,118 @@ pub(super) fn is_keyword_line(line: &str) -> bool {
     t[..word_end].find(':').is_some_and(|k| k > 0)
 }
 
-impl Tangler<'_> {
+/// The scan of a document: what it finds and what it reports.
+struct Scanner<'a> {
+    doc: Document<'a>,
+    diags: Diags<'a>,
+}
+
+/// Scans `text` (the document at `path`, on the machine `env` describes): the document
+/// and the errors and warnings of the scan.
+pub(super) fn scan<'a>(
+    path: &'a Path,
+    text: &'a str,
+    env: &'a OrgEnv,
+) -> (Document<'a>, Diags<'a>) {
+    let mut s = Scanner {
+        doc: Document {
+            path,
+            env,
+            text,
+            lines: text.split('\n').collect(),
+            blocks: Vec::new(),
+            props: HashMap::new(),
+            ids: Vec::new(),
+            headings: Vec::new(),
+            top_props: Vec::new(),
+            file_tags: Vec::new(),
+        },
+        diags: Diags::new(path),
+    };
+    s.parse();
+    (s.doc, s.diags)
+}
+
+/// The affiliated keywords above the block whose `#+begin_src` is `lines[i]`: its
+/// `#+header:` lines (bottom-most first) and the names org-element gives it.
+struct Affiliated {
+    headers: Vec<(String, usize)>,
+    elem_names: Vec<String>,
+}
+
+fn affiliated_keywords(lines: &[&str], i: usize) -> Affiliated {
+    let mut headers = Vec::new();
+    let mut elem_names = Vec::new();
+    let mut k = i;
+    while k > 0 {
+        match affiliated_key(lines[k - 1]) {
+            Some((key, val)) => {
+                if key == "HEADER" || key == "HEADERS" {
+                    headers.push((trim_st(val).to_string(), k));
+                }
+                if matches!(
+                    key.as_str(),
+                    "NAME" | "DATA" | "LABEL" | "RESNAME" | "SOURCE" | "SRCNAME" | "TBLNAME"
+                ) {
+                    elem_names.push(trim_st(val).to_string());
+                }
+                k -= 1;
+            }
+            None => break,
+        }
+    }
+    Affiliated {
+        headers,
+        elem_names,
+    }
+}
+
+/// The `#+name:` values among the keyword lines right above `lines[i]`, top-most first.
+fn block_names(lines: &[&str], i: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut k = i;
+    while k > 0 && is_keyword_line(lines[k - 1]) {
+        if let Some(v) = keyword_rest(lines[k - 1], "name:") {
+            names.push(trim_st(v).to_string());
+        }
+        k -= 1;
+    }
+    names.reverse();
+    names
+}
+
+/// The body lines of a block from `lines[i]` to `lines[end]`, un-escaped (`,*` and `,#+`).
+fn unescaped_body(lines: &[&str], i: usize, end: usize) -> Vec<BodyLine> {
+    let mut body = Vec::new();
+    for (j, l) in lines.iter().enumerate().take(end).skip(i + 1) {
+        // org-unescape-code-in-string: "^[ \t]*,*\\(,\\)\\(?:\\*\\|#\\+\\)".
+        let t = l.trim_start_matches([' ', '\t']);
+        let ind = l.len() - t.len();
+        let commas = t.bytes().take_while(|&c| c == b',').count();
+        let after = &t[commas..];
+        if commas > 0 && (after.starts_with('*') || after.starts_with("#+")) {
+            let mut s = l[..ind + commas - 1].to_string();
+            s.push_str(after);
+            body.push(BodyLine {
+                text: s,
+                line: j + 1,
+                removed: 1,
+            });
+        } else {
+            body.push(BodyLine {
+                text: l.to_string(),
+                line: j + 1,
+                removed: 0,
+            });
+        }
+    }
+    body
+}
+
+impl Scanner<'_> {
     /// `#+filetags:` (`org-set-regexps-and-options`).
     fn filetags(&mut self, v: &str) {
-        self.file_tags.extend(
+        self.doc.file_tags.extend(
             v.split(':')
                 .map(|x| x.trim_matches(is_blank_char))
                 .filter(|x| !x.is_empty())
@@ -413,13 +522,13 @@ impl Tangler<'_> {
         if appending {
             key.pop();
         }
-        match self.props.get_mut(&key) {
+        match self.doc.props.get_mut(&key) {
             Some(old) if appending => {
                 old.value = format!("{} {}", old.value, val);
                 old.line = line;
             }
             _ => {
-                self.props.insert(
+                self.doc.props.insert(
                     key,
                     PropertyValue {
                         value: val.to_string(),
@@ -448,7 +557,7 @@ impl Tangler<'_> {
             .iter()
             .any(|p| lower.starts_with(p))
         {
-            self.error(
+            self.diags.error(
                 line,
                 1,
                 format!(
@@ -458,10 +567,11 @@ impl Tangler<'_> {
             );
             return;
         }
-        let expanded = match self.env.expand_tilde(name) {
+        let expanded = match self.doc.env.expand_tilde(name) {
             Ok(n) => n,
             Err(why) => {
-                self.error(line, 1, format!("`#+setupfile: {name}`: {why}"));
+                self.diags
+                    .error(line, 1, format!("`#+setupfile: {name}`: {why}"));
                 return;
             }
         };
@@ -472,7 +582,7 @@ impl Tangler<'_> {
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
             Err(e) => {
-                self.warn(
+                self.diags.warn(
                     line,
                     1,
                     format!("`#+setupfile: {name}` cannot be read ({e}); Emacs ignores it too"),
@@ -506,19 +616,167 @@ impl Tangler<'_> {
         }
     }
 
+    /// The headline on `lines[i]` (of `level` stars) and its property drawer, recorded and
+    /// opened in `heads`; the index of the line after them.
+    fn headline(
+        &mut self,
+        lines: &[&str],
+        i: usize,
+        level: usize,
+        heads: &mut Vec<OpenHeadline>,
+    ) -> usize {
+        let n = lines.len();
+        let line = lines[i];
+        let HeadlineFlags {
+            commented: c,
+            archived: a,
+        } = headline_flags(line, level);
+        while heads.last().is_some_and(|h| h.level >= level) {
+            heads.pop();
+        }
+        let (pc, pa) = heads
+            .last()
+            .map_or((false, false), |h| (h.commented, h.archived));
+        let parent = heads.last().map(|h| h.heading);
+        let title = heading_title(line, level);
+        // The property drawer: right after the headline or its planning line.
+        let mut props = Vec::new();
+        let mut k = i + 1;
+        if k < n {
+            let t = lines[k].trim_start_matches([' ', '\t']);
+            if ["SCHEDULED:", "DEADLINE:", "CLOSED:"]
+                .iter()
+                .any(|p| t.starts_with(p))
+            {
+                k += 1;
+            }
+        }
+        // After the headline, or after its property drawer.
+        let mut next = i + 1;
+        if let Some(Drawer { props: drawer, end }) = property_drawer(&lines[..n], k) {
+            props = drawer;
+            for p in &props {
+                if p.name == "id" || p.name == "custom_id" {
+                    self.doc.ids.push(p.value.clone());
+                }
+            }
+            next = end + 1;
+        }
+        self.doc.headings.push(Heading {
+            parent,
+            props,
+            title,
+            level,
+            line: i + 1,
+            tags: headline_tags(line),
+        });
+        heads.push(OpenHeadline {
+            level,
+            commented: pc || c,
+            archived: pa || a,
+            heading: self.doc.headings.len() - 1,
+        });
+        next
+    }
+
+    /// The source block whose `#+begin_src` is `lines[i]` (`rest` after the keyword), under
+    /// the headlines `heads`: its affiliated keywords, switches, parameters and un-escaped
+    /// body; the index of the line after its `#+end_src` (after the line itself when it is
+    /// unterminated, reported).
+    fn src_block(
+        &mut self,
+        lines: &[&str],
+        i: usize,
+        rest: &str,
+        heads: &[OpenHeadline],
+        counters: &mut HashMap<Option<usize>, usize>,
+    ) -> usize {
+        let n = lines.len();
+        let line = lines[i];
+        let mut end = None;
+        for (j, l) in lines.iter().enumerate().take(n).skip(i + 1) {
+            if headline_level(l).is_some() {
+                break;
+            }
+            if is_end(l, "src") {
+                end = Some(j);
+                break;
+            }
+        }
+        let col = line.len() - line.trim_start_matches([' ', '\t']).len() + 1;
+        let Some(end) = end else {
+            self.diags.error(
+                i + 1,
+                col,
+                "unterminated `#+begin_src` (no `#+end_src` before the next headline \
+                 or the end of the file; Emacs would silently skip this block and the \
+                 blocks it swallows)",
+            );
+            return i + 1;
+        };
+        if rest.starts_with('\t') {
+            self.diags.error(
+                i + 1,
+                col,
+                "a tab right after `#+begin_src` is not supported (Org reads no language)",
+            );
+        }
+        let BeginLine {
+            lang,
+            switches,
+            params,
+        } = parse_begin_line(rest);
+        // Affiliated keywords and names above the block.
+        let Affiliated {
+            headers,
+            elem_names,
+        } = affiliated_keywords(lines, i);
+        let names = block_names(lines, i);
+        let body = unescaped_body(lines, i, end);
+        let (commented, archived) = heads
+            .last()
+            .map_or((false, false), |h| (h.commented, h.archived));
+        let heading = heads.last().map(|h| h.heading);
+        let counter = if lang.is_some() {
+            let c = counters.entry(heading).or_insert(0);
+            *c += 1;
+            *c
+        } else {
+            0
+        };
+        self.doc.blocks.push(Block {
+            line: i + 1,
+            col,
+            lang,
+            switches,
+            params,
+            headers,
+            names,
+            body,
+            commented,
+            archived,
+            heading,
+            elem_name: elem_names.first().cloned(),
+            elem_names: elem_names.len(),
+            counter,
+            begin_text: line.to_string(),
+        });
+        end + 1
+    }
+
     pub(super) fn parse(&mut self) {
         // A carriage return before a line feed (or in a file without line feeds) makes Emacs
         // decode the file with DOS (or Mac) line endings; other carriage returns are text.
-        let eol_cr = self.text.find("\r\n").or_else(|| {
-            if self.text.contains('\n') {
+        let eol_cr = self.doc.text.find("\r\n").or_else(|| {
+            if self.doc.text.contains('\n') {
                 None
             } else {
-                self.text.find('\r')
+                self.doc.text.find('\r')
             }
         });
         if let Some(i) = eol_cr {
-            let line = self.text[..i].matches('\n').count() + 1;
-            self.error(
+            let line = self.doc.text[..i].matches('\n').count() + 1;
+            self.diags.error(
                 line,
                 1,
                 "carriage returns at line ends are not supported in org documents (Emacs \
@@ -526,9 +784,9 @@ impl Tangler<'_> {
             );
             return;
         }
-        let lines: Vec<&str> = self.text.split('\n').collect();
+        let lines: Vec<&str> = self.doc.text.split('\n').collect();
         // The last "line" after a final newline is not a line.
-        let n = if self.text.ends_with('\n') {
+        let n = if self.doc.text.ends_with('\n') {
             lines.len() - 1
         } else {
             lines.len()
@@ -543,7 +801,7 @@ impl Tangler<'_> {
                 k += 1;
             }
             if let Some(drawer) = property_drawer(&lines[..n], k) {
-                self.top_props = drawer.props;
+                self.doc.top_props = drawer.props;
             }
         }
         let mut heads: Vec<OpenHeadline> = Vec::new();
@@ -552,181 +810,11 @@ impl Tangler<'_> {
         while i < n {
             let line = lines[i];
             if let Some(level) = headline_level(line) {
-                let HeadlineFlags {
-                    commented: c,
-                    archived: a,
-                } = headline_flags(line, level);
-                while heads.last().is_some_and(|h| h.level >= level) {
-                    heads.pop();
-                }
-                let (pc, pa) = heads
-                    .last()
-                    .map_or((false, false), |h| (h.commented, h.archived));
-                let parent = heads.last().map(|h| h.heading);
-                let title = heading_title(line, level);
-                // The property drawer: right after the headline or its planning line.
-                let mut props = Vec::new();
-                let mut k = i + 1;
-                if k < n {
-                    let t = lines[k].trim_start_matches([' ', '\t']);
-                    if ["SCHEDULED:", "DEADLINE:", "CLOSED:"]
-                        .iter()
-                        .any(|p| t.starts_with(p))
-                    {
-                        k += 1;
-                    }
-                }
-                // After the headline, or after its property drawer.
-                let mut next = i + 1;
-                if let Some(Drawer { props: drawer, end }) = property_drawer(&lines[..n], k) {
-                    props = drawer;
-                    for p in &props {
-                        if p.name == "id" || p.name == "custom_id" {
-                            self.ids.push(p.value.clone());
-                        }
-                    }
-                    next = end + 1;
-                }
-                self.headings.push(Heading {
-                    parent,
-                    props,
-                    title,
-                    level,
-                    line: i + 1,
-                    tags: headline_tags(line),
-                });
-                heads.push(OpenHeadline {
-                    level,
-                    commented: pc || c,
-                    archived: pa || a,
-                    heading: self.headings.len() - 1,
-                });
-                i = next;
+                i = self.headline(&lines[..n], i, level, &mut heads);
                 continue;
             }
             if let Some(rest) = is_begin_src(line) {
-                let mut end = None;
-                for (j, l) in lines.iter().enumerate().take(n).skip(i + 1) {
-                    if headline_level(l).is_some() {
-                        break;
-                    }
-                    if is_end(l, "src") {
-                        end = Some(j);
-                        break;
-                    }
-                }
-                let col = line.len() - line.trim_start_matches([' ', '\t']).len() + 1;
-                let Some(end) = end else {
-                    self.error(
-                        i + 1,
-                        col,
-                        "unterminated `#+begin_src` (no `#+end_src` before the next headline \
-                         or the end of the file; Emacs would silently skip this block and the \
-                         blocks it swallows)",
-                    );
-                    i += 1;
-                    continue;
-                };
-                if rest.starts_with('\t') {
-                    self.error(
-                        i + 1,
-                        col,
-                        "a tab right after `#+begin_src` is not supported (Org reads no language)",
-                    );
-                }
-                let BeginLine {
-                    lang,
-                    switches,
-                    params,
-                } = parse_begin_line(rest);
-                // Affiliated keywords and names above the block.
-                let mut headers = Vec::new();
-                let mut elem_names = Vec::new();
-                let mut k = i;
-                while k > 0 {
-                    match affiliated_key(lines[k - 1]) {
-                        Some((key, val)) => {
-                            if key == "HEADER" || key == "HEADERS" {
-                                headers.push((trim_st(val).to_string(), k));
-                            }
-                            if matches!(
-                                key.as_str(),
-                                "NAME"
-                                    | "DATA"
-                                    | "LABEL"
-                                    | "RESNAME"
-                                    | "SOURCE"
-                                    | "SRCNAME"
-                                    | "TBLNAME"
-                            ) {
-                                elem_names.push(trim_st(val).to_string());
-                            }
-                            k -= 1;
-                        }
-                        None => break,
-                    }
-                }
-                let mut names = Vec::new();
-                let mut k = i;
-                while k > 0 && is_keyword_line(lines[k - 1]) {
-                    if let Some(v) = keyword_rest(lines[k - 1], "name:") {
-                        names.push(trim_st(v).to_string());
-                    }
-                    k -= 1;
-                }
-                names.reverse();
-                let mut body = Vec::new();
-                for (j, l) in lines.iter().enumerate().take(end).skip(i + 1) {
-                    // org-unescape-code-in-string: "^[ \t]*,*\\(,\\)\\(?:\\*\\|#\\+\\)".
-                    let t = l.trim_start_matches([' ', '\t']);
-                    let ind = l.len() - t.len();
-                    let commas = t.bytes().take_while(|&c| c == b',').count();
-                    let after = &t[commas..];
-                    if commas > 0 && (after.starts_with('*') || after.starts_with("#+")) {
-                        let mut s = l[..ind + commas - 1].to_string();
-                        s.push_str(after);
-                        body.push(BodyLine {
-                            text: s,
-                            line: j + 1,
-                            removed: 1,
-                        });
-                    } else {
-                        body.push(BodyLine {
-                            text: l.to_string(),
-                            line: j + 1,
-                            removed: 0,
-                        });
-                    }
-                }
-                let (commented, archived) = heads
-                    .last()
-                    .map_or((false, false), |h| (h.commented, h.archived));
-                let heading = heads.last().map(|h| h.heading);
-                let counter = if lang.is_some() {
-                    let c = counters.entry(heading).or_insert(0);
-                    *c += 1;
-                    *c
-                } else {
-                    0
-                };
-                self.blocks.push(Block {
-                    line: i + 1,
-                    col,
-                    lang,
-                    switches,
-                    params,
-                    headers,
-                    names,
-                    body,
-                    commented,
-                    archived,
-                    heading,
-                    elem_name: elem_names.first().cloned(),
-                    elem_names: elem_names.len(),
-                    counter,
-                    begin_text: line.to_string(),
-                });
-                i = end + 1;
+                i = self.src_block(&lines[..n], i, rest, &heads, &mut counters);
                 continue;
             }
             // Other lesser blocks hide their contents.
@@ -753,9 +841,10 @@ impl Tangler<'_> {
             }
             if let Some(v) = keyword_rest(line, "setupfile:") {
                 let dir = self
+                    .doc
                     .env
                     .cwd
-                    .join(self.path.parent().unwrap_or(Path::new("")));
+                    .join(self.doc.path.parent().unwrap_or(Path::new("")));
                 let mut seen = Vec::new();
                 self.setupfile(v, &dir, i + 1, &mut seen);
             }
@@ -769,13 +858,12 @@ impl Tangler<'_> {
                 let lower = t.to_lowercase();
                 for key in [":id:", ":custom_id:"] {
                     if lower.starts_with(key) {
-                        self.ids.push(trim_st(&t[key.len()..]).to_string());
+                        self.doc.ids.push(trim_st(&t[key.len()..]).to_string());
                     }
                 }
             }
             i += 1;
         }
-        self.light_params = vec![None; self.blocks.len()];
     }
 }
 
@@ -785,11 +873,10 @@ mod tests {
     use crate::OrgEnv;
 
     /// The scan of `text`, as `doc.org`, and the errors it reported.
-    fn scanned(text: &str, check: impl FnOnce(&Tangler)) {
+    fn scanned(text: &str, check: impl FnOnce(&Scanner)) {
         let env = OrgEnv::from_process();
-        let mut t = Tangler::new(Path::new("doc.org"), text, &env);
-        t.parse();
-        check(&t);
+        let (doc, diags) = scan(Path::new("doc.org"), text, &env);
+        check(&Scanner { doc, diags });
     }
 
     #[test]
@@ -906,16 +993,16 @@ mod tests {
                    x = 1\n\
                    #+end_src\n";
         scanned(doc, |t| {
-            assert!(t.errors.is_empty(), "{:?}", t.errors);
-            assert_eq!(t.props["header-args"].value, ":padline no");
-            assert_eq!(t.props["header-args"].line, 1);
-            assert_eq!(t.ids, ["top"]);
-            assert_eq!(t.headings.len(), 2);
-            assert_eq!(t.headings[1].parent, Some(0));
+            assert!(t.diags.errors.is_empty(), "{:?}", t.diags.errors);
+            assert_eq!(t.doc.props["header-args"].value, ":padline no");
+            assert_eq!(t.doc.props["header-args"].line, 1);
+            assert_eq!(t.doc.ids, ["top"]);
+            assert_eq!(t.doc.headings.len(), 2);
+            assert_eq!(t.doc.headings[1].parent, Some(0));
             // `org-heading-components` keeps the COMMENT keyword in the title.
-            assert_eq!(t.headings[1].title, "COMMENT B");
-            assert_eq!(t.blocks.len(), 2);
-            let a = &t.blocks[0];
+            assert_eq!(t.doc.headings[1].title, "COMMENT B");
+            assert_eq!(t.doc.blocks.len(), 2);
+            let a = &t.doc.blocks[0];
             assert_eq!((a.line, a.col), (9, 1));
             assert_eq!(a.lang.as_deref(), Some("sh"));
             assert_eq!(a.switches, "-r");
@@ -938,7 +1025,7 @@ mod tests {
             assert_eq!(body, [("* not a headline", 10, 1), ("echo hi", 11, 0)]);
             assert_eq!(a.heading, Some(0));
             assert!(!a.commented);
-            let b = &t.blocks[1];
+            let b = &t.doc.blocks[1];
             assert_eq!(b.heading, Some(1));
             assert!(b.commented);
             assert_eq!(b.counter, 1);
@@ -948,13 +1035,13 @@ mod tests {
     #[test]
     fn an_unterminated_block_is_reported_at_its_begin_line() {
         scanned("* A\n#+begin_src sh\necho\n* B\n", |t| {
-            assert_eq!(t.errors.len(), 1, "{:?}", t.errors);
+            assert_eq!(t.diags.errors.len(), 1, "{:?}", t.diags.errors);
             assert!(
-                t.errors[0]
+                t.diags.errors[0]
                     .to_string()
                     .starts_with("doc.org:2:1: error: unterminated"),
                 "{}",
-                t.errors[0]
+                t.diags.errors[0]
             );
         });
     }

@@ -3,7 +3,7 @@
 //! later step that Org applies to a body string (indentation removal, `org-trim`, coderef
 //! removal, wrapping) edits its [`MappedLine`]s, so the origins survive it.
 
-pub(super) use tangle_core::mapped::{MappedLine, MappedText};
+pub(super) use tangle_core::mapped::MappedLine;
 
 /// A normalized block body: its lines (at least one), each with where it starts.
 #[derive(Debug, Clone, Default)]

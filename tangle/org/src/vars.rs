@@ -4,8 +4,12 @@
 //! `org-babel-process-params` does, and written into a tangled block's code as each
 //! language's Org code writes them.
 
+use super::call::{org_trim_str, printed};
+use super::data::string_to_float;
 use super::eval::Obj;
-use super::*;
+use super::header::{balanced_split_at, param, read_val, Alts, Params, Val};
+use super::lisp::read_sexp;
+use super::{string_nw, Tangler};
 
 /// One `:var` of a block being called: its name and its value, read or still as written
 /// (`name=value`).
@@ -403,7 +407,7 @@ impl Tangler<'_> {
         b: usize,
         params: &Params,
     ) -> Result<Option<VarCode>, String> {
-        let lang = self.blocks[b].lang.clone().unwrap_or_default();
+        let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();
         if matches!(lang.as_str(), "C" | "C++" | "cpp" | "D") {
             return Err(format!("`:var` in `{lang}` blocks is not supported"));
         }
@@ -428,6 +432,7 @@ impl Tangler<'_> {
             l if SHELLS.contains(&l) => {
                 // ob-shell writes bash arrays when Emacs' own shell is bash.
                 let shell = self
+                    .doc
                     .env
                     .vars
                     .get("SHELL")
