@@ -243,7 +243,7 @@ fn the_chapters_change_applies_builds_and_passes_its_tests() {
         write_if_changed(&dir.join(path), text.as_bytes());
     }
 
-    // Tangled as `cargo run -p tangle` would.
+    // Tangled as `cargo run -p tangle-cli` would.
     let project = tangle::project::Project::find(&dir)
         .unwrap_or_else(|e| panic!("the scratch book.toml does not load:\n{e}"))
         .expect("the scratch copy is a book");

@@ -1,4 +1,4 @@
-//! `cargo bench -p tangle`: how fast the tangler is, whole process against whole process,
+//! `cargo bench -p tangle-cli`: how fast the tangler is, whole process against whole process,
 //! with the reference (Emacs' org-babel-tangle, a bare `mdbook build`) measured in the same run.
 //!
 //! Prints one table: what was measured, the median time, the target and whether it was met.

@@ -1,4 +1,4 @@
-//! The floor of the bench's web rows (`cargo bench -p tangle`): the least any tangler must do
+//! The floor of the bench's web rows (`cargo bench -p tangle-cli`): the least any tangler must do
 //! to tangle a web from scratch, as a whole process, so that process start-up counts on both
 //! sides of the comparison.
 //!

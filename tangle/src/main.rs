@@ -23,6 +23,7 @@ use tangle::Tangled;
 /// them back into the documents.
 #[derive(Parser)]
 #[command(
+    name = "tangle",
     version,
     args_conflicts_with_subcommands = true,
     after_help = "Exit status: 0 when done; 1 on an error, or when --check or fmt --check \
