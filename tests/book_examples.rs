@@ -529,11 +529,11 @@ fn check_named(at: &str, w: &[String]) -> Result<(), String> {
         }
         ["cargo", "test" | "bench" | "run" | "build", ..] => {
             if let Some(package) = flag("-p") {
-                if !["selector-server", "tangle"].contains(&package) {
+                if !["selector-server", "tangle-cli"].contains(&package) {
                     return fail(format!("no package '{package}' in the workspace"));
                 }
             }
-            let dir = if flag("-p") == Some("tangle") {
+            let dir = if flag("-p") == Some("tangle-cli") {
                 root.join("tangle")
             } else {
                 root.to_owned()
