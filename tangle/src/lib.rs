@@ -16,6 +16,7 @@ pub mod cargo;
 pub mod figure;
 pub mod fmt;
 pub mod install;
+#[path = "site/page.rs"]
 pub mod mdbook;
 pub mod project;
 pub mod site;
