@@ -221,7 +221,11 @@ pub fn preprocess_stdin() -> Result<ExitCode> {
             }
         }
     }
-    let book = crate::mdbook::preprocess(&input)?;
+    // The document's errors stay `Diagnostics`, which the binaries print as they are.
+    let book = crate::mdbook::preprocess(&input).map_err(|e| match e {
+        crate::mdbook::Error::Document(ds) => anyhow::Error::new(ds),
+        e => anyhow::Error::new(e),
+    })?;
     std::io::stdout().write_all(book.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
