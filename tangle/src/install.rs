@@ -14,10 +14,75 @@
 //! every build, [`stale_assets`] compares the book's copies with the binary's and the
 //! preprocessor prints one warning when they are missing or stale.
 
-use anyhow::{bail, Context, Result};
+use crate::diag::Diagnostics;
 use serde_json::Value;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// What can go wrong in `mdbook-tangle` and `mdbook-tangle install`, typed: the binaries turn
+/// it into a message at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The book could not be rendered (its JSON, or the chapters' errors).
+    #[error(transparent)]
+    Preprocess(#[from] crate::mdbook::Error),
+    /// Reading mdBook's JSON from standard input or writing the book back failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The folder given to `install` has no `book.toml`.
+    #[error("no book.toml in {dir} (mdbook-tangle install BOOK_DIR wires an mdBook book)")]
+    NoBook {
+        dir: String,
+        #[source]
+        source: io::Error,
+    },
+    /// `book.toml` is not TOML.
+    #[error("{}: {error}", path.display())]
+    Toml {
+        path: PathBuf,
+        error: toml_edit::TomlError,
+    },
+    /// A key of `book.toml` that must be a table is something else.
+    #[error("book.toml: `{0}` is not a table")]
+    NotTable(&'static str),
+    /// A key of `book.toml` that must be an array is something else.
+    #[error("book.toml: {0} is not an array")]
+    NotArray(String),
+    /// An asset in the book that is not the tangler's, or was edited, and no `--force`.
+    #[error(
+        "{} {why}: not overwritten (move it away, or run again with --force to replace it)",
+        path.display()
+    )]
+    NotOurs { path: PathBuf, why: &'static str },
+    /// `--index` without a `SUMMARY.md` to read.
+    #[error("--index: cannot read {}", path.display())]
+    NoSummary {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// The chapters' errors, when that is what this is (each at its place, printed as they
+    /// are); the error itself otherwise.
+    pub fn into_diagnostics(self) -> Result<Diagnostics, Error> {
+        match self {
+            Error::Preprocess(crate::mdbook::Error::Document(ds)) => Ok(ds),
+            e => Err(e),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// One file the rendered pages need.
 #[derive(Debug, Clone, Copy)]
@@ -239,15 +304,14 @@ pub struct Options {
 /// when the book was wired already).
 pub fn install(dir: &Path, options: Options) -> Result<Vec<String>> {
     let toml_path = dir.join("book.toml");
-    let text = std::fs::read_to_string(&toml_path).with_context(|| {
-        format!(
-            "no book.toml in {} (mdbook-tangle install BOOK_DIR wires an mdBook book)",
-            shown(dir)
-        )
+    let text = std::fs::read_to_string(&toml_path).map_err(|source| Error::NoBook {
+        dir: shown(dir),
+        source,
     })?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", toml_path.display()))?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|error| Error::Toml {
+        path: toml_path.clone(),
+        error,
+    })?;
     let mut said = Vec::new();
     wire_preprocessor(&mut doc, &mut said)?;
     let mut writes = Vec::new();
@@ -271,11 +335,7 @@ pub fn install(dir: &Path, options: Options) -> Result<Vec<String>> {
                         Some(_) => "was edited since `mdbook-tangle install` wrote it",
                         None => "was not written by `mdbook-tangle install`",
                     };
-                    bail!(
-                        "{} {why}: not overwritten (move it away, or run again with --force to \
-                         replace it)",
-                        path.display()
-                    );
+                    return Err(Error::NotOurs { path, why });
                 }
                 let from = stamp.map_or("another file".to_string(), |s| {
                     format!("mdbook-tangle {}", s.version)
@@ -289,8 +349,10 @@ pub fn install(dir: &Path, options: Options) -> Result<Vec<String>> {
     }
     let new_toml = doc.to_string();
     if new_toml != text {
-        std::fs::write(&toml_path, new_toml)
-            .with_context(|| format!("cannot write {}", toml_path.display()))?;
+        std::fs::write(&toml_path, new_toml).map_err(|source| Error::Write {
+            path: toml_path.clone(),
+            source,
+        })?;
     } else {
         said.clear();
     }
@@ -298,7 +360,9 @@ pub fn install(dir: &Path, options: Options) -> Result<Vec<String>> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        if let Err(source) = std::fs::write(&path, text) {
+            return Err(Error::Write { path, source });
+        }
         said.push(what);
     }
     Ok(said)
@@ -323,7 +387,7 @@ fn wire_preprocessor(doc: &mut toml_edit::DocumentMut, said: &mut Vec<String>) -
             Item::Table(t)
         })
         .as_table_mut()
-        .context("book.toml: `preprocessor` is not a table")?;
+        .ok_or(Error::NotTable("preprocessor"))?;
     if !pre.contains_key("tangle") {
         let mut t = Table::new();
         t.insert("before", value(Array::from_iter(["links"])));
@@ -333,7 +397,7 @@ fn wire_preprocessor(doc: &mut toml_edit::DocumentMut, said: &mut Vec<String>) -
     }
     let tangle = pre["tangle"]
         .as_table_like_mut()
-        .context("book.toml: `preprocessor.tangle` is not a table")?;
+        .ok_or(Error::NotTable("preprocessor.tangle"))?;
     match tangle.get_mut("before") {
         None => {
             tangle.insert("before", value(Array::from_iter(["links"])));
@@ -342,7 +406,7 @@ fn wire_preprocessor(doc: &mut toml_edit::DocumentMut, said: &mut Vec<String>) -
         Some(item) => {
             let before = item
                 .as_array_mut()
-                .context("book.toml: preprocessor.tangle.before is not an array")?;
+                .ok_or_else(|| Error::NotArray("preprocessor.tangle.before".into()))?;
             if !before.iter().any(|v| v.as_str() == Some("links")) {
                 before.push("links");
                 said.push("book.toml: [preprocessor.tangle] before gets \"links\"".into());
@@ -374,17 +438,17 @@ fn wire_asset(
             Item::Table(t)
         })
         .as_table_mut()
-        .context("book.toml: `output` is not a table")?;
+        .ok_or(Error::NotTable("output"))?;
     let html = output
         .entry("html")
         .or_insert_with(|| Item::Table(Table::new()))
         .as_table_like_mut()
-        .context("book.toml: `output.html` is not a table")?;
+        .ok_or(Error::NotTable("output.html"))?;
     let list = html
         .entry(asset.key)
         .or_insert_with(|| value(Array::new()))
         .as_array_mut()
-        .with_context(|| format!("book.toml: output.html.{} is not an array", asset.key))?;
+        .ok_or_else(|| Error::NotArray(format!("output.html.{}", asset.key)))?;
     let listed = list
         .iter()
         .filter_map(|v| v.as_str())
@@ -413,8 +477,10 @@ fn index_chapter(
         .unwrap_or("src");
     let src = Path::new(src);
     let summary_path = dir.join(src).join("SUMMARY.md");
-    let summary = std::fs::read_to_string(&summary_path)
-        .with_context(|| format!("--index: cannot read {}", summary_path.display()))?;
+    let summary = std::fs::read_to_string(&summary_path).map_err(|source| Error::NoSummary {
+        path: summary_path.clone(),
+        source,
+    })?;
     let chapter = crate::mdbook::INDEX_CHAPTER;
     if !dir.join(src).join(chapter).exists() {
         planned.push((

@@ -741,7 +741,11 @@ fn fmt(cwd: &Path, check: bool, quiet: bool) -> Result<ExitCode> {
 fn mdbook(args: &[String]) -> Result<ExitCode> {
     match args {
         [s, renderer] if s == "supports" => Ok(tangle::install::supports(renderer)),
-        [] => tangle::install::preprocess_stdin(),
+        [] => tangle::install::preprocess_stdin().map_err(|e| match e.into_diagnostics() {
+            // The chapters' errors stay `Diagnostics`, which `main` prints as they are.
+            Ok(ds) => ds.into(),
+            Err(e) => e.into(),
+        }),
         _ => bail!("usage: tangle mdbook [supports RENDERER] (or mdbook-tangle, its own binary)"),
     }
 }

@@ -1,9 +1,23 @@
-//! What the rendered book adds to the fragments that [`crate::mdbook`] renders: identifiers from
-//! the compiler's view ([`scip`] reads rust-analyzer's index, [`identifiers`] places and renders
-//! it).
+//! The rendered book: the mdBook preprocessor that shows the web of fragments in the HTML book,
+//! and what it adds from the compiler's view.
+//!
+//! - [`preprocess`]: mdBook's protocol (JSON in and out, the settings in `book.toml`), and
+//!   [`preprocess::Error`], why a book cannot be rendered; re-exported as [`crate::mdbook`].
+//! - `page`: a chapter's page (ids and tags of every block, prose labels and code spans);
+//!   `block`: a tangled block's caption and footer; `fragment_index`: the generated index
+//!   chapter; `html`: ids, relative links and escaping.
+//! - [`scip`] reads rust-analyzer's index, [`identifiers`] places and renders it.
+//! - Figures drawn from the chapters' text are [`crate::figure`]'s.
 
+mod block;
+mod fragment_index;
+mod html;
 pub mod identifiers;
+mod page;
+pub mod preprocess;
 pub mod scip;
+#[cfg(test)]
+mod tests;
 
 use crate::markdown::model::Web;
 use crate::output::Output;

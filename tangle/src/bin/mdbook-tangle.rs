@@ -60,16 +60,17 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            match e.downcast_ref::<tangle::Diagnostics>() {
-                Some(ds) => eprintln!("{ds}"),
-                None => eprintln!("mdbook-tangle: error: {e:#}"),
+            // The edge: the chapters' errors as they are, anything else with its causes.
+            match e.into_diagnostics() {
+                Ok(ds) => eprintln!("{ds}"),
+                Err(e) => eprintln!("mdbook-tangle: error: {:#}", anyhow::Error::new(e)),
             }
             ExitCode::FAILURE
         }
     }
 }
 
-fn install(dir: &std::path::Path, index: bool, force: bool) -> anyhow::Result<ExitCode> {
+fn install(dir: &std::path::Path, index: bool, force: bool) -> tangle::install::Result<ExitCode> {
     let options = tangle::install::Options { index, force };
     let said = tangle::install::install(dir, options)?;
     if said.is_empty() {

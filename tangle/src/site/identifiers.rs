@@ -658,7 +658,7 @@ impl Identifiers {
         };
         format!(
             "{}#{}",
-            crate::mdbook::rel_href(&links.html[from], &links.html[def.chapter]),
+            super::html::rel_href(&links.html[from], &links.html[def.chapter]),
             item.id
         )
     }
@@ -729,9 +729,7 @@ fn kind_word(kind: &str) -> String {
 /// Escapes for HTML; line ends too, so that an attribute never ends the raw HTML block that
 /// Markdown reads it in (a blank line would).
 fn esc(s: &str) -> String {
-    crate::mdbook::esc(s)
-        .replace('\r', "")
-        .replace('\n', "&#10;")
+    super::html::esc(s).replace('\r', "").replace('\n', "&#10;")
 }
 
 /// Whether docs for a crate live at doc.rust-lang.org.
