@@ -3,7 +3,8 @@
 //! block's target, options and final body, and the files are assembled with their line maps.
 
 use super::body::{has_c_main, label_format, org_trim, remove_coderefs, remove_indentation};
-use super::header::{param, Evaluated, Val};
+use super::header::{param, Val};
+use super::header_eval::Evaluated;
 use super::link::{comment_region, comment_syntax, CommentSyntax, LinkComments};
 use super::noweb::Group;
 use super::text::{Body, NormalLine};
