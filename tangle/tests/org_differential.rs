@@ -42,7 +42,13 @@ struct Trees {
 impl Trees {
     fn new() -> Trees {
         let scratch = Scratch::new("org-diff");
-        for dir in ["emacs/work/doc", "emacs/home", "ours/work/doc", "ours/home", "tmp"] {
+        for dir in [
+            "emacs/work/doc",
+            "emacs/home",
+            "ours/work/doc",
+            "ours/home",
+            "tmp",
+        ] {
             fs::create_dir_all(scratch.join(dir)).expect("create scratch folders");
         }
         Trees { scratch }
