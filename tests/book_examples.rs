@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::harness::Scratch;
 use common::*;
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 use std::collections::BTreeSet;

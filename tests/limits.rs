@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::harness::Scratch;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;

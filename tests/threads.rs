@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::harness::Scratch;
 use common::*;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;

@@ -7,7 +7,7 @@ pub mod harness;
 pub mod tls_front;
 
 use harness::Spawned;
-pub use harness::{frame, header, wait_until, Scratch};
+pub use harness::{frame, header, wait_until};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{ChildStderr, Command, ExitStatus, Stdio};
