@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::harness::Scratch;
 use common::*;
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 use std::collections::BTreeSet;
@@ -1134,12 +1135,10 @@ fn log_scenario(event: &str) -> Result<Option<(String, bool)>, String> {
         }
         "out of descriptors" => out_of_descriptors()?,
         "fatal" => {
-            let dir =
-                std::env::temp_dir().join(format!("book-examples-fatal-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
+            let dir = Scratch::new("book-examples-fatal");
             let out = Command::new(env!("CARGO_BIN_EXE_server"))
                 .args(["-P", "0", "--table", "t.json"])
-                .current_dir(&dir)
+                .current_dir(dir.path())
                 .env_remove("RUST_LOG")
                 .stdin(Stdio::null())
                 .output()

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::harness::Scratch;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -10,15 +11,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const RING: &str = "In the caves beneath the Misty Mountains. \u{1f48d}";
-
-/// Writes `content` to a fresh temporary file and returns its path.
-fn temp_file(name: &str, content: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("selector-server-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path
-}
 
 /// Every slot busy with a request under way (25 clients from five hosts, each having sent
 /// part of its request): the 26th client is turned away with `server-full`, and the 25 are
@@ -239,7 +231,8 @@ fn idle_and_slow_clients_time_out() {
 #[test]
 fn a_client_that_does_not_take_its_reply_times_out() {
     let big = "x".repeat(8 << 20);
-    let table = temp_file("big-table.json", &format!("{{\"big\": \"{big}\"}}"));
+    let scratch = Scratch::new("table");
+    let table = scratch.file("big-table.json", &format!("{{\"big\": \"{big}\"}}"));
     let server = Server::start(&["--timeout", "1", "--table", table.to_str().unwrap()]);
     let mut sock = server.connect();
     sock.write_all(&search("big")).unwrap();
@@ -254,7 +247,8 @@ fn a_client_that_does_not_take_its_reply_times_out() {
 
 #[test]
 fn a_table_file_is_served() {
-    let table = temp_file(
+    let scratch = Scratch::new("table");
+    let table = scratch.file(
         "table.json",
         r#"{"neo": "The One.", "trinity": "Dodge this. \u2764"}"#,
     );
@@ -286,10 +280,11 @@ fn a_bad_table_is_a_clear_start_up_error() {
             "the value of \"c\" is not a string",
         ),
     ];
+    let scratch = Scratch::new("tables");
     for (name, content, message) in cases {
         let path = match content {
-            Some(text) => temp_file(name, text),
-            None => std::env::temp_dir().join("selector-server-tests-no-such-dir/missing.json"),
+            Some(text) => scratch.file(name, text),
+            None => scratch.path().join("no-such-dir/missing.json"),
         };
         let out = Command::new(env!("CARGO_BIN_EXE_server"))
             .args(["-P", "0", "--table"])
@@ -308,7 +303,8 @@ fn a_bad_table_is_a_clear_start_up_error() {
 #[test]
 fn sigterm_finishes_replies_under_way_and_exits_zero() {
     let big = "y".repeat(4 << 20);
-    let table = temp_file("sigterm-table.json", &format!("{{\"big\": \"{big}\"}}"));
+    let scratch = Scratch::new("table");
+    let table = scratch.file("sigterm-table.json", &format!("{{\"big\": \"{big}\"}}"));
     let mut server = Server::start(&["--table", table.to_str().unwrap()]);
 
     // A: its request is read, its 4 MiB reply cannot all fit in the socket buffers yet.
@@ -357,7 +353,8 @@ fn sigint_on_an_idle_server_exits_zero() {
 #[test]
 fn the_grace_period_bounds_the_shutdown() {
     let big = "z".repeat(8 << 20);
-    let table = temp_file("grace-table.json", &format!("{{\"big\": \"{big}\"}}"));
+    let scratch = Scratch::new("table");
+    let table = scratch.file("grace-table.json", &format!("{{\"big\": \"{big}\"}}"));
     let mut server = Server::start(&["--grace", "0.5", "--table", table.to_str().unwrap()]);
     let mut sock = server.connect();
     sock.write_all(&search("big")).unwrap();

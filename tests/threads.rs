@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::harness::Scratch;
 use common::*;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -14,14 +15,6 @@ use std::time::{Duration, Instant};
 
 const RING: &str = "In the caves beneath the Misty Mountains. \u{1f48d}";
 const MIB: usize = 1 << 20;
-
-fn temp_file(name: &str, content: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("selector-server-threads-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path
-}
 
 /// Waits (bounded) until the log holds `needle` at least `count` times.
 fn wait_log_count(server: &Server, needle: &str, count: usize) -> String {
@@ -273,7 +266,8 @@ fn the_memory_budget_is_the_whole_servers() {
 #[test]
 fn sigterm_drains_every_loop_within_the_grace_period() {
     let big = "y".repeat(4 << 20);
-    let table = temp_file("drain-table.json", &format!("{{\"big\": \"{big}\"}}"));
+    let scratch = Scratch::new("table");
+    let table = scratch.file("drain-table.json", &format!("{{\"big\": \"{big}\"}}"));
     let mut server = Server::start(&[
         "--threads",
         "4",

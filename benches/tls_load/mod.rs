@@ -127,24 +127,83 @@ fn connect(addr: SocketAddr, config: &Arc<rustls::ClientConfig>) -> io::Result<C
     Ok(rustls::StreamOwned::new(conn, sock))
 }
 
-/// The TLS floor: one mio loop; each connection is a socket and a rustls connection, driven
-/// as rustls' own mio example drives it, and a frame reader.
+/// The TLS floor: the floors' one loop (`floor::run`); each connection is a rustls
+/// connection, driven as rustls' own mio example drives it, and a frame reader.
 pub mod floor {
+    use crate::floor::{complete_frame, Conn, Replies};
+    use mio::event::Event;
     use mio::net::{TcpListener, TcpStream};
-    use mio::{Events, Interest, Poll, Token};
+    use mio::Interest;
     use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
-    use slab::Slab;
     use std::io::{ErrorKind, Read, Write};
     use std::sync::Arc;
 
-    const LISTENER: Token = Token(usize::MAX);
-
-    struct Conn {
-        sock: TcpStream,
+    struct Tls {
         tls: rustls::ServerConnection,
+        replies: Replies,
         inbuf: Vec<u8>,
         closing: bool,
-        interest: Interest,
+    }
+
+    impl Conn for Tls {
+        fn on_event(
+            &mut self,
+            sock: &mut TcpStream,
+            event: &Event,
+            scratch: &mut [u8],
+        ) -> Option<Interest> {
+            // At the end of the stream (or an error) what was read is still answered and
+            // flushed before the connection closes.
+            let mut close = false;
+            if event.is_readable() {
+                loop {
+                    match self.tls.read_tls(sock) {
+                        Ok(0) => {
+                            close = true;
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            close = true;
+                            break;
+                        }
+                    }
+                    if self.tls.process_new_packets().is_err() {
+                        close = true;
+                        break;
+                    }
+                }
+                loop {
+                    match self.tls.reader().read(scratch) {
+                        Ok(0) => break,
+                        Ok(n) => self.inbuf.extend_from_slice(&scratch[..n]),
+                        Err(_) => break,
+                    }
+                }
+                while let Some((used, keep)) = complete_frame(&self.inbuf) {
+                    self.inbuf.drain(..used);
+                    self.tls.writer().write_all(self.replies.get(keep)).unwrap();
+                    if !keep {
+                        self.tls.send_close_notify();
+                        self.closing = true;
+                    }
+                }
+            }
+            while self.tls.wants_write() {
+                if self.tls.write_tls(sock).is_err() {
+                    break;
+                }
+            }
+            if close || (self.closing && !self.tls.wants_write()) {
+                return None;
+            }
+            Some(if self.tls.wants_write() {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            })
+        }
     }
 
     /// Serves on 127.0.0.1, port 0, with the certificate and key of `FLOOR_TLS_CERT` and
@@ -163,105 +222,14 @@ pub mod floor {
                 .with_single_cert(chain, key)
                 .unwrap(),
         );
-        let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         println!("listening on {}", listener.local_addr().unwrap());
-        let one_shot: Vec<u8> = crate::text_json_frame(crate::MORPHEUS.as_bytes(), false);
-        let kept: Vec<u8> = crate::text_json_frame(crate::MORPHEUS.as_bytes(), true);
-        let mut poll = Poll::new().unwrap();
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)
-            .unwrap();
-        let mut conns: Slab<Conn> = Slab::new();
-        let mut events = Events::with_capacity(1024);
-        let mut scratch = vec![0u8; 64 * 1024];
-        loop {
-            if poll.poll(&mut events, None).is_err() {
-                continue;
-            }
-            for event in events.iter() {
-                if event.token() == LISTENER {
-                    while let Ok((mut sock, _)) = listener.accept() {
-                        let entry = conns.vacant_entry();
-                        poll.registry()
-                            .register(&mut sock, Token(entry.key()), Interest::READABLE)
-                            .unwrap();
-                        entry.insert(Conn {
-                            sock,
-                            tls: rustls::ServerConnection::new(config.clone()).unwrap(),
-                            inbuf: Vec::new(),
-                            closing: false,
-                            interest: Interest::READABLE,
-                        });
-                    }
-                    continue;
-                }
-                let key = event.token().0;
-                let Some(conn) = conns.get_mut(key) else {
-                    continue;
-                };
-                let mut close = false;
-                if event.is_readable() {
-                    loop {
-                        match conn.tls.read_tls(&mut conn.sock) {
-                            Ok(0) => {
-                                close = true;
-                                break;
-                            }
-                            Ok(_) => {}
-                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                            Err(_) => {
-                                close = true;
-                                break;
-                            }
-                        }
-                        if conn.tls.process_new_packets().is_err() {
-                            close = true;
-                            break;
-                        }
-                    }
-                    loop {
-                        match conn.tls.reader().read(&mut scratch) {
-                            Ok(0) => break,
-                            Ok(n) => conn.inbuf.extend_from_slice(&scratch[..n]),
-                            Err(_) => break,
-                        }
-                    }
-                    while let Some((used, keep)) = crate::floor::complete_frame(&conn.inbuf) {
-                        conn.inbuf.drain(..used);
-                        let reply = if keep { &kept } else { &one_shot };
-                        conn.tls.writer().write_all(reply).unwrap();
-                        if !keep {
-                            conn.tls.send_close_notify();
-                            conn.closing = true;
-                        }
-                    }
-                }
-                while conn.tls.wants_write() {
-                    match conn.tls.write_tls(&mut conn.sock) {
-                        Ok(_) => {}
-                        Err(_) => break,
-                    }
-                }
-                if conn.closing && !conn.tls.wants_write() {
-                    close = true;
-                }
-                if close {
-                    let mut conn = conns.remove(key);
-                    let _ = poll.registry().deregister(&mut conn.sock);
-                    continue;
-                }
-                let interest = if conn.tls.wants_write() {
-                    Interest::READABLE | Interest::WRITABLE
-                } else {
-                    Interest::READABLE
-                };
-                if interest != conn.interest {
-                    conn.interest = interest;
-                    poll.registry()
-                        .reregister(&mut conn.sock, Token(key), interest)
-                        .unwrap();
-                }
-            }
-        }
+        let replies = Replies::new();
+        crate::floor::run(listener, || Tls {
+            tls: rustls::ServerConnection::new(config.clone()).unwrap(),
+            replies,
+            inbuf: Vec::new(),
+            closing: false,
+        });
     }
 }

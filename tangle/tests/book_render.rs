@@ -14,6 +14,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+use support::Scratch;
+
 const TANGLE: &str = env!("CARGO_BIN_EXE_tangle");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const TMP: &str = env!("CARGO_TARGET_TMPDIR");
@@ -350,6 +353,10 @@ fn browse_with(
             .arg(format!("{page}={}", png.display()));
     }
     cmd.args(pages);
+    // Chromium's profile and the files it makes in the temporary folder go to a scratch
+    // folder removed when this returns, also when a check below fails.
+    let tmp = Scratch::new("chromium");
+    cmd.env("TMPDIR", tmp.path());
     let out = cmd.output().expect("run python3 tests/browser/cdp.py");
     assert_success(&out, "headless Chromium (tests/browser/cdp.py)");
     let report: Value = serde_json::from_slice(&out.stdout).expect("cdp.py prints JSON");

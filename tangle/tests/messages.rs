@@ -3,37 +3,10 @@
 //! binary in temporary folders.
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-struct Folder(PathBuf);
-
-impl Folder {
-    fn new(name: &str) -> Folder {
-        let dir =
-            std::env::temp_dir().join(format!("tangle-messages-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Folder(dir)
-    }
-    fn write(&self, rel: &str, text: &str) -> &Folder {
-        fs::write(self.0.join(rel), text).unwrap();
-        self
-    }
-    fn tangle(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tangle"))
-            .args(args)
-            .current_dir(&self.0)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Folder {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+mod support;
+use support::Scratch;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -41,7 +14,7 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn a_mistyped_reference_gets_the_nearest_fragment_name() {
-    let f = Folder::new("reference");
+    let f = Scratch::outside("reference");
     f.write(
         "a.md",
         "```rust file=a.rs\nfn main() {\n    <<read the reqest>>\n}\n```\n\n```rust name=\"read the request\"\nlet r = 1;\n```\n\n```rust name=\"write the answer\"\nlet w = 2;\n```\n",
@@ -55,12 +28,12 @@ fn a_mistyped_reference_gets_the_nearest_fragment_name() {
         "{}",
         stderr(&out)
     );
-    assert!(!f.0.join("a.rs").exists());
+    assert!(!f.join("a.rs").exists());
 }
 
 #[test]
 fn a_reference_far_from_every_name_gets_no_suggestion() {
-    let f = Folder::new("far");
+    let f = Scratch::outside("far");
     f.write(
         "a.md",
         "```rust file=a.rs\n<<something else entirely>>\n```\n\n```rust name=\"x\"\nlet x = 1;\n```\n",
@@ -75,7 +48,7 @@ fn a_reference_far_from_every_name_gets_no_suggestion() {
 
 #[test]
 fn an_unknown_command_is_not_read_as_a_file() {
-    let f = Folder::new("command");
+    let f = Scratch::outside("command");
     let out = f.tangle(&["synk"]);
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -92,12 +65,12 @@ fn an_unknown_command_is_not_read_as_a_file() {
     f.write("synk", "```sh file=out.sh\necho hi\n```\n");
     let out = f.tangle(&["-q", "synk"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(f.0.join("out.sh").exists());
+    assert!(f.join("out.sh").exists());
 }
 
 #[test]
 fn an_unknown_attribute_gets_the_nearest_known_one() {
-    let f = Folder::new("attribute");
+    let f = Scratch::outside("attribute");
     f.write("a.md", "```rust fiel=a.rs\nfn main() {}\n```\n");
     let err = stderr(&f.tangle(&["a.md"]));
     assert!(
@@ -108,7 +81,7 @@ fn an_unknown_attribute_gets_the_nearest_known_one() {
 
 #[test]
 fn a_named_document_without_code_blocks_is_warned() {
-    let f = Folder::new("empty");
+    let f = Scratch::outside("empty");
     f.write("x.txt", "Just prose, no code.\n");
     let out = f.tangle(&["x.txt"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -133,9 +106,9 @@ fn a_named_document_without_code_blocks_is_warned() {
 
 #[test]
 fn a_book_whose_src_lacks_summary_is_reported_at_its_book_toml_line() {
-    let f = Folder::new("src");
+    let f = Scratch::outside("src");
     f.write("book.toml", "[book]\ntitle = \"t\"\nsrc = \"doc\"\n");
-    fs::create_dir_all(f.0.join("doc")).unwrap();
+    fs::create_dir_all(f.join("doc")).unwrap();
     let err = stderr(&f.tangle(&[]));
     assert_eq!(
         err,
@@ -144,7 +117,7 @@ fn a_book_whose_src_lacks_summary_is_reported_at_its_book_toml_line() {
     );
     // From a folder below, the path climbs to it.
     let out = Command::new(env!("CARGO_BIN_EXE_tangle"))
-        .current_dir(f.0.join("doc"))
+        .current_dir(f.join("doc"))
         .output()
         .unwrap();
     assert!(
@@ -163,9 +136,9 @@ fn a_book_whose_src_lacks_summary_is_reported_at_its_book_toml_line() {
 
 #[test]
 fn a_chapter_missing_on_disk_is_reported_at_its_summary_line() {
-    let f = Folder::new("summary");
+    let f = Scratch::outside("summary");
     f.write("book.toml", "[book]\ntitle = \"t\"\n");
-    fs::create_dir_all(f.0.join("src")).unwrap();
+    fs::create_dir_all(f.join("src")).unwrap();
     f.write(
         "src/SUMMARY.md",
         "# Summary\n\n- [One](one.md)\n- [Two](./two.md)\n  - [Three](part/three.md)\n",
@@ -181,7 +154,7 @@ fn a_chapter_missing_on_disk_is_reported_at_its_summary_line() {
 
 #[test]
 fn a_fence_inside_a_tangled_block_is_warned() {
-    let f = Folder::new("fence");
+    let f = Scratch::outside("fence");
     // The first block's closing fence is missing: the second block's fence is read as code.
     f.write(
         "a.md",
@@ -207,7 +180,7 @@ fn a_fence_inside_a_tangled_block_is_warned() {
 
 #[test]
 fn an_unquoted_name_with_spaces_gets_a_hint_at_its_definition() {
-    let f = Folder::new("unquoted");
+    let f = Scratch::outside("unquoted");
     f.write(
         "a.md",
         "```rust file=a.rs\n<<print a row>>\n```\n\n```rust name=print a row\nprintln!();\n```\n",

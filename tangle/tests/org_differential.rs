@@ -10,7 +10,9 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod support;
+use support::Scratch;
 
 /// The Lisp run before `org-babel-tangle-file`.
 const EMACS_SETUP: &str = "(progn (require 'org) (require 'ob-tangle) \
@@ -29,17 +31,37 @@ fn corpus() -> Vec<PathBuf> {
     files
 }
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// One comparison's scratch folder (removed when dropped, also when the test fails): a
+/// tree for Emacs and one for us, each with the document placed two levels down (`work/doc/`)
+/// so that `../` targets stay inside it, and a home folder; and `tmp/`, the temporary folder
+/// both are given (`TMPDIR`), so that Emacs' babel files are removed with the rest.
+struct Trees {
+    scratch: Scratch,
+}
 
-/// A fresh directory `<tmp>/org-diff-<pid>-<n>-<tag>`, with the document placed two levels
-/// down (`work/doc/`) so that `../` targets stay inside it.
-fn fresh_dir(tag: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let d = std::env::temp_dir().join(format!("org-diff-{}-{n}-{tag}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(d.join("work/doc")).expect("create temp dir");
-    fs::create_dir_all(d.join("home")).expect("create temp home");
-    d
+impl Trees {
+    fn new() -> Trees {
+        let scratch = Scratch::new("org-diff");
+        for dir in [
+            "emacs/work/doc",
+            "emacs/home",
+            "ours/work/doc",
+            "ours/home",
+            "tmp",
+        ] {
+            fs::create_dir_all(scratch.join(dir)).expect("create scratch folders");
+        }
+        Trees { scratch }
+    }
+
+    /// The tree of `side`, `emacs` or `ours`.
+    fn side(&self, side: &str) -> PathBuf {
+        self.scratch.join(side)
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.scratch.join("tmp")
+    }
 }
 
 /// The files beside the corpus documents that they read (`#+setupfile:`): `*.setup`.
@@ -100,8 +122,9 @@ fn emacs_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Runs Emacs on `doc` (inside `dir/work/doc/`), returning its stderr.
-fn run_emacs(dir: &Path, name: &str) -> String {
+/// Runs Emacs on `doc` (inside `dir/work/doc/`), with `tmp` as its temporary folder,
+/// returning its stderr.
+fn run_emacs(dir: &Path, tmp: &Path, name: &str) -> String {
     let script = format!(
         "umask 022; exec emacs --batch -Q --eval \"$1\" --eval \"(org-babel-tangle-file \\\"{name}\\\")\""
     );
@@ -112,6 +135,7 @@ fn run_emacs(dir: &Path, name: &str) -> String {
         .arg(EMACS_SETUP)
         .current_dir(dir.join("work/doc"))
         .env("HOME", dir.join("home"))
+        .env("TMPDIR", tmp)
         // Emacs' shell decides how shell blocks' `:var` lists are written (bash arrays).
         .env("SHELL", "/bin/sh")
         .env("LANG", "C.UTF-8")
@@ -123,8 +147,8 @@ fn run_emacs(dir: &Path, name: &str) -> String {
     stderr
 }
 
-/// Writes our outputs like the real writer would.
-fn write_ours(dir: &Path, name: &str, text: &str) -> Result<(), String> {
+/// Writes our outputs like the real writer would, with `tmp` as the temporary folder.
+fn write_ours(dir: &Path, tmp: &Path, name: &str, text: &str) -> Result<(), String> {
     let doc_dir = dir.join("work/doc");
     // Documents named `eval_*` call shell blocks: run as with `tangle --eval`.
     let env = tangle::org::OrgEnv::from_process()
@@ -133,6 +157,8 @@ fn write_ours(dir: &Path, name: &str, text: &str) -> Result<(), String> {
         .with_run_blocks(name.starts_with("eval_"));
     let mut env = env;
     env.vars.insert("SHELL".into(), "/bin/sh".into());
+    env.vars
+        .insert("TMPDIR".into(), tmp.to_string_lossy().into_owned());
     let t = tangle::org::tangle_org_in(Path::new(name), text, &env).map_err(|e| e.to_string())?;
     // Like the real writer, every target is checked before anything is written.
     for o in &t.outputs {
@@ -200,15 +226,16 @@ fn compare(name: &str) -> Result<(), String> {
         .join(name);
     let text = fs::read_to_string(&src).map_err(|e| e.to_string())?;
 
-    let emacs_dir = fresh_dir("emacs");
+    let trees = Trees::new();
+    let emacs_dir = trees.side("emacs");
     place(&src, &emacs_dir.join("work/doc"))?;
-    run_emacs(&emacs_dir, name);
+    run_emacs(&emacs_dir, &trees.tmp(), name);
     // The home folder too: `~/` targets are written there.
     let emacs = snapshot(&emacs_dir, &emacs_dir.join("work/doc").join(name));
 
-    let our_dir = fresh_dir("ours");
+    let our_dir = trees.side("ours");
     place(&src, &our_dir.join("work/doc"))?;
-    write_ours(&our_dir, name, &text)?;
+    write_ours(&our_dir, &trees.tmp(), name, &text)?;
     let ours = snapshot(&our_dir, &our_dir.join("work/doc").join(name));
 
     let mut report = String::new();
@@ -249,8 +276,6 @@ fn compare(name: &str) -> Result<(), String> {
     if emacs.is_empty() {
         report.push_str("Emacs wrote no file: the corpus file should tangle something\n");
     }
-    let _ = fs::remove_dir_all(&emacs_dir);
-    let _ = fs::remove_dir_all(&our_dir);
     if report.is_empty() {
         Ok(())
     } else {

@@ -2,13 +2,11 @@
 //! `org-babel-read` of their values, and their merging for a block as
 //! `org-babel-get-src-block-info` does it: Org's defaults, the `header-args` properties
 //! inherited as `org-entry-get-with-inheritance` finds them, the block line and its
-//! `#+header:` lines.
-use super::lisp::{
-    eval_lisp, read_lisp_int, read_lisp_string, read_sexp, ReadError, Sexp, MAX_LISP_DEPTH,
-};
+//! `#+header:` lines. Resolution only, on the scanned [`Document`]: evaluating the values
+//! a tangle uses is the Tangler's ([`header_eval`](super::header_eval)).
+use super::lisp::{eval_lisp, read_lisp_int, read_lisp_string, ReadError};
 use super::scan::Property;
-use super::{abbreviate, is_blank_char, on_big_stack, string_nw, Document, PropertyValue, Tangler};
-use tangle_core::diag::Diagnostic;
+use super::{is_blank_char, string_nw, Document, PropertyValue};
 
 /// A header-argument value as written, with where it was written.
 #[derive(Debug, Clone)]
@@ -59,59 +57,8 @@ impl Params {
     }
 }
 
-/// A used parameter after evaluation (never [`Val::Other`] or [`Val::Unreadable`]), and the
-/// line it was written on.
-#[derive(Debug, Clone)]
-pub(super) struct Evaluated {
-    pub(super) val: Val,
-    pub(super) line: usize,
-    /// Whether the value holds a decimal literal with a leading zero (`0444`).
-    pub(super) decimal_zero: bool,
-    /// The value as written.
-    pub(super) raw: String,
-}
-
 pub(super) fn param<'a>(params: &'a Params, key: &str) -> Option<&'a Cell> {
     params.get(key)
-}
-
-/// Symbols whose forms call function values, which may recurse.
-const RECURSIVE: &[&str] = &[
-    "lambda",
-    "function",
-    "funcall",
-    "apply",
-    "mapcar",
-    "mapc",
-    "mapconcat",
-    "mapcan",
-    "seq-map",
-    "seq-filter",
-    "seq-remove",
-    "sort",
-    "seq-sort",
-    "cl-remove-if",
-    "cl-remove-if-not",
-    "cl-loop",
-    "loop",
-    "alist-get",
-    "assoc",
-    "dolist",
-    "dotimes",
-];
-
-/// Whether evaluating `e` stays shallow on the stack: forms nested at most 32 deep, with no
-/// function values (lambdas, `funcall`, mapping) that could recurse.
-fn shallow(e: &Sexp, depth: usize) -> bool {
-    match e {
-        _ if depth > 32 => false,
-        Sexp::List(items) => items.iter().all(|i| match i {
-            Sexp::Sym(s) => !RECURSIVE.contains(&s.as_str()),
-            other => shallow(other, depth + 1),
-        }),
-        Sexp::Quote(q) => shallow(q, depth + 1),
-        _ => true,
-    }
 }
 
 /// `org-babel-read`. `light` leaves Lisp unevaluated, as `org-babel-get-src-block-info` does
@@ -411,148 +358,6 @@ impl Document<'_> {
     }
 }
 
-impl Tangler<'_> {
-    pub(super) fn light(&mut self, b: usize) -> &Params {
-        if self.light_params[b].is_none() {
-            self.light_params[b] = Some(self.doc.params_of(b));
-        }
-        self.light_params[b].as_ref().expect("just set")
-    }
-
-    pub(super) fn light_val(&mut self, b: usize, key: &str) -> Val {
-        let raw = param(self.light(b), key).and_then(|c| c.raw.clone());
-        read_val(raw.as_deref(), true).0
-    }
-
-    /// `org-babel-noweb-p` in the `:eval` context, with light (unevaluated) parameters.
-    pub(super) fn noweb_eval(&mut self, b: usize) -> bool {
-        match self.light_val(b, ":noweb") {
-            Val::Str(s) => s
-                .split_whitespace()
-                .any(|v| matches!(v, "yes" | "no-export" | "strip-export" | "eval")),
-            _ => false,
-        }
-    }
-
-    /// Reads a used parameter of a tangled block, evaluating Lisp as Emacs would.
-    /// Reads a used parameter of a tangled block, evaluating Lisp as Emacs would: `None` when
-    /// the block does not have it, an error for a value we cannot read or evaluate.
-    pub(super) fn eval_param(
-        &mut self,
-        params: &Params,
-        key: &str,
-    ) -> Result<Option<Evaluated>, Diagnostic> {
-        let Some(cell) = param(params, key).cloned() else {
-            return Ok(None);
-        };
-        let (mut v, zero) = read_val(cell.raw.as_deref(), false);
-        let line = if cell.line == 0 { 1 } else { cell.line };
-        if let Val::Other(raw) = &v {
-            if raw.starts_with(['(', '\'']) {
-                v = match self.eval_lisp_value(raw) {
-                    Ok(v) => v,
-                    Err(why) => {
-                        return Err(self.diag(
-                            line,
-                            1,
-                            format!("cannot evaluate `{key} {}`: {why}", abbreviate(raw)),
-                        ))
-                    }
-                };
-            }
-        }
-        match &v {
-            Val::Other(raw) => {
-                return Err(self.diag(
-                    line,
-                    1,
-                    format!(
-                    "cannot evaluate `{key} {}`: only strings, integers and `(identity N)` are \
-                     supported",
-                    abbreviate(raw)
-                ),
-                ))
-            }
-            Val::Unreadable(raw, why) => {
-                let why = match why {
-                    ReadError::EndOfInput if raw.contains(';') => {
-                        "the text ends inside a list (`;` starts a comment that runs to the end \
-                         of the line); Emacs fails with \"End of file during parsing\""
-                            .to_string()
-                    }
-                    ReadError::EndOfInput => "the text ends inside a list or string; Emacs \
-                                              fails with \"End of file during parsing\""
-                        .to_string(),
-                    ReadError::TooDeep => format!(
-                        "lists or quotes nested more than {MAX_LISP_DEPTH} levels deep (Emacs \
-                         28.2 overflows its stack)"
-                    ),
-                    ReadError::Unsupported => {
-                        "only strings, integers and `(identity N)` are supported".to_string()
-                    }
-                };
-                return Err(self.diag(
-                    line,
-                    1,
-                    format!("cannot read `{key} {}`: {why}", abbreviate(raw)),
-                ));
-            }
-            _ => {}
-        }
-        Ok(Some(Evaluated {
-            val: v,
-            line,
-            decimal_zero: zero,
-            raw: cell.raw.unwrap_or_default(),
-        }))
-    }
-
-    /// Evaluates a Lisp header value with [`eval`](super::eval), at the block being tangled.
-    fn eval_lisp_value(&self, raw: &str) -> Result<Val, String> {
-        let (form, _) = read_sexp(raw).map_err(|_| "it cannot be read".to_string())?;
-        // Small forms without functions of their own run here; others on a deep stack.
-        let value = if shallow(&form, 0) {
-            self.lisp_ctx(self.eval_block).eval(&form)?
-        } else {
-            on_big_stack(|| self.lisp_ctx(self.eval_block).eval(&form))?
-        };
-        match value {
-            super::eval::Obj::Nil => Ok(Val::Nil),
-            super::eval::Obj::Str(s) => Ok(Val::Str(s)),
-            super::eval::Obj::Int(n) => Ok(Val::Int(n)),
-            other => Err(format!(
-                "it evaluates to `{}`, which is neither a string nor a number",
-                other.show(true)
-            )),
-        }
-    }
-
-    /// A parameter that Org uses as a string: `None` when absent or `nil`.
-    pub(super) fn str_param(
-        &mut self,
-        params: &Params,
-        key: &str,
-    ) -> Result<Option<String>, Diagnostic> {
-        match self.eval_param(params, key)? {
-            None => Ok(None),
-            Some(Evaluated {
-                val: Val::Str(s), ..
-            }) => Ok(Some(s)),
-            Some(Evaluated {
-                val: Val::Int(n),
-                line,
-                ..
-            }) => Err(self.diag(
-                line,
-                1,
-                format!("`{key} {n}`: Org expects a string here and would fail"),
-            )),
-            // `nil`: eval_param refuses values we cannot represent.
-            Some(_) => Ok(None),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,10 +390,9 @@ mod tests {
         let env = crate::OrgEnv::from_process();
         let (doc, diags) = crate::scan::scan(Path::new("doc.org"), text, &env);
         assert!(diags.errors.is_empty(), "{:?}", diags.errors);
-        let t = Tangler::new(&doc, diags);
-        (0..t.doc.blocks.len())
+        (0..doc.blocks.len())
             .map(|b| {
-                let params = t.doc.params_of(b);
+                let params = doc.params_of(b);
                 let mut keys: Vec<&str> = params.0.iter().map(|p| p.key.as_str()).collect();
                 keys.sort_unstable();
                 keys.dedup();

@@ -103,6 +103,7 @@ mod env;
 mod eval;
 mod forms;
 mod header;
+mod header_eval;
 mod link;
 mod lisp;
 mod mode;

@@ -4,7 +4,8 @@
 
 use tangle_core::diag::Diagnostic;
 
-use super::header::{Evaluated, Params, Val};
+use super::header::{Params, Val};
+use super::header_eval::Evaluated;
 use super::{Tangler, ORG_VERSION};
 
 /// Org 9.6's string forms of `:tangle-mode` (`org-babel-interpret-file-mode`): `o444` (octal),

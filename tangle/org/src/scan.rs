@@ -498,6 +498,30 @@ fn unescaped_body(lines: &[&str], i: usize, end: usize) -> Vec<BodyLine> {
     body
 }
 
+/// The index of the `#+end_src` that closes the block begun at `lines[i]`, when one comes
+/// before the next headline.
+fn end_of_src(lines: &[&str], i: usize) -> Option<usize> {
+    lines
+        .iter()
+        .enumerate()
+        .skip(i + 1)
+        .take_while(|(_, l)| headline_level(l).is_none())
+        .find(|(_, l)| is_end(l, "src"))
+        .map(|(j, _)| j)
+}
+
+/// The next number of a block with a language under `heading` (`None`: before the first
+/// headline), counted from 1 under each: the `:comments link` lines name a block without a
+/// name `HEADING:N`.
+fn number_in_heading(
+    counters: &mut HashMap<Option<usize>, usize>,
+    heading: Option<usize>,
+) -> usize {
+    let c = counters.entry(heading).or_insert(0);
+    *c += 1;
+    *c
+}
+
 impl Scanner<'_> {
     /// `#+filetags:` (`org-set-regexps-and-options`).
     fn filetags(&mut self, v: &str) {
@@ -679,6 +703,30 @@ impl Scanner<'_> {
         next
     }
 
+    /// The index of the `#+end_src` closing the block begun at `lines[i]` (`rest` after the
+    /// keyword, its text at column `col`); `None` when there is none (reported). A tab right
+    /// after the keyword is reported too.
+    fn checked_end(&mut self, lines: &[&str], i: usize, rest: &str, col: usize) -> Option<usize> {
+        let Some(end) = end_of_src(lines, i) else {
+            self.diags.error(
+                i + 1,
+                col,
+                "unterminated `#+begin_src` (no `#+end_src` before the next headline \
+                 or the end of the file; Emacs would silently skip this block and the \
+                 blocks it swallows)",
+            );
+            return None;
+        };
+        if rest.starts_with('\t') {
+            self.diags.error(
+                i + 1,
+                col,
+                "a tab right after `#+begin_src` is not supported (Org reads no language)",
+            );
+        }
+        Some(end)
+    }
+
     /// The source block whose `#+begin_src` is `lines[i]` (`rest` after the keyword), under
     /// the headlines `heads`: its affiliated keywords, switches, parameters and un-escaped
     /// body; the index of the line after its `#+end_src` (after the line itself when it is
@@ -691,36 +739,11 @@ impl Scanner<'_> {
         heads: &[OpenHeadline],
         counters: &mut HashMap<Option<usize>, usize>,
     ) -> usize {
-        let n = lines.len();
         let line = lines[i];
-        let mut end = None;
-        for (j, l) in lines.iter().enumerate().take(n).skip(i + 1) {
-            if headline_level(l).is_some() {
-                break;
-            }
-            if is_end(l, "src") {
-                end = Some(j);
-                break;
-            }
-        }
         let col = line.len() - line.trim_start_matches([' ', '\t']).len() + 1;
-        let Some(end) = end else {
-            self.diags.error(
-                i + 1,
-                col,
-                "unterminated `#+begin_src` (no `#+end_src` before the next headline \
-                 or the end of the file; Emacs would silently skip this block and the \
-                 blocks it swallows)",
-            );
+        let Some(end) = self.checked_end(lines, i, rest, col) else {
             return i + 1;
         };
-        if rest.starts_with('\t') {
-            self.diags.error(
-                i + 1,
-                col,
-                "a tab right after `#+begin_src` is not supported (Org reads no language)",
-            );
-        }
         let BeginLine {
             lang,
             switches,
@@ -738,9 +761,7 @@ impl Scanner<'_> {
             .map_or((false, false), |h| (h.commented, h.archived));
         let heading = heads.last().map(|h| h.heading);
         let counter = if lang.is_some() {
-            let c = counters.entry(heading).or_insert(0);
-            *c += 1;
-            *c
+            number_in_heading(counters, heading)
         } else {
             0
         };

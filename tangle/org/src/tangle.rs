@@ -3,7 +3,8 @@
 //! block's target, options and final body, and the files are assembled with their line maps.
 
 use super::body::{has_c_main, label_format, org_trim, remove_coderefs, remove_indentation};
-use super::header::{param, Evaluated, Val};
+use super::header::{param, Val};
+use super::header_eval::Evaluated;
 use super::link::{comment_region, comment_syntax, CommentSyntax, LinkComments};
 use super::noweb::Group;
 use super::text::{Body, NormalLine};
@@ -41,6 +42,32 @@ pub(super) struct TangledBlock {
 
 /// The comment prefix and suffix of the tangled file's major mode, or why it has none.
 type Syntax = Result<(&'static str, &'static str), Option<String>>;
+
+/// The buffer's comment `syntax` after a block of `lang`: the major mode changes with the
+/// language, and a language without a mode keeps the previous one.
+fn switch_major_mode(syntax: &mut Syntax, lang: &str) {
+    match comment_syntax(lang) {
+        Some(CommentSyntax::Comment(p, s)) => *syntax = Ok((p, s)),
+        Some(CommentSyntax::NoComments) => {
+            *syntax = Err(Some(format!(
+                "the major mode of `{lang}` has no comment syntax"
+            )))
+        }
+        Some(CommentSyntax::NoMode) => {
+            if *syntax == Err(None) {
+                *syntax = Err(Some(format!(
+                    "Emacs 28 has no major mode for `{lang}`, so the file is in fundamental \
+                     mode, which has no comment syntax"
+                )));
+            }
+        }
+        None => {
+            *syntax = Err(Some(format!(
+                "the comment syntax of `{lang}` is not known to this tangler"
+            )))
+        }
+    }
+}
 
 /// The blocks tangled to one file (`org-babel-tangle` groups them by file name).
 /// A file's text as its blocks make it, its mode and whether its folders are made.
@@ -292,55 +319,16 @@ impl Tangler<'_> {
                     she_banged = true;
                 }
             }
-            // The buffer's major mode changes with the language (a language without a
-            // mode keeps the previous one); `comment-region` comments in it.
             let lang = self.doc.blocks[b].lang.clone().unwrap_or_default();
-            match comment_syntax(&lang) {
-                Some(CommentSyntax::Comment(p, s)) => syntax = Ok((p, s)),
-                Some(CommentSyntax::NoComments) => {
-                    syntax = Err(Some(format!(
-                        "the major mode of `{lang}` has no comment syntax"
-                    )))
+            switch_major_mode(&mut syntax, &lang);
+            let (before, end) = match self.block_comments(&tb, &syntax) {
+                Ok(comments) => comments,
+                Err(d) => {
+                    self.report(d);
+                    return None;
                 }
-                Some(CommentSyntax::NoMode) => {
-                    if syntax == Err(None) {
-                        syntax = Err(Some(format!(
-                            "Emacs 28 has no major mode for `{lang}`, so the file is in \
-                             fundamental mode, which has no comment syntax"
-                        )));
-                    }
-                }
-                None => {
-                    syntax = Err(Some(format!(
-                        "the comment syntax of `{lang}` is not known to this tangler"
-                    )))
-                }
-            }
-            let texts = [
-                tb.org_text.as_deref(),
-                tb.comment.as_ref().map(|c| c.begin.as_str()),
-            ];
-            let end = tb.comment.as_ref().map(|c| c.end.as_str());
-            let mut commented = Vec::new();
-            for text in texts.into_iter().chain([end]).flatten() {
-                if !string_nw(text) {
-                    commented.push(String::new());
-                    continue;
-                }
-                match self.commented(text, &syntax, tb.comments_line) {
-                    Ok(c) => commented.push(c),
-                    Err(d) => {
-                        self.report(d);
-                        return None;
-                    }
-                }
-            }
-            let end = if tb.comment.is_some() {
-                commented.pop()
-            } else {
-                None
             };
-            for c in commented {
+            for c in before {
                 m.push_str(&c);
             }
             m.append(tb.body);
@@ -351,6 +339,35 @@ impl Tangler<'_> {
             empty = false;
         }
         Some(FileText { m, mode, make_dir })
+    }
+
+    /// The comments around a block's body, as `comment-region` writes them in the buffer's
+    /// `syntax`: those before it (the Org text above the block, the `:comments link` line
+    /// that opens it; empty for blank text) and the closing one after it.
+    fn block_comments(
+        &self,
+        tb: &TangledBlock,
+        syntax: &Syntax,
+    ) -> Result<(Vec<String>, Option<String>), Diagnostic> {
+        let texts = [
+            tb.org_text.as_deref(),
+            tb.comment.as_ref().map(|c| c.begin.as_str()),
+        ];
+        let end = tb.comment.as_ref().map(|c| c.end.as_str());
+        let mut commented = Vec::new();
+        for text in texts.into_iter().chain([end]).flatten() {
+            if !string_nw(text) {
+                commented.push(String::new());
+                continue;
+            }
+            commented.push(self.commented(text, syntax, tb.comments_line)?);
+        }
+        let end = if tb.comment.is_some() {
+            commented.pop()
+        } else {
+            None
+        };
+        Ok((commented, end))
     }
 
     /// `text` commented as `comment-region` does in the buffer's major mode.
