@@ -20,10 +20,10 @@
 //! chapters; the identifier index chapter lists every item, members under their types.
 
 //!
-//! In parts: [`place`] places the compiler's occurrences in the chapters' blocks and resolves
-//! each to the item it names (or to documentation outside the book), [`prose`] resolves inline
-//! code in the prose to its definition, and [`render`] writes the links, the pages' hidden data
-//! and the index.
+//! In parts: [`resolve`] reads the items the book defines and resolves a symbol used in the
+//! code to its definition (or to documentation outside the book), [`place`] places the
+//! compiler's occurrences in the chapters' blocks, [`prose`] resolves inline code in the prose
+//! to its definition, and [`render`] writes the links, the pages' hidden data and the index.
 
 use crate::markdown::model::BlockRef;
 use std::collections::HashMap;
@@ -31,6 +31,7 @@ use std::collections::HashMap;
 mod place;
 mod prose;
 mod render;
+mod resolve;
 #[cfg(test)]
 mod tests;
 

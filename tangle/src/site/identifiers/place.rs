@@ -1,11 +1,12 @@
 //! Placing the identifiers: every occurrence in the compiler's index mapped through the
-//! outputs' line maps to a chapter, block, line and column, and resolved to the book item it
-//! names or to documentation outside the book.
+//! outputs' line maps to a chapter, block, line and column, resolved ([`super::resolve`]) to
+//! the book item it names or to documentation outside the book; then the anchors, the uses in
+//! book order and each page's table of targets.
 
-use super::{External, Identifiers, Item, Occ, Place, Target};
+use super::{Identifiers, Occ, Place, Target};
 use crate::markdown::model::Web;
 use crate::output::Output;
-use crate::site::scip::{self, Index};
+use crate::site::scip::Index;
 use std::collections::{HashMap, HashSet};
 
 impl Identifiers {
@@ -17,94 +18,13 @@ impl Identifiers {
             .enumerate()
             .map(|(c, ch)| (ch.path.as_path(), c))
             .collect();
-        let parsed: Vec<Option<scip::Parsed>> =
-            index.symbols.iter().map(|s| scip::parse(s)).collect();
         let mut ids = Identifiers {
             tables: vec![Vec::new(); web.chapters.len()],
             table_index: vec![HashMap::new(); web.chapters.len()],
             ..Identifiers::default()
         };
-        // The items: every symbol a document says it defines.
-        let mut defined: HashMap<u32, Vec<usize>> = HashMap::new();
-        let mut own_packages = HashSet::new();
-        let mut lib_docs = HashSet::new();
-        for doc in &index.docs {
-            let mut has_main = false;
-            for info in &doc.infos {
-                let Some(p) = &parsed[info.symbol as usize] else {
-                    continue;
-                };
-                own_packages.insert(p.package.clone());
-                if info.kind == "Function" && p.descriptors.len() == 1 && info.name == "main" {
-                    has_main = true;
-                }
-                if info.name.is_empty()
-                    || matches!(
-                        info.kind.as_str(),
-                        "TypeParameter" | "Parameter" | "SelfParameter" | "Variable"
-                    )
-                {
-                    continue;
-                }
-                defined
-                    .entry(info.symbol)
-                    .or_default()
-                    .push(ids.items.len());
-                ids.items.push(Item {
-                    name: info.name.clone(),
-                    kind: info.kind.clone(),
-                    signature: info.signature.clone(),
-                    doc: info.doc.clone(),
-                    module: if info.kind == "Module" {
-                        // A module's path holds its own name: its place is its parent's.
-                        p.module()
-                            .rsplit_once("::")
-                            .map_or(String::new(), |(m, _)| m.to_string())
-                    } else {
-                        p.module()
-                    },
-                    parent: None,
-                    path: info.name.clone(),
-                    def: None,
-                    id: String::new(),
-                    uses: Vec::new(),
-                    file: doc.path.clone(),
-                });
-            }
-            if !has_main {
-                lib_docs.insert(doc.path.clone());
-            }
-        }
-        // Members under their types.
-        for (&sym, list) in &defined {
-            let Some(p) = &parsed[sym as usize] else {
-                continue;
-            };
-            let Some(parent_sym) = p.parent_symbol(&index.symbols[sym as usize]) else {
-                continue;
-            };
-            for &i in list {
-                let file = ids.items[i].file.clone();
-                let parent = index
-                    .symbols
-                    .iter()
-                    .position(|s| *s == parent_sym)
-                    .and_then(|ps| defined.get(&(ps as u32)))
-                    .and_then(|l| {
-                        l.iter()
-                            .copied()
-                            .find(|&j| ids.items[j].file == file)
-                            .or(l.first().copied())
-                    });
-                if let Some(parent) = parent {
-                    ids.items[i].parent = Some(parent);
-                    ids.items[i].path =
-                        format!("{}::{}", ids.items[parent].name, ids.items[i].name);
-                }
-            }
-        }
+        let mut symbols = ids.define_items(index);
         // The occurrences, placed in the blocks.
-        let mut ext_index: HashMap<String, usize> = HashMap::new();
         let mut seen: HashSet<Place> = HashSet::new();
         for doc in &index.docs {
             let Some(out) = outputs
@@ -138,43 +58,8 @@ impl Identifiers {
                 let Some(place) = place_in(web, c, at.line, at.col, name) else {
                     continue;
                 };
-                let target = match defined.get(&o.symbol) {
-                    Some(list) => {
-                        let pick = list
-                            .iter()
-                            .copied()
-                            .find(|&i| ids.items[i].file == doc.path)
-                            .or_else(|| (list.len() == 1).then(|| list[0]))
-                            .or_else(|| {
-                                let libs: Vec<usize> = list
-                                    .iter()
-                                    .copied()
-                                    .filter(|&i| lib_docs.contains(&ids.items[i].file))
-                                    .collect();
-                                (libs.len() == 1).then(|| libs[0])
-                            });
-                        match pick {
-                            Some(i) => Target::Item(i),
-                            None => continue,
-                        }
-                    }
-                    None => {
-                        let Some(p) = &parsed[o.symbol as usize] else {
-                            continue;
-                        };
-                        if own_packages.contains(&p.package) {
-                            continue;
-                        }
-                        let Some((url, title)) = p.docs_link() else {
-                            continue;
-                        };
-                        let n = ext_index.len();
-                        let e = *ext_index.entry(url.clone()).or_insert(n);
-                        if e == ids.externals.len() {
-                            ids.externals.push(External { url, title });
-                        }
-                        Target::External(e)
-                    }
+                let Some(target) = ids.resolve(&mut symbols, o.symbol, &doc.path) else {
+                    continue;
                 };
                 if !seen.insert(place) {
                     continue;
