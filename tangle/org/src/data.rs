@@ -89,14 +89,30 @@ pub(super) fn index_list(index: &str, v: &Obj) -> Result<Obj, String> {
     })
 }
 
-/// A name given by an affiliated keyword: the name, and whether `org-babel-ref-resolve`
-/// searches for it there (`#+name:` and `#+tblname:`; `#+data:`, `#+label:`, `#+resname:`,
-/// `#+source:` and `#+srcname:` name the element too, as org-element translates them).
-pub(super) type AffiliatedName = (String, bool);
+/// An affiliated keyword line: one that names its element, or one of the others.
+pub(super) enum Affiliated {
+    /// A keyword naming the element: the name, and whether `org-babel-ref-resolve`
+    /// searches for it there (`#+name:` and `#+tblname:`; `#+data:`, `#+label:`,
+    /// `#+resname:`, `#+source:` and `#+srcname:` name the element too, as org-element
+    /// translates them).
+    Naming { name: String, searched: bool },
+    /// A keyword that gives no name (`#+caption:`, `#+header:`, `#+attr_...:`, ...).
+    Other,
+}
+
+impl Affiliated {
+    /// The name this keyword gives the element, if it names it.
+    fn name(self) -> Option<String> {
+        match self {
+            Affiliated::Naming { name, .. } => Some(name),
+            Affiliated::Other => None,
+        }
+    }
+}
 
 /// Whether `line` is an affiliated keyword line (`#+name:`, `#+caption:`, `#+header:`,
 /// `#+attr_...:`, `#+results:`, `#+plot:`, and their old spellings), and the name it gives.
-pub(super) fn affiliated(line: &str) -> Option<Option<AffiliatedName>> {
+pub(super) fn affiliated(line: &str) -> Option<Affiliated> {
     let t = line.trim_start_matches([' ', '\t']);
     let rest = t.strip_prefix("#+")?;
     let colon = rest.find(':')?;
@@ -116,9 +132,10 @@ pub(super) fn affiliated(line: &str) -> Option<Option<AffiliatedName>> {
     }
     if naming {
         let searched = key == "name" || key == "tblname";
-        return Some(Some((trim_st(&rest[colon + 1..]).to_string(), searched)));
+        let name = trim_st(&rest[colon + 1..]).to_string();
+        return Some(Affiliated::Naming { name, searched });
     }
-    Some(None)
+    Some(Affiliated::Other)
 }
 
 /// A plain-list bullet at the start of `t` (after indentation): its length with the space.
@@ -275,7 +292,11 @@ impl Tangler<'_> {
             if in_block[k] {
                 continue;
             }
-            let Some(Some((n, true))) = affiliated(l) else {
+            let Some(Affiliated::Naming {
+                name: n,
+                searched: true,
+            }) = affiliated(l)
+            else {
                 continue;
             };
             if !eq_fold(&n, name) || self.line_commented(k + 1) {
@@ -292,7 +313,7 @@ impl Tangler<'_> {
             }
             let last_name = (first..e)
                 .rev()
-                .find_map(|j| affiliated(self.doc.lines[j]).flatten().map(|(n, _)| n));
+                .find_map(|j| affiliated(self.doc.lines[j]).and_then(Affiliated::name));
             if e >= self.doc.lines.len() || last_name.as_deref() != Some(name) {
                 continue;
             }

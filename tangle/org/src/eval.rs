@@ -267,11 +267,22 @@ fn as_directory(s: &str) -> String {
     }
 }
 
+/// What [`simple_match`] finds.
+enum PlainMatch {
+    /// The plain string matches at this character index.
+    At(usize),
+    /// The plain string does not match.
+    Absent,
+    /// Not a case we evaluate: another regexp, a line break, or letters outside ASCII.
+    Unsupported,
+}
+
 /// Where `re` first matches in `s` (a character index), when `re` is a plain string with at
-/// most `^` and `$` anchors, matched ignoring case as `case-fold-search` does; `None` for
-/// any other regexp, for a string with a line break (where `^` and `$` match too) and for
-/// letters outside ASCII (whose case folding we do not reproduce).
-fn simple_match(re: &str, s: &str) -> Option<Option<usize>> {
+/// most `^` and `$` anchors, matched ignoring case as `case-fold-search` does;
+/// [`PlainMatch::Unsupported`] for any other regexp, for a string with a line break (where
+/// `^` and `$` match too) and for letters outside ASCII (whose case folding we do not
+/// reproduce).
+fn simple_match(re: &str, s: &str) -> PlainMatch {
     let (anchored, re) = match re.strip_prefix('^') {
         Some(r) => (true, r),
         None => (false, re),
@@ -285,7 +296,7 @@ fn simple_match(re: &str, s: &str) -> Option<Option<usize>> {
         || !re.is_ascii()
         || s.chars().any(|c| !c.is_ascii() && c.is_alphabetic())
     {
-        return None;
+        return PlainMatch::Unsupported;
     }
     let (fs, fr) = (s.to_ascii_lowercase(), re.to_ascii_lowercase());
     let at = match (anchored, end) {
@@ -294,7 +305,10 @@ fn simple_match(re: &str, s: &str) -> Option<Option<usize>> {
         (false, true) => fs.ends_with(&fr).then(|| fs.len() - fr.len()),
         (false, false) => fs.find(&fr),
     };
-    Some(at.map(|k| s[..k].chars().count()))
+    match at {
+        Some(k) => PlainMatch::At(s[..k].chars().count()),
+        None => PlainMatch::Absent,
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -733,8 +747,9 @@ impl<'a> Ctx<'a> {
                 arity(2, 3)?;
                 let (re, s) = (string_arg(f, &v[0])?, string_arg(f, &v[1])?);
                 match simple_match(&re, &s) {
-                    Some(m) => m.map_or(Obj::Nil, |k| Obj::Int(k as i64)),
-                    None => {
+                    PlainMatch::At(k) => Obj::Int(k as i64),
+                    PlainMatch::Absent => Obj::Nil,
+                    PlainMatch::Unsupported => {
                         return Err(format!(
                             "`string-match-p` is evaluated only for plain strings (with `^` and \
                              `$`), not the regexp `{re}`"

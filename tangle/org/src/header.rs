@@ -251,6 +251,16 @@ pub(super) fn chomp(s: &str) -> &str {
     s.trim_end_matches([' ', '\x0c', '\t', '\n', '\r', '\x0b'])
 }
 
+/// An entry whose properties `entry_get` reads, climbing from a block to the top.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// The headline at this index.
+    Heading(usize),
+    /// Point-min: the headline on the first line, else the drawer before the first headline
+    /// (`org-up-heading-or-point-min`).
+    PointMin,
+}
+
 /// Header-argument resolution: what the scanned document gives each block, before any
 /// value is evaluated.
 impl Document<'_> {
@@ -263,15 +273,16 @@ impl Document<'_> {
         let mut value: Option<String> = None;
         let mut line = 0;
         let not_nil = |v: Option<String>| v.filter(|v| v != "nil");
-        // `Some(None)` is point-min: the headline on the first line, else the drawer before
-        // the first headline (`org-up-heading-or-point-min`).
-        let mut h: Option<Option<usize>> = Some(heading);
+        let mut h = Some(match heading {
+            Some(hi) => Entry::Heading(hi),
+            None => Entry::PointMin,
+        });
         let first_is_heading = self.headings.first().is_some_and(|f| f.line == 1);
         while let Some(entry) = h {
             let props = match entry {
-                Some(hi) => &self.headings[hi].props,
-                None if first_is_heading => &self.headings[0].props,
-                None => &self.top_props,
+                Entry::Heading(hi) => &self.headings[hi].props,
+                Entry::PointMin if first_is_heading => &self.headings[0].props,
+                Entry::PointMin => &self.top_props,
             };
             let base = props.iter().find(|p| p.name == prop);
             let pluses: Vec<&Property> = props.iter().filter(|p| p.name == plus).collect();
@@ -299,8 +310,10 @@ impl Document<'_> {
                 return not_nil(value).map(|v| (v, line));
             }
             h = match entry {
-                Some(hi) if self.headings[hi].level > 1 => self.headings[hi].parent.map(Some),
-                Some(hi) if self.headings[hi].line != 1 => Some(None),
+                Entry::Heading(hi) if self.headings[hi].level > 1 => {
+                    self.headings[hi].parent.map(Entry::Heading)
+                }
+                Entry::Heading(hi) if self.headings[hi].line != 1 => Some(Entry::PointMin),
                 _ => None,
             };
         }

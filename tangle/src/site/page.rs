@@ -12,9 +12,11 @@ use crate::markdown::parse::{Block, BlockKind};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-/// A coderef label in a tangled block.
+/// The anchor of a coderef label in a tangled block: the line a prose reference to the label
+/// links to (the model's [`crate::markdown::model::CodeLabel`] with its id on the page; not
+/// the core's `coderef::Label`, which is the label as found at the end of a line).
 #[derive(Debug, Clone)]
-pub(super) struct Label {
+pub(super) struct LabelAnchor {
     pub(super) at: BlockRef,
     /// Body line index.
     pub(super) line: usize,
@@ -34,7 +36,7 @@ pub(super) struct Site<'a> {
     pub(super) tags: HashMap<(usize, usize), String>,
     /// For each fragment, the tangled blocks that reference it, in book order.
     pub(super) uses: Vec<Vec<BlockRef>>,
-    pub(super) labels: Vec<Label>,
+    pub(super) labels: Vec<LabelAnchor>,
     /// Label formats in use (the book's first).
     pub(super) formats: Vec<String>,
     /// Identifiers from the compiler's view, when indexed (see [`crate::site`]).
@@ -118,7 +120,7 @@ impl<'a> Site<'a> {
         let labels = web
             .labels
             .iter()
-            .map(|l| Label {
+            .map(|l| LabelAnchor {
                 at: l.block,
                 line: l.line,
                 name: l.name.clone(),
@@ -316,8 +318,8 @@ impl<'a> Site<'a> {
         lineno: usize,
         name: &str,
         pos: &Pos,
-    ) -> Result<&Label, Diagnostic> {
-        let here: Vec<&Label> = self
+    ) -> Result<&LabelAnchor, Diagnostic> {
+        let here: Vec<&LabelAnchor> = self
             .labels
             .iter()
             .filter(|l| l.name == name && l.at.chapter == c)
@@ -329,7 +331,7 @@ impl<'a> Site<'a> {
                 .find(|l| self.web.block(l.at).pos.line < lineno);
             return Ok(above.unwrap_or(&here[0]));
         }
-        let all: Vec<&Label> = self.labels.iter().filter(|l| l.name == name).collect();
+        let all: Vec<&LabelAnchor> = self.labels.iter().filter(|l| l.name == name).collect();
         match all.as_slice() {
             [one] => Ok(one),
             [] => Err(Diagnostic::error(
