@@ -17,35 +17,19 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+use support::Scratch;
+
 const TANGLE: &str = env!("CARGO_BIN_EXE_tangle");
 const MANUAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/manual");
 
-/// A scratch folder, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        // Outside the repository: a book.toml above it would be found as the project.
-        let dir = std::env::temp_dir()
-            .join(format!("tangle-manual-{}", std::process::id()))
-            .join(name);
-        assert!(!dir.starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()));
-        if dir.exists() {
-            fs::remove_dir_all(&dir).unwrap();
-        }
-        fs::create_dir_all(dir.join("home")).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-        if let Some(parent) = self.0.parent() {
-            // The run's folder, once its last chapter is gone.
-            let _ = fs::remove_dir(parent);
-        }
-    }
+/// A scratch folder for one chapter's examples, outside the repository (a book.toml above it
+/// would be found as the project), with a `home` folder for `HOME`.
+fn scratch(name: &str) -> Scratch {
+    let s = Scratch::outside(name);
+    assert!(!s.starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()));
+    fs::create_dir_all(s.join("home")).unwrap();
+    s
 }
 
 /// An example of the manual: its marker, where its block starts, and its text.
@@ -206,14 +190,14 @@ fn every_example_of_the_manual_runs() {
         let text = fs::read_to_string(Path::new(MANUAL).join("src").join(&chapter)).unwrap();
         let (examples, mut unmarked) = examples(&file, &text);
         errors.append(&mut unmarked);
-        let scratch = Scratch::new(chapter.trim_end_matches(".md"));
+        let scratch = scratch(chapter.trim_end_matches(".md"));
         for ex in examples {
             let at = format!("{file}:{}", ex.line);
             let mut words = ex.marker.split_whitespace();
             let result = match words.next() {
                 Some("file") => match words.next() {
                     Some(rel) => {
-                        let path = scratch.0.join(rel);
+                        let path = scratch.join(rel);
                         fs::create_dir_all(path.parent().unwrap()).unwrap();
                         fs::write(&path, &ex.text).map_err(|e| format!("{at}: {e}"))
                     }
@@ -221,7 +205,7 @@ fn every_example_of_the_manual_runs() {
                 },
                 Some("console") => {
                     checked += 1;
-                    console(&at, &scratch.0, &ex.text)
+                    console(&at, &scratch, &ex.text)
                 }
                 Some("none") if ex.marker.contains('(') => Ok(()),
                 _ => Err(format!("{at}: unknown check `{}`", ex.marker)),
@@ -237,12 +221,12 @@ fn every_example_of_the_manual_runs() {
 
 #[test]
 fn the_manual_builds_with_mdbook() {
-    let scratch = Scratch::new("site");
+    let scratch = scratch("site");
     let out = Command::new("mdbook")
         .arg("build")
         .arg(MANUAL)
         .arg("-d")
-        .arg(scratch.0.join("site"))
+        .arg(scratch.join("site"))
         .env("PATH", path())
         .output()
         .expect("mdbook is installed (.ci/run installs it)");
@@ -250,21 +234,21 @@ fn the_manual_builds_with_mdbook() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("WARN"), "{stderr}");
     for chapter in chapters() {
-        let page = scratch.0.join("site").join(chapter.replace(".md", ".html"));
+        let page = scratch.join("site").join(chapter.replace(".md", ".html"));
         assert!(page.is_file(), "{} was not built", page.display());
     }
 }
 
 #[test]
 fn a_wrong_example_fails_naming_its_line() {
-    let scratch = Scratch::new("wrong");
+    let scratch = scratch("wrong");
     let text =
         "# T\n\n<!-- check: console -->\n```console\n$ echo one\ntwo\n```\n\n```sh\nls\n```\n";
     let (examples, unmarked) = examples("t.md", text);
     assert_eq!(unmarked, ["t.md:10: an example with no check marker"]);
-    let e = console("t.md:5", &scratch.0, &examples[0].text).unwrap_err();
+    let e = console("t.md:5", &scratch, &examples[0].text).unwrap_err();
     assert!(e.starts_with("t.md:5: `echo one` printed\none\n"), "{e}");
-    let e = console("t.md:5", &scratch.0, "$ false\n").unwrap_err();
+    let e = console("t.md:5", &scratch, "$ false\n").unwrap_err();
     assert!(e.contains("failed"), "{e}");
-    assert!(console("t.md:5", &scratch.0, "$ printf 'a\\nb\\nc\\n'\na\n...\n").is_ok());
+    assert!(console("t.md:5", &scratch, "$ printf 'a\\nb\\nc\\n'\na\n...\n").is_ok());
 }

@@ -12,62 +12,35 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+use support::Scratch;
+
 const TANGLE: &str = env!("CARGO_BIN_EXE_tangle");
 const MDBOOK_TANGLE: &str = env!("CARGO_BIN_EXE_mdbook-tangle");
 
-/// A scratch folder in the system's temporary folder (not under the repository), removed at
-/// the end.
-struct Scratch(PathBuf);
+/// Running the tools in a scratch folder outside the repository (`Scratch::outside`: no
+/// book.toml or manifest above it may be found instead).
+trait InScratch {
+    fn run(&self, rel: &str, program: &str, args: &[&str]) -> Output;
+}
 
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("tangle-new-user-{name}-{}", std::process::id()));
-        if dir.exists() {
-            fs::remove_dir_all(&dir).unwrap();
-        }
-        fs::create_dir_all(&dir).unwrap();
-        // Outside any checkout: no book.toml or manifest above it may be found instead.
-        assert!(!dir.starts_with(env!("CARGO_MANIFEST_DIR")));
-        Scratch(dir)
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        let path = self.0.join(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-
-    fn read(&self, rel: &str) -> String {
-        fs::read_to_string(self.0.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
-
-    /// Replaces `from` by `to` in `rel`, as an editor would (making it writable first).
-    fn edit(&self, rel: &str, from: &str, to: &str) {
-        let path = self.0.join(rel);
-        let old = self.read(rel);
-        assert!(old.contains(from), "{rel} lacks {from:?}:\n{old}");
-        let mode = fs::metadata(&path).unwrap().permissions().mode();
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o200)).unwrap();
-        fs::write(&path, old.replacen(from, to, 1)).unwrap();
-    }
-
+impl InScratch for Scratch {
     /// Runs `program ARGS` in `rel` (a folder of the scratch), with the tangler's binaries
     /// first on PATH.
     fn run(&self, rel: &str, program: &str, args: &[&str]) -> Output {
         Command::new(program)
             .args(args)
-            .current_dir(self.0.join(rel))
+            .current_dir(self.join(rel))
             .env("PATH", path_with_binaries())
             .output()
             .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+fn outside(name: &str) -> Scratch {
+    let s = Scratch::outside(name);
+    assert!(!s.starts_with(env!("CARGO_MANIFEST_DIR")));
+    s
 }
 
 /// PATH with the folder of this build's `tangle` and `mdbook-tangle` first (what `cargo
@@ -137,7 +110,7 @@ Its settings, as XML:
 
 #[test]
 fn a_fresh_book_is_wired_built_and_tangled() {
-    let s = Scratch::new("book");
+    let s = outside("book");
     s.write("book/book.toml", "[book]\ntitle = \"Hello\"\n");
     s.write(
         "book/src/SUMMARY.md",
@@ -205,7 +178,7 @@ fn a_fresh_book_is_wired_built_and_tangled() {
         "{page}"
     );
     // The styles and the script are in the page.
-    let assets: Vec<String> = fs::read_dir(s.0.join("book/book"))
+    let assets: Vec<String> = fs::read_dir(s.join("book/book"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.starts_with("tangle") && (n.ends_with(".css") || n.ends_with(".js")))
@@ -224,7 +197,7 @@ fn a_fresh_book_is_wired_built_and_tangled() {
     ok(&s.run("book", "tangle", &[]), "tangle");
     let script = s.read("book/hello.sh");
     assert!(script.starts_with("#!/bin/sh\n# "), "{script}");
-    let mode = fs::metadata(s.0.join("book/hello.sh"))
+    let mode = fs::metadata(s.join("book/hello.sh"))
         .unwrap()
         .permissions()
         .mode();
@@ -296,7 +269,7 @@ fn a_fresh_book_is_wired_built_and_tangled() {
 
 #[test]
 fn stale_or_missing_assets_are_warned_once() {
-    let s = Scratch::new("assets");
+    let s = outside("assets");
     s.write("book/book.toml", "[book]\ntitle = \"Hello\"\n");
     s.write(
         "book/src/SUMMARY.md",
@@ -361,7 +334,7 @@ fn stale_or_missing_assets_are_warned_once() {
 
 #[test]
 fn an_org_file_keeps_edits_too() {
-    let s = Scratch::new("org");
+    let s = outside("org");
     s.write(
         "dots/dots.org",
         "* Shell\n#+begin_src sh :tangle greet.sh\necho hello\n#+end_src\n",

@@ -3,44 +3,19 @@
 //! `locate`, `sync`) then find the project through it, from its folder or one below.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-struct Folder(PathBuf);
+mod support;
+use support::Scratch;
 
-impl Folder {
-    fn new(name: &str) -> Folder {
-        let dir = std::env::temp_dir().join(format!("tangle-single-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Folder(dir)
-    }
-    fn write(&self, rel: &str, text: &str) {
-        let path = self.0.join(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        if let Ok(meta) = fs::metadata(&path) {
-            let mode = meta.permissions().mode();
-            fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o200)).unwrap();
-        }
-        fs::write(path, text).unwrap();
-    }
-    fn read(&self, rel: &str) -> String {
-        fs::read_to_string(self.0.join(rel)).unwrap()
-    }
-    fn tangle(&self, dir: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tangle"))
-            .args(args)
-            .current_dir(self.0.join(dir))
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Folder {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// Runs `tangle ARGS` in `dir`, a folder of the scratch.
+fn tangle_in(f: &Scratch, dir: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tangle"))
+        .args(args)
+        .current_dir(f.join(dir))
+        .output()
+        .unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -51,54 +26,54 @@ const DOC: &str = "# Hello\n\n```rust file=src/main.rs\nfn main() {\n    <<greet
 
 #[test]
 fn check_locate_and_sync_find_a_single_markdown_file() {
-    let f = Folder::new("md");
+    let f = Scratch::outside("md");
     f.write("hello.md", DOC);
-    let out = f.tangle(".", &["hello.md"]);
+    let out = tangle_in(&f, ".", &["hello.md"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let manifest = f.read(".tangled");
     assert!(manifest.contains("[documents]\nhello.md\n"), "{manifest}");
 
-    let out = f.tangle(".", &["--check"]);
+    let out = tangle_in(&f, ".", &["--check"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // From a folder below too.
-    fs::create_dir_all(f.0.join("src/deeper")).unwrap();
-    let out = f.tangle("src/deeper", &["locate", "../main.rs:3"]);
+    fs::create_dir_all(f.join("src/deeper")).unwrap();
+    let out = tangle_in(&f, "src/deeper", &["locate", "../main.rs:3"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "../../hello.md:10:1: in «greet»\n");
 
     // An edit of the output: --check tells it, sync carries it back.
     let main = f.read("src/main.rs").replace("\"hello\"", "\"hi\"");
     f.write("src/main.rs", &main);
-    let out = f.tangle(".", &["--check"]);
+    let out = tangle_in(&f, ".", &["--check"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("tangle sync"),
         "{}",
         text(&out.stderr)
     );
-    let out = f.tangle(".", &["sync"]);
+    let out = tangle_in(&f, ".", &["sync"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(f.read("hello.md").contains("println!(\"hi\");"));
-    let out = f.tangle(".", &["--check"]);
+    let out = tangle_in(&f, ".", &["--check"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // The manifest learnt what sync wrote: a change of the document tangles over it.
     let doc = f
         .read("hello.md")
         .replace("fn main() {", "fn main() {\n    // greets");
     f.write("hello.md", &doc);
-    let out = f.tangle(".", &[]);
+    let out = tangle_in(&f, ".", &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(f
         .read("src/main.rs")
         .contains("// greets\n    println!(\"hi\");"));
-    assert!(Path::new(&f.0.join("src/main.rs")).is_file());
+    assert!(Path::new(&f.join("src/main.rs")).is_file());
 }
 
 /// `tangle` in `dir` of `f` with `HOME` set to `home`.
-fn tangle_at_home(f: &Folder, dir: &str, home: &Path, args: &[&str]) -> Output {
+fn tangle_at_home(f: &Scratch, dir: &str, home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tangle"))
         .args(args)
-        .current_dir(f.0.join(dir))
+        .current_dir(f.join(dir))
         .env("HOME", home)
         .output()
         .unwrap()
@@ -106,11 +81,11 @@ fn tangle_at_home(f: &Folder, dir: &str, home: &Path, args: &[&str]) -> Output {
 
 #[test]
 fn the_manifest_records_home_paths_as_written_so_two_machines_share_it() {
-    let f = Folder::new("home");
+    let f = Scratch::outside("home");
     let org = "* rc\n#+begin_src sh :tangle ~/.myrc\nexport A=1\n#+end_src\n\
                #+begin_src sh :tangle bin/run.sh :mkdirp yes\necho run\n#+end_src\n";
     // Two machines: the same dotfiles folder, two homes.
-    let (one, two) = (f.0.join("one"), f.0.join("two"));
+    let (one, two) = (f.join("one"), f.join("two"));
     for machine in [&one, &two] {
         fs::create_dir_all(machine.join("home")).unwrap();
         f.write(
@@ -125,7 +100,7 @@ fn the_manifest_records_home_paths_as_written_so_two_machines_share_it() {
         let out = tangle_at_home(
             &f,
             &format!("{machine}/dots"),
-            &f.0.join(machine).join("home"),
+            &f.join(machine).join("home"),
             &["dots.org"],
         );
         assert!(out.status.success(), "{}", text(&out.stderr));
@@ -151,8 +126,8 @@ fn the_manifest_records_home_paths_as_written_so_two_machines_share_it() {
 
 #[test]
 fn an_old_manifest_with_absolute_home_paths_is_still_read() {
-    let f = Folder::new("old");
-    let home = f.0.join("home");
+    let f = Scratch::outside("old");
+    let home = f.join("home");
     fs::create_dir_all(&home).unwrap();
     f.write(
         "dots/dots.org",

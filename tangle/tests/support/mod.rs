@@ -51,14 +51,32 @@ impl Scratch {
         &self.0
     }
 
-    /// Writes `text` to `rel`, making its folders.
+    /// Writes `text` to `rel`, making its folders (and the file writable, as an editor
+    /// would, when a tangle left it read-only).
     pub fn write(&self, rel: impl AsRef<Path>, text: impl AsRef<[u8]>) -> &Scratch {
+        use std::os::unix::fs::PermissionsExt;
         let path = self.0.join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).unwrap();
         }
+        if let Ok(meta) = fs::metadata(&path) {
+            let mode = meta.permissions().mode() | 0o200;
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        }
         fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         self
+    }
+
+    /// Replaces the first `from` by `to` in `rel`, as an editor would.
+    pub fn edit(&self, rel: impl AsRef<Path>, from: &str, to: &str) {
+        let rel = rel.as_ref();
+        let old = self.read(rel);
+        assert!(
+            old.contains(from),
+            "{} lacks {from:?}:\n{old}",
+            rel.display()
+        );
+        self.write(rel, old.replacen(from, to, 1));
     }
 
     /// The text of `rel`.
