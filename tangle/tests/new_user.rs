@@ -287,7 +287,7 @@ fn stale_or_missing_assets_are_warned_once() {
     let stamp = stamp
         .replacen("mdbook-tangle 0.", "mdbook-tangle 0.0.", 1)
         .replace(hash, &older);
-    s.write("book/tangle.js", &format!("{stamp}\n{body}"));
+    s.write("book/tangle.js", format!("{stamp}\n{body}"));
     let built = ok(&s.run("book", "mdbook", &["build"]), "mdbook build");
     let warnings: Vec<&str> = built
         .lines()
@@ -311,7 +311,7 @@ fn stale_or_missing_assets_are_warned_once() {
     // An edited copy is not overwritten without --force.
     s.write(
         "book/tangle.css",
-        &format!("{}/* mine */\n", s.read("book/tangle.css")),
+        format!("{}/* mine */\n", s.read("book/tangle.css")),
     );
     let refused = failed(
         &s.run("book", "mdbook-tangle", &["install"]),

@@ -89,7 +89,7 @@ fn the_manifest_records_home_paths_as_written_so_two_machines_share_it() {
     for machine in [&one, &two] {
         fs::create_dir_all(machine.join("home")).unwrap();
         f.write(
-            &format!(
+            format!(
                 "{}/dots/dots.org",
                 machine.file_name().unwrap().to_str().unwrap()
             ),
@@ -114,7 +114,7 @@ fn the_manifest_records_home_paths_as_written_so_two_machines_share_it() {
 
     // The record holds on the other machine too: an edit there is not overwritten.
     f.write("two/home/.myrc", "export A=2\n");
-    f.write("two/dots/dots.org", &org.replace("A=1", "A=3"));
+    f.write("two/dots/dots.org", org.replace("A=1", "A=3"));
     let out = tangle_at_home(&f, "two/dots", &two.join("home"), &["dots.org"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains(".myrc"), "{}", text(&out.stderr));
