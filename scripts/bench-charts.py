@@ -9,6 +9,9 @@ or $LOAD_RESULTS). From that one file this script writes:
   keep-alive, with one event loop and with N: a bar for the median run of each (the figure
   the bench prints), a dot for every run (the run-to-run spread), and the ratio of the medians;
 - the results table of docs/performance.md, between its `bench-charts` markers;
+- when scripts/instructions.py has run (target/tmp/instructions.json, or $INSTRUCTIONS_RESULTS):
+  docs/instructions.svg, instructions per keep-alive request of the server, its plain build and
+  the floor, and their table in "Where the time goes", between its `bench-instructions` markers;
 
 so that the chapter's numbers and its chart come from the same run. Python standard library
 only. Run from the project's root: `cargo make bench-charts` (after `cargo make bench`), or
@@ -22,6 +25,8 @@ from pathlib import Path
 
 BEGIN = "<!-- bench-charts: results table, from the bench's results file (cargo make bench-charts) -->"
 END = "<!-- bench-charts: end -->"
+I_BEGIN = "<!-- bench-instructions: table, from scripts/instructions.py's results (cargo make bench-instructions) -->"
+I_END = "<!-- bench-instructions: end -->"
 
 
 def median(values):
@@ -171,6 +176,71 @@ def table(results):
     return text
 
 
+def instructions_svg(results):
+    servers = results["servers"]
+    top = max(s["per_request"] for s in servers)
+    step = 2_000 if top < 24_000 else 5_000
+    x_max = (int(top // step) + 1) * step
+    left, right, top_pad, bar_h, gap, bottom = 110, 30, 20, 30, 16, 40
+    plot_w = 520
+    width = left + plot_w + right
+    height = top_pad + len(servers) * (bar_h + gap) + bottom
+
+    def x(v):
+        return left + plot_w * v / x_max
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="tangle-chart" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" font-family="sans-serif" font-size="13">'
+    ]
+    axis_y = top_pad + len(servers) * (bar_h + gap)
+    v = 0
+    while v <= x_max:
+        out.append(
+            f'<line class="tangle-chart-grid" x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{top_pad - 6}" '
+            f'y2="{axis_y}" stroke="#999" stroke-width="0.5"/>'
+        )
+        out.append(
+            f'<text class="tangle-chart-text" x="{x(v):.1f}" y="{axis_y + 16}" text-anchor="middle" '
+            f'fill="#333">{thousands(v)}</text>'
+        )
+        v += step
+    out.append(
+        f'<text class="tangle-chart-text" x="{left + plot_w / 2}" y="{axis_y + 34}" text-anchor="middle" '
+        f'fill="#333">instructions per keep-alive request (callgrind)</text>'
+    )
+    for i, s in enumerate(servers):
+        y = top_pad + i * (bar_h + gap)
+        who = "floor" if s["name"] == "floor" else "server"
+        colour = "#b0b0b0" if who == "floor" else ("#4a7fb5" if s["name"] == "server" else "#8fb3d9")
+        out.append(
+            f'<text class="tangle-chart-text" x="{left - 8}" y="{y + bar_h / 2 + 4:.1f}" text-anchor="end" '
+            f'fill="#333">{esc(s["name"])}</text>'
+        )
+        out.append(
+            f'<rect class="tangle-chart-{who}" x="{left}" y="{y}" width="{x(s["per_request"]) - left:.1f}" '
+            f'height="{bar_h}" fill="{colour}"><title>{esc(s["name"])}: '
+            f'{thousands(s["per_request"])} instructions per request</title></rect>'
+        )
+        out.append(
+            f'<text class="tangle-chart-text" x="{x(s["per_request"]) + 6:.1f}" y="{y + bar_h / 2 + 4:.1f}" '
+            f'fill="#333">{thousands(s["per_request"])}</text>'
+        )
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def instructions_table(results):
+    rows = ["| per keep-alive request, this run | instructions |", "|---|---|"]
+    for s in results["servers"]:
+        rows.append(f"| {s['name']} | {thousands(s['per_request'])} |")
+    return "\n".join(rows) + (
+        f"\n\nCounted by `scripts/instructions.py`: {results['clients']} clients, "
+        f"{thousands(results['few'])} and then {thousands(results['many'])} requests, the "
+        f"difference divided by {thousands(results['many'] - results['few'])}."
+    )
+
+
 def main():
     root = Path(__file__).resolve().parent.parent
     source = Path(
@@ -188,6 +258,15 @@ def main():
     if not pattern.search(text):
         sys.exit(f"bench-charts: {chapter} has no `{BEGIN}` ... `{END}` markers")
     text = pattern.sub(lambda _: f"{BEGIN}\n{table(results)}\n{END}", text)
+    counted = Path(os.environ.get("INSTRUCTIONS_RESULTS", root / "target/tmp/instructions.json"))
+    if counted.is_file():
+        ins = json.loads(counted.read_text(encoding="utf-8"))
+        (root / "docs/instructions.svg").write_text(instructions_svg(ins), encoding="utf-8")
+        ipattern = re.compile(re.escape(I_BEGIN) + r"\n.*?" + re.escape(I_END), re.S)
+        if not ipattern.search(text):
+            sys.exit(f"bench-charts: {chapter} has no `{I_BEGIN}` ... `{I_END}` markers")
+        text = ipattern.sub(lambda _: f"{I_BEGIN}\n{instructions_table(ins)}\n{I_END}", text)
+        print(f"bench-charts: docs/instructions.svg and its table from {counted}")
     chapter.write_text(text, encoding="utf-8")
     print(f"bench-charts: {chart} and the table of {chapter} from {source}")
 

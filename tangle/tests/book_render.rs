@@ -868,6 +868,21 @@ fn project_book_fits_and_reads_in_every_theme() {
             assert!(chart.contains(&title), "the chart has no bar `{title}`");
         }
     }
+    // The instructions chart and its table come from the same count, too.
+    let chart = fs::read_to_string(root.join("docs/instructions.svg")).unwrap();
+    for who in ["server", "plain build", "floor"] {
+        let row = chapter
+            .lines()
+            .find(|l| l.starts_with(&format!("| {who} | ")))
+            .unwrap_or_else(|| panic!("no {who} row in Performance's instructions table"));
+        let count = row.split('|').map(str::trim).nth(2).unwrap();
+        let title = format!("{who}: {count} instructions per request");
+        assert!(chart.contains(&title), "the chart has no bar `{title}`");
+    }
+    assert!(
+        figures.iter().any(|(_, f)| f["id"] == "fig:instructions"),
+        "no instructions figure"
+    );
 
     // A search shows chapters' text, never a footer's ("Defined in 7h. Used in ...").
     let hits = arr(&report[search]["result"]["search"]);
