@@ -11,7 +11,7 @@
 
 mod block;
 mod fragment_index;
-mod html;
+pub(crate) mod html;
 pub mod identifiers;
 mod page;
 pub mod preprocess;

@@ -1,7 +1,8 @@
-//! SVG output: the opening of a figure's SVG with its accessible name and description, an
-//! SVG file inlined, and the escaping of text.
+//! SVG output: the opening of a figure's SVG with its accessible name and description, and an
+//! SVG file inlined. Text is escaped as the site's pages escape it (`site::html::esc`).
 
 use super::Text;
+pub(super) use crate::site::html::esc;
 use std::fmt::Write as _;
 
 /// The opening of an SVG with its accessible name and description.
@@ -63,19 +64,4 @@ pub(super) fn inline_code(text: &str) -> String {
 
 fn strip_ticks(text: &str) -> String {
     text.replace('`', "")
-}
-
-pub(super) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
