@@ -16,7 +16,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
+// The book writes bytes as Python prints them; the figure renderer reads them the same way.
 use std::time::Duration;
+use tangle::figure::unescape;
 
 /// The port the book's sessions use; it stands for the port of the server the test starts.
 const BOOK_PORT: &str = "2021";
@@ -176,32 +178,6 @@ fn hex_line(line: &str) -> Option<Vec<u8>> {
         .iter()
         .map(|w| u8::from_str_radix(w, 16).ok())
         .collect()
-}
-
-/// The bytes of a line written as Python prints bytes: `\xHH` escapes, `\\`, `\n`, `\r`,
-/// `\t`, `\'`, `\"`; any other character as its UTF-8.
-fn unescape(line: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        match chars.next() {
-            Some('x') => {
-                let hex: String = chars.by_ref().take(2).collect();
-                out.push(u8::from_str_radix(&hex, 16).map_err(|_| format!("bad escape \\x{hex}"))?);
-            }
-            Some('n') => out.push(b'\n'),
-            Some('r') => out.push(b'\r'),
-            Some('t') => out.push(b'\t'),
-            Some(c @ ('\\' | '\'' | '"')) => out.push(c as u8),
-            other => return Err(format!("unknown escape \\{}", other.unwrap_or(' '))),
-        }
-    }
-    Ok(out)
 }
 
 /// Bytes as the book writes them: printable ASCII and UTF-8 as themselves, the rest `\xHH`.
