@@ -15,39 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod support;
-use support::Scratch;
+use support::{tool, Scratch};
 
 const TANGLE: &str = env!("CARGO_BIN_EXE_tangle");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const TMP: &str = env!("CARGO_TARGET_TMPDIR");
-
-fn find_in_path(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    if let Some(home) = std::env::var_os("CARGO_HOME") {
-        dirs.push(PathBuf::from(home).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    names
-        .iter()
-        .flat_map(|n| dirs.iter().map(move |d| d.join(n)))
-        .find(|p| p.is_file())
-}
-
-/// A required external tool: `$VAR` or the first of `names` found; panics with how to get it.
-fn tool(var: &str, names: &[&str], hint: &str) -> PathBuf {
-    if let Some(p) = std::env::var_os(var) {
-        return PathBuf::from(p);
-    }
-    find_in_path(names).unwrap_or_else(|| {
-        panic!(
-            "book_render needs `{}` and did not find it on PATH (or set ${var}): {hint}",
-            names[0]
-        )
-    })
-}
 
 fn mdbook() -> PathBuf {
     tool(

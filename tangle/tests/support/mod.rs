@@ -227,3 +227,32 @@ impl Rng {
         items[self.below(items.len())]
     }
 }
+
+/// An executable among `names`, looked for on PATH, then in cargo's bin folders.
+pub fn find_in_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(home).join("bin"));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    names
+        .iter()
+        .flat_map(|n| dirs.iter().map(move |d| d.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// A required external tool: `$VAR` or the first of `names` found; panics with how to get it.
+pub fn tool(var: &str, names: &[&str], hint: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var) {
+        return PathBuf::from(p);
+    }
+    find_in_path(names).unwrap_or_else(|| {
+        panic!(
+            "this test needs `{}` and did not find it on PATH (or set ${var}): {hint}",
+            names[0]
+        )
+    })
+}
