@@ -1145,27 +1145,7 @@ fn busy_clients(server: &Server, count: usize, hosts: &[u8]) -> Vec<std::net::Tc
 
 /// The log of a server limited to 24 descriptors, with 30 clients connecting.
 fn out_of_descriptors() -> Result<String, String> {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-    cmd.args(["-P", "0", "-c", "100"])
-        .env_remove("SERVER_PASSWORD")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: between fork and exec, only the async-signal-safe setrlimit is called.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 24,
-                rlim_max: 24,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let mut cmd = server_with_descriptors(24);
     let mut child = cmd.spawn().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));

@@ -602,27 +602,7 @@ fn a_restarted_server_listens_again_at_once_on_its_port() {
 #[test]
 fn clients_queued_while_out_of_descriptors_are_served_when_some_leave() {
     use std::io::BufRead;
-    use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-    cmd.args(["-P", "0", "-c", "100"])
-        .env_remove("SERVER_PASSWORD")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: between fork and exec, only the async-signal-safe setrlimit is called.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 24,
-                rlim_max: 24,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let mut cmd = server_with_descriptors(24);
     let mut child = cmd.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let log = thread::spawn(move || {

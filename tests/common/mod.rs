@@ -357,3 +357,31 @@ macro_rules! also_over_tls {
         }
     };
 }
+
+/// The server binary on an ephemeral port (`-P 0 -c 100`, no password, no `RUST_LOG`, stdout
+/// and stderr piped) whose soft and hard limits are `limit` file descriptors: what running out
+/// of descriptors does to it.
+pub fn server_with_descriptors(limit: libc::rlim_t) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+    cmd.args(["-P", "0", "-c", "100"])
+        .env_remove("SERVER_PASSWORD")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec, only the async-signal-safe setrlimit is called.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limits = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limits) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
