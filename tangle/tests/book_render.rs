@@ -842,6 +842,7 @@ fn project_book_fits_and_reads_in_every_theme() {
     }
     // The instructions chart and its table come from the same count, too.
     let chart = fs::read_to_string(root.join("docs/instructions.svg")).unwrap();
+    let mut counts = HashMap::new();
     for who in ["server", "plain build", "floor"] {
         let row = chapter
             .lines()
@@ -850,7 +851,12 @@ fn project_book_fits_and_reads_in_every_theme() {
         let count = row.split('|').map(str::trim).nth(2).unwrap();
         let title = format!("{who}: {count} instructions per request");
         assert!(chart.contains(&title), "the chart has no bar `{title}`");
+        counts.insert(who, count.replace(',', "").parse::<f64>().unwrap());
     }
+    // What the chapter says of them: fewer than the floor, about half of the plain build's.
+    assert!(counts["server"] < counts["floor"], "{counts:?}");
+    let half = counts["server"] / counts["plain build"];
+    assert!((0.4..=0.6).contains(&half), "not about half: {counts:?}");
     assert!(
         figures.iter().any(|(_, f)| f["id"] == "fig:instructions"),
         "no instructions figure"
